@@ -1,0 +1,32 @@
+"""Liveness and readiness. `/readyz` answers 200 only when the database answers and its schema
+is current, so a load balancer never sends traffic to a worker that cannot serve it."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from plugin import storage
+from plugin.errors import ServiceUnavailable
+from plugin.services import services
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    db = services(request).db
+    try:
+        async with db.read() as conn:
+            await conn.fetch_value("SELECT 1")
+        waiting = await storage.migrations.pending(db)
+    except Exception:
+        raise ServiceUnavailable("The database is not reachable.") from None
+    if waiting:
+        raise ServiceUnavailable(
+            f"The database schema is behind by {len(waiting)} migration(s); run `uplift migrate`."
+        )
+    return JSONResponse(
+        {"status": "ready", "schema_version": storage.migrations.available()[-1].version}
+    )

@@ -1,0 +1,107 @@
+"""`create_app(settings)`: the one place the ASGI application is assembled.
+
+Nothing happens at import. The lifespan opens the database and the Stripe gateway and closes
+them on shutdown; migrations are applied by `uplift serve` / `uplift migrate` before any worker
+starts, and `/readyz` stays 503 until they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from plugin import storage
+from plugin.api import routes
+from plugin.clock import Clock, SystemClock
+from plugin.errors import INTERNAL_ERROR_BODY, ApiError, to_response
+from plugin.logs import get_logger
+from plugin.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from plugin.services import Services
+from plugin.settings import Settings
+from plugin.stripe_gateway import StripeGateway
+
+MAX_BODY_BYTES = 1 << 20  # 1 MiB: far above any JSON body or Stripe event we accept
+
+log = get_logger("app")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_field",
+    429: "rate_limited",
+}
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)  # noqa: S101 -- registered for ApiError only
+    return to_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 (no route) and 405 (wrong method), in the contract's error shape."""
+    assert isinstance(exc, HTTPException)  # noqa: S101 -- registered for HTTPException only
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    if exc.status_code == 404:
+        message = f"No route for {request.url.path}."
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}."
+    else:
+        message = str(exc.detail)
+    return JSONResponse(
+        {"error": {"code": code, "message": message}},
+        status_code=exc.status_code,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    # The traceback goes to the (redacting) log; the client gets a generic body.
+    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+    return JSONResponse(INTERNAL_ERROR_BODY, status_code=500)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    the_clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = await storage.connect(settings.database_url)
+        gateway = None
+        if settings.stripe_api_key is not None:
+            gateway = StripeGateway(
+                api_key=settings.stripe_api_key.get_secret_value(),
+                api_base=settings.stripe_api_base,
+            )
+        app.state.services = Services(settings=settings, db=db, clock=the_clock, gateway=gateway)
+        try:
+            yield
+        finally:
+            if gateway is not None:
+                await gateway.close()
+            await db.close()
+
+    return Starlette(
+        routes=routes(),
+        middleware=[
+            Middleware(AccessLogMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),
+        ],
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+        lifespan=lifespan,
+    )

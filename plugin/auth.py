@@ -1,0 +1,147 @@
+"""Who is calling: customers (HS256 tokens from the SaaS backend) and admins (API keys).
+
+Customer tokens are compact HS256 JWTs signed with `UPLIFT_WIDGET_SECRET` (CONTRACT.md,
+Tokens). PyJWT on its own accepts a token without `exp`, or with a ten-year `exp`
+(RELIABILITY-NOTES §3.1), so we require `sub` and `exp`, cap the lifetime, pin the algorithm,
+and check expiry against the injected clock rather than PyJWT's own `time.time()`.
+
+Admin keys are `uplift_sk_` + 256 random bits; only their SHA-256 is stored, and lookups go
+by hash, so the stored value never meets the presented key in a comparison.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from plugin import storage
+from plugin.errors import Forbidden, Unauthorized
+from plugin.storage import Database
+
+ALGORITHM = "HS256"
+MAX_TOKEN_TTL = 24 * 3600  # a customer token is a session credential, not an API key
+DEFAULT_TOKEN_TTL = 900
+ADMIN_KEY_PREFIX = "uplift_sk_"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerIdentity:
+    customer_id: str
+    expires_at: int
+    stripe_customer: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def issue_customer_token(
+    *,
+    secret: str,
+    customer_id: str,
+    now: int,
+    ttl: int = DEFAULT_TOKEN_TTL,
+    stripe_customer: str | None = None,
+    attrs: dict[str, Any] | None = None,
+) -> str:
+    if not 0 < ttl <= MAX_TOKEN_TTL:
+        raise ValueError(f"ttl must be between 1 and {MAX_TOKEN_TTL} seconds, got {ttl}")
+    if not customer_id:
+        raise ValueError("customer_id must not be empty")
+    claims: dict[str, Any] = {"sub": customer_id, "iat": now, "exp": now + ttl}
+    if stripe_customer:
+        claims["stripe_customer"] = stripe_customer
+    if attrs:
+        claims["attrs"] = attrs
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_customer_token(token: str, *, secret: str, now: int) -> CustomerIdentity:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],  # never taken from the token's own header
+            options={"require": ["sub", "exp"], "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.InvalidTokenError:
+        raise Unauthorized("The customer token is not valid.", code="invalid_token") from None
+    exp = claims["exp"]
+    if type(exp) is not int:
+        raise Unauthorized("The customer token is not valid.", code="invalid_token")
+    if exp <= now:
+        raise Unauthorized("The customer token has expired.", code="token_expired")
+    if exp - now > MAX_TOKEN_TTL:
+        raise Unauthorized(
+            f"The customer token lives longer than {MAX_TOKEN_TTL} seconds.",
+            code="invalid_token",
+        )
+    sub = claims["sub"]
+    stripe_customer = claims.get("stripe_customer")
+    attrs = claims.get("attrs", {})
+    if (
+        not sub
+        or not isinstance(attrs, dict)
+        or (stripe_customer is not None and not isinstance(stripe_customer, str))
+    ):
+        raise Unauthorized("The customer token is not valid.", code="invalid_token")
+    return CustomerIdentity(
+        customer_id=sub, expires_at=exp, stripe_customer=stripe_customer, attrs=attrs
+    )
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthorized("Send credentials as `Authorization: Bearer <token>`.")
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthorized("Send credentials as `Authorization: Bearer <token>`.")
+    return credential.strip()
+
+
+def hash_admin_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_admin_key() -> str:
+    return ADMIN_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+async def create_admin_key(
+    db: Database, *, name: str, now: int
+) -> tuple[str, storage.admin_keys.AdminKeyRecord]:
+    """Returns the key (shown once, never stored) and its record."""
+    if not name.strip():
+        raise ValueError("an admin key needs a name")
+    key = new_admin_key()
+    record = await storage.admin_keys.create(
+        db,
+        key_id="ak_" + secrets.token_hex(8),
+        name=name.strip(),
+        key_hash=hash_admin_key(key),
+        prefix=key[: len(ADMIN_KEY_PREFIX) + 4],
+        now=now,
+    )
+    return key, record
+
+
+@dataclass(frozen=True, slots=True)
+class AdminIdentity:
+    key_id: str
+    name: str
+
+
+async def authenticate_admin(
+    db: Database, *, presented: str, bootstrap_key: str | None
+) -> AdminIdentity:
+    digest = hash_admin_key(presented)
+    if bootstrap_key is not None and hmac.compare_digest(digest, hash_admin_key(bootstrap_key)):
+        return AdminIdentity(key_id="bootstrap", name="UPLIFT_ADMIN_KEY")
+    record = await storage.admin_keys.find_by_hash(db, digest)
+    if record is None:
+        raise Unauthorized("The admin key is not valid.", code="invalid_admin_key")
+    if record.revoked_at is not None:
+        raise Forbidden("The admin key has been revoked.", code="admin_key_revoked")
+    return AdminIdentity(key_id=record.id, name=record.name)

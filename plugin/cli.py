@@ -1,0 +1,194 @@
+"""The `uplift` command. Settings are built here, once, and handed to everything else.
+
+Operator mistakes (bad settings, an unreachable database, a missing key) end with one line on
+stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from plugin import __version__, auth, storage
+from plugin.clock import SystemClock
+from plugin.settings import Settings, SettingsError, load_settings
+from plugin.storage import Database, DatabaseError
+from plugin.stripe_gateway import GatewayError, StripeGateway
+
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A one-line reason the command cannot run."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="uplift", description="Self-hosted upsell and cross-sell server for Stripe."
+    )
+    parser.add_argument("--version", action="version", version=f"uplift {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="apply migrations, then serve HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
+    demo = commands.add_parser("demo", help="self-contained demo: local Stripe, catalog, server")
+    demo.add_argument("--port", type=int, default=8000)
+
+    commands.add_parser("migrate", help="apply database migrations")
+
+    admin_key = commands.add_parser("admin-key", help="manage admin API keys")
+    admin_key_commands = admin_key.add_subparsers(dest="admin_key_command", required=True)
+    create = admin_key_commands.add_parser("create", help="print a new admin key once")
+    create.add_argument("--name", required=True)
+
+    token = commands.add_parser("customer-token", help="print a customer token for the widget")
+    token.add_argument("--customer", required=True, help="the SaaS's own customer id (sub)")
+    token.add_argument("--ttl", type=int, default=auth.DEFAULT_TOKEN_TTL, help="seconds")
+    token.add_argument("--stripe-customer", help="the customer's Stripe id (cus_…)")
+    token.add_argument("--attrs", help="segment attributes as a JSON object")
+
+    catalog = commands.add_parser("catalog", help="the product catalog")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    catalog_commands.add_parser("sync", help="pull products and prices from Stripe")
+    return parser
+
+
+async def _with_db(settings: Settings, run: Callable[[Database], Awaitable[None]]) -> None:
+    db = await storage.connect(settings.database_url)
+    try:
+        await run(db)
+    finally:
+        await db.close()
+
+
+async def _require_current_schema(db: Database) -> None:
+    if await storage.migrations.pending(db):
+        raise CommandError("the database schema is not current; run `uplift migrate` first")
+
+
+async def migrate(settings: Settings) -> None:
+    async def run(db: Database) -> None:
+        applied = await storage.migrations.apply(db, now=SystemClock().now())
+        head = storage.migrations.available()[-1].version
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none"
+        print(f"applied migrations: {names}; schema at version {head}")
+
+    await _with_db(settings, run)
+
+
+async def create_admin_key(settings: Settings, name: str) -> None:
+    async def run(db: Database) -> None:
+        await _require_current_schema(db)
+        key, record = await auth.create_admin_key(db, name=name, now=SystemClock().now())
+        print(key)
+        print(
+            f"created admin key {record.id} ({record.name}); it is shown only once", file=sys.stderr
+        )
+
+    await _with_db(settings, run)
+
+
+def customer_token(settings: Settings, args: argparse.Namespace) -> None:
+    if settings.widget_secret is None:
+        raise CommandError("UPLIFT_WIDGET_SECRET is not set")
+    attrs: Any = None
+    if args.attrs:
+        try:
+            attrs = json.loads(args.attrs)
+        except ValueError:
+            raise CommandError("--attrs is not valid JSON") from None
+        if not isinstance(attrs, dict):
+            raise CommandError("--attrs must be a JSON object")
+    try:
+        token = auth.issue_customer_token(
+            secret=settings.widget_secret.get_secret_value(),
+            customer_id=args.customer,
+            now=SystemClock().now(),
+            ttl=args.ttl,
+            stripe_customer=args.stripe_customer,
+            attrs=attrs,
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    print(token)
+
+
+def gateway_for(settings: Settings) -> StripeGateway:
+    if settings.stripe_api_key is None:
+        raise CommandError("UPLIFT_STRIPE_API_KEY is not set")
+    return StripeGateway(
+        api_key=settings.stripe_api_key.get_secret_value(), api_base=settings.stripe_api_base
+    )
+
+
+async def sync_catalog(db: Database, gateway: StripeGateway, *, now: int) -> tuple[int, int]:
+    products = [product async for product in gateway.iter_products()]
+    prices = [price async for price in gateway.iter_prices()]
+    await storage.catalog.replace(db, products=products, prices=prices, now=now)
+    return len(products), len(prices)
+
+
+async def catalog_sync(settings: Settings) -> None:
+    gateway = gateway_for(settings)
+
+    async def run(db: Database) -> None:
+        await _require_current_schema(db)
+        products, prices = await sync_catalog(db, gateway, now=SystemClock().now())
+        print(f"synced {products} products and {prices} prices from Stripe")
+
+    try:
+        await _with_db(settings, run)
+    finally:
+        await gateway.close()
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> None:
+    from plugin.server import run_server
+
+    if settings.stripe_api_key is None:
+        raise CommandError("UPLIFT_STRIPE_API_KEY is not set; `uplift serve` needs a Stripe key")
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1")
+    asyncio.run(migrate(settings))
+    run_server(settings, host=args.host, port=args.port, workers=args.workers)
+
+
+def _dispatch(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    match args.command:
+        case "serve":
+            serve(settings, args)
+        case "demo":
+            from plugin.demo import run_demo
+
+            run_demo(settings, port=args.port)
+        case "migrate":
+            asyncio.run(migrate(settings))
+        case "admin-key":
+            asyncio.run(create_admin_key(settings, args.name))
+        case "customer-token":
+            customer_token(settings, args)
+        case "catalog":
+            asyncio.run(catalog_sync(settings))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        _dispatch(args)
+    except (SettingsError, DatabaseError, CommandError) as exc:
+        print(f"uplift: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except GatewayError as exc:
+        print(f"uplift: Stripe: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,37 @@
+"""What a request handler can reach: settings, database, clock and the Stripe gateway.
+
+Built once by `create_app`'s lifespan and stored on `app.state`; handlers get it with
+`services(request)`. There are no module-level singletons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from plugin.clock import Clock
+from plugin.errors import ServiceUnavailable
+from plugin.settings import Settings
+from plugin.storage import Database
+from plugin.stripe_gateway import StripeGateway
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    gateway: StripeGateway | None
+
+    def stripe(self) -> StripeGateway:
+        if self.gateway is None:
+            raise ServiceUnavailable(
+                "Stripe is not configured (UPLIFT_STRIPE_API_KEY).", code="stripe_not_configured"
+            )
+        return self.gateway
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found

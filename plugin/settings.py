@@ -1,0 +1,138 @@
+"""Settings from the environment (`UPLIFT_*`, see CONTRACT.md), built once in `cli.py`.
+
+Secrets are `SecretStr` so they stay masked in `repr()` and logs. Comma-separated lists are
+split here rather than parsed as JSON (pydantic-settings' default for list fields), because
+operators write `UPLIFT_ALLOWED_ORIGINS=https://a.example,https://b.example`, not JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SQLITE_PREFIX = "sqlite+aiosqlite:///"
+POSTGRES_PREFIX = "postgresql+asyncpg://"
+STRIPE_KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UPLIFT_", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite+aiosqlite:///./uplift.db"
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    widget_secret: SecretStr | None = None
+    admin_key: SecretStr | None = None
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    public_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value.startswith(SQLITE_PREFIX):
+            if not value[len(SQLITE_PREFIX) :]:
+                raise ValueError(f"needs a file path after {SQLITE_PREFIX!r}")
+            return value
+        if value.startswith(POSTGRES_PREFIX) and len(value) > len(POSTGRES_PREFIX):
+            return value
+        raise ValueError(
+            f"must start with {SQLITE_PREFIX!r} (a SQLite file) or {POSTGRES_PREFIX!r}"
+        )
+
+    @field_validator("stripe_api_key")
+    @classmethod
+    def _stripe_api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not STRIPE_KEY_PATTERN.match(value.get_secret_value()):
+            # Never echo the value: it is a secret even when malformed.
+            raise ValueError("must look like sk_test_…, sk_live_…, rk_test_… or rk_live_…")
+        return value
+
+    @field_validator("widget_secret")
+    @classmethod
+    def _widget_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # RFC 7518 §3.2: an HS256 key must be at least as long as the hash (32 bytes).
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("stripe_api_base", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("stripe_webhook_secrets", mode="before")
+    @classmethod
+    def _secrets_list(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("stripe_webhook_secrets")
+    @classmethod
+    def _whsec(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            if not secret.get_secret_value().startswith("whsec_"):
+                raise ValueError("each secret must start with whsec_")
+        return value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins_list(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        # An explicit allow-list only: `*` and `null` would let any page drive the widget API.
+        for origin in value:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+                or parts.query
+                or "*" in origin
+            ):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return [origin.rstrip("/") for origin in value]
+
+    @property
+    def sqlite_path(self) -> str | None:
+        if self.database_url.startswith(SQLITE_PREFIX):
+            return self.database_url[len(SQLITE_PREFIX) :]
+        return None
+
+
+class SettingsError(Exception):
+    """Settings that cannot start the server; the message is one line for the operator."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """One line per bad setting, naming the variable but never its value."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "UPLIFT_" + str(error["loc"][0]).upper() if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{name}: {message}")
+    return "; ".join(problems)

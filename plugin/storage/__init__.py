@@ -1,0 +1,85 @@
+"""Storage: plain SQL behind a small `Database` interface.
+
+Callers see three things: `read()` for a read-only connection, `transaction()` for a write
+transaction that commits on success and rolls back on error, and `close()`. SQL stays portable
+so a PostgreSQL backend can slot in later without touching callers: named parameters
+(`:name`), `ON CONFLICT`, `RETURNING`, integer unix times, JSON stored as text.
+
+Import storage modules through the package (`from plugin import storage`, then
+`await storage.admin_keys.create(db, ...)`) so a call site shows that it touches the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from plugin.settings import POSTGRES_PREFIX, SQLITE_PREFIX
+
+Row = dict[str, Any]
+Params = Mapping[str, Any]
+
+
+class Connection(Protocol):
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        """Run one statement; returns the number of rows changed."""
+        ...
+
+    async def execute_script(self, sql: str) -> None:
+        """Run several `;`-separated statements (migrations)."""
+        ...
+
+    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None: ...
+
+    async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]: ...
+
+    async def fetch_value(self, sql: str, params: Params | None = None) -> Any: ...
+
+    async def table_exists(self, name: str) -> bool:
+        """Catalog lookups differ per backend (sqlite_master vs information_schema)."""
+        ...
+
+
+class Database(Protocol):
+    def read(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    async def close(self) -> None: ...
+
+
+class DatabaseError(Exception):
+    """The database could not be opened or used; the message is one line for the operator."""
+
+
+async def connect(url: str, *, readers: int = 4) -> Database:
+    if url.startswith(SQLITE_PREFIX):
+        from plugin.storage.sqlite import SqliteDatabase
+
+        return await SqliteDatabase.open(url[len(SQLITE_PREFIX) :], readers=readers)
+    if url.startswith(POSTGRES_PREFIX):
+        raise DatabaseError("PostgreSQL is not supported yet; use a sqlite+aiosqlite:/// URL")
+    raise DatabaseError(f"unsupported database URL scheme in {url.split(':', 1)[0]!r}")
+
+
+def in_clause(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """`IN (...)` with named parameters: returns the SQL fragment and its parameters."""
+    names = [f"{name}_{i}" for i in range(len(values))]
+    return "(" + ", ".join(f":{n}" for n in names) + ")", dict(zip(names, values, strict=True))
+
+
+from plugin.storage import admin_keys, catalog, migrations  # noqa: E402
+
+__all__ = [
+    "Connection",
+    "Database",
+    "DatabaseError",
+    "Params",
+    "Row",
+    "admin_keys",
+    "catalog",
+    "connect",
+    "in_clause",
+    "migrations",
+]

@@ -1,0 +1,152 @@
+"""SQLite, set up for a server.
+
+- WAL, so readers never block the writer and the writer never blocks readers.
+- `synchronous=FULL`: a webhook we acknowledged must survive power loss, because a 2xx tells
+  Stripe to stop retrying (RELIABILITY-NOTES rule 12; ~4 k commits/s here, far above need).
+- One writer connection per process, its transactions serialized by an `asyncio.Lock`.
+  aiosqlite runs one thread per connection but transactions belong to the connection, not the
+  coroutine: two coroutines sharing it merge their transactions, and one's ROLLBACK can be
+  committed by the other's COMMIT (rule 11, reproduced there).
+- Every write transaction is `BEGIN IMMEDIATE`: it takes SQLite's write lock up front, so when
+  several processes (`uplift serve --workers N`) share the file, a transaction that reads
+  then writes waits on `busy_timeout` instead of failing at once with "database is locked",
+  which is what a DEFERRED transaction does when its read snapshot has gone stale.
+- Reads run on a small pool of separate `query_only` connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3  # noqa: TID251 -- storage is where SQL lives
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite  # noqa: TID251 -- storage is where SQL lives
+
+from plugin.storage import DatabaseError, Params, Row
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class SqliteConnection:
+    def __init__(self, raw: aiosqlite.Connection) -> None:
+        self._raw = raw
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        cursor = await self._raw.execute(sql, params or {})
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def execute_script(self, sql: str) -> None:
+        # `executescript` would COMMIT first and escape our transaction, so run statements
+        # one by one; sqlite3.complete_statement knows where each one ends.
+        statement = ""
+        for line in sql.splitlines(keepends=True):
+            statement += line
+            if sqlite3.complete_statement(statement):
+                await self._raw.execute(statement)
+                statement = ""
+        if statement.strip():
+            raise DatabaseError(f"incomplete SQL statement at the end of a script: {statement!r}")
+
+    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
+        async with self._raw.execute(sql, params or {}) as cursor:
+            row = await cursor.fetchone()
+        return dict(row) if row is not None else None
+
+    async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
+        async with self._raw.execute(sql, params or {}) as cursor:
+            rows = await cursor.fetchall()
+        return [dict(row) for row in rows]
+
+    async def fetch_value(self, sql: str, params: Params | None = None) -> Any:
+        async with self._raw.execute(sql, params or {}) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row is not None else None
+
+    async def table_exists(self, name: str) -> bool:
+        found = await self.fetch_value(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :name",
+            {"name": name},
+        )
+        return bool(found)
+
+
+def _check_directory(path: str) -> None:
+    # SQLite's own message for this is "unable to open database file", which names nothing.
+    parent = Path(path).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise DatabaseError(f"cannot open SQLite database {path!r}: {parent} does not exist")
+
+
+async def _open(path: str, *, read_only: bool) -> aiosqlite.Connection:
+    try:
+        raw = await aiosqlite.connect(path, isolation_level=None)
+        raw.row_factory = aiosqlite.Row
+        await raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await raw.execute("PRAGMA foreign_keys = ON")
+        await raw.execute("PRAGMA synchronous = FULL")
+        if read_only:
+            await raw.execute("PRAGMA query_only = ON")
+        else:
+            cursor = await raw.execute("PRAGMA journal_mode = WAL")
+            mode = await cursor.fetchone()
+            if mode is None or mode[0] != "wal":
+                raise DatabaseError(f"could not switch {path} to WAL mode")
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open SQLite database {path!r}: {exc}") from None
+    return raw
+
+
+class SqliteDatabase:
+    def __init__(
+        self, path: str, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]
+    ):
+        self.path = path
+        self._writer = SqliteConnection(writer)
+        self._raw_writer = writer
+        self._write_lock = asyncio.Lock()
+        self._raw_readers = readers
+        self._readers: asyncio.Queue[SqliteConnection] = asyncio.Queue()
+        for reader in readers:
+            self._readers.put_nowait(SqliteConnection(reader))
+
+    @classmethod
+    async def open(cls, path: str, *, readers: int = 4) -> SqliteDatabase:
+        if path == ":memory:" or path.startswith("file:"):
+            # Every connection to ":memory:" is a different database; a server needs a file.
+            raise DatabaseError("SQLite needs a file path, not an in-memory or URI database")
+        _check_directory(path)
+        writer = await _open(path, read_only=False)
+        pool = [await _open(path, read_only=True) for _ in range(max(1, readers))]
+        return cls(path, writer, pool)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqliteConnection]:
+        connection = await self._readers.get()
+        try:
+            yield connection
+        finally:
+            self._readers.put_nowait(connection)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteConnection]:
+        async with self._write_lock:
+            await self._raw_writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+                await asyncio.shield(self._raw_writer.execute("COMMIT"))
+            except BaseException:
+                # Shielded: a cancelled request must still release SQLite's write lock.
+                if self._raw_writer.in_transaction:
+                    await asyncio.shield(self._raw_writer.execute("ROLLBACK"))
+                raise
+
+    async def close(self) -> None:
+        async with self._write_lock:
+            await self._raw_writer.close()
+        for reader in self._raw_readers:
+            await reader.close()

@@ -1,0 +1,313 @@
+"""The only module that talks to Stripe.
+
+Everything goes through one `stripe.StripeClient` with the async httpx client, pointed at
+`UPLIFT_STRIPE_API_BASE` (the local emulator in tests and the demo; Stripe itself otherwise).
+Rules every call here follows:
+
+- Every mutating call takes an explicit `idempotency_key`, derived by the caller from durable
+  state (a quote id, a seed name). stripe-python's automatic key only covers its own retries
+  inside one call; a restart or our own retry would send a new one (RELIABILITY-NOTES rule 6).
+- Parameters are the stripe package's TypedDicts, so mypy checks them against Stripe's API.
+- Stripe objects never leave this module: callers get the frozen values below, and Stripe's
+  errors become `StripeUnavailable` (retry later) or `StripeRejected` (will not succeed as is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+import stripe  # noqa: TID251 -- this is the Stripe gateway
+from stripe.params import (  # noqa: TID251 -- this is the Stripe gateway
+    CustomerCreateParams,
+    PriceCreateParams,
+    PriceListParams,
+    ProductCreateParams,
+    ProductListParams,
+    SubscriptionCreateParams,
+    WebhookEndpointCreateParams,
+)
+
+from plugin.catalog import Interval, Price, Product
+
+T = TypeVar("T")
+
+DEFAULT_API_BASE = stripe.DEFAULT_API_BASE
+
+
+class GatewayError(Exception):
+    """Stripe did not do what was asked."""
+
+
+class StripeUnavailable(GatewayError):
+    """Network trouble, rate limiting or a Stripe-side error: the same call may succeed later."""
+
+
+class StripeRejected(GatewayError):
+    """Stripe refused the request (bad parameters, card declined, key revoked …)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        decline_code: str | None = None,
+        param: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.decline_code = decline_code
+        self.param = param
+        self.http_status = http_status
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: str
+    email: str | None
+    name: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    default_payment_method: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionItem:
+    id: str
+    price_id: str
+    quantity: int
+    current_period_start: int
+    current_period_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: str
+    customer_id: str
+    status: str
+    items: tuple[SubscriptionItem, ...]
+    cancel_at_period_end: bool
+    trial_end: int | None
+    latest_invoice_id: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    id: str
+    url: str
+    enabled_events: tuple[str, ...]
+    secret: str | None  # only returned by Stripe when the endpoint is created
+
+
+def _metadata(obj: Any) -> dict[str, str]:
+    raw = getattr(obj, "metadata", None)
+    return {str(k): str(v) for k, v in raw.to_dict().items()} if raw else {}
+
+
+def _id(value: Any) -> str:
+    """An expandable field: either the id itself or the expanded object."""
+    return value if isinstance(value, str) else cast(str, value.id)
+
+
+def _product(obj: stripe.Product) -> Product:
+    return Product(id=obj.id, name=obj.name, active=bool(obj.active), metadata=_metadata(obj))
+
+
+def _price(obj: stripe.Price) -> Price:
+    recurring = obj.recurring
+    return Price(
+        id=obj.id,
+        product_id=_id(obj.product),
+        currency=obj.currency,
+        unit_amount=obj.unit_amount,
+        interval=cast(Interval, recurring.interval) if recurring else None,
+        interval_count=recurring.interval_count if recurring else 1,
+        lookup_key=obj.lookup_key,
+        active=bool(obj.active),
+        metadata=_metadata(obj),
+    )
+
+
+def _customer(obj: stripe.Customer) -> Customer:
+    settings = obj.invoice_settings
+    default_pm = settings.default_payment_method if settings else None
+    return Customer(
+        id=obj.id,
+        email=obj.email,
+        name=obj.name,
+        metadata=_metadata(obj),
+        default_payment_method=_id(default_pm) if default_pm else None,
+    )
+
+
+def _subscription(obj: stripe.Subscription) -> Subscription:
+    items = tuple(
+        SubscriptionItem(
+            id=item.id,
+            price_id=item.price.id,
+            quantity=item.quantity or 1,
+            current_period_start=item.current_period_start,
+            current_period_end=item.current_period_end,
+        )
+        for item in obj["items"].data
+    )
+    return Subscription(
+        id=obj.id,
+        customer_id=_id(obj.customer),
+        status=obj.status,
+        items=items,
+        cancel_at_period_end=bool(obj.cancel_at_period_end),
+        trial_end=obj.trial_end,
+        latest_invoice_id=_id(obj.latest_invoice) if obj.latest_invoice else None,
+        metadata=_metadata(obj),
+    )
+
+
+def _translate(exc: stripe.StripeError) -> GatewayError:
+    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError):
+        return StripeUnavailable(exc.user_message or str(exc))
+    if isinstance(exc, stripe.APIError) or (exc.http_status or 0) >= 500:
+        return StripeUnavailable(exc.user_message or "Stripe had an internal error")
+    error = exc.error
+    return StripeRejected(
+        exc.user_message or str(exc),
+        code=exc.code,
+        decline_code=getattr(error, "decline_code", None) if error else None,
+        param=getattr(error, "param", None) if error else None,
+        http_status=exc.http_status,
+    )
+
+
+async def _call(request: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await request()
+    except stripe.StripeError as exc:
+        raise _translate(exc) from None
+
+
+def _options(idempotency_key: str) -> stripe.RequestOptions:
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise ValueError("an idempotency key is 1 to 255 characters")
+    return {"idempotency_key": idempotency_key}
+
+
+class StripeGateway:
+    def __init__(self, *, api_key: str, api_base: str | None = None, max_retries: int = 2):
+        self._http = stripe.HTTPXClient()
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base or DEFAULT_API_BASE},
+            http_client=self._http,
+            max_network_retries=max_retries,
+        )
+
+    async def close(self) -> None:
+        await self._http.close_async()  # type: ignore[no-untyped-call]  # untyped upstream
+
+    # Customers
+
+    async def create_customer(
+        self, params: CustomerCreateParams, *, idempotency_key: str
+    ) -> Customer:
+        obj = await _call(
+            lambda: self._client.v1.customers.create_async(params, _options(idempotency_key))
+        )
+        return _customer(obj)
+
+    async def retrieve_customer(self, customer_id: str) -> Customer:
+        obj = await _call(lambda: self._client.v1.customers.retrieve_async(customer_id))
+        return _customer(obj)
+
+    async def set_default_payment_method(
+        self, *, customer_id: str, payment_method: str, idempotency_key: str
+    ) -> Customer:
+        """Attach a saved payment method and make it what subscriptions charge."""
+        await _call(
+            lambda: self._client.v1.payment_methods.attach_async(
+                payment_method, {"customer": customer_id}, _options(idempotency_key + ":attach")
+            )
+        )
+        obj = await _call(
+            lambda: self._client.v1.customers.update_async(
+                customer_id,
+                {"invoice_settings": {"default_payment_method": payment_method}},
+                _options(idempotency_key + ":default"),
+            )
+        )
+        return _customer(obj)
+
+    # Catalog
+
+    async def create_product(self, params: ProductCreateParams, *, idempotency_key: str) -> Product:
+        obj = await _call(
+            lambda: self._client.v1.products.create_async(params, _options(idempotency_key))
+        )
+        return _product(obj)
+
+    async def create_price(self, params: PriceCreateParams, *, idempotency_key: str) -> Price:
+        obj = await _call(
+            lambda: self._client.v1.prices.create_async(params, _options(idempotency_key))
+        )
+        return _price(obj)
+
+    async def retrieve_price(self, price_id: str) -> Price:
+        obj = await _call(lambda: self._client.v1.prices.retrieve_async(price_id))
+        return _price(obj)
+
+    async def iter_products(
+        self, params: ProductListParams | None = None
+    ) -> AsyncIterator[Product]:
+        page = await _call(
+            lambda: self._client.v1.products.list_async({"limit": 100, **(params or {})})
+        )
+        try:
+            async for obj in page.auto_paging_iter():
+                yield _product(obj)
+        except stripe.StripeError as exc:
+            raise _translate(exc) from None
+
+    async def iter_prices(self, params: PriceListParams | None = None) -> AsyncIterator[Price]:
+        page = await _call(
+            lambda: self._client.v1.prices.list_async({"limit": 100, **(params or {})})
+        )
+        try:
+            async for obj in page.auto_paging_iter():
+                yield _price(obj)
+        except stripe.StripeError as exc:
+            raise _translate(exc) from None
+
+    # Subscriptions
+
+    async def create_subscription(
+        self, params: SubscriptionCreateParams, *, idempotency_key: str
+    ) -> Subscription:
+        obj = await _call(
+            lambda: self._client.v1.subscriptions.create_async(params, _options(idempotency_key))
+        )
+        return _subscription(obj)
+
+    async def retrieve_subscription(self, subscription_id: str) -> Subscription:
+        obj = await _call(lambda: self._client.v1.subscriptions.retrieve_async(subscription_id))
+        return _subscription(obj)
+
+    # Webhook endpoints
+
+    async def create_webhook_endpoint(
+        self,
+        params: WebhookEndpointCreateParams,
+        *,
+        idempotency_key: str,
+    ) -> WebhookEndpoint:
+        obj = await _call(
+            lambda: self._client.v1.webhook_endpoints.create_async(
+                params, _options(idempotency_key)
+            )
+        )
+        return WebhookEndpoint(
+            id=obj.id,
+            url=obj.url,
+            enabled_events=tuple(obj.enabled_events),
+            secret=obj.secret,
+        )

@@ -1,0 +1,1 @@
+"""Stripe webhook intake: signature checks, the event store, processing. Nothing runs on import."""
