@@ -29,7 +29,12 @@ SECRET_SHAPES = re.compile(
 )
 
 # Fields every record carries; anything else passed with `extra=` is logged as-is (redacted).
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# uvicorn adds `color_message`, an ANSI-coloured copy of the message.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class Redactor:

@@ -63,7 +63,7 @@ def _price(amount: int, interval: Interval, count: int = 1, currency: str = "usd
 def test_prices_normalise_to_monthly_minor_units(
     amount: int, interval: Interval, count: int, monthly: int
 ) -> None:
-    """MRR uses monthly amounts: yearly / 12, quarterly / 3, weekly × 52 / 12."""
+    """MRR uses monthly amounts: yearly / 12, quarterly / 3, weekly * 52 / 12."""
     assert _price(amount, interval, count).monthly_amount() == Money(monthly, "usd")
 
 
