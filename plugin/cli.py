@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--stripe-customer", help="the customer's Stripe id (cus_…)")
     token.add_argument("--attrs", help="segment attributes as a JSON object")
 
+    commands.add_parser(
+        "prorate", help="read one plan change as JSON on stdin, print the proration quote"
+    )
+
     catalog = commands.add_parser("catalog", help="the product catalog")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
     catalog_commands.add_parser("sync", help="pull products and prices from Stripe")
@@ -120,6 +124,35 @@ def customer_token(settings: Settings, args: argparse.Namespace) -> None:
     print(token)
 
 
+def prorate(stdin: str) -> None:
+    """`uplift prorate`: one change document in (an example's `inputs`, or the whole example
+    line), the quote out; a bad document is one line naming the field."""
+    from pydantic import ValidationError
+
+    from plugin.api.bodies import field_path
+    from plugin.api.schemas import ProrationIn, quote_document
+    from plugin.proration import ProrationError
+    from plugin.proration import prorate as quote
+
+    try:
+        document = json.loads(stdin)
+    except ValueError:
+        raise CommandError("stdin is not a JSON document") from None
+    if isinstance(document, dict) and isinstance(document.get("inputs"), dict):
+        document = document["inputs"]
+    try:
+        change = ProrationIn.model_validate(document).to_domain()
+        result = quote(change)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = field_path(first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise CommandError(f"{where}: {message}" if where else message) from None
+    except ProrationError as exc:
+        raise CommandError(str(exc)) from None
+    print(json.dumps(quote_document(result), ensure_ascii=False, indent=2))
+
+
 def gateway_for(settings: Settings) -> StripeGateway:
     if settings.stripe_api_key is None:
         raise CommandError("UPLIFT_STRIPE_API_KEY is not set")
@@ -161,6 +194,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> None:
+    if args.command == "prorate":  # pure: needs no settings, database or Stripe
+        prorate(sys.stdin.read())
+        return
     settings = load_settings()
     match args.command:
         case "serve":

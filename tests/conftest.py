@@ -51,6 +51,11 @@ def emulator() -> Iterator[EmulatorProcess]:
 
 
 @pytest.fixture
+def emulator_url(emulator: EmulatorProcess) -> str:
+    return emulator.url
+
+
+@pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW)
 

@@ -16,6 +16,7 @@ PACKAGES = ("plugin", "webhooks")
 PURE = [
     "plugin/money.py",
     "plugin/catalog.py",
+    "plugin/proration.py",
 ]
 IMPURE_IMPORTS = {
     "aiosqlite", "sqlite3", "asyncpg", "stripe", "httpx", "requests", "socket", "time",

@@ -1,0 +1,260 @@
+"""Quote a plan change exactly as Stripe bills it. Pure: no I/O, no clock; `t` is an argument.
+
+The rules (../shared/PRORATION-NOTES.md §1-2, with sources there):
+
+- factor `f = (E - t) / (E - S)`, an exact fraction of seconds over the item's real current
+  period `[S, E)`; `t` is Stripe's `proration_date`;
+- each changed item gets two lines, each rounded on its own (half away from zero), never
+  netted first: credit `-round(old_unit * old_qty * f)` "Unused time on …" and debit
+  `+round(new_unit * new_qty * f)` "Remaining time on …", both with period `[t, E]`;
+- `create_prorations` leaves the lines pending for the next invoice; `always_invoice`
+  invoices them now; `none` creates no lines;
+- an interval change or `billing_cycle_anchor=now` credits the unused time and bills the new
+  price in full for a new period starting at `t`, immediately;
+- a percent coupon scales every amount; a trial prorates nothing; the customer balance
+  (negative = credit) applies to what is due now; an amount due under the currency's minimum
+  charge is not collected but moved to the balance.
+
+Amounts are integer minor units of the change's currency (whole yen for JPY).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from typing import Literal
+
+from plugin.catalog import Interval
+from plugin.money import Money
+
+Behavior = Literal["create_prorations", "always_invoice", "none"]
+Anchor = Literal["unchanged", "now"]
+LineType = Literal["credit", "debit", "subscription"]
+
+TIMES = "\u00d7"  # Stripe writes "2 TIMES Seat" with the multiplication sign, not the letter x
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+# Stripe's minimum charge amounts (docs.stripe.com/currencies#minimum-and-maximum-charge-amounts)
+# in minor units; other currencies fall back to 50 minor units.
+MINIMUM_CHARGE = {
+    "usd": 50, "eur": 50, "gbp": 30, "jpy": 50, "cad": 50, "aud": 50, "chf": 50, "nzd": 50,
+    "sgd": 50, "hkd": 400, "sek": 300, "nok": 300, "dkk": 250, "mxn": 1000, "brl": 50,
+    "inr": 50, "pln": 200, "czk": 1500, "huf": 17500, "ron": 200, "bgn": 100, "thb": 1000,
+    "aed": 200, "myr": 200,
+}  # fmt: skip
+
+
+class ProrationError(ValueError):
+    """The change cannot be quoted as given (e.g. the change time is outside the period)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One subscription item configuration: a price and a quantity."""
+
+    price: str
+    product: str
+    unit_amount: int
+    quantity: int = 1
+    interval: Interval = "month"
+    interval_count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    currency: str
+    old: Item
+    new: Item
+    period_start: int
+    period_end: int
+    change_time: int
+    behavior: Behavior = "create_prorations"
+    anchor: Anchor = "unchanged"
+    percent_off: Fraction = Fraction(0)
+    starting_balance: int = 0  # negative = credit the customer already has
+    trialing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    type: LineType
+    amount: int
+    description: str
+    period_start: int
+    period_end: int
+    proration: bool
+    price: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    currency: str
+    factor: Fraction
+    lines: tuple[Line, ...]
+    net_proration_amount: int
+    invoice_now: bool
+    invoice_total: int | None  # the immediate invoice, when there is one
+    amount_due_now: int
+    customer_balance_after: int | None  # after the immediate invoice, when there is one
+    pending_invoice_items_total: int | None  # left for the next invoice (create_prorations)
+    next_renewal_invoice_total: int | None
+    next_renewal_amount_due: int | None
+
+
+def _round_half_up(value: Fraction) -> int:
+    """Nearest integer, ties away from zero (applied to magnitudes, so credits mirror debits)."""
+    magnitude = abs(value)
+    rounded = int(magnitude + Fraction(1, 2))
+    return rounded if value >= 0 else -rounded
+
+
+def _amount(unit: int, quantity: int, factor: Fraction, percent_off: Fraction) -> int:
+    return _round_half_up(unit * quantity * factor * (1 - percent_off / 100))
+
+
+def _date(t: int) -> str:
+    # Stripe's descriptions read "16 Apr 2025"; UTC, and no locale-dependent strftime.
+    day = datetime.fromtimestamp(t, UTC)
+    return f"{day.day:02d} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _label(item: Item) -> str:
+    return item.product if item.quantity == 1 else f"{item.quantity} {TIMES} {item.product}"
+
+
+def add_interval(t: int, interval: Interval, count: int = 1) -> int:
+    """`t` plus whole intervals on the UTC calendar; month ends clamp (Jan 31 → Feb 28/29)."""
+    start = datetime.fromtimestamp(t, UTC)
+    if interval == "day":
+        return t + 86400 * count
+    if interval == "week":
+        return t + 7 * 86400 * count
+    months = count * (12 if interval == "year" else 1)
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    day = min(start.day, _days_in_month(year, month))
+    return int(start.replace(year=year, month=month, day=day).timestamp())
+
+
+def _days_in_month(year: int, month: int) -> int:
+    if month == 2:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        return 29 if leap else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def _interval_label(item: Item) -> str:
+    return item.interval if item.interval_count == 1 else f"{item.interval_count} {item.interval}s"
+
+
+def _validate(change: Change) -> None:
+    if change.period_end <= change.period_start:
+        raise ProrationError("period_end must be after period_start")
+    if not change.period_start <= change.change_time <= change.period_end:
+        raise ProrationError("change_time must fall inside the current period")
+    for side in (change.old, change.new):
+        if side.quantity < 0 or side.unit_amount < 0:
+            raise ProrationError("unit amounts and quantities cannot be negative")
+    if not 0 <= change.percent_off <= 100:
+        raise ProrationError("percent_off must be between 0 and 100")
+
+
+def prorate(change: Change) -> Quote:
+    _validate(change)
+    old, new, t, end = change.old, change.new, change.change_time, change.period_end
+    factor = Fraction(end - t, end - change.period_start)
+    pct = change.percent_off
+    resets = change.anchor == "now" or (old.interval, old.interval_count) != (
+        new.interval,
+        new.interval_count,
+    )
+    unchanged = (old.price, old.quantity) == (new.price, new.quantity)
+    prorates = change.behavior != "none" and not change.trialing and not unchanged
+
+    lines: list[Line] = []
+    if prorates:
+        lines.append(
+            Line(
+                "credit",
+                -_amount(old.unit_amount, old.quantity, factor, pct),
+                f"Unused time on {_label(old)} after {_date(t)}",
+                t,
+                end,
+                True,
+                old.price,
+                old.quantity,
+            )
+        )
+        if not resets:
+            lines.append(
+                Line(
+                    "debit",
+                    _amount(new.unit_amount, new.quantity, factor, pct),
+                    f"Remaining time on {_label(new)} after {_date(t)}",
+                    t,
+                    end,
+                    True,
+                    new.price,
+                    new.quantity,
+                )
+            )
+    net = sum(line.amount for line in lines)
+    full_new = _amount(new.unit_amount, new.quantity, Fraction(1), pct)
+
+    if resets and not change.trialing:
+        # A new billing period starts now: the new price is billed in full, immediately.
+        price_text = Money(new.unit_amount, change.currency).format()
+        lines.append(
+            Line(
+                "subscription",
+                full_new,
+                f"{new.quantity} {TIMES} {new.product} (at {price_text} / {_interval_label(new)})",
+                t,
+                add_interval(t, new.interval, new.interval_count),
+                False,
+                new.price,
+                new.quantity,
+            )
+        )
+        return _immediate(change, factor, lines, net)
+    if change.behavior == "always_invoice" and lines:
+        return _immediate(change, factor, lines, net)
+    renewal = full_new + net
+    return Quote(
+        currency=change.currency,
+        factor=factor,
+        lines=tuple(lines),
+        net_proration_amount=net,
+        invoice_now=False,
+        invoice_total=None,
+        amount_due_now=0,
+        customer_balance_after=None,
+        pending_invoice_items_total=net,
+        next_renewal_invoice_total=renewal,
+        next_renewal_amount_due=max(0, renewal + change.starting_balance),
+    )
+
+
+def _immediate(change: Change, factor: Fraction, lines: list[Line], net: int) -> Quote:
+    total = sum(line.amount for line in lines)
+    due = max(0, total + change.starting_balance)
+    balance_after = min(0, total + change.starting_balance)
+    if 0 < due < MINIMUM_CHARGE.get(change.currency.lower(), 50):
+        # Below Stripe's minimum charge the invoice is marked paid and the amount owed moves
+        # to the customer's balance as a debit, collected with the next invoice.
+        balance_after, due = due, 0
+    return Quote(
+        currency=change.currency,
+        factor=factor,
+        lines=tuple(lines),
+        net_proration_amount=net,
+        invoice_now=True,
+        invoice_total=total,
+        amount_due_now=due,
+        customer_balance_after=balance_after,
+        pending_invoice_items_total=None,
+        next_renewal_invoice_total=None,
+        next_renewal_amount_due=None,
+    )

@@ -1,0 +1,131 @@
+"""The gateway against the local Stripe: what Uplift creates, it reads back the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plugin import storage
+from plugin.catalog import Price
+from plugin.cli import sync_catalog
+from plugin.storage import Database
+from plugin.stripe_gateway import StripeGateway, StripeRejected
+from tests.support import NOW, STRIPE_TEST_KEY, run_uplift, uplift_env
+
+
+async def test_customer_product_prices_and_subscription_round_trip(
+    gateway: StripeGateway,
+) -> None:
+    """A customer with a card subscribes to one of two prices; everything reads back."""
+    customer = await gateway.create_customer(
+        {"email": "ada@example.com", "name": "Ada", "metadata": {"uplift_id": "ada"}},
+        idempotency_key="test:roundtrip:customer",
+    )
+    customer = await gateway.set_default_payment_method(
+        customer_id=customer.id, payment_method="pm_card_visa", idempotency_key="test:roundtrip:pm"
+    )
+    product = await gateway.create_product(
+        {"name": "Pro"}, idempotency_key="test:roundtrip:product"
+    )
+    monthly = await gateway.create_price(
+        {
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": 9900,
+            "recurring": {"interval": "month"},
+            "lookup_key": "rt_pro_monthly",
+        },
+        idempotency_key="test:roundtrip:price:monthly",
+    )
+    annual = await gateway.create_price(
+        {
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": 99000,
+            "recurring": {"interval": "year"},
+        },
+        idempotency_key="test:roundtrip:price:annual",
+    )
+    subscription = await gateway.create_subscription(
+        {"customer": customer.id, "items": [{"price": monthly.id, "quantity": 2}]},
+        idempotency_key="test:roundtrip:subscription",
+    )
+
+    assert await gateway.retrieve_customer(customer.id) == customer
+    assert customer.email == "ada@example.com"
+    assert customer.metadata == {"uplift_id": "ada"}
+    assert customer.default_payment_method is not None
+    assert await gateway.retrieve_price(monthly.id) == monthly
+    assert monthly == Price(
+        id=monthly.id,
+        product_id=product.id,
+        currency="usd",
+        unit_amount=9900,
+        interval="month",
+        interval_count=1,
+        lookup_key="rt_pro_monthly",
+    )
+    assert annual.interval == "year"
+    assert annual.unit_amount == 99000
+
+    again = await gateway.retrieve_subscription(subscription.id)
+    assert again == subscription
+    assert again.customer_id == customer.id
+    assert again.status == "active"
+    [item] = again.items
+    assert (item.price_id, item.quantity) == (monthly.id, 2)
+    assert item.current_period_start < item.current_period_end
+
+
+async def test_same_idempotency_key_returns_the_first_result(gateway: StripeGateway) -> None:
+    """A retried create with the same key does not create a second object."""
+    first = await gateway.create_customer(
+        {"email": "once@example.com"}, idempotency_key="test:idempotent:customer"
+    )
+    second = await gateway.create_customer(
+        {"email": "once@example.com"}, idempotency_key="test:idempotent:customer"
+    )
+    assert second.id == first.id
+
+
+async def test_stripe_refusals_become_gateway_errors(gateway: StripeGateway) -> None:
+    """A request Stripe refuses is a `StripeRejected` with Stripe's reason, not a stripe type."""
+    with pytest.raises(StripeRejected) as caught:
+        await gateway.retrieve_customer("cus_does_not_exist")
+    assert caught.value.http_status == 404
+
+
+async def test_catalog_sync_mirrors_products_and_prices(
+    gateway: StripeGateway, db: Database
+) -> None:
+    """`catalog sync` stores every Stripe product and price with its amount and interval."""
+    product = await gateway.create_product(
+        {"name": "Sync Add-on"}, idempotency_key="test:sync:product"
+    )
+    price = await gateway.create_price(
+        {
+            "product": product.id,
+            "currency": "jpy",
+            "unit_amount": 1900,
+            "recurring": {"interval": "month"},
+        },
+        idempotency_key="test:sync:price",
+    )
+    await sync_catalog(db, gateway, now=NOW)
+    stored = await storage.catalog.get_price(db, price.id)
+    assert stored == price
+    assert product in await storage.catalog.list_products(db)
+
+
+def test_catalog_sync_command_reports_counts(emulator_url: str, tmp_path: Path) -> None:
+    """The CLI pulls from the configured Stripe and says how much it stored."""
+    env = uplift_env(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'sync.db'}",
+        stripe_api_key=STRIPE_TEST_KEY,
+        stripe_api_base=emulator_url,
+    )
+    assert run_uplift("migrate", env=env).returncode == 0
+    result = run_uplift("catalog", "sync", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("synced ")
