@@ -46,6 +46,8 @@ def demo() -> Iterator[tuple[subprocess.Popen[str], dict[str, str], str]]:
         yield process, banner, url
     finally:
         stop(process)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_demo_serves_a_seeded_catalog_and_stops_everything_on_ctrl_c(
