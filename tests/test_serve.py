@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from plugin import storage
 from tests.conftest import Served
 from tests.support import WEBHOOK_SECRET, WIDGET_SECRET
 
@@ -24,7 +25,7 @@ def test_serve_migrates_then_reports_ready(serve: Callable[..., Served], tmp_pat
     assert ready.json()["status"] == "ready"
     with sqlite3.connect(tmp_path / "served.db") as conn:
         versions = conn.execute("SELECT version FROM schema_migrations").fetchall()
-    assert versions == [(1,)]
+    assert versions == [(m.version,) for m in storage.migrations.available()]
 
 
 def test_serve_with_two_workers_shares_one_database(serve: Callable[..., Served]) -> None:
