@@ -49,7 +49,11 @@ class SqliteConnection:
             if sqlite3.complete_statement(statement):
                 await self._raw.execute(statement)
                 statement = ""
-        if statement.strip():
+        # A script may end with comments after its last statement; those are not a statement.
+        rest = [
+            ln for ln in statement.splitlines() if ln.strip() and not ln.strip().startswith("--")
+        ]
+        if rest:
             raise DatabaseError(f"incomplete SQL statement at the end of a script: {statement!r}")
 
     async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:

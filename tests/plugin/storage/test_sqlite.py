@@ -137,3 +137,16 @@ async def test_unusable_database_url_fails_with_a_clear_message(url: str, messag
     """An unusable database is one clear error, not a traceback from deep inside aiosqlite."""
     with pytest.raises(DatabaseError, match=message):
         await storage.connect(url)
+
+
+async def test_scripts_may_end_with_a_comment_but_not_half_a_statement(db: Database) -> None:
+    """A trailing comment is not a statement; an unterminated statement is refused, not run."""
+    async with db.transaction() as conn:
+        await conn.execute_script("CREATE TABLE notes (id INTEGER);\n-- more to come\n")
+    async with db.read() as conn:
+        assert await conn.table_exists("notes")
+    with pytest.raises(DatabaseError, match="incomplete SQL statement"):
+        async with db.transaction() as conn:
+            await conn.execute_script("CREATE TABLE half (id INTEGER)\n")
+    async with db.read() as conn:
+        assert not await conn.table_exists("half")
