@@ -19,7 +19,9 @@ from localstripe.server import app as localstripe_app
 from localstripe_bridge import (
     errors,
     invoice_items,
+    invoices,
     patches,
+    payment_methods,
     previews,
     prices,
     state,
@@ -43,6 +45,7 @@ def build_app(state_file: Path | None) -> web.Application:
     state.use(state_file)
     store.try_load_from_disk()
     patches.install()
+    payment_methods.install()
     router = Router()
     bridges = (
         prices,
@@ -50,6 +53,7 @@ def build_app(state_file: Path | None) -> web.Application:
         subscription_items,
         previews,
         invoice_items,
+        invoices,
         webhook_endpoints,
     )
     for module in bridges:

@@ -73,10 +73,15 @@ def apply_update(sub: Any, data: Params) -> list[str]:
     """A Stripe subscription update, applied through localstripe; returns what was ignored."""
     dropped: list[str] = []
     _default_payment_method(data, sub.customer, dropped)
+    # `none` is emulated: localstripe's "Unused time" items are removed again below.
+    no_prorations = data.get("proration_behavior") == "none"
+    if no_prorations:
+        del data["proration_behavior"]
     ignored.strip(data, "proration_behavior", ignored.one_of(ignored.PRORATION_BEHAVIORS), dropped)
     ignored.strip(data, "billing_cycle_anchor", ignored.anchor(timestamps=False), dropped)
     ignored.strip(data, "payment_behavior", ignored.one_of(ignored.PAYMENT_BEHAVIORS), dropped)
     params.only(data, UPDATE_PARAMS)
+    before = {key for key in store if key.startswith("invoiceitem:")}
     item_id = None
     if "items" in data:
         items.change_the_only_item(sub, params.items_list(data, "items"), "items")
@@ -85,6 +90,10 @@ def apply_update(sub: Any, data: Params) -> list[str]:
         Subscription._api_update(sub.id, **data)
     if item_id is not None:
         items.keep_item_id(sub, item_id)
+    if no_prorations:
+        for key in [k for k in store if k.startswith("invoiceitem:") and k not in before]:
+            if store[key].proration and store[key].invoice is None:
+                del store[key]
     return dropped
 
 

@@ -21,11 +21,14 @@ from typing import Any, TypeVar, cast
 import stripe  # noqa: TID251 -- this is the Stripe gateway
 from stripe.params import (  # noqa: TID251 -- this is the Stripe gateway
     CustomerCreateParams,
+    InvoiceCreateParams,
+    InvoiceItemCreateParams,
     PriceCreateParams,
     PriceListParams,
     ProductCreateParams,
     ProductListParams,
     SubscriptionCreateParams,
+    SubscriptionUpdateParams,
     WebhookEndpointCreateParams,
 )
 
@@ -70,6 +73,7 @@ class Customer:
     name: str | None
     metadata: dict[str, str] = field(default_factory=dict)
     default_payment_method: str | None = None
+    balance: int = 0  # minor units; negative is a credit the next invoices use first
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,43 @@ class Subscription:
     cancel_at_period_end: bool
     trial_end: int | None
     latest_invoice_id: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceItem:
+    id: str
+    customer_id: str
+    amount: int
+    currency: str
+    description: str | None
+    invoice_id: str | None  # None while pending
+    subscription_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    id: str
+    amount: int
+    currency: str
+    description: str | None
+    period_start: int
+    period_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    id: str
+    customer_id: str
+    subscription_id: str | None
+    status: str  # draft | open | paid | uncollectible | void
+    currency: str
+    subtotal: int
+    total: int
+    amount_due: int
+    amount_paid: int
+    hosted_invoice_url: str | None
+    lines: tuple[InvoiceLine, ...]
     metadata: dict[str, str] = field(default_factory=dict)
 
 
@@ -139,6 +180,57 @@ def _customer(obj: stripe.Customer) -> Customer:
         name=obj.name,
         metadata=_metadata(obj),
         default_payment_method=_id(default_pm) if default_pm else None,
+        balance=obj.balance or 0,
+    )
+
+
+def _invoice_item(obj: stripe.InvoiceItem) -> InvoiceItem:
+    parent = obj.parent
+    details = parent.subscription_details if parent else None
+    return InvoiceItem(
+        id=obj.id,
+        customer_id=_id(obj.customer),
+        amount=obj.amount,
+        currency=obj.currency,
+        description=obj.description,
+        invoice_id=_id(obj.invoice) if obj.invoice else None,
+        subscription_id=_id(details.subscription) if details else _legacy_subscription(obj),
+    )
+
+
+def _legacy_subscription(obj: stripe.StripeObject) -> str | None:
+    # Before 2025-03-31.basil (and in the local emulator) the item names it at the top level.
+    value = getattr(obj, "subscription", None)
+    return _id(value) if value else None
+
+
+def _invoice(obj: stripe.Invoice) -> Invoice:
+    lines = tuple(
+        InvoiceLine(
+            id=line.id,
+            amount=line.amount,
+            currency=line.currency,
+            description=line.description,
+            period_start=line.period.start,
+            period_end=line.period.end,
+        )
+        for line in obj.lines.data
+    )
+    parent = obj.parent
+    details = parent.subscription_details if parent else None
+    return Invoice(
+        id=str(obj.id),
+        customer_id=_id(obj.customer),
+        subscription_id=_id(details.subscription) if details else _legacy_subscription(obj),
+        status=obj.status or "draft",
+        currency=obj.currency,
+        subtotal=obj.subtotal,
+        total=obj.total,
+        amount_due=obj.amount_due,
+        amount_paid=obj.amount_paid,
+        hosted_invoice_url=obj.hosted_invoice_url,
+        lines=lines,
+        metadata=_metadata(obj),
     )
 
 
@@ -291,6 +383,76 @@ class StripeGateway:
     async def retrieve_subscription(self, subscription_id: str) -> Subscription:
         obj = await _call(lambda: self._client.v1.subscriptions.retrieve_async(subscription_id))
         return _subscription(obj)
+
+    async def update_subscription(
+        self, subscription_id: str, params: SubscriptionUpdateParams, *, idempotency_key: str
+    ) -> Subscription:
+        obj = await _call(
+            lambda: self._client.v1.subscriptions.update_async(
+                subscription_id, params, _options(idempotency_key)
+            )
+        )
+        return _subscription(obj)
+
+    # Invoice items and invoices
+
+    async def create_invoice_item(
+        self, params: InvoiceItemCreateParams, *, idempotency_key: str
+    ) -> InvoiceItem:
+        obj = await _call(
+            lambda: self._client.v1.invoice_items.create_async(params, _options(idempotency_key))
+        )
+        return _invoice_item(obj)
+
+    async def delete_invoice_item(self, item_id: str) -> None:
+        """Remove a pending (or draft) invoice item. A DELETE is idempotent by itself, so Stripe
+        takes no idempotency key; a second delete is a 404, which is reported as done."""
+        try:
+            await self._client.v1.invoice_items.delete_async(item_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status != 404:
+                raise _translate(exc) from None
+        except stripe.StripeError as exc:
+            raise _translate(exc) from None
+
+    async def create_invoice(self, params: InvoiceCreateParams, *, idempotency_key: str) -> Invoice:
+        obj = await _call(
+            lambda: self._client.v1.invoices.create_async(params, _options(idempotency_key))
+        )
+        return _invoice(obj)
+
+    async def retrieve_invoice(self, invoice_id: str) -> Invoice:
+        obj = await _call(lambda: self._client.v1.invoices.retrieve_async(invoice_id))
+        return _invoice(obj)
+
+    async def finalize_invoice(self, invoice_id: str, *, idempotency_key: str) -> Invoice:
+        # auto_advance=False: Uplift pays the invoice itself, right away, with its own key;
+        # Stripe's automatic collection would otherwise attempt it again an hour later.
+        obj = await _call(
+            lambda: self._client.v1.invoices.finalize_invoice_async(
+                invoice_id, {"auto_advance": False}, _options(idempotency_key)
+            )
+        )
+        return _invoice(obj)
+
+    async def pay_invoice(self, invoice_id: str, *, idempotency_key: str) -> Invoice:
+        """Charge the customer's default payment method, off-session. A decline or a card that
+        needs 3-D Secure raises `StripeRejected` (code `card_declined`,
+        `invoice_payment_intent_requires_action` …); the invoice then stays open."""
+        obj = await _call(
+            lambda: self._client.v1.invoices.pay_async(
+                invoice_id, {"off_session": True}, _options(idempotency_key)
+            )
+        )
+        return _invoice(obj)
+
+    async def void_invoice(self, invoice_id: str, *, idempotency_key: str) -> Invoice:
+        obj = await _call(
+            lambda: self._client.v1.invoices.void_invoice_async(
+                invoice_id, None, _options(idempotency_key)
+            )
+        )
+        return _invoice(obj)
 
     # Webhook endpoints
 

@@ -195,7 +195,7 @@ async def test_subscription_item_route_updates_the_item(
     sub = await _subscribe(stripe_client, customer, catalog.monthly)
     item_id = sub.items.data[0].id
     item = await stripe_client.v1.subscription_items.update_async(
-        item_id, {"price": catalog.premium, "proration_behavior": "none"}
+        item_id, {"price": catalog.premium, "proration_behavior": "always_invoice"}
     )
     assert (item.id, item.price.id) == (item_id, catalog.premium)
     assert _ignored(item) == "proration_behavior"
