@@ -4,7 +4,7 @@
 - A `FrequencyCap` bounds how often one customer sees one offer: impressions per rolling
   window, a cooldown after a dismissal and after a decline, never again after N declines,
   and never again once accepted.
-- `global_cap` bounds impressions across all offers per customer per rolling 24 hours. Rolling
+- `remaining_today` bounds impressions across all offers per customer per rolling 24 hours. Rolling
   rather than calendar days: a customer's "day" has no time zone we could know, and a rolling
   window cannot be gamed by the UTC midnight.
 
@@ -104,14 +104,13 @@ def check_frequency(cap: FrequencyCap, history: OfferHistory, *, now: int) -> De
     return YES
 
 
-def global_cap(max_per_day: int | None, impressions: Sequence[int], *, now: int) -> Decision:
-    """All offers together: at most `max_per_day` impressions in the last 24 hours."""
+def remaining_today(max_per_day: int | None, impressions: Sequence[int], *, now: int) -> int | None:
+    """How many more offers (all together) this customer may see in the rolling 24 hours;
+    None when there is no global cap."""
     if max_per_day is None:
-        return YES
+        return None
     recent = sum(1 for t in impressions if now - DAY < t <= now)
-    if recent >= max_per_day:
-        return Decision(False, f"{recent} offers shown to this customer in the last 24 h")
-    return YES
+    return max(0, max_per_day - recent)
 
 
 def _within(since: int | None, seconds: int, now: int) -> bool:

@@ -90,9 +90,10 @@ def test_no_cap_means_no_limit_on_impressions() -> None:
 def test_global_cap_counts_every_offer_in_the_last_24_hours() -> None:
     """At most N offers of any kind per customer per rolling day."""
     shown = [NOW - HOUR, NOW - 5 * HOUR, NOW - DAY]  # the last one is 24 h old: rolled off
-    assert schedule.global_cap(3, shown, now=NOW).eligible
-    assert not schedule.global_cap(2, shown, now=NOW).eligible
-    assert schedule.global_cap(None, shown * 100, now=NOW).eligible
+    assert schedule.remaining_today(3, shown, now=NOW) == 1
+    assert schedule.remaining_today(2, shown, now=NOW) == 0
+    assert schedule.remaining_today(1, shown, now=NOW) == 0
+    assert schedule.remaining_today(None, shown * 100, now=NOW) is None
 
 
 @pytest.mark.parametrize(

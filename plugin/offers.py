@@ -1,0 +1,176 @@
+"""Offers as values: what is offered, to whom, when, how often, and in which variants.
+
+An `Offer` is a frozen value checked once, when it is built: storage rebuilds offers from rows
+with the same constructor, so an invalid offer can never be loaded into the eligibility
+snapshot. The rules per kind:
+
+    kind             target prices        also
+    upgrade          1 (a higher tier)    proration now | period_end | stripe
+    interval_switch  1 (the longer one)   e.g. monthly -> annual, billed now with credit
+    cross_sell       1 add-on price       added to the existing subscription
+    post_order       1 add-on price       shown within `order` minutes after an order
+    bundle           2..10 add-on prices  usually with a discount
+    trial            1 (the tier tried)   `trial_days` 1..90, converts only with consent
+    retention        0..1                 shown on downgrade/cancel; optional discount
+
+Copy is data: titles and bodies are stored and sent as text and rendered with `textContent`;
+"<b>" in a title is shown as the four characters it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from plugin.experiments import Design, ExperimentError, Variant
+from plugin.schedule import FrequencyCap, Window
+from plugin.targeting import EVERYONE, Rule
+
+Kind = Literal[
+    "upgrade", "interval_switch", "cross_sell", "post_order", "bundle", "trial", "retention"
+]
+Status = Literal["draft", "active", "paused", "archived"]
+ProrationPolicy = Literal["now", "period_end", "stripe"]
+Placement = str  # chosen by the SaaS: "settings_billing", "storage_banner", "post_order", …
+
+MAX_TITLE = 120
+MAX_BODY = 1000
+MAX_CTA = 40
+MAX_PLACEMENTS = 20
+_TARGETS: dict[str, tuple[int, int]] = {
+    "upgrade": (1, 1),
+    "interval_switch": (1, 1),
+    "cross_sell": (1, 1),
+    "post_order": (1, 1),
+    "bundle": (2, 10),
+    "trial": (1, 1),
+    "retention": (0, 1),
+}
+
+
+class OfferError(ValueError):
+    """An offer that cannot exist; `field` is the path of the offending value."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    title: str
+    body: str = ""
+    cta: str = "Upgrade"
+    decline: str = "No thanks"
+
+
+@dataclass(frozen=True, slots=True)
+class OfferVariant:
+    key: str
+    copy: Copy
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Discount:
+    """A Stripe coupon to apply: percent (1..100) or an amount in the price's currency."""
+
+    percent_off: int | None = None
+    amount_off: int | None = None  # minor units of the target price's currency
+    duration_months: int | None = None  # None: once (the first invoice); else repeating
+
+    def __post_init__(self) -> None:
+        if (self.percent_off is None) == (self.amount_off is None):
+            raise OfferError("a discount is a percent or an amount, exactly one", field="discount")
+        if self.percent_off is not None and not 1 <= self.percent_off <= 100:
+            raise OfferError("percent_off must be 1..100", field="discount.percent_off")
+        if self.amount_off is not None and self.amount_off <= 0:
+            raise OfferError("amount_off must be positive", field="discount.amount_off")
+        if self.duration_months is not None and not 1 <= self.duration_months <= 36:
+            raise OfferError("duration_months must be 1..36", field="discount.duration_months")
+
+    def apply(self, amount: int) -> int:
+        """The discounted amount in minor units, rounded half away from zero, never below 0."""
+        if self.percent_off is not None:
+            off = (abs(amount) * self.percent_off * 2 + 100) // 200
+            return max(0, amount - off) if amount >= 0 else amount + off
+        return max(0, amount - (self.amount_off or 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    id: str
+    name: str
+    kind: Kind
+    variants: tuple[OfferVariant, ...]
+    target_prices: tuple[str, ...] = ()
+    placements: tuple[Placement, ...] = ()
+    status: Status = "draft"
+    priority: int = 0  # higher first
+    proration: ProrationPolicy = "now"
+    discount: Discount | None = None
+    trial_days: int | None = None
+    targeting: Rule = EVERYONE
+    window: Window = field(default_factory=Window)
+    frequency: FrequencyCap = field(default_factory=FrequencyCap)
+    holdout_bp: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in get_args(Kind):
+            raise OfferError(f"kind must be one of {list(get_args(Kind))}", field="kind")
+        if self.status not in get_args(Status):
+            raise OfferError(f"status must be one of {list(get_args(Status))}", field="status")
+        if self.proration not in get_args(ProrationPolicy):
+            raise OfferError(
+                f"proration must be one of {list(get_args(ProrationPolicy))}", field="proration"
+            )
+        _text(self.name, "name", 1, MAX_TITLE)
+        low, high = _TARGETS[self.kind]
+        if not low <= len(self.target_prices) <= high:
+            want = str(low) if low == high else f"{low} to {high}"
+            raise OfferError(
+                f"a {self.kind} offer takes {want} target prices", field="target_prices"
+            )
+        if len(set(self.target_prices)) != len(self.target_prices):
+            raise OfferError("target prices must be distinct", field="target_prices")
+        for i, price in enumerate(self.target_prices):
+            if not price.startswith("price_"):
+                raise OfferError(f"{price!r} is not a Stripe price id", field=f"target_prices[{i}]")
+        if not self.placements or len(self.placements) > MAX_PLACEMENTS:
+            raise OfferError(f"an offer needs 1 to {MAX_PLACEMENTS} placements", field="placements")
+        for i, placement in enumerate(self.placements):
+            _text(placement, f"placements[{i}]", 1, 64)
+        if self.kind == "trial":
+            if self.trial_days is None or not 1 <= self.trial_days <= 90:
+                raise OfferError("a trial offer needs trial_days 1..90", field="trial_days")
+        elif self.trial_days is not None:
+            raise OfferError("only trial offers have trial_days", field="trial_days")
+        if not -1000 <= self.priority <= 1000:
+            raise OfferError("priority must be -1000..1000", field="priority")
+        for i, variant in enumerate(self.variants):
+            here = f"variants[{i}]"
+            _text(variant.key, f"{here}.key", 1, 32)
+            _text(variant.copy.title, f"{here}.copy.title", 1, MAX_TITLE)
+            _text(variant.copy.body, f"{here}.copy.body", 0, MAX_BODY)
+            _text(variant.copy.cta, f"{here}.copy.cta", 1, MAX_CTA)
+            _text(variant.copy.decline, f"{here}.copy.decline", 1, MAX_CTA)
+        try:
+            self.design  # noqa: B018 -- building the design validates weights and holdout
+        except ExperimentError as exc:
+            raise OfferError(str(exc), field=exc.field) from None
+
+    @property
+    def design(self) -> Design:
+        return Design(
+            tuple(Variant(v.key, v.weight) for v in self.variants), holdout_bp=self.holdout_bp
+        )
+
+    def variant(self, key: str) -> OfferVariant | None:
+        return next((v for v in self.variants if v.key == key), None)
+
+
+def _text(value: str, path: str, minimum: int, maximum: int) -> None:
+    if not isinstance(value, str) or not minimum <= len(value) <= maximum:
+        raise OfferError(f"must be {minimum} to {maximum} characters", field=path)
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
+        raise OfferError("must not contain control characters", field=path)
