@@ -114,6 +114,8 @@ class Offer:
     window: Window = field(default_factory=Window)
     frequency: FrequencyCap = field(default_factory=FrequencyCap)
     holdout_bp: int = 0
+    # Built once from `variants` and `holdout_bp`: eligibility asks for it on every request.
+    design: Design = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(Kind):
@@ -155,15 +157,12 @@ class Offer:
             _text(variant.copy.cta, f"{here}.copy.cta", 1, MAX_CTA)
             _text(variant.copy.decline, f"{here}.copy.decline", 1, MAX_CTA)
         try:
-            self.design  # noqa: B018 -- building the design validates weights and holdout
+            design = Design(
+                tuple(Variant(v.key, v.weight) for v in self.variants), holdout_bp=self.holdout_bp
+            )
         except ExperimentError as exc:
             raise OfferError(str(exc), field=exc.field) from None
-
-    @property
-    def design(self) -> Design:
-        return Design(
-            tuple(Variant(v.key, v.weight) for v in self.variants), holdout_bp=self.holdout_bp
-        )
+        object.__setattr__(self, "design", design)
 
     def variant(self, key: str) -> OfferVariant | None:
         return next((v for v in self.variants if v.key == key), None)
