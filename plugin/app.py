@@ -1,8 +1,8 @@
 """`create_app(settings)`: the one place the ASGI application is assembled.
 
-Nothing happens at import. The lifespan opens the database and the Stripe gateway and closes
-them on shutdown; migrations are applied by `uplift serve` / `uplift migrate` before any worker
-starts, and `/readyz` stays 503 until they are.
+Nothing happens at import. The lifespan opens the database and the Stripe gateway, starts the
+webhook worker, and stops them in reverse on shutdown; migrations are applied by `uplift serve` /
+`uplift migrate` before any worker starts, and `/readyz` stays 503 until they are.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from plugin.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from plugin.services import Services
 from plugin.settings import Settings
 from plugin.stripe_gateway import StripeGateway
+from webhooks.worker import Worker
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: far above any JSON body or Stripe event we accept
 
@@ -85,9 +86,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 api_base=settings.stripe_api_base,
             )
         app.state.services = Services(settings=settings, db=db, clock=the_clock, gateway=gateway)
+        # Processes stored webhook events after their 200; on start, whatever a crash left.
+        worker = Worker(db=db, gateway=gateway, clock=the_clock)
+        app.state.webhook_worker = worker
+        await worker.start()
         try:
             yield
         finally:
+            await worker.stop()
             if gateway is not None:
                 await gateway.close()
             await db.close()

@@ -17,6 +17,8 @@ PURE = [
     "plugin/money.py",
     "plugin/catalog.py",
     "plugin/proration.py",
+    "webhooks/signature.py",
+    "webhooks/mirror.py",
 ]
 IMPURE_IMPORTS = {
     "aiosqlite", "sqlite3", "asyncpg", "stripe", "httpx", "requests", "socket", "time",

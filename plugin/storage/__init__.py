@@ -69,7 +69,14 @@ def in_clause(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
     return "(" + ", ".join(f":{n}" for n in names) + ")", dict(zip(names, values, strict=True))
 
 
-from plugin.storage import admin_keys, catalog, migrations  # noqa: E402
+from plugin.storage import (  # noqa: E402
+    admin_keys,
+    catalog,
+    migrations,
+    mrr,
+    orders,
+    subscriptions,
+)
 
 __all__ = [
     "Connection",
@@ -82,4 +89,7 @@ __all__ = [
     "connect",
     "in_clause",
     "migrations",
+    "mrr",
+    "orders",
+    "subscriptions",
 ]

@@ -1,0 +1,102 @@
+"""SQL for the MRR movement ledger. One row per event at most: the event id is the key, so
+reprocessing an event after a crash never counts a movement twice (RELIABILITY-NOTES rule 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from plugin.storage import Connection, Database
+from webhooks.mirror import Movement
+
+
+@dataclass(frozen=True, slots=True)
+class MovementRecord:
+    event_id: str
+    subscription_id: str
+    customer_id: str
+    kind: str
+    currency: str
+    amount: int
+    mrr_before: int
+    mrr_after: int
+    occurred_at: int
+    upgrade_id: str | None
+    offer_id: str | None
+
+
+async def record(
+    conn: Connection,
+    *,
+    event_id: str,
+    subscription_id: str,
+    customer_id: str,
+    currency: str,
+    movement: Movement,
+    occurred_at: int,
+    upgrade_id: str | None = None,
+    offer_id: str | None = None,
+) -> bool:
+    """Record the movement; False if this event already recorded one."""
+    changed = await conn.execute(
+        """
+        INSERT INTO mrr_movements (event_id, subscription_id, customer_id, kind, currency,
+                                   amount, mrr_before, mrr_after, occurred_at,
+                                   upgrade_id, offer_id)
+        VALUES (:event_id, :subscription_id, :customer_id, :kind, :currency,
+                :amount, :mrr_before, :mrr_after, :occurred_at, :upgrade_id, :offer_id)
+        ON CONFLICT (event_id) DO NOTHING
+        """,
+        {
+            "event_id": event_id,
+            "subscription_id": subscription_id,
+            "customer_id": customer_id,
+            "kind": movement.kind,
+            "currency": currency,
+            "amount": movement.amount,
+            "mrr_before": movement.mrr_before,
+            "mrr_after": movement.mrr_after,
+            "occurred_at": occurred_at,
+            "upgrade_id": upgrade_id,
+            "offer_id": offer_id,
+        },
+    )
+    return changed == 1
+
+
+async def ever_counted(conn: Connection, *, subscription_id: str) -> bool:
+    """Whether the subscription ever contributed MRR (so a return from zero is a reactivation)."""
+    found = await conn.fetch_value(
+        "SELECT 1 FROM mrr_movements WHERE subscription_id = :id AND mrr_after > 0 LIMIT 1",
+        {"id": subscription_id},
+    )
+    return found is not None
+
+
+async def list_movements(
+    db: Database, *, subscription_id: str | None = None
+) -> list[MovementRecord]:
+    async with db.read() as conn:
+        rows = await conn.fetch_all(
+            """
+            SELECT * FROM mrr_movements
+            WHERE (:subscription_id IS NULL OR subscription_id = :subscription_id)
+            ORDER BY occurred_at, id
+            """,
+            {"subscription_id": subscription_id},
+        )
+    return [
+        MovementRecord(
+            event_id=row["event_id"],
+            subscription_id=row["subscription_id"],
+            customer_id=row["customer_id"],
+            kind=row["kind"],
+            currency=row["currency"],
+            amount=row["amount"],
+            mrr_before=row["mrr_before"],
+            mrr_after=row["mrr_after"],
+            occurred_at=row["occurred_at"],
+            upgrade_id=row["upgrade_id"],
+            offer_id=row["offer_id"],
+        )
+        for row in rows
+    ]

@@ -1,0 +1,260 @@
+"""The event store: every verified Stripe event, once, by its id, and what became of it.
+
+Statuses: `pending` (stored, not finished: new, being processed, or waiting for a retry),
+`processed`, `ignored` (a type Uplift does not handle) and `failed` (retries exhausted; replayable).
+
+A pending event is due when `next_attempt_at <= now`. Claiming one pushes `next_attempt_at` out
+by a lease, so a second `uplift serve` worker process does not pick the same event while the
+first is on it; a worker that dies mid-event leaves the lease to run out (or, on restart,
+`release_claims` makes everything pending due again at once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from plugin.storage import Connection, Database, Row, in_clause
+
+Status = Literal["pending", "processed", "ignored", "failed"]
+STATUSES: tuple[Status, ...] = ("pending", "processed", "ignored", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: str
+    type: str
+    object_id: str | None
+    created: int
+    livemode: bool
+    payload: str
+    status: Status
+    attempts: int
+    last_error: str | None
+    next_attempt_at: int
+    received_at: int
+    processed_at: int | None
+
+
+def _event(row: Row) -> StoredEvent:
+    return StoredEvent(
+        id=row["id"],
+        type=row["type"],
+        object_id=row["object_id"],
+        created=row["created"],
+        livemode=bool(row["livemode"]),
+        payload=row["payload"],
+        status=cast(Status, row["status"]),
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        next_attempt_at=row["next_attempt_at"],
+        received_at=row["received_at"],
+        processed_at=row["processed_at"],
+    )
+
+
+async def insert(
+    db: Database,
+    *,
+    event_id: str,
+    type: str,
+    object_id: str | None,
+    created: int,
+    livemode: bool,
+    payload: str,
+    now: int,
+) -> bool:
+    """Store the event; False if its id is already stored (a redelivery), which changes nothing.
+
+    The unique id decides, not a lookup first: two deliveries racing each other both get past
+    an existence check (dj-stripe #1239)."""
+    async with db.transaction() as conn:
+        changed = await conn.execute(
+            """
+            INSERT INTO webhook_events (id, type, object_id, created, livemode, payload,
+                                        next_attempt_at, received_at)
+            VALUES (:id, :type, :object_id, :created, :livemode, :payload, :now, :now)
+            ON CONFLICT (id) DO NOTHING
+            """,
+            {
+                "id": event_id,
+                "type": type,
+                "object_id": object_id,
+                "created": created,
+                "livemode": int(livemode),
+                "payload": payload,
+                "now": now,
+            },
+        )
+    return changed == 1
+
+
+async def claim_due(db: Database, *, now: int, lease: int, limit: int) -> list[StoredEvent]:
+    """Take up to `limit` due events, oldest first, counting an attempt for each."""
+    async with db.transaction() as conn:
+        rows = await conn.fetch_all(
+            """
+            SELECT * FROM webhook_events
+            WHERE status = 'pending' AND next_attempt_at <= :now
+            ORDER BY seq LIMIT :limit
+            """,
+            {"now": now, "limit": limit},
+        )
+        if not rows:
+            return []
+        fragment, params = in_clause("id", [row["id"] for row in rows])
+        await conn.execute(
+            f"UPDATE webhook_events SET attempts = attempts + 1, next_attempt_at = :until"  # noqa: S608 -- placeholders only
+            f" WHERE id IN {fragment}",
+            {"until": now + lease, **params},
+        )
+    return [_event({**row, "attempts": row["attempts"] + 1}) for row in rows]
+
+
+async def finish(conn: Connection, *, event_id: str, status: Status, now: int) -> None:
+    """Mark a claimed event done, inside the caller's transaction."""
+    await conn.execute(
+        """
+        UPDATE webhook_events SET status = :status, processed_at = :now, last_error = NULL
+        WHERE id = :id AND status = 'pending'
+        """,
+        {"id": event_id, "status": status, "now": now},
+    )
+
+
+async def retry_later(db: Database, *, event_id: str, error: str, at: int) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            """
+            UPDATE webhook_events SET last_error = :error, next_attempt_at = :at
+            WHERE id = :id AND status = 'pending'
+            """,
+            {"id": event_id, "error": error, "at": at},
+        )
+
+
+async def fail(db: Database, *, event_id: str, error: str, now: int) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            """
+            UPDATE webhook_events SET status = 'failed', last_error = :error, processed_at = :now
+            WHERE id = :id AND status = 'pending'
+            """,
+            {"id": event_id, "error": error, "now": now},
+        )
+
+
+async def release_claims(db: Database, *, now: int) -> int:
+    """On start: every unfinished event is due now (a crash may have left it claimed)."""
+    async with db.transaction() as conn:
+        return await conn.execute(
+            "UPDATE webhook_events SET next_attempt_at = :now"
+            " WHERE status = 'pending' AND next_attempt_at > :now",
+            {"now": now},
+        )
+
+
+async def next_due_at(db: Database) -> int | None:
+    async with db.read() as conn:
+        found = await conn.fetch_value(
+            "SELECT min(next_attempt_at) FROM webhook_events WHERE status = 'pending'"
+        )
+    return int(found) if found is not None else None
+
+
+async def get(db: Database, event_id: str) -> StoredEvent | None:
+    async with db.read() as conn:
+        row = await conn.fetch_one("SELECT * FROM webhook_events WHERE id = :id", {"id": event_id})
+    return _event(row) if row else None
+
+
+async def list_events(
+    db: Database, *, status: Status | None, limit: int, starting_after: str | None
+) -> tuple[list[StoredEvent], bool]:
+    """Newest first, Stripe-style: (page, has_more). `starting_after` must be a stored id."""
+    async with db.read() as conn:
+        after_seq = None
+        if starting_after is not None:
+            after_seq = await conn.fetch_value(
+                "SELECT seq FROM webhook_events WHERE id = :id", {"id": starting_after}
+            )
+            if after_seq is None:
+                raise KeyError(starting_after)
+        rows = await conn.fetch_all(
+            """
+            SELECT * FROM webhook_events
+            WHERE (:status IS NULL OR status = :status)
+              AND (:after_seq IS NULL OR seq < :after_seq)
+            ORDER BY seq DESC LIMIT :limit
+            """,
+            {"status": status, "after_seq": after_seq, "limit": limit + 1},
+        )
+    return [_event(row) for row in rows[:limit]], len(rows) > limit
+
+
+async def replay(db: Database, *, event_id: str, now: int) -> StoredEvent | None:
+    """Queue a finished event for processing again, with a fresh retry budget. Returns the
+    event, unchanged if it was already pending, or None if no such event is stored."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            """
+            UPDATE webhook_events
+            SET status = 'pending', attempts = 0, next_attempt_at = :now, processed_at = NULL
+            WHERE id = :id AND status != 'pending'
+            """,
+            {"id": event_id, "now": now},
+        )
+        row = await conn.fetch_one("SELECT * FROM webhook_events WHERE id = :id", {"id": event_id})
+    return _event(row) if row else None
+
+
+async def counts(db: Database) -> dict[str, int]:
+    async with db.read() as conn:
+        rows = await conn.fetch_all(
+            "SELECT status, count(*) AS n FROM webhook_events GROUP BY status"
+        )
+    return {row["status"]: row["n"] for row in rows}
+
+
+# Per-object ordering: the newest event applied to each object.
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    event_created: int
+    event_id: str
+
+
+async def object_version(conn: Connection, object_id: str) -> ObjectVersion | None:
+    row = await conn.fetch_one(
+        "SELECT event_created, event_id FROM webhook_object_versions WHERE object_id = :id",
+        {"id": object_id},
+    )
+    return ObjectVersion(row["event_created"], row["event_id"]) if row else None
+
+
+async def advance_version(conn: Connection, *, object_id: str, created: int, event_id: str) -> None:
+    """Record `event_id` as the newest applied to the object, unless a newer one already is."""
+    await conn.execute(
+        """
+        INSERT INTO webhook_object_versions (object_id, event_created, event_id)
+        VALUES (:object_id, :created, :event_id)
+        ON CONFLICT (object_id) DO UPDATE SET
+            event_created = excluded.event_created, event_id = excluded.event_id
+        WHERE excluded.event_created >= webhook_object_versions.event_created
+        """,
+        {"object_id": object_id, "created": created, "event_id": event_id},
+    )
+
+
+async def ensure_product(conn: Connection, *, product_id: str, now: int) -> None:
+    """A price can arrive before its product (no ordering across objects); keep the foreign key
+    satisfied with a placeholder that the product's own event fills in."""
+    await conn.execute(
+        """
+        INSERT INTO stripe_products (id, name, active, metadata, synced_at)
+        VALUES (:id, :id, 1, '{}', :now)
+        ON CONFLICT (id) DO NOTHING
+        """,
+        {"id": product_id, "now": now},
+    )

@@ -1,0 +1,105 @@
+"""The in-process worker: processes stored events after the 200 has gone out.
+
+Started and stopped by the app's lifespan. The endpoint wakes it after each new event; otherwise
+it sleeps until the next retry falls due. On start it makes every unfinished event due at once,
+so events stored before a crash are processed without waiting for Stripe to resend them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+
+from plugin.clock import Clock
+from plugin.logs import get_logger
+from plugin.storage import Database
+from plugin.stripe_gateway import StripeGateway
+from webhooks import dispatch, store
+from webhooks.dispatch import Handler
+from webhooks.handlers import Context
+
+log = get_logger("webhooks")
+
+BATCH = 32
+MAX_SLEEP = 60.0  # re-check the store at least this often (another process may have written)
+ERROR_PAUSE = 1.0  # after an unexpected error (database trouble), before trying again
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        gateway: StripeGateway | None,
+        clock: Clock,
+        table: Mapping[str, Handler] = dispatch.HANDLERS,
+    ) -> None:
+        self._db = db
+        self._gateway = gateway
+        self._clock = clock
+        self._table = table
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await store.release_claims(self._db, now=self._clock.now())
+        self._task = asyncio.create_task(self._run(), name="uplift-webhook-worker")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    def wake(self) -> None:
+        """Something may be due now (a new event, a replay, a moved clock)."""
+        self._idle.clear()
+        self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Return once nothing is due: every event is finished or waiting for a later retry."""
+        await self._idle.wait()
+
+    async def run_once(self) -> int:
+        """Process every event due now; returns how many were attempted."""
+        done = 0
+        while True:
+            now = self._clock.now()
+            batch = await store.claim_due(self._db, now=now, lease=dispatch.LEASE, limit=BATCH)
+            if not batch:
+                return done
+            for stored in batch:
+                ctx = Context(db=self._db, gateway=self._gateway, now=self._clock.now())
+                status = await dispatch.process(ctx, stored, table=self._table)
+                if status in ("pending", "failed"):
+                    log.warning(
+                        "webhook event not processed",
+                        extra={"event_id": stored.id, "type": stored.type, "status": status},
+                    )
+                done += 1
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_once()
+                due = await store.next_due_at(self._db)
+            except Exception as exc:
+                log.error("webhook worker error", exc_info=exc)
+                await self._sleep(ERROR_PAUSE)
+                continue
+            if self._wake.is_set():
+                continue  # woken while busy: look again before calling it idle
+            self._idle.set()
+            timeout = MAX_SLEEP
+            if due is not None:
+                timeout = min(MAX_SLEEP, max(0.0, float(due - self._clock.now())))
+            await self._sleep(timeout)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
