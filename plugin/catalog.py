@@ -50,3 +50,19 @@ class Price:
         den *= self.interval_count
         amount = self.unit_amount * num
         return Money((2 * amount + den) // (2 * den), self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A rung of the admin's plan ladder: what Stripe does not know about a plan.
+
+    `tier` orders the ladder (higher is more), which is what makes "upgrade" and "downgrade"
+    mean something. `limits` maps a metric to its cap (None: unlimited).
+    """
+
+    id: str
+    name: str
+    tier: int
+    prices: tuple[str, ...] = ()
+    limits: dict[str, int | None] = field(default_factory=dict)
+    features: tuple[str, ...] = ()

@@ -20,10 +20,11 @@ Copy is data: titles and bodies are stored and sent as text and rendered with `t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
+from plugin import targeting
 from plugin.experiments import Design, ExperimentError, Variant
-from plugin.schedule import FrequencyCap, Window
+from plugin.schedule import FrequencyCap, ScheduleError, Window
 from plugin.targeting import EVERYONE, Rule
 
 Kind = Literal[
@@ -173,3 +174,88 @@ def _text(value: str, path: str, minimum: int, maximum: int) -> None:
         raise OfferError(f"must be {minimum} to {maximum} characters", field=path)
     if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
         raise OfferError("must not contain control characters", field=path)
+
+
+# The stored document ---------------------------------------------------------------------------
+
+
+def dump(offer: Offer) -> dict[str, Any]:
+    """The offer as the JSON document stored in the database and returned by the admin API."""
+    discount = offer.discount
+    return {
+        "id": offer.id,
+        "name": offer.name,
+        "kind": offer.kind,
+        "status": offer.status,
+        "priority": offer.priority,
+        "placements": list(offer.placements),
+        "target_prices": list(offer.target_prices),
+        "proration": offer.proration,
+        "discount": None
+        if discount is None
+        else {
+            "percent_off": discount.percent_off,
+            "amount_off": discount.amount_off,
+            "duration_months": discount.duration_months,
+        },
+        "trial_days": offer.trial_days,
+        "targeting": targeting.dump(offer.targeting),
+        "schedule": {"starts_at": offer.window.starts_at, "ends_at": offer.window.ends_at},
+        "frequency": {
+            "max_impressions": offer.frequency.max_impressions,
+            "per_seconds": offer.frequency.per_seconds,
+            "dismiss_cooldown": offer.frequency.dismiss_cooldown,
+            "decline_cooldown": offer.frequency.decline_cooldown,
+            "max_declines": offer.frequency.max_declines,
+        },
+        "holdout_bp": offer.holdout_bp,
+        "variants": [
+            {
+                "key": v.key,
+                "weight": v.weight,
+                "copy": {
+                    "title": v.copy.title,
+                    "body": v.copy.body,
+                    "cta": v.copy.cta,
+                    "decline": v.copy.decline,
+                },
+            }
+            for v in offer.variants
+        ],
+    }
+
+
+def load(doc: dict[str, Any]) -> Offer:
+    """Rebuild an offer from its document; every rule in `Offer` is checked again."""
+    discount = doc.get("discount")
+    schedule_doc = doc.get("schedule") or {}
+    frequency_doc = doc.get("frequency") or {}
+    try:
+        window = Window(schedule_doc.get("starts_at"), schedule_doc.get("ends_at"))
+        frequency = FrequencyCap(**frequency_doc)
+    except ScheduleError as exc:
+        raise OfferError(str(exc), field=exc.field) from None
+    try:
+        rule = targeting.parse(doc.get("targeting", {"all": []}))
+    except targeting.TargetingError as exc:
+        raise OfferError(str(exc), field=exc.field) from None
+    return Offer(
+        id=doc["id"],
+        name=doc["name"],
+        kind=doc["kind"],
+        status=doc["status"],
+        priority=doc.get("priority", 0),
+        placements=tuple(doc["placements"]),
+        target_prices=tuple(doc.get("target_prices", ())),
+        proration=doc.get("proration", "now"),
+        discount=None if discount is None else Discount(**discount),
+        trial_days=doc.get("trial_days"),
+        targeting=rule,
+        window=window,
+        frequency=frequency,
+        holdout_bp=doc.get("holdout_bp", 0),
+        variants=tuple(
+            OfferVariant(key=v["key"], weight=v.get("weight", 1), copy=Copy(**v["copy"]))
+            for v in doc["variants"]
+        ),
+    )

@@ -1,0 +1,69 @@
+"""SQL for the admin audit log: who changed what, newest first."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from plugin.storage import Connection, Row
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    seq: int
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any]
+    at: int
+
+
+def _entry(row: Row) -> AuditEntry:
+    return AuditEntry(
+        seq=row["seq"],
+        actor=row["actor"],
+        action=row["action"],
+        target=row["target"],
+        detail=json.loads(row["detail"]),
+        at=row["at"],
+    )
+
+
+async def record(
+    conn: Connection,
+    *,
+    actor: str,
+    action: str,
+    target: str | None,
+    detail: dict[str, Any],
+    now: int,
+) -> None:
+    """Write inside the same transaction as the change, so there is no change without its entry."""
+    await conn.execute(
+        """
+        INSERT INTO audit_log (actor, action, target, detail, at)
+        VALUES (:actor, :action, :target, :detail, :now)
+        """,
+        {
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "detail": json.dumps(detail, sort_keys=True),
+            "now": now,
+        },
+    )
+
+
+async def page(conn: Connection, *, limit: int, before_seq: int | None) -> list[AuditEntry]:
+    """Newest first; `before_seq` continues a previous page. Returns up to `limit + 1` rows so
+    the caller can tell whether there is more."""
+    rows = await conn.fetch_all(
+        """
+        SELECT * FROM audit_log
+        WHERE :before IS NULL OR seq < :before
+        ORDER BY seq DESC LIMIT :limit
+        """,
+        {"before": before_seq, "limit": limit + 1},
+    )
+    return [_entry(row) for row in rows]

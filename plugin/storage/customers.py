@@ -1,0 +1,175 @@
+"""SQL for the SaaS's customers, their usage and the gated features they hit."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from plugin.storage import Connection, Row
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: str
+    stripe_customer: str | None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    signup_at: int | None = None
+    last_order_at: int | None = None
+    created_at: int = 0
+    updated_at: int = 0
+
+
+def _record(row: Row) -> CustomerRecord:
+    return CustomerRecord(
+        id=row["id"],
+        stripe_customer=row["stripe_customer"],
+        attrs=json.loads(row["attrs"]),
+        signup_at=row["signup_at"],
+        last_order_at=row["last_order_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def upsert(
+    conn: Connection,
+    *,
+    customer_id: str,
+    stripe_customer: str | None,
+    attrs: dict[str, Any],
+    signup_at: int | None,
+    now: int,
+) -> CustomerRecord:
+    row = await conn.fetch_one(
+        """
+        INSERT INTO customers (id, stripe_customer, attrs, signup_at, created_at, updated_at)
+        VALUES (:id, :stripe_customer, :attrs, :signup_at, :now, :now)
+        ON CONFLICT (id) DO UPDATE SET
+            stripe_customer = excluded.stripe_customer, attrs = excluded.attrs,
+            signup_at = excluded.signup_at, updated_at = excluded.updated_at
+        RETURNING *
+        """,
+        {
+            "id": customer_id,
+            "stripe_customer": stripe_customer,
+            "attrs": json.dumps(attrs, sort_keys=True),
+            "signup_at": signup_at,
+            "now": now,
+        },
+    )
+    assert row is not None  # noqa: S101 -- INSERT … RETURNING always returns the row
+    return _record(row)
+
+
+async def get(conn: Connection, customer_id: str) -> CustomerRecord | None:
+    row = await conn.fetch_one("SELECT * FROM customers WHERE id = :id", {"id": customer_id})
+    return _record(row) if row else None
+
+
+async def stripe_customer_taken(
+    conn: Connection, *, stripe_customer: str, by_other_than: str
+) -> bool:
+    found = await conn.fetch_value(
+        "SELECT count(*) FROM customers WHERE stripe_customer = :s AND id != :id",
+        {"s": stripe_customer, "id": by_other_than},
+    )
+    return bool(found)
+
+
+async def record_order(conn: Connection, *, customer_id: str, at: int) -> None:
+    await conn.execute(
+        """
+        UPDATE customers SET last_order_at = max(coalesce(last_order_at, 0), :at)
+        WHERE id = :id
+        """,
+        {"id": customer_id, "at": at},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageOutcome:
+    value: int
+    replayed: bool  # True: this idempotency key was seen before; nothing changed
+
+
+class UsageKeyReused(Exception):
+    """The same idempotency key came with a different request body."""
+
+
+async def apply_usage(
+    conn: Connection,
+    *,
+    customer_id: str,
+    metric: str,
+    value: int,
+    mode: Literal["set", "increment"],
+    idempotency_key: str,
+    fingerprint: str,
+    now: int,
+) -> UsageOutcome:
+    """Set or increment one metric, once per idempotency key (call inside a transaction)."""
+    seen = await conn.fetch_one(
+        """
+        SELECT fingerprint, value FROM usage_requests
+        WHERE customer_id = :customer AND idempotency_key = :key
+        """,
+        {"customer": customer_id, "key": idempotency_key},
+    )
+    if seen is not None:
+        if seen["fingerprint"] != fingerprint:
+            raise UsageKeyReused(idempotency_key)
+        return UsageOutcome(seen["value"], replayed=True)
+    new_value = await conn.fetch_value(
+        """
+        INSERT INTO usage (customer_id, metric, value, updated_at)
+        VALUES (:customer, :metric, :value, :now)
+        ON CONFLICT (customer_id, metric) DO UPDATE SET
+            value = CASE WHEN :mode = 'increment' THEN usage.value + excluded.value
+                         ELSE excluded.value END,
+            updated_at = excluded.updated_at
+        RETURNING value
+        """,
+        {"customer": customer_id, "metric": metric, "value": value, "mode": mode, "now": now},
+    )
+    await conn.execute(
+        """
+        INSERT INTO usage_requests (customer_id, idempotency_key, fingerprint, value, created_at)
+        VALUES (:customer, :key, :fingerprint, :value, :now)
+        """,
+        {
+            "customer": customer_id,
+            "key": idempotency_key,
+            "fingerprint": fingerprint,
+            "value": new_value,
+            "now": now,
+        },
+    )
+    return UsageOutcome(int(new_value), replayed=False)
+
+
+async def usage(conn: Connection, customer_id: str) -> dict[str, int]:
+    rows = await conn.fetch_all(
+        "SELECT metric, value FROM usage WHERE customer_id = :id", {"id": customer_id}
+    )
+    return {row["metric"]: row["value"] for row in rows}
+
+
+async def record_feature_hit(conn: Connection, *, customer_id: str, feature: str, now: int) -> None:
+    await conn.execute(
+        """
+        INSERT INTO feature_hits (customer_id, feature, hits, first_at, last_at)
+        VALUES (:customer, :feature, 1, :now, :now)
+        ON CONFLICT (customer_id, feature) DO UPDATE SET
+            hits = feature_hits.hits + 1, last_at = max(feature_hits.last_at, excluded.last_at)
+        """,
+        {"customer": customer_id, "feature": feature, "now": now},
+    )
+
+
+async def feature_hits(conn: Connection, customer_id: str) -> dict[str, int]:
+    """feature -> time of the last hit."""
+    rows = await conn.fetch_all(
+        "SELECT feature, last_at FROM feature_hits WHERE customer_id = :id", {"id": customer_id}
+    )
+    return {row["feature"]: row["last_at"] for row in rows}

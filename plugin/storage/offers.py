@@ -1,0 +1,238 @@
+"""SQL for offers, sticky experiment assignments, offer events and per-customer history.
+
+Offers are stored as their validated document (plugin.offers.dump) and rebuilt with
+plugin.offers.load, so a row can never hold an offer the domain would refuse. `version` is a
+counter across all offers: the largest one tells a process whether its in-memory snapshot of
+active offers is stale, with one indexed read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from plugin import offers as domain
+from plugin.offers import Offer
+from plugin.schedule import OfferHistory
+from plugin.storage import Connection, Row
+
+EventType = str  # exposure | impression | click | dismiss | decline | accept
+HISTORY_DAYS = 90  # impressions older than this never matter to a cap
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRecord:
+    offer: Offer
+    version: int
+    created_at: int
+    updated_at: int
+
+
+def _record(row: Row) -> OfferRecord:
+    return OfferRecord(
+        offer=domain.load(json.loads(row["document"])),
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def _next_version(conn: Connection) -> int:
+    return int(await conn.fetch_value("SELECT coalesce(max(version), 0) + 1 FROM offers"))
+
+
+async def insert(conn: Connection, *, offer: Offer, now: int) -> OfferRecord | None:
+    """None when the id is taken."""
+    row = await conn.fetch_one(
+        """
+        INSERT INTO offers (id, kind, status, document, version, created_at, updated_at)
+        VALUES (:id, :kind, :status, :document, :version, :now, :now)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING *
+        """,
+        {
+            "id": offer.id,
+            "kind": offer.kind,
+            "status": offer.status,
+            "document": json.dumps(domain.dump(offer), sort_keys=True),
+            "version": await _next_version(conn),
+            "now": now,
+        },
+    )
+    return _record(row) if row else None
+
+
+async def update(conn: Connection, *, offer: Offer, now: int) -> OfferRecord | None:
+    """None when there is no such offer."""
+    row = await conn.fetch_one(
+        """
+        UPDATE offers SET kind = :kind, status = :status, document = :document,
+                          version = :version, updated_at = :now
+        WHERE id = :id
+        RETURNING *
+        """,
+        {
+            "id": offer.id,
+            "kind": offer.kind,
+            "status": offer.status,
+            "document": json.dumps(domain.dump(offer), sort_keys=True),
+            "version": await _next_version(conn),
+            "now": now,
+        },
+    )
+    return _record(row) if row else None
+
+
+async def get(conn: Connection, offer_id: str) -> OfferRecord | None:
+    row = await conn.fetch_one("SELECT * FROM offers WHERE id = :id", {"id": offer_id})
+    return _record(row) if row else None
+
+
+async def page(
+    conn: Connection, *, status: str | None, limit: int, after_id: str | None
+) -> list[OfferRecord]:
+    """Ordered by id; returns up to `limit + 1` rows so the caller can tell there is more."""
+    rows = await conn.fetch_all(
+        """
+        SELECT * FROM offers
+        WHERE (:status IS NULL OR status = :status) AND (:after IS NULL OR id > :after)
+        ORDER BY id LIMIT :limit
+        """,
+        {"status": status, "after": after_id, "limit": limit + 1},
+    )
+    return [_record(row) for row in rows]
+
+
+async def snapshot_version(conn: Connection) -> int:
+    return int(await conn.fetch_value("SELECT coalesce(max(version), 0) FROM offers"))
+
+
+async def active(conn: Connection) -> list[Offer]:
+    rows = await conn.fetch_all("SELECT * FROM offers WHERE status = 'active' ORDER BY id")
+    return [_record(row).offer for row in rows]
+
+
+# Assignments and events ------------------------------------------------------------------------
+
+
+async def assign(conn: Connection, *, offer_id: str, customer_id: str, arm: str, now: int) -> str:
+    """Record the arm on first exposure; the first recorded arm wins and is returned."""
+    await conn.execute(
+        """
+        INSERT INTO offer_assignments (offer_id, customer_id, arm, assigned_at)
+        VALUES (:offer, :customer, :arm, :now)
+        ON CONFLICT (customer_id, offer_id) DO NOTHING
+        """,
+        {"offer": offer_id, "customer": customer_id, "arm": arm, "now": now},
+    )
+    found = await conn.fetch_value(
+        "SELECT arm FROM offer_assignments WHERE customer_id = :customer AND offer_id = :offer",
+        {"offer": offer_id, "customer": customer_id},
+    )
+    return str(found)
+
+
+async def record_event(
+    conn: Connection, *, offer_id: str, customer_id: str, arm: str, event_type: EventType, now: int
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO offer_events (offer_id, customer_id, arm, type, at)
+        VALUES (:offer, :customer, :arm, :type, :now)
+        """,
+        {"offer": offer_id, "customer": customer_id, "arm": arm, "type": event_type, "now": now},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerOfferState:
+    histories: dict[str, OfferHistory]
+    recent_impressions: tuple[int, ...]  # every offer, last 24 h
+    assignments: dict[str, str]
+
+
+async def customer_state(conn: Connection, *, customer_id: str, now: int) -> CustomerOfferState:
+    """Everything caps and experiments need about one customer: two range scans on indexes."""
+    since = now - HISTORY_DAYS * 86_400
+    rows = await conn.fetch_all(
+        """
+        SELECT offer_id, type, at FROM offer_events
+        WHERE customer_id = :customer AND type != 'exposure'
+          AND (at >= :since OR type IN ('decline', 'accept'))
+        ORDER BY at
+        """,
+        {"customer": customer_id, "since": since},
+    )
+    impressions: dict[str, list[int]] = {}
+    dismissed: dict[str, int] = {}
+    declined: dict[str, int] = {}
+    declines: dict[str, int] = {}
+    accepted: dict[str, int] = {}
+    recent: list[int] = []
+    for row in rows:
+        offer, kind, at = row["offer_id"], row["type"], row["at"]
+        if kind == "impression":
+            impressions.setdefault(offer, []).append(at)
+            if now - 86_400 < at <= now:
+                recent.append(at)
+        elif kind == "dismiss":
+            dismissed[offer] = at
+        elif kind == "decline":
+            declined[offer] = at
+            declines[offer] = declines.get(offer, 0) + 1
+        elif kind == "accept":
+            accepted.setdefault(offer, at)
+    offers = set(impressions) | set(dismissed) | set(declined) | set(accepted)
+    histories = {
+        offer: OfferHistory(
+            impressions=tuple(impressions.get(offer, ())),
+            last_dismissed_at=dismissed.get(offer),
+            last_declined_at=declined.get(offer),
+            declines=declines.get(offer, 0),
+            accepted_at=accepted.get(offer),
+        )
+        for offer in offers
+    }
+    arms = await conn.fetch_all(
+        "SELECT offer_id, arm FROM offer_assignments WHERE customer_id = :customer",
+        {"customer": customer_id},
+    )
+    return CustomerOfferState(
+        histories=histories,
+        recent_impressions=tuple(recent),
+        assignments={row["offer_id"]: row["arm"] for row in arms},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ArmCounts:
+    arm: str
+    exposed: int  # distinct customers
+    clicked: int
+    accepted: int
+
+
+async def arm_counts(conn: Connection, *, offer_id: str, arms: Sequence[str]) -> list[ArmCounts]:
+    """Distinct customers per arm and funnel step, for experiment results."""
+    rows = await conn.fetch_all(
+        """
+        SELECT arm,
+               count(DISTINCT CASE WHEN type IN ('exposure', 'impression') THEN customer_id END)
+                   AS exposed,
+               count(DISTINCT CASE WHEN type = 'click' THEN customer_id END) AS clicked,
+               count(DISTINCT CASE WHEN type = 'accept' THEN customer_id END) AS accepted
+        FROM offer_events WHERE offer_id = :offer GROUP BY arm
+        """,
+        {"offer": offer_id},
+    )
+    found = {row["arm"]: row for row in rows}
+    return [
+        ArmCounts(
+            arm=arm,
+            exposed=found[arm]["exposed"] if arm in found else 0,
+            clicked=found[arm]["clicked"] if arm in found else 0,
+            accepted=found[arm]["accepted"] if arm in found else 0,
+        )
+        for arm in arms
+    ]
