@@ -13,6 +13,7 @@ from starlette.requests import Request
 from plugin.clock import Clock
 from plugin.errors import ServiceUnavailable
 from plugin.settings import Settings
+from plugin.snapshot import OfferSnapshot
 from plugin.storage import Database
 from plugin.stripe_gateway import StripeGateway
 
@@ -34,4 +35,13 @@ class Services:
 
 def services(request: Request) -> Services:
     found: Services = request.app.state.services
+    return found
+
+
+def offer_snapshot(request: Request) -> OfferSnapshot:
+    """The process's offer snapshot, made on first use (one per app, shared by its requests)."""
+    found: OfferSnapshot | None = getattr(request.app.state, "offer_snapshot", None)
+    if found is None:
+        found = OfferSnapshot(services(request).db)
+        request.app.state.offer_snapshot = found
     return found

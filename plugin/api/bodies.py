@@ -32,11 +32,15 @@ async def read_json(request: Request) -> object:
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc)
+    """Pydantic's location as a JSON path: `variants[0].copy.title`."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
 
 
-async def read_model(request: Request, model: type[M]) -> M:
-    data = await read_json(request)
+def parse_model(model: type[M], data: object) -> M:
+    """Validate already-decoded JSON; the first problem becomes a 422 naming its field."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -46,3 +50,7 @@ async def read_model(request: Request, model: type[M]) -> M:
         raise ValidationFailed(
             f"{path}: {message}" if path else message, field=path or None
         ) from None
+
+
+async def read_model(request: Request, model: type[M]) -> M:
+    return parse_model(model, await read_json(request))

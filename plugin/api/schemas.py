@@ -4,11 +4,12 @@ domain: models validate and convert into the domain's frozen dataclasses."""
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from plugin import proration
+from plugin import offers, proration
+from plugin.catalog import Plan
 
 
 class _In(BaseModel):
@@ -104,3 +105,141 @@ def quote_document(quote: proration.Quote) -> dict[str, Any]:
         document["next_renewal_invoice_total"] = quote.next_renewal_invoice_total
         document["next_renewal_amount_due"] = quote.next_renewal_amount_due
     return document
+
+
+# Offers, plans, customers (issue: offers and targeting) ----------------------------------------
+# Unknown fields are refused here (extra="forbid"): a misspelt "max_impresions" silently ignored
+# would be a cap that never applies.
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+PriceId = Annotated[str, Field(min_length=7, max_length=255, pattern=r"^price_[A-Za-z0-9_]+$")]
+Percent = Annotated[int, Field(strict=True, ge=1, le=100)]
+
+
+class PlanIn(_Strict):
+    id: Key
+    name: str = Field(min_length=1, max_length=120)
+    tier: StrictInt = Field(ge=0, le=1000)
+    prices: list[PriceId] = Field(default_factory=list, max_length=20)
+    limits: dict[Key, Annotated[int, Field(strict=True, ge=0)] | None] = Field(
+        default_factory=dict, max_length=50
+    )
+    features: list[Key] = Field(default_factory=list, max_length=100)
+
+    def to_domain(self) -> Plan:
+        return Plan(
+            id=self.id,
+            name=self.name,
+            tier=self.tier,
+            prices=tuple(self.prices),
+            limits=dict(self.limits),
+            features=tuple(self.features),
+        )
+
+
+class PlansIn(_Strict):
+    plans: list[PlanIn] = Field(max_length=50)
+
+    @model_validator(mode="after")
+    def _unique(self) -> PlansIn:
+        for attr in ("id", "tier"):
+            values = [getattr(p, attr) for p in self.plans]
+            if len(set(values)) != len(values):
+                raise ValueError(f"every plan needs its own {attr}")
+        prices = [price for p in self.plans for price in p.prices]
+        if len(set(prices)) != len(prices):
+            raise ValueError("a price belongs to one plan only")
+        return self
+
+
+class CopyIn(_Strict):
+    title: str = Field(min_length=1, max_length=offers.MAX_TITLE)
+    body: str = Field(default="", max_length=offers.MAX_BODY)
+    cta: str = Field(default="Upgrade", min_length=1, max_length=offers.MAX_CTA)
+    decline: str = Field(default="No thanks", min_length=1, max_length=offers.MAX_CTA)
+
+
+class VariantIn(_Strict):
+    key: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+    weight: StrictInt = Field(default=1, ge=0, le=10_000)
+    copy_: CopyIn = Field(alias="copy")
+
+
+class DiscountIn(_Strict):
+    percent_off: Percent | None = None
+    amount_off: StrictInt | None = Field(default=None, ge=1)
+    duration_months: StrictInt | None = Field(default=None, ge=1, le=36)
+
+
+class ScheduleIn(_Strict):
+    starts_at: StrictInt | None = Field(default=None, ge=0)
+    ends_at: StrictInt | None = Field(default=None, ge=0)
+
+
+class FrequencyIn(_Strict):
+    max_impressions: StrictInt | None = Field(default=None, ge=1)
+    per_seconds: StrictInt = Field(default=86_400, ge=1, le=366 * 86_400)
+    dismiss_cooldown: StrictInt = Field(default=0, ge=0, le=366 * 86_400)
+    decline_cooldown: StrictInt = Field(default=7 * 86_400, ge=0, le=366 * 86_400)
+    max_declines: StrictInt | None = Field(default=3, ge=1)
+
+
+class OfferIn(_Strict):
+    """An offer as admins send it; the same shape the admin API returns."""
+
+    id: Annotated[str, Field(pattern=r"^offer_[A-Za-z0-9_]{1,60}$")] | None = None
+    name: str = Field(min_length=1, max_length=offers.MAX_TITLE)
+    kind: Literal[
+        "upgrade", "interval_switch", "cross_sell", "post_order", "bundle", "trial", "retention"
+    ]
+    status: Literal["draft", "active", "paused", "archived"] = "draft"
+    priority: StrictInt = Field(default=0, ge=-1000, le=1000)
+    placements: list[Key] = Field(min_length=1, max_length=offers.MAX_PLACEMENTS)
+    target_prices: list[PriceId] = Field(default_factory=list, max_length=10)
+    proration: Literal["now", "period_end", "stripe"] = "now"
+    discount: DiscountIn | None = None
+    trial_days: StrictInt | None = Field(default=None, ge=1, le=90)
+    targeting: dict[str, Any] = Field(default_factory=lambda: {"all": []})
+    schedule: ScheduleIn = Field(default_factory=ScheduleIn)
+    frequency: FrequencyIn = Field(default_factory=FrequencyIn)
+    holdout_bp: StrictInt = Field(default=0, ge=0, le=9_999)
+    variants: list[VariantIn] = Field(min_length=1, max_length=10)
+
+    def document(self, offer_id: str) -> dict[str, Any]:
+        """The domain's document (plugin.offers.load builds and checks the offer from it)."""
+        doc = self.model_dump(by_alias=True)
+        doc["id"] = offer_id
+        return doc
+
+
+class CustomerIn(_Strict):
+    stripe_customer: Annotated[str, Field(pattern=r"^cus_[A-Za-z0-9]+$", max_length=255)] | None = (
+        None
+    )
+    attrs: dict[Key, Annotated[str, Field(max_length=200)] | StrictInt | StrictBool] = Field(
+        default_factory=dict, max_length=50
+    )
+    signup_at: StrictInt | None = Field(default=None, ge=0)
+
+
+class UsageIn(_Strict):
+    customer: Key
+    metric: Key
+    value: StrictInt = Field(ge=0, le=2**53)
+    mode: Literal["set", "increment"] = "set"
+
+
+class FeatureEventIn(_Strict):
+    customer: Key
+    feature: Key
+
+
+class WidgetEventIn(_Strict):
+    offer_id: Annotated[str, Field(max_length=64)]
+    variant: Annotated[str, Field(max_length=32)]
+    type: Literal["impression", "click", "dismiss", "decline"]

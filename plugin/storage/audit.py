@@ -67,3 +67,8 @@ async def page(conn: Connection, *, limit: int, before_seq: int | None) -> list[
         {"before": before_seq, "limit": limit + 1},
     )
     return [_entry(row) for row in rows]
+
+
+async def latest_seq(conn: Connection) -> int:
+    """The configuration version: every admin change writes one row (a rowid lookup)."""
+    return int(await conn.fetch_value("SELECT coalesce(max(seq), 0) FROM audit_log"))

@@ -173,3 +173,12 @@ async def feature_hits(conn: Connection, customer_id: str) -> dict[str, int]:
         "SELECT feature, last_at FROM feature_hits WHERE customer_id = :id", {"id": customer_id}
     )
     return {row["feature"]: row["last_at"] for row in rows}
+
+
+async def latest_order_at(conn: Connection, *, stripe_customer: str) -> int | None:
+    """When this Stripe customer last ordered, from the orders recorded off Stripe's webhooks."""
+    found = await conn.fetch_value(
+        "SELECT max(created_at) FROM orders WHERE customer_id = :customer",
+        {"customer": stripe_customer},
+    )
+    return int(found) if found is not None else None

@@ -208,31 +208,64 @@ async def customer_state(conn: Connection, *, customer_id: str, now: int) -> Cus
 @dataclass(frozen=True, slots=True)
 class ArmCounts:
     arm: str
-    exposed: int  # distinct customers
+    exposed: int  # distinct customers assigned to the arm (recorded on first exposure)
     clicked: int
     accepted: int
+    paid: int  # distinct customers whose upgrade was paid (holdout: who expanded anyway)
+    revenue: dict[str, int]  # currency -> expansion MRR in minor units
 
 
 async def arm_counts(conn: Connection, *, offer_id: str, arms: Sequence[str]) -> list[ArmCounts]:
-    """Distinct customers per arm and funnel step, for experiment results."""
-    rows = await conn.fetch_all(
+    """The funnel per arm, for experiment results: exposed -> clicked -> accepted -> paid."""
+    params = {"offer": offer_id}
+    exposed = await conn.fetch_all(
+        "SELECT arm, count(*) AS n FROM offer_assignments WHERE offer_id = :offer GROUP BY arm",
+        params,
+    )
+    steps = await conn.fetch_all(
         """
         SELECT arm,
-               count(DISTINCT CASE WHEN type IN ('exposure', 'impression') THEN customer_id END)
-                   AS exposed,
                count(DISTINCT CASE WHEN type = 'click' THEN customer_id END) AS clicked,
                count(DISTINCT CASE WHEN type = 'accept' THEN customer_id END) AS accepted
         FROM offer_events WHERE offer_id = :offer GROUP BY arm
         """,
-        {"offer": offer_id},
+        params,
     )
-    found = {row["arm"]: row for row in rows}
+    # Treated arms: the upgrades Uplift charged for this offer. The holdout never saw the
+    # offer, so its "conversions" are expansions its customers made on their own after
+    # assignment: the baseline that lift is measured against.
+    paid = await conn.fetch_all(
+        """
+        SELECT variant AS arm, currency, count(DISTINCT customer_id) AS n, sum(mrr_delta) AS mrr
+        FROM upgrades WHERE offer_id = :offer AND status = 'succeeded'
+        GROUP BY variant, currency
+        UNION ALL
+        SELECT 'holdout' AS arm, m.currency, count(DISTINCT a.customer_id) AS n,
+               sum(m.amount) AS mrr
+        FROM offer_assignments a
+        JOIN customers c ON c.id = a.customer_id
+        JOIN mrr_movements m ON m.customer_id = c.stripe_customer
+                            AND m.kind = 'expansion' AND m.occurred_at >= a.assigned_at
+        WHERE a.offer_id = :offer AND a.arm = 'holdout'
+        GROUP BY m.currency
+        """,
+        params,
+    )
+    exposed_by = {row["arm"]: row["n"] for row in exposed}
+    steps_by = {row["arm"]: row for row in steps}
+    paid_by: dict[str, int] = {}
+    revenue_by: dict[str, dict[str, int]] = {}
+    for row in paid:
+        paid_by[row["arm"]] = paid_by.get(row["arm"], 0) + row["n"]
+        revenue_by.setdefault(row["arm"], {})[row["currency"]] = row["mrr"]
     return [
         ArmCounts(
             arm=arm,
-            exposed=found[arm]["exposed"] if arm in found else 0,
-            clicked=found[arm]["clicked"] if arm in found else 0,
-            accepted=found[arm]["accepted"] if arm in found else 0,
+            exposed=exposed_by.get(arm, 0),
+            clicked=steps_by[arm]["clicked"] if arm in steps_by else 0,
+            accepted=steps_by[arm]["accepted"] if arm in steps_by else 0,
+            paid=paid_by.get(arm, 0),
+            revenue=revenue_by.get(arm, {}),
         )
         for arm in arms
     ]

@@ -1,0 +1,151 @@
+"""What the SaaS backend tells Uplift (admin key): customers, usage, gated feature hits; and
+what it asks: a customer's entitlements, so features are gated from one source."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from plugin import customers
+from plugin.api.admin import require_admin
+from plugin.api.bodies import read_model
+from plugin.api.schemas import CustomerIn, FeatureEventIn, UsageIn
+from plugin.auth import CustomerIdentity
+from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from plugin.services import offer_snapshot, services
+from plugin.storage import customers as customer_store
+
+MAX_KEY = 255
+
+
+def _customer_id(request: Request) -> str:
+    customer_id: str = request.path_params["customer_id"]
+    if not 1 <= len(customer_id) <= 64:
+        raise NotFound("No such customer.", code="customer_not_found")
+    return customer_id
+
+
+def customer_document(record: customer_store.CustomerRecord) -> dict[str, object]:
+    return {
+        "object": "customer",
+        "id": record.id,
+        "stripe_customer": record.stripe_customer,
+        "attrs": record.attrs,
+        "signup_at": record.signup_at,
+        "created": record.created_at,
+        "updated": record.updated_at,
+    }
+
+
+async def put_customer(request: Request) -> JSONResponse:
+    await require_admin(request)
+    ctx = services(request)
+    customer_id = _customer_id(request)
+    body = await read_model(request, CustomerIn)
+    async with ctx.db.transaction() as conn:
+        if body.stripe_customer is not None and await customer_store.stripe_customer_taken(
+            conn, stripe_customer=body.stripe_customer, by_other_than=customer_id
+        ):
+            raise Conflict(
+                f"{body.stripe_customer} belongs to another customer.",
+                code="stripe_customer_taken",
+                field="stripe_customer",
+            )
+        record = await customer_store.upsert(
+            conn,
+            customer_id=customer_id,
+            stripe_customer=body.stripe_customer,
+            attrs=dict(body.attrs),
+            signup_at=body.signup_at,
+            now=ctx.clock.now(),
+        )
+    return JSONResponse(customer_document(record))
+
+
+async def post_usage(request: Request) -> JSONResponse:
+    """Set or increment a usage metric, once per `Idempotency-Key` (a retried report is a no-op)."""
+    await require_admin(request)
+    ctx = services(request)
+    key = request.headers.get("idempotency-key", "").strip()
+    if not key or len(key) > MAX_KEY:
+        raise BadRequest(
+            f"Send an Idempotency-Key header (1 to {MAX_KEY} characters) with usage reports.",
+            code="idempotency_key_required",
+        )
+    body = await read_model(request, UsageIn)
+    fingerprint = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+    try:
+        async with ctx.db.transaction() as conn:
+            outcome = await customer_store.apply_usage(
+                conn,
+                customer_id=body.customer,
+                metric=body.metric,
+                value=body.value,
+                mode=body.mode,
+                idempotency_key=key,
+                fingerprint=fingerprint,
+                now=ctx.clock.now(),
+            )
+    except customer_store.UsageKeyReused:
+        raise ValidationFailed(
+            "This Idempotency-Key was used with a different body.",
+            code="idempotency_key_reused",
+        ) from None
+    return JSONResponse(
+        {
+            "object": "usage",
+            "customer": body.customer,
+            "metric": body.metric,
+            "value": outcome.value,
+            "replayed": outcome.replayed,
+        },
+        headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
+    )
+
+
+async def post_feature_event(request: Request) -> JSONResponse:
+    await require_admin(request)
+    ctx = services(request)
+    body = await read_model(request, FeatureEventIn)
+    now = ctx.clock.now()
+    async with ctx.db.transaction() as conn:
+        await customer_store.record_feature_hit(
+            conn, customer_id=body.customer, feature=body.feature, now=now
+        )
+    return JSONResponse(
+        {"object": "feature_event", "customer": body.customer, "feature": body.feature, "at": now},
+        status_code=201,
+    )
+
+
+async def get_entitlements(request: Request) -> JSONResponse:
+    await require_admin(request)
+    ctx = services(request)
+    customer_id = _customer_id(request)
+    async with ctx.db.read() as conn:
+        record = await customer_store.get(conn, customer_id)
+    if record is None:
+        raise NotFound(f"No customer {customer_id!r}.", code="customer_not_found")
+    snapshot = await offer_snapshot(request).get()
+    view = await customers.view(
+        ctx.db,
+        identity=CustomerIdentity(customer_id=customer_id, expires_at=0),
+        snapshot=snapshot,
+        now=ctx.clock.now(),
+    )
+    plan = view.plan
+    return JSONResponse(
+        {
+            "object": "entitlements",
+            "customer": customer_id,
+            "plan": None if plan is None else {"id": plan.id, "name": plan.name, "tier": plan.tier},
+            "interval": view.context.plan.interval,
+            "limits": plan.limits if plan else {},
+            "features": list(plan.features) if plan else [],
+            "usage": dict(view.context.usage),
+            "trial": None,  # trial grants arrive with the trial offer's accept flow
+        }
+    )

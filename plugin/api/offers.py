@@ -1,0 +1,337 @@
+"""Admin API for the plan ladder, offers, experiment results and the audit log.
+
+Every change runs in one write transaction together with its audit row, so there is no change
+without its entry, and the audit row's `seq` is the version other processes poll to refresh
+their offer snapshot (plugin/snapshot.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from plugin import experiments, offers, targeting
+from plugin.api.admin import require_admin
+from plugin.api.bodies import parse_model, read_json, read_model
+from plugin.api.paging import limit_param, list_response
+from plugin.api.schemas import OfferIn, PlansIn
+from plugin.catalog import Plan
+from plugin.errors import Conflict, NotFound, ValidationFailed
+from plugin.offers import Offer, OfferError
+from plugin.services import Services, offer_snapshot, services
+from plugin.storage import Database
+from plugin.storage import audit as audit_store
+from plugin.storage import catalog as catalog_store
+from plugin.storage import offers as offer_store
+from plugin.storage import plans as plan_store
+from plugin.storage.offers import OfferRecord
+
+RECURRING_KINDS = frozenset({"upgrade", "interval_switch", "cross_sell", "post_order", "bundle"})
+
+
+# Plans -------------------------------------------------------------------------------------
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    return {
+        "object": "plan",
+        "id": plan.id,
+        "name": plan.name,
+        "tier": plan.tier,
+        "prices": list(plan.prices),
+        "limits": plan.limits,
+        "features": list(plan.features),
+    }
+
+
+async def list_plans(request: Request) -> JSONResponse:
+    await require_admin(request)
+    async with services(request).db.read() as conn:
+        plans = await plan_store.list_all(conn)
+    return list_response([plan_document(p) for p in plans], limit=len(plans))
+
+
+async def replace_plans(request: Request) -> JSONResponse:
+    admin = await require_admin(request)
+    ctx = services(request)
+    body = await read_model(request, PlansIn)
+    plans = [p.to_domain() for p in body.plans]
+    for i, plan in enumerate(plans):
+        for j, price in enumerate(plan.prices):
+            if await catalog_store.get_price(ctx.db, price) is None:
+                raise ValidationFailed(
+                    f"Unknown price {price!r}: run `uplift catalog sync` or create it in Stripe.",
+                    field=f"plans[{i}].prices[{j}]",
+                    code="unknown_price",
+                )
+    now = ctx.clock.now()
+    async with ctx.db.transaction() as conn:
+        await plan_store.replace(conn, plans=plans, now=now)
+        await audit_store.record(
+            conn,
+            actor=admin.key_id,
+            action="plans.replace",
+            target=None,
+            detail={"plans": [p.id for p in plans]},
+            now=now,
+        )
+    _changed(request)
+    return list_response([plan_document(p) for p in sorted(plans, key=lambda p: p.tier)], limit=50)
+
+
+# Offers ------------------------------------------------------------------------------------
+
+
+def offer_document(record: OfferRecord) -> dict[str, Any]:
+    return {
+        "object": "offer",
+        **offers.dump(record.offer),
+        "version": record.version,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
+
+
+async def _build(ctx: Services, doc: dict[str, Any]) -> Offer:
+    """The domain offer from a validated body, checked against the catalog and the ladder."""
+    try:
+        offer = offers.load(doc)
+    except OfferError as exc:
+        raise ValidationFailed(str(exc), field=exc.field) from None
+    except targeting.TargetingError as exc:  # pragma: no cover -- load maps it to OfferError
+        raise ValidationFailed(str(exc), field=exc.field) from None
+    for i, price_id in enumerate(offer.target_prices):
+        price = await catalog_store.get_price(ctx.db, price_id)
+        if price is None:
+            raise ValidationFailed(
+                f"Unknown price {price_id!r}: run `uplift catalog sync` or create it in Stripe.",
+                field=f"target_prices[{i}]",
+                code="unknown_price",
+            )
+        if offer.kind in RECURRING_KINDS and not price.recurring:
+            raise ValidationFailed(
+                f"{price_id!r} is a one-time price; a {offer.kind} offer needs a recurring one.",
+                field=f"target_prices[{i}]",
+            )
+    async with ctx.db.read() as conn:
+        known = {p.id for p in await plan_store.list_all(conn)}
+    for path, plan_id in _plans_in(offer.targeting, "targeting"):
+        if plan_id not in known:
+            raise ValidationFailed(
+                f"Unknown plan {plan_id!r}: add it with PUT /api/v1/admin/plans first.",
+                field=path,
+                code="unknown_plan",
+            )
+    return offer
+
+
+def _plans_in(rule: targeting.Rule, path: str) -> list[tuple[str, str]]:
+    match rule:
+        case targeting.AllOf(rules) | targeting.AnyOf(rules):
+            key = "all" if isinstance(rule, targeting.AllOf) else "any"
+            return [
+                found
+                for i, sub in enumerate(rules)
+                for found in _plans_in(sub, f"{path}.{key}[{i}]")
+            ]
+        case targeting.Not(sub):
+            return _plans_in(sub, f"{path}.not")
+        case targeting.PlanIs(plans, _):
+            return [(f"{path}.plan.in[{i}]", p) for i, p in enumerate(plans)]
+    return []
+
+
+async def list_offers(request: Request) -> JSONResponse:
+    await require_admin(request)
+    params = request.query_params
+    status = params.get("status")
+    if status is not None and status not in ("draft", "active", "paused", "archived"):
+        raise ValidationFailed("status must be draft, active, paused or archived.", field="status")
+    limit = limit_param(params.get("limit"))
+    async with services(request).db.read() as conn:
+        rows = await offer_store.page(
+            conn, status=status, limit=limit, after_id=params.get("starting_after")
+        )
+    return list_response([offer_document(r) for r in rows], limit=limit)
+
+
+async def create_offer(request: Request) -> JSONResponse:
+    admin = await require_admin(request)
+    ctx = services(request)
+    body = await read_model(request, OfferIn)
+    offer = await _build(ctx, body.document(body.id or "offer_" + secrets.token_hex(8)))
+    now = ctx.clock.now()
+    async with ctx.db.transaction() as conn:
+        record = await offer_store.insert(conn, offer=offer, now=now)
+        if record is None:
+            raise Conflict(f"An offer with id {offer.id!r} exists.", code="offer_exists")
+        await _audit(conn, admin.key_id, "offer.create", record, now)
+    _changed(request)
+    return JSONResponse(offer_document(record), status_code=201)
+
+
+async def _get(db: Database, offer_id: str) -> OfferRecord:
+    async with db.read() as conn:
+        record = await offer_store.get(conn, offer_id)
+    if record is None:
+        raise NotFound(f"No offer {offer_id[:80]!r}.", code="offer_not_found")
+    return record
+
+
+async def get_offer(request: Request) -> JSONResponse:
+    await require_admin(request)
+    record = await _get(services(request).db, request.path_params["offer_id"])
+    return JSONResponse(offer_document(record))
+
+
+async def update_offer(request: Request) -> JSONResponse:
+    """PATCH: the given top-level fields replace the stored ones; the result is checked whole."""
+    admin = await require_admin(request)
+    ctx = services(request)
+    current = await _get(ctx.db, request.path_params["offer_id"])
+    patch = await read_json(request)
+    if not isinstance(patch, dict):
+        raise ValidationFailed("Send an object with the fields to change.")
+    if "id" in patch and patch["id"] != current.offer.id:
+        raise ValidationFailed("An offer's id cannot change.", field="id")
+    body = parse_model(OfferIn, {**offers.dump(current.offer), **patch})
+    offer = await _build(ctx, body.document(current.offer.id))
+    now = ctx.clock.now()
+    async with ctx.db.transaction() as conn:
+        record = await offer_store.update(conn, offer=offer, now=now)
+        if record is None:
+            raise NotFound(f"No offer {current.offer.id!r}.", code="offer_not_found")
+        await _audit(conn, admin.key_id, "offer.update", record, now, changed=sorted(patch))
+    _changed(request)
+    return JSONResponse(offer_document(record))
+
+
+async def archive_offer(request: Request) -> JSONResponse:
+    """DELETE archives: the offer stops showing, and its history and results stay readable."""
+    admin = await require_admin(request)
+    ctx = services(request)
+    current = await _get(ctx.db, request.path_params["offer_id"])
+    offer = offers.load({**offers.dump(current.offer), "status": "archived"})
+    now = ctx.clock.now()
+    async with ctx.db.transaction() as conn:
+        record = await offer_store.update(conn, offer=offer, now=now)
+        if record is None:  # pragma: no cover -- read just above; offers are never deleted
+            raise NotFound(f"No offer {current.offer.id!r}.", code="offer_not_found")
+        await _audit(conn, admin.key_id, "offer.archive", record, now)
+    _changed(request)
+    return JSONResponse(offer_document(record))
+
+
+async def _audit(
+    conn: Any,
+    actor: str,
+    action: str,
+    record: OfferRecord,
+    now: int,
+    *,
+    changed: list[str] | None = None,
+) -> None:
+    detail: dict[str, Any] = {"version": record.version, "status": record.offer.status}
+    if changed is not None:
+        detail["changed"] = changed
+    await audit_store.record(
+        conn, actor=actor, action=action, target=record.offer.id, detail=detail, now=now
+    )
+
+
+def _changed(request: Request) -> None:
+    offer_snapshot(request).invalidate()
+
+
+# Results -----------------------------------------------------------------------------------
+
+
+async def offer_results(request: Request) -> JSONResponse:
+    await require_admin(request)
+    ctx = services(request)
+    record = await _get(ctx.db, request.path_params["offer_id"])
+    offer = record.offer
+    arms = [v.key for v in offer.variants] + [experiments.HOLDOUT]
+    async with ctx.db.read() as conn:
+        counts = await offer_store.arm_counts(conn, offer_id=offer.id, arms=arms)
+    control = offer.design.control
+    stats = {
+        r.key: r
+        for r in experiments.compare(
+            [experiments.Arm(c.arm, c.exposed, c.paid) for c in counts], control=control
+        )
+    }
+    holdout = next(c for c in counts if c.arm == experiments.HOLDOUT)
+    holdout_rate = holdout.paid / holdout.exposed if holdout.exposed else None
+    data = []
+    for c in counts:
+        s = stats[c.arm]
+        lift = (
+            s.rate - holdout_rate
+            if s.rate is not None and holdout_rate is not None and c.arm != experiments.HOLDOUT
+            else None
+        )
+        data.append(
+            {
+                "arm": c.arm,
+                "control": c.arm == control,
+                "exposed": c.exposed,
+                "clicked": c.clicked,
+                "accepted": c.accepted,
+                "paid": c.paid,
+                "revenue": c.revenue,
+                "conversion_rate": s.rate,
+                "interval_95": list(s.interval) if s.interval else None,
+                "p_value_vs_control": s.p_value,
+                "probability_beats_control": s.probability_beats_control,
+                "lift_vs_holdout": lift,
+            }
+        )
+    return JSONResponse(
+        {
+            "object": "offer_results",
+            "offer_id": offer.id,
+            "metric": "paid conversions / exposed customers",
+            "arms": data,
+            "warning": experiments.sample_warning(
+                [experiments.Arm(c.arm, c.exposed, c.paid) for c in counts if c.arm in stats]
+            ),
+        }
+    )
+
+
+# Audit -------------------------------------------------------------------------------------
+
+
+async def list_audit(request: Request) -> JSONResponse:
+    await require_admin(request)
+    params = request.query_params
+    limit = limit_param(params.get("limit"))
+    raw = params.get("starting_after")
+    before = None
+    if raw is not None:
+        if not raw.startswith("audit_") or not raw[6:].isdigit():
+            raise ValidationFailed(
+                "starting_after must be an audit entry id.", field="starting_after"
+            )
+        before = int(raw[6:])
+    async with services(request).db.read() as conn:
+        entries = await audit_store.page(conn, limit=limit, before_seq=before)
+    return list_response(
+        [
+            {
+                "object": "audit_entry",
+                "id": f"audit_{e.seq}",
+                "actor": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "detail": e.detail,
+                "created": e.at,
+            }
+            for e in entries
+        ],
+        limit=limit,
+    )

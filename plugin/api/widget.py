@@ -1,0 +1,193 @@
+"""The widget's API (customer token): the offers to show now, and what the customer did.
+
+`GET /api/v1/widget/offers` is on the hot path of every page with an upgrade button: it reads
+the offer snapshot from memory, the customer's state with one read connection, evaluates, and
+writes only when a customer meets an offer for the first time (the sticky experiment arm).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from plugin import customers, eligibility, experiments
+from plugin.api.bodies import read_model
+from plugin.api.schemas import WidgetEventIn
+from plugin.auth import CustomerIdentity, bearer_token, verify_customer_token
+from plugin.customers import CustomerView
+from plugin.eligibility import CustomerState, Shown
+from plugin.errors import NotFound, ServiceUnavailable, ValidationFailed
+from plugin.money import Money
+from plugin.offers import Offer
+from plugin.services import offer_snapshot, services
+from plugin.snapshot import Snapshot
+from plugin.storage import offers as offer_store
+
+MAX_PER_DAY = 5  # offers of any kind one customer sees in 24 h (a global cap)
+MAX_PLACEMENT = 64
+
+
+def require_customer(request: Request) -> CustomerIdentity:
+    ctx = services(request)
+    secret = ctx.settings.widget_secret
+    if secret is None:
+        raise ServiceUnavailable(
+            "Customer tokens are not configured (UPLIFT_WIDGET_SECRET).",
+            code="widget_not_configured",
+        )
+    token = bearer_token(request.headers.get("authorization"))
+    return verify_customer_token(token, secret=secret.get_secret_value(), now=ctx.clock.now())
+
+
+def _relevant(offer: Offer, view: CustomerView, snapshot: Snapshot) -> bool:
+    """Never offer what the customer already has: an upgrade to their tier or below, or a
+    switch to the billing interval they are already on."""
+    if offer.kind == "upgrade":
+        target = snapshot.plan_by_price.get(offer.target_prices[0])
+        return target is None or view.plan is None or target.tier > view.plan.tier
+    if offer.kind == "interval_switch":
+        price = snapshot.prices.get(offer.target_prices[0])
+        return price is None or price.interval != view.context.plan.interval
+    return True
+
+
+def _price_document(offer: Offer, snapshot: Snapshot) -> list[dict[str, Any]]:
+    documents = []
+    for price_id in offer.target_prices:
+        price = snapshot.prices.get(price_id)
+        if price is None or price.unit_amount is None:
+            continue
+        amount = Money(price.unit_amount, price.currency)
+        document: dict[str, Any] = {
+            "price": price.id,
+            "currency": price.currency,
+            "unit_amount": price.unit_amount,
+            "display": amount.format(),
+            "interval": price.interval,
+            "interval_count": price.interval_count,
+        }
+        if offer.discount is not None:
+            discounted = Money(offer.discount.apply(price.unit_amount), price.currency)
+            document["discounted_amount"] = discounted.amount
+            document["discounted_display"] = discounted.format()
+            document["discount_months"] = offer.discount.duration_months
+        documents.append(document)
+    return documents
+
+
+def _shown_document(shown: Shown, snapshot: Snapshot) -> dict[str, Any]:
+    offer, variant = shown.offer, shown.variant
+    return {
+        "object": "widget_offer",
+        "offer_id": offer.id,
+        "kind": offer.kind,
+        "variant": variant.key,
+        "copy": {
+            "title": variant.copy.title,
+            "body": variant.copy.body,
+            "cta": variant.copy.cta,
+            "decline": variant.copy.decline,
+        },
+        "prices": _price_document(offer, snapshot),
+        "trial_days": offer.trial_days,
+        "ends_at": offer.window.ends_at,
+        "countdown_seconds": shown.countdown,
+    }
+
+
+async def list_offers(request: Request) -> JSONResponse:
+    identity = require_customer(request)
+    ctx = services(request)
+    placement = request.query_params.get("placement")
+    if placement is not None and not 1 <= len(placement) <= MAX_PLACEMENT:
+        raise ValidationFailed(
+            f"placement must be 1 to {MAX_PLACEMENT} characters.", field="placement"
+        )
+    now = ctx.clock.now()
+    snapshot = await offer_snapshot(request).get()
+    view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
+    candidates = [o for o in snapshot.offers if _relevant(o, view, snapshot)]
+    result = eligibility.evaluate(
+        candidates,
+        CustomerState(
+            view.context,
+            histories=view.offer_state.histories,
+            recent_impressions=view.offer_state.recent_impressions,
+            assignments=view.offer_state.assignments,
+        ),
+        placement=placement,
+        now=now,
+        max_per_day=MAX_PER_DAY,
+    )
+    first_seen = [
+        (s.offer.id, s.variant.key)
+        for s in result.shown
+        if s.offer.id not in view.offer_state.assignments
+    ] + [
+        (o.id, experiments.HOLDOUT)
+        for o in result.held_out
+        if o.id not in view.offer_state.assignments
+    ]
+    if first_seen:
+        # Record the arm on first exposure, holdout included: the holdout is the baseline
+        # that lift is measured against, so it must be counted like everyone else.
+        async with ctx.db.transaction() as conn:
+            for offer_id, arm in first_seen:
+                await offer_store.assign(
+                    conn, offer_id=offer_id, customer_id=identity.customer_id, arm=arm, now=now
+                )
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [_shown_document(s, snapshot) for s in result.shown],
+            "has_more": False,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def post_event(request: Request) -> JSONResponse:
+    """impression, click, dismiss, decline: the funnel and the inputs of caps and cooldowns."""
+    identity = require_customer(request)
+    ctx = services(request)
+    body = await read_model(request, WidgetEventIn)
+    snapshot = await offer_snapshot(request).get()
+    offer = snapshot.offer(body.offer_id)
+    if offer is None:
+        raise NotFound(f"No active offer {body.offer_id!r}.", code="offer_not_found")
+    if offer.variant(body.variant) is None:
+        raise ValidationFailed(f"{body.variant!r} is not a variant of this offer.", field="variant")
+    now = ctx.clock.now()
+    async with ctx.db.transaction() as conn:
+        arm = await offer_store.assign(
+            conn,
+            offer_id=offer.id,
+            customer_id=identity.customer_id,
+            arm=body.variant,
+            now=now,
+        )
+        if arm != body.variant:
+            raise ValidationFailed(
+                f"This customer sees variant {arm!r} of the offer, not {body.variant!r}.",
+                field="variant",
+            )
+        await offer_store.record_event(
+            conn,
+            offer_id=offer.id,
+            customer_id=identity.customer_id,
+            arm=arm,
+            event_type=body.type,
+            now=now,
+        )
+    return JSONResponse(
+        {
+            "object": "widget_event",
+            "offer_id": offer.id,
+            "variant": arm,
+            "type": body.type,
+            "at": now,
+        },
+        status_code=201,
+    )

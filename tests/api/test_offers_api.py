@@ -1,0 +1,257 @@
+"""Admin API for plans, offers, results and audit: every kind end to end, and bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from plugin.storage import Database
+from tests.factories import ADMIN, PLANS, offer_body, seed_catalog, seed_plans
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient, db: Database) -> httpx.AsyncClient:
+    await seed_catalog(db)
+    await seed_plans(client)
+    return client
+
+
+async def test_plan_ladder_is_replaced_and_read_back(admin: httpx.AsyncClient) -> None:
+    """PUT sets the whole ladder; GET lists it in tier order."""
+    listed = (await admin.get("/api/v1/admin/plans", headers=ADMIN)).json()
+    assert listed["object"] == "list"
+    assert [p["id"] for p in listed["data"]] == ["basic", "pro", "enterprise"]
+    assert listed["data"][2]["limits"]["users"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"plans": [{**PLANS["plans"][0], "prices": ["price_nope"]}]}, 422, "plans[0].prices[0]"),
+        ({"plans": [PLANS["plans"][0], {**PLANS["plans"][1], "tier": 1}]}, 422, None),
+        ({"plans": [{**PLANS["plans"][0], "colour": "red"}]}, 422, "plans[0].colour"),
+        ({"plans": [{**PLANS["plans"][0], "tier": "1"}]}, 422, "plans[0].tier"),
+        ({"plans": [{**PLANS["plans"][0], "limits": {"users": -1}}]}, 422, "plans[0].limits.users"),
+    ],
+    ids=["unknown price", "duplicate tier", "unknown field", "tier as text", "negative limit"],
+)
+async def test_bad_ladders_are_refused_and_change_nothing(
+    admin: httpx.AsyncClient, body: dict[str, Any], status: int, field: str | None
+) -> None:
+    """A refused ladder leaves the stored one as it was."""
+    response = await admin.put("/api/v1/admin/plans", json=body, headers=ADMIN)
+    assert response.status_code == status
+    assert response.json()["error"].get("field") == field
+    listed = (await admin.get("/api/v1/admin/plans", headers=ADMIN)).json()
+    assert len(listed["data"]) == 3
+
+
+KINDS: list[dict[str, Any]] = [
+    {},
+    {"id": "offer_annual", "kind": "interval_switch", "target_prices": ["price_pro_annual"]},
+    {"id": "offer_reports", "kind": "cross_sell", "target_prices": ["price_reports_monthly"]},
+    {
+        "id": "offer_post_order",
+        "kind": "post_order",
+        "placements": ["post_order"],
+        "target_prices": ["price_reports_monthly"],
+        "discount": {"percent_off": 30, "duration_months": 3},
+        "targeting": {"order": {"within_minutes": 30}},
+    },
+    {
+        "id": "offer_bundle",
+        "kind": "bundle",
+        "target_prices": ["price_reports_monthly", "price_basic_monthly"],
+        "discount": {"amount_off": 500},
+    },
+    {
+        "id": "offer_trial",
+        "kind": "trial",
+        "trial_days": 14,
+        "target_prices": ["price_enterprise_monthly"],
+        "targeting": {
+            "all": [
+                {"plan": {"in": ["pro"]}},
+                {"feature_hit": {"feature": "audit_log", "within_days": 7}},
+            ]
+        },
+    },
+    {
+        "id": "offer_retention",
+        "kind": "retention",
+        "target_prices": [],
+        "placements": ["downgrade"],
+        "discount": {"percent_off": 20, "duration_months": 3},
+    },
+]
+
+
+@pytest.mark.parametrize("overrides", KINDS, ids=[k.get("kind", "upgrade") for k in KINDS])
+async def test_each_offer_kind_round_trips_through_the_api(
+    admin: httpx.AsyncClient, overrides: dict[str, Any]
+) -> None:
+    """Create, read, list, patch and archive an offer of every kind; each change is audited."""
+    body = offer_body(**overrides)
+    created = await admin.post("/api/v1/admin/offers", json=body, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    offer = created.json()
+    assert offer["object"] == "offer"
+    assert offer["kind"] == body["kind"]
+    assert offer["targeting"] == body["targeting"]
+    offer_id = offer["id"]
+
+    fetched = await admin.get(f"/api/v1/admin/offers/{offer_id}", headers=ADMIN)
+    assert fetched.json() == offer
+
+    patched = await admin.patch(
+        f"/api/v1/admin/offers/{offer_id}", json={"priority": 7, "status": "paused"}, headers=ADMIN
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["priority"] == 7
+    assert patched.json()["version"] > offer["version"]
+
+    archived = await admin.delete(f"/api/v1/admin/offers/{offer_id}", headers=ADMIN)
+    assert archived.json()["status"] == "archived"
+
+    listed = (await admin.get("/api/v1/admin/offers?status=archived", headers=ADMIN)).json()
+    assert [o["id"] for o in listed["data"]] == [offer_id]
+    audit = (await admin.get("/api/v1/admin/audit", headers=ADMIN)).json()
+    assert [e["action"] for e in audit["data"]][:3] == [
+        "offer.archive",
+        "offer.update",
+        "offer.create",
+    ]
+    assert audit["data"][0]["actor"] == "bootstrap"
+
+
+async def test_offer_ids_are_generated_when_absent(admin: httpx.AsyncClient) -> None:
+    """An offer posted without an id gets one."""
+    body = offer_body()
+    del body["id"]
+    created = await admin.post("/api/v1/admin/offers", json=body, headers=ADMIN)
+    assert created.status_code == 201
+    assert created.json()["id"].startswith("offer_")
+
+
+async def test_html_in_copy_is_stored_as_text(admin: httpx.AsyncClient) -> None:
+    """Markup in copy comes back byte for byte; it is data, never interpreted."""
+    title = "<script>alert('x')</script> Upgrade"
+    body = offer_body(variants=[{"key": "control", "copy": {"title": title}}])
+    created = await admin.post("/api/v1/admin/offers", json=body, headers=ADMIN)
+    assert created.json()["variants"][0]["copy"]["title"] == title
+
+
+BAD_OFFERS: list[tuple[str, dict[str, Any], int, str | None]] = [
+    ("wrong type", {"priority": "high"}, 422, "priority"),
+    ("unknown field", {"colour": "red"}, 422, "colour"),
+    ("percent over 100", {"discount": {"percent_off": 150}}, 422, "discount.percent_off"),
+    ("negative amount", {"discount": {"amount_off": -100}}, 422, "discount.amount_off"),
+    ("unknown price", {"target_prices": ["price_nope"]}, 422, "target_prices[0]"),
+    (
+        "one-time price",
+        {"kind": "cross_sell", "target_prices": ["price_reports_setup"]},
+        422,
+        "target_prices[0]",
+    ),
+    ("unknown plan", {"targeting": {"plan": {"in": ["platinum"]}}}, 422, "targeting.plan.in[0]"),
+    (
+        "bad targeting",
+        {"targeting": {"usage": {"metric": "gb"}}},
+        422,
+        "targeting.usage.at_least_percent",
+    ),
+    (
+        "schedule backwards",
+        {"schedule": {"starts_at": 200, "ends_at": 100}},
+        422,
+        "schedule.ends_at",
+    ),
+    (
+        "oversized title",
+        {"variants": [{"key": "a", "copy": {"title": "x" * 500}}]},
+        422,
+        "variants[0].copy.title",
+    ),
+    ("no variants", {"variants": []}, 422, "variants"),
+    (
+        "two targets on an upgrade",
+        {"target_prices": ["price_pro_monthly", "price_pro_annual"]},
+        422,
+        "target_prices",
+    ),
+    ("trial without days", {"kind": "trial"}, 422, "trial_days"),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "field"), [c[1:] for c in BAD_OFFERS], ids=[c[0] for c in BAD_OFFERS]
+)
+async def test_bad_offers_are_refused_and_change_nothing(
+    admin: httpx.AsyncClient, overrides: dict[str, Any], status: int, field: str | None
+) -> None:
+    """Bad input gets the right status and the offending field; nothing is stored or audited."""
+    response = await admin.post("/api/v1/admin/offers", json=offer_body(**overrides), headers=ADMIN)
+    assert response.status_code == status, response.text
+    assert response.json()["error"].get("field") == field
+    assert (await admin.get("/api/v1/admin/offers", headers=ADMIN)).json()["data"] == []
+    audit = (await admin.get("/api/v1/admin/audit", headers=ADMIN)).json()["data"]
+    assert [e["action"] for e in audit] == ["plans.replace"]
+
+
+async def test_duplicate_ids_conflict_and_bad_patches_change_nothing(
+    admin: httpx.AsyncClient,
+) -> None:
+    """409 for a taken id; a PATCH that would make the offer invalid leaves it as it was."""
+    first = await admin.post("/api/v1/admin/offers", json=offer_body(), headers=ADMIN)
+    again = await admin.post("/api/v1/admin/offers", json=offer_body(), headers=ADMIN)
+    assert again.status_code == 409
+    bad = await admin.patch(
+        "/api/v1/admin/offers/offer_basic_to_pro", json={"kind": "bundle"}, headers=ADMIN
+    )
+    assert bad.status_code == 422
+    renamed = await admin.patch(
+        "/api/v1/admin/offers/offer_basic_to_pro", json={"id": "offer_other"}, headers=ADMIN
+    )
+    assert renamed.json()["error"]["field"] == "id"
+    after = await admin.get("/api/v1/admin/offers/offer_basic_to_pro", headers=ADMIN)
+    assert after.json() == first.json()
+    missing = await admin.get("/api/v1/admin/offers/offer_nope", headers=ADMIN)
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer uplift_sk_wrong"}, 401)],
+    ids=["no key", "wrong key"],
+)
+async def test_admin_routes_need_an_admin_key(
+    admin: httpx.AsyncClient, headers: dict[str, str], status: int
+) -> None:
+    """Without a valid admin key nothing is read or written."""
+    for method, path in [
+        ("GET", "/api/v1/admin/offers"),
+        ("POST", "/api/v1/admin/offers"),
+        ("GET", "/api/v1/admin/plans"),
+        ("GET", "/api/v1/admin/audit"),
+    ]:
+        response = await admin.request(method, path, json=offer_body(), headers=headers)
+        assert response.status_code == status
+    assert (await admin.get("/api/v1/admin/offers", headers=ADMIN)).json()["data"] == []
+
+
+async def test_lists_page_like_stripe(admin: httpx.AsyncClient) -> None:
+    """`limit` and `starting_after` walk the list; `has_more` says when to stop."""
+    for i in range(3):
+        await admin.post("/api/v1/admin/offers", json=offer_body(id=f"offer_{i}"), headers=ADMIN)
+    first = (await admin.get("/api/v1/admin/offers?limit=2", headers=ADMIN)).json()
+    assert [o["id"] for o in first["data"]] == ["offer_0", "offer_1"]
+    assert first["has_more"] is True
+    rest = (
+        await admin.get("/api/v1/admin/offers?limit=2&starting_after=offer_1", headers=ADMIN)
+    ).json()
+    assert [o["id"] for o in rest["data"]] == ["offer_2"]
+    assert rest["has_more"] is False
+    bad = await admin.get("/api/v1/admin/offers?limit=0", headers=ADMIN)
+    assert bad.json()["error"]["field"] == "limit"

@@ -1,0 +1,181 @@
+"""The widget's API: offers chosen for the token's customer, events that drive caps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from plugin import experiments
+from plugin.clock import FixedClock
+from plugin.storage import Database
+from plugin.storage import offers as offer_store
+from tests.factories import (
+    ADMIN,
+    customer_headers,
+    offer_body,
+    seed_catalog,
+    seed_plans,
+    subscribe,
+)
+from tests.support import NOW
+
+
+@pytest.fixture
+async def shop(client: httpx.AsyncClient, db: Database) -> httpx.AsyncClient:
+    """Acme is on Basic monthly with 9 of 10 GB used; the Basic→Pro offer is active."""
+    await seed_catalog(db)
+    await seed_plans(client)
+    await client.put("/api/v1/customers/acme", json={"stripe_customer": "cus_acme"}, headers=ADMIN)
+    await subscribe(db, stripe_customer="cus_acme", price_id="price_basic_monthly")
+    await client.post(
+        "/api/v1/usage",
+        json={"customer": "acme", "metric": "storage_gb", "value": 9},
+        headers={**ADMIN, "Idempotency-Key": "seed"},
+    )
+    created = await client.post("/api/v1/admin/offers", json=offer_body(), headers=ADMIN)
+    assert created.status_code == 201, created.text
+    return client
+
+
+async def offers_for(
+    client: httpx.AsyncClient, customer: str, placement: str = "storage_banner"
+) -> list[dict[str, Any]]:
+    response = await client.get(
+        f"/api/v1/widget/offers?placement={placement}", headers=customer_headers(customer)
+    )
+    assert response.status_code == 200, response.text
+    data: list[dict[str, Any]] = response.json()["data"]
+    return data
+
+
+async def test_targeted_customer_sees_the_offer_with_display_prices(
+    shop: httpx.AsyncClient,
+) -> None:
+    """Basic customer near the storage limit gets Basic→Pro, priced from the catalog."""
+    (offer,) = await offers_for(shop, "acme")
+    assert offer["offer_id"] == "offer_basic_to_pro"
+    assert offer["variant"] == "control"
+    assert offer["copy"]["title"] == "Running out of space?"
+    assert offer["prices"] == [
+        {
+            "price": "price_pro_monthly",
+            "currency": "usd",
+            "unit_amount": 9900,
+            "display": "$99.00",
+            "interval": "month",
+            "interval_count": 1,
+        }
+    ]
+
+
+async def test_others_see_nothing(shop: httpx.AsyncClient, db: Database) -> None:
+    """Another placement, a customer below the threshold or already on Pro: no offer."""
+    assert await offers_for(shop, "acme", placement="settings") == []
+    assert await offers_for(shop, "stranger") == []
+    await shop.put("/api/v1/customers/big", json={"stripe_customer": "cus_big"}, headers=ADMIN)
+    await subscribe(db, stripe_customer="cus_big", price_id="price_pro_monthly")
+    assert await offers_for(shop, "big") == []
+
+
+async def test_first_exposure_records_a_sticky_arm(shop: httpx.AsyncClient, db: Database) -> None:
+    """The arm is written once, on first exposure; later requests only read."""
+    await offers_for(shop, "acme")
+    await offers_for(shop, "acme")
+    async with db.read() as conn:
+        state = await offer_store.customer_state(conn, customer_id="acme", now=NOW)
+        counts = await offer_store.arm_counts(
+            conn, offer_id="offer_basic_to_pro", arms=["control", experiments.HOLDOUT]
+        )
+    assert state.assignments == {"offer_basic_to_pro": "control"}
+    assert [(c.arm, c.exposed) for c in counts] == [("control", 1), ("holdout", 0)]
+
+
+async def test_decline_starts_a_cooldown(shop: httpx.AsyncClient, clock: FixedClock) -> None:
+    """After "No thanks" the offer rests for the decline cooldown (7 days by default)."""
+    event = {"offer_id": "offer_basic_to_pro", "variant": "control", "type": "decline"}
+    response = await shop.post(
+        "/api/v1/widget/events", json=event, headers=customer_headers("acme")
+    )
+    assert response.status_code == 201, response.text
+    assert await offers_for(shop, "acme") == []
+    clock.advance(7 * 86_400)
+    headers = customer_headers("acme", now=clock.now())
+    response = await shop.get("/api/v1/widget/offers?placement=storage_banner", headers=headers)
+    assert [o["offer_id"] for o in response.json()["data"]] == ["offer_basic_to_pro"]
+
+
+async def test_impression_cap_limits_showings(shop: httpx.AsyncClient) -> None:
+    """With at most 2 impressions a day, the third request shows nothing."""
+    await shop.patch(
+        "/api/v1/admin/offers/offer_basic_to_pro",
+        json={"frequency": {"max_impressions": 2}},
+        headers=ADMIN,
+    )
+    event = {"offer_id": "offer_basic_to_pro", "variant": "control", "type": "impression"}
+    for _ in range(2):
+        assert len(await offers_for(shop, "acme")) == 1
+        await shop.post("/api/v1/widget/events", json=event, headers=customer_headers("acme"))
+    assert await offers_for(shop, "acme") == []
+
+
+async def test_results_count_the_funnel(shop: httpx.AsyncClient) -> None:
+    """Exposed → clicked per arm, with the holdout alongside."""
+    await offers_for(shop, "acme")
+    for kind in ("impression", "click"):
+        await shop.post(
+            "/api/v1/widget/events",
+            json={"offer_id": "offer_basic_to_pro", "variant": "control", "type": kind},
+            headers=customer_headers("acme"),
+        )
+    results = (
+        await shop.get("/api/v1/admin/offers/offer_basic_to_pro/results", headers=ADMIN)
+    ).json()
+    control = results["arms"][0]
+    assert (control["arm"], control["exposed"], control["clicked"], control["paid"]) == (
+        "control",
+        1,
+        1,
+        0,
+    )
+    assert results["arms"][1]["arm"] == "holdout"
+    assert results["warning"].startswith("fewer than 100 exposures")
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "field"),
+    [
+        ({"offer_id": "offer_nope", "variant": "control", "type": "click"}, 404, None),
+        ({"offer_id": "offer_basic_to_pro", "variant": "zzz", "type": "click"}, 422, "variant"),
+        ({"offer_id": "offer_basic_to_pro", "variant": "control", "type": "accept"}, 422, "type"),
+    ],
+    ids=["unknown offer", "unknown variant", "accept is not a widget event"],
+)
+async def test_bad_events_are_refused(
+    shop: httpx.AsyncClient, event: dict[str, str], status: int, field: str | None
+) -> None:
+    """Events name an active offer and its variant; accepts go through quotes, not here."""
+    response = await shop.post(
+        "/api/v1/widget/events", json=event, headers=customer_headers("acme")
+    )
+    assert response.status_code == status
+    assert response.json()["error"].get("field") == field
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not.a.token"},
+        customer_headers("acme", now=NOW - 3600),  # expired
+        ADMIN,  # an admin key is not a customer token
+    ],
+    ids=["none", "garbage", "expired", "admin key"],
+)
+async def test_widget_needs_a_valid_customer_token(
+    shop: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    """Unsigned, expired or tampered tokens get 401."""
+    response = await shop.get("/api/v1/widget/offers", headers=headers)
+    assert response.status_code == 401
