@@ -17,6 +17,11 @@ PURE = [
     "plugin/money.py",
     "plugin/catalog.py",
     "plugin/proration.py",
+    "plugin/targeting.py",
+    "plugin/schedule.py",
+    "plugin/experiments.py",
+    "plugin/offers.py",
+    "plugin/eligibility.py",
     "webhooks/signature.py",
     "webhooks/mirror.py",
 ]
