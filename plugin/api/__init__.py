@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from plugin.api import admin, health, ingest, offers, widget
+from plugin.api import admin, health, ingest, offers, openapi, widget
 from webhooks import endpoint
 
 
@@ -12,6 +12,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/api/v1/openapi.json", openapi.openapi, methods=["GET"]),
         Route("/webhooks/stripe", endpoint.stripe_webhook, methods=["POST"]),
         Route("/api/v1/admin/webhook-events", admin.list_webhook_events, methods=["GET"]),
         Route(
