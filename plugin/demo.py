@@ -14,14 +14,23 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
-from plugin import auth, storage
+from plugin import auth, offers, storage
+from plugin.catalog import Plan
 from plugin.cli import CommandError, sync_catalog
 from plugin.clock import SystemClock
+from plugin.offers import Offer
 from plugin.settings import SQLITE_PREFIX, Settings
+from plugin.storage import audit as audit_store
+from plugin.storage import customers as customer_store
+from plugin.storage import offers as offer_store
+from plugin.storage import plans as plan_store
+from plugin.storage import subscriptions as subscription_store
 from plugin.stripe_gateway import StripeGateway, Subscription
+from webhooks.mirror import MirrorItem, MirrorSubscription
 
 # localstripe accepts any well-formed key; this one only ever reaches the loopback emulator.
 DEMO_STRIPE_KEY = "sk_test_uplift_demo"
@@ -65,6 +74,7 @@ DEMO_CUSTOMER = "demo-customer"
 @dataclass(frozen=True, slots=True)
 class DemoSeed:
     prices: dict[str, str]  # lookup key (basic_monthly, pro_annual, …) → price id
+    products: dict[str, str]  # product key (basic, advanced_reports, …) → product id
     stripe_customer: str
     subscription: Subscription
 
@@ -72,11 +82,13 @@ class DemoSeed:
 async def seed_stripe(gateway: StripeGateway) -> DemoSeed:
     """Create the demo catalog, one customer with a card, and a Basic monthly subscription."""
     prices: dict[str, str] = {}
+    products: dict[str, str] = {}
     for item in DEMO_CATALOG:
         product = await gateway.create_product(
             {"name": item.name, "metadata": {"uplift_key": item.key, **item.metadata}},
             idempotency_key=f"uplift:demo:product:{item.key}",
         )
+        products[item.key] = product.id
         intervals = [("monthly", "month", item.monthly)]
         if item.annual:
             intervals.append(("annual", "year", item.monthly * 10))  # 2 months free
@@ -108,7 +120,222 @@ async def seed_stripe(gateway: StripeGateway) -> DemoSeed:
         {"customer": customer.id, "items": [{"price": prices["basic_monthly"]}]},
         idempotency_key="uplift:demo:subscription",
     )
-    return DemoSeed(prices=prices, stripe_customer=customer.id, subscription=subscription)
+    return DemoSeed(
+        prices=prices, products=products, stripe_customer=customer.id, subscription=subscription
+    )
+
+
+def demo_plans(seed: DemoSeed) -> list[Plan]:
+    """The ladder from the catalog's metadata (tier, limits; "unlimited" is no limit)."""
+    plans = []
+    for item in DEMO_CATALOG:
+        if item.metadata.get("uplift_kind") != "plan":
+            continue
+        limits = {
+            metric: None if item.metadata[metric] == UNLIMITED else int(item.metadata[metric])
+            for metric in ("users", "storage_gb", "integrations")
+        }
+        features = {"basic": ("reports",), "pro": ("reports", "sso")}.get(
+            item.key, ("reports", "sso", "audit_log")
+        )
+        plans.append(
+            Plan(
+                id=item.key,
+                name=item.name,
+                tier=int(item.metadata["tier"]),
+                prices=(seed.prices[f"{item.key}_monthly"], seed.prices[f"{item.key}_annual"]),
+                limits=limits,
+                features=features,
+            )
+        )
+    return plans
+
+
+def demo_offers(seed: DemoSeed) -> list[Offer]:
+    """CONTRACT.md's demo offers."""
+    p = seed.prices
+    documents: list[dict[str, Any]] = [
+        {
+            "id": "offer_basic_to_pro",
+            "name": "Basic to Pro when storage is nearly full",
+            "kind": "upgrade",
+            "status": "active",
+            "priority": 10,
+            "placements": ["storage_banner", "billing"],
+            "target_prices": [p["pro_monthly"]],
+            "targeting": {
+                "all": [
+                    {"plan": {"in": ["basic"]}},
+                    {"usage": {"metric": "storage_gb", "at_least_percent": 80}},
+                ]
+            },
+            "holdout_bp": 1000,
+            "variants": [
+                {
+                    "key": "control",
+                    "copy": {
+                        "title": "You're almost out of storage",
+                        "body": "Pro gives you 100 GB, 25 users and SSO.",
+                        "cta": "Upgrade to Pro",
+                    },
+                },
+                {
+                    "key": "value",
+                    "copy": {
+                        "title": "10x the storage for $70 more",
+                        "body": "Move to Pro now; pay only for the rest of this month.",
+                        "cta": "See my price",
+                    },
+                },
+            ],
+        },
+        *[
+            {
+                "id": f"offer_{plan}_annual",
+                "name": f"{plan.title()} monthly to annual: 2 months free",
+                "kind": "interval_switch",
+                "status": "active",
+                "placements": ["billing"],
+                "target_prices": [p[f"{plan}_annual"]],
+                "targeting": {"plan": {"in": [plan], "interval": "month"}},
+                "variants": [
+                    {
+                        "key": "control",
+                        "copy": {
+                            "title": "Switch to annual: 2 months free",
+                            "cta": "Switch to annual",
+                        },
+                    }
+                ],
+            }
+            for plan in ("basic", "pro")
+        ],
+        {
+            "id": "offer_reports_post_order",
+            "name": "Advanced Reports after an order, 30 % off for 3 months",
+            "kind": "post_order",
+            "status": "active",
+            "placements": ["post_order"],
+            "target_prices": [p["advanced_reports_monthly"]],
+            "discount": {"percent_off": 30, "duration_months": 3},
+            "targeting": {"order": {"within_minutes": 30}},
+            "variants": [
+                {
+                    "key": "control",
+                    "copy": {
+                        "title": "Add Advanced Reports?",
+                        "body": "30 % off your first 3 months.",
+                        "cta": "Yes, add it",
+                    },
+                }
+            ],
+        },
+        {
+            "id": "offer_enterprise_trial",
+            "name": "14-day Enterprise trial for Pro customers who hit a gated feature",
+            "kind": "trial",
+            "status": "active",
+            "placements": ["feature_gate", "billing"],
+            "target_prices": [p["enterprise_monthly"]],
+            "trial_days": 14,
+            "targeting": {
+                "all": [
+                    {"plan": {"in": ["pro"]}},
+                    {"feature_hit": {"feature": "audit_log", "within_days": 7}},
+                ]
+            },
+            "variants": [
+                {
+                    "key": "control",
+                    "copy": {
+                        "title": "Try Enterprise free for 14 days",
+                        "body": "Audit log and unlimited users; no charge unless you stay.",
+                        "cta": "Start my trial",
+                    },
+                }
+            ],
+        },
+        {
+            "id": "offer_retention",
+            "name": "Stay and save 20 % for 3 months",
+            "kind": "retention",
+            "status": "active",
+            "placements": ["downgrade"],
+            "discount": {"percent_off": 20, "duration_months": 3},
+            "targeting": {"plan": {"in": ["pro", "enterprise"]}},
+            "variants": [
+                {
+                    "key": "control",
+                    "copy": {
+                        "title": "Before you go: 20 % off for 3 months",
+                        "cta": "Keep my plan",
+                        "decline": "Continue downgrade",
+                    },
+                }
+            ],
+        },
+    ]
+    return [offers.load(doc) for doc in documents]
+
+
+async def seed_uplift(db: storage.Database, seed: DemoSeed, *, now: int) -> None:
+    """The ladder, the offers, and the demo customer at 9 of 10 GB (so the banner shows)."""
+    async with db.transaction() as conn:
+        await plan_store.replace(conn, plans=demo_plans(seed), now=now)
+        for offer in demo_offers(seed):
+            await offer_store.insert(conn, offer=offer, now=now)
+        await customer_store.upsert(
+            conn,
+            customer_id=DEMO_CUSTOMER,
+            stripe_customer=seed.stripe_customer,
+            attrs={"industry": "saas", "company_size": 12},
+            signup_at=now - 90 * 86_400,
+            now=now,
+        )
+        await customer_store.apply_usage(
+            conn,
+            customer_id=DEMO_CUSTOMER,
+            metric="storage_gb",
+            value=9,
+            mode="set",
+            idempotency_key="demo-seed",
+            fingerprint="demo-seed",
+            now=now,
+        )
+        # Mirror the demo subscription now rather than wait for its webhook: the emulator
+        # sends `customer.subscription.created` about a second after the change, possibly
+        # before the webhook endpoint exists.
+        sub = seed.subscription
+        item = sub.items[0]
+        await subscription_store.upsert(
+            conn,
+            subscription=MirrorSubscription(
+                id=sub.id,
+                customer_id=sub.customer_id,
+                status=sub.status,
+                currency="usd",
+                items=(
+                    MirrorItem(
+                        id=item.id,
+                        price_id=item.price_id,
+                        product_id=seed.products["basic"],
+                        quantity=item.quantity,
+                        unit_amount=2900,
+                        currency="usd",
+                        interval="month",
+                    ),
+                ),
+                current_period_start=item.current_period_start,
+                current_period_end=item.current_period_end,
+                trial_end=sub.trial_end,
+                cancel_at_period_end=sub.cancel_at_period_end,
+                canceled_at=None,
+            ),
+            now=now,
+        )
+        await audit_store.record(
+            conn, actor="demo", action="demo.seed", target=None, detail={}, now=now
+        )
 
 
 async def prepare(settings: Settings, *, port: int) -> tuple[Settings, str, DemoSeed]:
@@ -120,6 +347,7 @@ async def prepare(settings: Settings, *, port: int) -> tuple[Settings, str, Demo
         await storage.migrations.apply(db, now=now)
         seed = await seed_stripe(gateway)
         await sync_catalog(db, gateway, now=now)
+        await seed_uplift(db, seed, now=now)
         admin_key, _ = await auth.create_admin_key(db, name="demo", now=now)
         endpoint = await gateway.create_webhook_endpoint(
             {"url": f"http://127.0.0.1:{port}/webhooks/stripe", "enabled_events": ["*"]},

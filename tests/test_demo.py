@@ -78,6 +78,25 @@ def test_demo_serves_a_seeded_catalog_and_stops_everything_on_ctrl_c(
         "Extra Storage 100 GB",
     }  # fmt: skip
 
+    with sqlite3.connect(Path(banner["database"])) as conn:
+        offers = {row[0] for row in conn.execute("SELECT id FROM offers WHERE status = 'active'")}
+        plans = [row[0] for row in conn.execute("SELECT id FROM plans ORDER BY tier")]
+    assert plans == ["basic", "pro", "enterprise"]
+    assert offers == {
+        "offer_basic_to_pro", "offer_basic_annual", "offer_pro_annual",
+        "offer_reports_post_order", "offer_enterprise_trial", "offer_retention",
+    }  # fmt: skip
+    shown = httpx.get(
+        f"{url}/api/v1/widget/offers?placement=storage_banner",
+        headers={"Authorization": f"Bearer {banner['customer token']}"},
+        timeout=5,
+    )
+    assert shown.status_code == 200, shown.text
+    # The demo customer's arm is fixed by hash: the "value" variant, not the 10 % holdout.
+    assert [(o["offer_id"], o["variant"]) for o in shown.json()["data"]] == [
+        ("offer_basic_to_pro", "value")
+    ]
+
     process.send_signal(signal.SIGINT)
     assert process.wait(20) == 0
     with pytest.raises(httpx.TransportError):
