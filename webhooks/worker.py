@@ -24,6 +24,7 @@ log = get_logger("webhooks")
 BATCH = 32
 MAX_SLEEP = 60.0  # re-check the store at least this often (another process may have written)
 ERROR_PAUSE = 1.0  # after an unexpected error (database trouble), before trying again
+STOP_GRACE = 10.0  # how long shutdown waits for the event in hand before cancelling it
 
 
 class Worker:
@@ -42,17 +43,25 @@ class Worker:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         await store.release_claims(self._db, now=self._clock.now())
         self._task = asyncio.create_task(self._run(), name="uplift-webhook-worker")
 
     async def stop(self) -> None:
+        """Finish the event in hand, then stop. Cancelling mid-transaction is the last resort:
+        a cancelled `await` of COMMIT leaves the database layer unsure whether it committed."""
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_GRACE)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         self._task = None
 
     def wake(self) -> None:
@@ -73,6 +82,8 @@ class Worker:
             if not batch:
                 return done
             for stored in batch:
+                if self._stopping:
+                    return done  # the rest stay claimed; the next start makes them due
                 ctx = Context(db=self._db, gateway=self._gateway, now=self._clock.now())
                 status = await dispatch.process(ctx, stored, table=self._table)
                 if status in ("pending", "failed"):
@@ -83,7 +94,7 @@ class Worker:
                 done += 1
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.run_once()
@@ -92,6 +103,8 @@ class Worker:
                 log.error("webhook worker error", exc_info=exc)
                 await self._sleep(ERROR_PAUSE)
                 continue
+            if self._stopping:
+                return
             if self._wake.is_set():
                 continue  # woken while busy: look again before calling it idle
             self._idle.set()
