@@ -75,7 +75,9 @@ from plugin.storage import (  # noqa: E402
     migrations,
     mrr,
     orders,
+    quotes,
     subscriptions,
+    upgrades,
 )
 
 __all__ = [
@@ -91,5 +93,7 @@ __all__ = [
     "migrations",
     "mrr",
     "orders",
+    "quotes",
     "subscriptions",
+    "upgrades",
 ]
