@@ -185,7 +185,8 @@ def _customer(obj: stripe.Customer) -> Customer:
 
 
 def _invoice_item(obj: stripe.InvoiceItem) -> InvoiceItem:
-    parent = obj.parent
+    # `parent` since 2025-03-31.basil; the local emulator still sends only `subscription`.
+    parent = getattr(obj, "parent", None)
     details = parent.subscription_details if parent else None
     return InvoiceItem(
         id=obj.id,
@@ -216,7 +217,7 @@ def _invoice(obj: stripe.Invoice) -> Invoice:
         )
         for line in obj.lines.data
     )
-    parent = obj.parent
+    parent = getattr(obj, "parent", None)
     details = parent.subscription_details if parent else None
     return Invoice(
         id=str(obj.id),
@@ -343,6 +344,10 @@ class StripeGateway:
             lambda: self._client.v1.prices.create_async(params, _options(idempotency_key))
         )
         return _price(obj)
+
+    async def retrieve_product(self, product_id: str) -> Product:
+        obj = await _call(lambda: self._client.v1.products.retrieve_async(product_id))
+        return _product(obj)
 
     async def retrieve_price(self, price_id: str) -> Price:
         obj = await _call(lambda: self._client.v1.prices.retrieve_async(price_id))

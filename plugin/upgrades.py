@@ -1,21 +1,527 @@
-"""Accepting a quote: the one path that charges. (Work in progress: webhook hooks first.)"""
+"""Accepting a quote: the one path that charges.
+
+Default execution ("uplift"), which works on any Stripe account and makes the charge equal the
+quote by construction:
+
+1. claim: insert the upgrade row first; UNIQUE (quote_id) lets exactly one of several
+   concurrent accepts go on (the others get the winner's row, or 409 while it is in flight);
+2. create one invoice item per quoted line (amounts exactly as quoted) on the subscription;
+3. create a one-off invoice of those pending items, finalize it (a zero or negative total is
+   paid at finalization and a negative one becomes a credit on the customer balance, as Stripe
+   does), and pay it off-session with the default payment method;
+4. only once it is paid, switch the subscription item with `proration_behavior="none"`, so
+   Stripe adds no prorations of its own and no second subscription is ever created.
+
+A declined card voids the invoice (its items go with it), leaves the plan as it was and records
+`failed` with the reason. A card that needs 3-D Secure leaves the invoice open: the upgrade is
+`requires_action` with the invoice's `hosted_invoice_url`, and `on_invoice_paid` switches the
+plan when the customer has paid.
+
+"stripe" execution (per offer, and always for interval changes) lets Stripe prorate:
+one subscription update with the quote's `proration_date`, `proration_behavior="always_invoice"`
+and `payment_behavior="pending_if_incomplete"` (the change is held until the invoice is paid).
+Its request shape is checked by mypy against stripe-python's `SubscriptionUpdateParams`; its
+effects are verified only against real Stripe test mode, because the local emulator does not
+prorate (docs/stripe-emulator.md, "Not bridged").
+
+Every Stripe call carries an idempotency key derived from the quote id and the step
+(`uplift:{quote_id}:{step}`), with parameters that depend only on the stored quote, so any retry,
+from a second request, a webhook or a restart, replays instead of charging again
+(RELIABILITY-NOTES rule 6). No write transaction is held across a Stripe call.
+"""
 
 from __future__ import annotations
 
+import secrets
+
+from plugin import quotes, storage
+from plugin.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from plugin.quotes import DEFAULT_TTL, DowngradeTiming, QuoteRecord, SubscriptionState, Target
 from plugin.storage import Database
-from plugin.stripe_gateway import StripeGateway
+from plugin.storage.quotes import Execution
+from plugin.storage.upgrades import NewUpgrade, Status, UpgradeRecord
+from plugin.stripe_gateway import (
+    Invoice,
+    StripeGateway,
+    StripeRejected,
+    StripeUnavailable,
+    Subscription,
+)
+
+REQUIRES_ACTION = "invoice_payment_intent_requires_action"
+
+
+def _key(quote_id: str, step: str) -> str:
+    return f"uplift:{quote_id}:{step}"
+
+
+def _state(subscription: Subscription) -> SubscriptionState:
+    if len(subscription.items) != 1:
+        raise ValidationFailed(
+            f"Subscription {subscription.id} has {len(subscription.items)} items; "
+            "upgrades change single-item subscriptions only.",
+            field="subscription_id",
+        )
+    [item] = subscription.items
+    return SubscriptionState(
+        subscription_id=subscription.id,
+        item_id=item.id,
+        price=item.price_id,
+        quantity=item.quantity,
+        period_start=item.current_period_start,
+        period_end=item.current_period_end,
+    )
+
+
+async def _target(gateway: StripeGateway, price_id: str) -> Target:
+    price = await gateway.retrieve_price(price_id)
+    product = await gateway.retrieve_product(price.product_id)
+    return Target(price=price, product_name=product.name)
+
+
+async def _subscription(
+    gateway: StripeGateway, *, customer_id: str, subscription_id: str
+) -> Subscription:
+    subscription = await gateway.retrieve_subscription(subscription_id)
+    if subscription.customer_id != customer_id:
+        raise NotFound(
+            f"No subscription {subscription_id!r} for this customer.", field="subscription_id"
+        )
+    return subscription
+
+
+async def quote(
+    db: Database,
+    gateway: StripeGateway,
+    *,
+    customer_id: str,
+    subscription_id: str,
+    to_price: str,
+    to_quantity: int,
+    now: int,
+    offer_id: str | None = None,
+    variant: str | None = None,
+    execution: Execution = "uplift",
+    downgrade_timing: DowngradeTiming = "period_end",
+    ttl: int = DEFAULT_TTL,
+) -> QuoteRecord:
+    """Read the subscription, its price, the target price and the customer balance from Stripe
+    and store a quote for the change at `now`."""
+    subscription = await _subscription(
+        gateway, customer_id=customer_id, subscription_id=subscription_id
+    )
+    state = _state(subscription)
+    current = await _target(gateway, state.price)
+    target = await _target(gateway, to_price)
+    customer = await gateway.retrieve_customer(customer_id)
+    return await quotes.create(
+        db,
+        customer_id=customer_id,
+        state=state,
+        current=current,
+        target=target,
+        to_quantity=to_quantity,
+        now=now,
+        starting_balance=customer.balance,
+        offer_id=offer_id,
+        variant=variant,
+        execution=execution,
+        downgrade_timing=downgrade_timing,
+        ttl=ttl,
+    )
+
+
+async def accept(
+    db: Database,
+    gateway: StripeGateway,
+    *,
+    quote_id: str,
+    customer_id: str,
+    idempotency_key: str,
+    now: int,
+) -> UpgradeRecord:
+    """Execute the quote once. Returns the upgrade as it stands when this call is done:
+    `succeeded`, `failed` (declined; nothing charged, plan unchanged), `requires_action`
+    (3-D Secure; pay on `hosted_invoice_url`) or `scheduled` (a period-end downgrade).
+
+    Raises NotFound (not this customer's quote), Gone (expired), StaleQuote (409, the
+    subscription changed; carries a fresh quote), Conflict (409, the same quote is being
+    accepted right now), ValidationFailed (422, this Idempotency-Key was used for another quote)
+    and ServiceUnavailable (Stripe unreachable; the upgrade stays `processing` and `resume`
+    finishes it with the same Stripe idempotency keys).
+    """
+    if not idempotency_key:
+        raise ValidationFailed("An Idempotency-Key is required.", field="Idempotency-Key")
+    existing = await storage.upgrades.by_quote(db, quote_id)
+    if existing is not None and existing.customer_id == customer_id:
+        return _replay(existing, quote_id=quote_id, idempotency_key=idempotency_key)
+    stored = await quotes.get_for_accept(db, quote_id=quote_id, customer_id=customer_id, now=now)
+    try:
+        subscription = await _subscription(
+            gateway, customer_id=customer_id, subscription_id=stored.state.subscription_id
+        )
+    except StripeUnavailable as exc:
+        raise ServiceUnavailable(f"Stripe is unreachable: {exc}") from None
+    if not quotes.accepted_state_matches(stored, _state(subscription)):
+        fresh = await quote(
+            db,
+            gateway,
+            customer_id=customer_id,
+            subscription_id=stored.state.subscription_id,
+            to_price=stored.to_price,
+            to_quantity=stored.to_quantity,
+            now=now,
+            offer_id=stored.offer_id,
+            variant=stored.variant,
+            execution=stored.execution,
+        )
+        raise quotes.StaleQuote(stored, fresh)
+
+    scheduled = stored.timing == "period_end"
+    upgrade, claimed = await storage.upgrades.claim(
+        db,
+        upgrade=NewUpgrade(
+            id="up_" + secrets.token_hex(12),
+            quote_id=stored.id,
+            idempotency_key=idempotency_key,
+            customer_id=customer_id,
+            offer_id=stored.offer_id,
+            variant=stored.variant,
+            execution=stored.execution,
+            subscription_id=stored.state.subscription_id,
+            subscription_item_id=stored.state.item_id,
+            from_price=stored.state.price,
+            from_quantity=stored.state.quantity,
+            to_price=stored.to_price,
+            to_quantity=stored.to_quantity,
+            currency=stored.currency,
+            amount_quoted=stored.amount_due_now,
+            mrr_delta=stored.mrr_delta,
+            status="scheduled" if scheduled else "processing",
+            effective_at=stored.state.period_end if scheduled else now,
+        ),
+        now=now,
+    )
+    if not claimed:
+        return _replay(upgrade, quote_id=quote_id, idempotency_key=idempotency_key)
+    if scheduled:
+        return upgrade
+    return await _execute(db, gateway, upgrade=upgrade, quote=stored, now=now)
+
+
+def _replay(upgrade: UpgradeRecord, *, quote_id: str, idempotency_key: str) -> UpgradeRecord:
+    """A second accept: the same quote returns its one upgrade; the same Idempotency-Key for
+    another quote is the IETF draft's 422; a first request still running is its 409."""
+    if upgrade.quote_id != quote_id:
+        raise ValidationFailed(
+            "This Idempotency-Key was already used to accept another quote.",
+            code="idempotency_key_reused",
+            field="Idempotency-Key",
+        )
+    if upgrade.status == "processing":
+        raise Conflict(
+            f"Quote {quote_id} is being accepted right now; retry shortly.",
+            code="accept_in_progress",
+        )
+    return upgrade
+
+
+async def resume(
+    db: Database, gateway: StripeGateway, *, upgrade_id: str, now: int
+) -> UpgradeRecord:
+    """Finish an upgrade left `processing` (Stripe was unreachable, or the process died). Every
+    step replays with its original idempotency key, so nothing is created or charged twice."""
+    upgrade = await storage.upgrades.get(db, upgrade_id)
+    if upgrade is None:
+        raise NotFound(f"No upgrade {upgrade_id!r}.")
+    if upgrade.status != "processing":
+        return upgrade
+    stored = await storage.quotes.get(db, upgrade.quote_id)
+    if stored is None:  # pragma: no cover -- the foreign key keeps the quote
+        raise NotFound(f"No quote {upgrade.quote_id!r}.")
+    return await _execute(db, gateway, upgrade=upgrade, quote=stored, now=now)
+
+
+async def _execute(
+    db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, quote: QuoteRecord, now: int
+) -> UpgradeRecord:
+    try:
+        if quote.execution == "stripe":
+            await _execute_in_stripe(db, gateway, upgrade=upgrade, quote=quote, now=now)
+        else:
+            await _execute_in_uplift(db, gateway, upgrade=upgrade, quote=quote, now=now)
+    except StripeUnavailable as exc:
+        await storage.upgrades.note(
+            db, upgrade_id=upgrade.id, status="processing", detail=f"stripe: {exc}", now=now
+        )
+        raise ServiceUnavailable(
+            f"Stripe is unreachable; upgrade {upgrade.id} will be finished on retry."
+        ) from None
+    final = await storage.upgrades.get(db, upgrade.id)
+    if final is None:  # pragma: no cover -- rows are never deleted
+        raise NotFound(f"No upgrade {upgrade.id!r}.")
+    return final
+
+
+def _reason(exc: StripeRejected) -> str:
+    return exc.decline_code or exc.code or str(exc)
+
+
+async def _execute_in_uplift(
+    db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, quote: QuoteRecord, now: int
+) -> None:
+    customer, subscription = quote.customer_id, quote.state.subscription_id
+    items = []
+    try:
+        for index, line in enumerate(quote.lines):
+            items.append(
+                await gateway.create_invoice_item(
+                    {
+                        "customer": customer,
+                        "subscription": subscription,
+                        "amount": line.amount,
+                        "currency": quote.currency,
+                        "description": line.description,
+                        "period": {"start": line.period_start, "end": line.period_end},
+                        "metadata": {"uplift_quote": quote.id, "uplift_line": str(index)},
+                    },
+                    idempotency_key=_key(quote.id, f"item:{index}"),
+                )
+            )
+        draft = await gateway.create_invoice(
+            {
+                "customer": customer,
+                "subscription": subscription,
+                "pending_invoice_items_behavior": "include",
+                "auto_advance": False,
+                "collection_method": "charge_automatically",
+                "description": "Plan change",
+                "metadata": {"uplift_quote": quote.id, "uplift_upgrade": upgrade.id},
+            },
+            idempotency_key=_key(quote.id, "invoice"),
+        )
+    except StripeRejected as exc:
+        for item in items:
+            await gateway.delete_invoice_item(item.id)
+        await _fail(db, upgrade, reason=_reason(exc), now=now)
+        return
+    await storage.upgrades.set_invoice(
+        db, upgrade_id=upgrade.id, invoice_id=draft.id, hosted_invoice_url=None, now=now
+    )
+    if draft.subtotal != quote.invoice_total:
+        # Someone else's pending items for this subscription were swept in: charging would not
+        # be the quote. Take ours back out of the draft and stop.
+        for item in items:
+            await gateway.delete_invoice_item(item.id)
+        await _fail(
+            db,
+            upgrade,
+            reason=f"invoice_mismatch: draft {draft.subtotal} != quote {quote.invoice_total}",
+            now=now,
+        )
+        return
+
+    invoice = await gateway.finalize_invoice(draft.id, idempotency_key=_key(quote.id, "finalize"))
+    if invoice.status != "paid":
+        try:
+            invoice = await gateway.pay_invoice(invoice.id, idempotency_key=_key(quote.id, "pay"))
+        except StripeRejected as exc:
+            if exc.code == REQUIRES_ACTION:
+                open_invoice = await gateway.retrieve_invoice(invoice.id)
+                await storage.upgrades.transition(
+                    db,
+                    upgrade_id=upgrade.id,
+                    status="requires_action",
+                    allowed_from=("processing",),
+                    now=now,
+                    detail=exc.code,
+                    hosted_invoice_url=open_invoice.hosted_invoice_url,
+                )
+                return
+            await gateway.void_invoice(invoice.id, idempotency_key=_key(quote.id, "void"))
+            await _fail(db, upgrade, reason=_reason(exc), now=now)
+            return
+    await _switch(db, gateway, upgrade=upgrade, invoice=invoice, now=now)
+
+
+async def _fail(db: Database, upgrade: UpgradeRecord, *, reason: str, now: int) -> None:
+    await storage.upgrades.transition(
+        db,
+        upgrade_id=upgrade.id,
+        status="failed",
+        allowed_from=("processing", "requires_action"),
+        now=now,
+        detail=reason,
+        failure_reason=reason,
+    )
+
+
+async def _switch(
+    db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, invoice: Invoice, now: int
+) -> None:
+    """The invoice is paid: move the item to the new price, adding no prorations of Stripe's."""
+    await gateway.update_subscription(
+        upgrade.subscription_id,
+        {
+            "items": [
+                {
+                    "id": upgrade.subscription_item_id,
+                    "price": upgrade.to_price,
+                    "quantity": upgrade.to_quantity,
+                }
+            ],
+            "proration_behavior": "none",
+        },
+        idempotency_key=_key(upgrade.quote_id, "switch"),
+    )
+    await storage.upgrades.transition(
+        db,
+        upgrade_id=upgrade.id,
+        status="succeeded",
+        allowed_from=("processing", "requires_action"),
+        now=now,
+        detail=f"invoice {invoice.id} paid",
+        amount_paid=invoice.amount_paid,
+    )
+
+
+async def _execute_in_stripe(
+    db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, quote: QuoteRecord, now: int
+) -> None:
+    """Stripe prorates with the same `proration_date`; the change waits for the payment."""
+    try:
+        subscription = await gateway.update_subscription(
+            upgrade.subscription_id,
+            {
+                "items": [
+                    {
+                        "id": upgrade.subscription_item_id,
+                        "price": upgrade.to_price,
+                        "quantity": upgrade.to_quantity,
+                    }
+                ],
+                "proration_date": quote.proration_date,
+                "proration_behavior": "always_invoice",
+                "payment_behavior": "pending_if_incomplete",
+            },
+            idempotency_key=_key(quote.id, "stripe"),
+        )
+    except StripeRejected as exc:
+        await _fail(db, upgrade, reason=_reason(exc), now=now)
+        return
+    if subscription.latest_invoice_id is None:
+        await _fail(db, upgrade, reason="stripe created no invoice", now=now)
+        return
+    invoice = await gateway.retrieve_invoice(subscription.latest_invoice_id)
+    await storage.upgrades.set_invoice(
+        db,
+        upgrade_id=upgrade.id,
+        invoice_id=invoice.id,
+        hosted_invoice_url=invoice.hosted_invoice_url,
+        now=now,
+    )
+    if invoice.status == "paid":
+        await storage.upgrades.transition(
+            db,
+            upgrade_id=upgrade.id,
+            status="succeeded",
+            allowed_from=("processing",),
+            now=now,
+            detail=f"invoice {invoice.id} paid",
+            amount_paid=invoice.amount_paid,
+        )
+    else:
+        # pending_if_incomplete: Stripe holds the change as `pending_update` and applies it
+        # itself when the invoice is paid (`on_invoice_paid` then only records it).
+        await storage.upgrades.transition(
+            db,
+            upgrade_id=upgrade.id,
+            status="requires_action",
+            allowed_from=("processing",),
+            now=now,
+            detail=f"invoice {invoice.id} {invoice.status}",
+        )
+
+
+async def apply_due(db: Database, gateway: StripeGateway, *, now: int) -> list[UpgradeRecord]:
+    """Apply scheduled (period-end) changes whose time has come: no charge, no prorations."""
+    done = []
+    for upgrade in await storage.upgrades.due(db, now=now):
+        subscription = await gateway.retrieve_subscription(upgrade.subscription_id)
+        await gateway.update_subscription(
+            subscription.id,
+            {
+                "items": [
+                    {
+                        "id": upgrade.subscription_item_id,
+                        "price": upgrade.to_price,
+                        "quantity": upgrade.to_quantity,
+                    }
+                ],
+                "proration_behavior": "none",
+            },
+            idempotency_key=_key(upgrade.quote_id, "scheduled-switch"),
+        )
+        if await storage.upgrades.transition(
+            db,
+            upgrade_id=upgrade.id,
+            status="succeeded",
+            allowed_from=("scheduled",),
+            now=now,
+            detail="applied at period end",
+            amount_paid=0,
+        ):
+            done.append(upgrade)
+    return done
+
+
+# Webhook hooks. Each re-reads the invoice from Stripe rather than trusting the event's copy
+# (events arrive late and out of order, RELIABILITY-NOTES rule 4), does nothing when no upgrade
+# references the invoice, and is idempotent: status changes are compare-and-set, and the plan
+# switch replays under the same Stripe idempotency key as the accept request's.
 
 
 async def on_invoice_paid(
     db: Database, gateway: StripeGateway, *, invoice_id: str, now: int
 ) -> None:
     """A `requires_action` upgrade whose invoice got paid: record success and switch the plan."""
+    upgrade = await storage.upgrades.by_invoice(db, invoice_id)
+    if upgrade is None or upgrade.status not in ("requires_action", "processing"):
+        return
+    invoice = await gateway.retrieve_invoice(invoice_id)
+    if invoice.status != "paid":
+        return
+    if upgrade.execution == "stripe":
+        await storage.upgrades.transition(
+            db,
+            upgrade_id=upgrade.id,
+            status="succeeded",
+            allowed_from=("requires_action",),
+            now=now,
+            detail=f"invoice {invoice.id} paid",
+            amount_paid=invoice.amount_paid,
+        )
+        return
+    await _switch(db, gateway, upgrade=upgrade, invoice=invoice, now=now)
 
 
 async def on_invoice_payment_failed(
     db: Database, gateway: StripeGateway, *, invoice_id: str, reason: str | None, now: int
 ) -> None:
-    """The upgrade's invoice could not be paid: record `failed`; the plan is left as it was."""
+    """A payment attempt failed. Stripe sends this for the off-session 3-D Secure attempt too,
+    and the customer may still pay the open invoice, so the upgrade only fails once the invoice
+    is void or uncollectible; until then the attempt is written to its history."""
+    upgrade = await storage.upgrades.by_invoice(db, invoice_id)
+    if upgrade is None or upgrade.status not in ("requires_action", "processing"):
+        return
+    invoice = await gateway.retrieve_invoice(invoice_id)
+    detail = f"payment failed: {reason or 'unknown'}"
+    if invoice.status in ("void", "uncollectible"):
+        await _fail(db, upgrade, reason=reason or f"invoice {invoice.status}", now=now)
+    else:
+        await storage.upgrades.note(
+            db, upgrade_id=upgrade.id, status=upgrade.status, detail=detail, now=now
+        )
 
 
 async def on_invoice_action_required(
@@ -27,3 +533,37 @@ async def on_invoice_action_required(
     now: int,
 ) -> None:
     """The customer must authenticate: record `requires_action` with the page to do it on."""
+    upgrade = await storage.upgrades.by_invoice(db, invoice_id)
+    if upgrade is None:
+        return
+    if upgrade.status == "processing":
+        await storage.upgrades.transition(
+            db,
+            upgrade_id=upgrade.id,
+            status="requires_action",
+            allowed_from=("processing",),
+            now=now,
+            detail="invoice.payment_action_required",
+            hosted_invoice_url=hosted_invoice_url,
+        )
+    elif upgrade.status == "requires_action" and upgrade.hosted_invoice_url is None:
+        await storage.upgrades.set_invoice(
+            db,
+            upgrade_id=upgrade.id,
+            invoice_id=invoice_id,
+            hosted_invoice_url=hosted_invoice_url,
+            now=now,
+        )
+
+
+__all__ = [
+    "Status",
+    "UpgradeRecord",
+    "accept",
+    "apply_due",
+    "on_invoice_action_required",
+    "on_invoice_paid",
+    "on_invoice_payment_failed",
+    "quote",
+    "resume",
+]

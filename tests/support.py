@@ -7,8 +7,11 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 import httpx
+
+from plugin.stripe_gateway import StripeGateway
 
 # 2026-11-22T00:00:00Z: tests pin time; nothing reads the wall clock.
 NOW = 1795305600
@@ -81,3 +84,69 @@ def sign_webhook(payload: bytes, secret: str | list[str], timestamp: int) -> str
     signed = str(timestamp).encode() + b"." + payload
     signatures = [hmac.new(s.encode(), signed, hashlib.sha256).hexdigest() for s in secrets]
     return ",".join([f"t={timestamp}", *(f"v1={sig}" for sig in signatures)])
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """A customer on Basic monthly in the emulator, with Pro monthly and Pro annual to move to."""
+
+    customer_id: str
+    subscription_id: str
+    item_id: str
+    basic: str  # 2900 / month
+    pro: str  # 9900 / month
+    pro_annual: str  # 99000 / year
+    period_start: int
+    period_end: int
+
+
+async def subscribed_customer(
+    gateway: StripeGateway, *, name: str, card: str = "pm_card_visa", quantity: int = 1
+) -> Subscribed:
+    """Set up through the gateway with keys named after `name` (the emulator is shared by the
+    whole session, so each test passes its own name). The subscription is paid with a Visa
+    card; `card` then becomes the default payment method for what follows."""
+    key = f"test:{name}"
+    customer = await gateway.create_customer(
+        {"email": f"{name}@example.com", "name": name}, idempotency_key=f"{key}:customer"
+    )
+    await gateway.set_default_payment_method(
+        customer_id=customer.id, payment_method="pm_card_visa", idempotency_key=f"{key}:visa"
+    )
+    basic_product = await gateway.create_product({"name": "Basic"}, idempotency_key=f"{key}:b")
+    pro_product = await gateway.create_product({"name": "Pro"}, idempotency_key=f"{key}:p")
+    prices = {}
+    for label, product, amount, interval in (
+        ("basic", basic_product.id, 2900, "month"),
+        ("pro", pro_product.id, 9900, "month"),
+        ("pro_annual", pro_product.id, 99000, "year"),
+    ):
+        price = await gateway.create_price(
+            {
+                "product": product,
+                "currency": "usd",
+                "unit_amount": amount,
+                "recurring": {"interval": interval},
+            },
+            idempotency_key=f"{key}:price:{label}",
+        )
+        prices[label] = price.id
+    subscription = await gateway.create_subscription(
+        {"customer": customer.id, "items": [{"price": prices["basic"], "quantity": quantity}]},
+        idempotency_key=f"{key}:subscription",
+    )
+    if card != "pm_card_visa":
+        await gateway.set_default_payment_method(
+            customer_id=customer.id, payment_method=card, idempotency_key=f"{key}:card"
+        )
+    [item] = subscription.items
+    return Subscribed(
+        customer_id=customer.id,
+        subscription_id=subscription.id,
+        item_id=item.id,
+        basic=prices["basic"],
+        pro=prices["pro"],
+        pro_annual=prices["pro_annual"],
+        period_start=item.current_period_start,
+        period_end=item.current_period_end,
+    )

@@ -1,0 +1,188 @@
+"""Quote lifecycle: compute a plan change with the engine, lock it, store it, expire it.
+
+A quote fixes `t` (Stripe's `proration_date`) and the subscription state it was computed from
+(item, price, quantity, period). Accepting it later charges exactly its lines; if it has expired
+the answer is 410, and if the subscription no longer matches (someone changed the plan, a renewal
+moved the period) it is 409 with a fresh quote computed at the accept time. No Stripe calls here:
+the caller (plugin/upgrades.py) reads Stripe and passes the state in.
+
+Upgrades apply now. Downgrades (the new price is worth less per month) apply at the period end by
+default, with no refund: their quote has no lines and charges nothing. An interval change
+(monthly → annual) starts a new period at `t`: the unused time is credited and the new price
+billed in full, which only Stripe can do (it resets the billing anchor), so such a quote is
+executed in "stripe" mode whatever the offer asks.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from plugin import proration, storage
+from plugin.catalog import Price
+from plugin.errors import Conflict, Gone, NotFound, ValidationFailed
+from plugin.storage import Database
+from plugin.storage.quotes import Execution, QuoteRecord, SubscriptionState, Timing
+
+DEFAULT_TTL = 600  # seconds a customer has to accept what they were shown
+DowngradeTiming = Literal["period_end", "now"]
+
+__all__ = [
+    "DEFAULT_TTL",
+    "DowngradeTiming",
+    "QuoteRecord",
+    "StaleQuote",
+    "SubscriptionState",
+    "Target",
+    "accepted_state_matches",
+    "create",
+    "get_for_accept",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A price with the name Stripe prints on invoice lines ("Remaining time on Pro …")."""
+
+    price: Price
+    product_name: str
+
+
+class StaleQuote(Conflict):
+    """The subscription changed after the quote: nothing was charged; `fresh` is a new quote
+    for the same change at the accept time, which the caller can show instead."""
+
+    default_code = "quote_stale"
+
+    def __init__(self, stale: QuoteRecord, fresh: QuoteRecord) -> None:
+        super().__init__(
+            f"Quote {stale.id} no longer matches subscription {stale.state.subscription_id}; "
+            f"accept the fresh quote {fresh.id} instead.",
+            field="quote_id",
+        )
+        self.stale = stale
+        self.fresh = fresh
+
+    def body(self) -> dict[str, dict[str, str]]:
+        body = super().body()
+        body["error"]["fresh_quote_id"] = self.fresh.id
+        return body
+
+
+def _item(target: Target, quantity: int) -> proration.Item:
+    price = target.price
+    if price.unit_amount is None or price.interval is None:
+        raise ValidationFailed(f"Price {price.id!r} is not a recurring per-unit price.")
+    return proration.Item(
+        price=price.id,
+        product=target.product_name,
+        unit_amount=price.unit_amount,
+        quantity=quantity,
+        interval=price.interval,
+        interval_count=price.interval_count,
+    )
+
+
+def _mrr(target: Target, quantity: int) -> int:
+    monthly = target.price.monthly_amount()
+    return 0 if monthly is None else monthly.amount * quantity
+
+
+async def create(
+    db: Database,
+    *,
+    customer_id: str,
+    state: SubscriptionState,
+    current: Target,
+    target: Target,
+    to_quantity: int,
+    now: int,
+    starting_balance: int = 0,
+    offer_id: str | None = None,
+    variant: str | None = None,
+    execution: Execution = "uplift",
+    downgrade_timing: DowngradeTiming = "period_end",
+    ttl: int = DEFAULT_TTL,
+) -> QuoteRecord:
+    """Quote moving `state`'s item to `target` at `now` and store the quote."""
+    if current.price.id != state.price:
+        raise ValidationFailed("the current price does not match the subscription's item")
+    if (target.price.id, to_quantity) == (state.price, state.quantity):
+        raise ValidationFailed(
+            f"The subscription is already on {target.price.id}, quantity {to_quantity}.",
+            field="price",
+        )
+    if to_quantity < 1:
+        raise ValidationFailed(f"quantity must be at least 1, got {to_quantity}", field="quantity")
+    if target.price.currency != current.price.currency:
+        raise ValidationFailed(
+            f"Price {target.price.id!r} is in {target.price.currency}, the subscription in "
+            f"{current.price.currency}; Stripe cannot change a subscription's currency.",
+            field="price",
+        )
+    old, new = _item(current, state.quantity), _item(target, to_quantity)
+    mrr_delta = _mrr(target, to_quantity) - _mrr(current, state.quantity)
+    interval_change = (old.interval, old.interval_count) != (new.interval, new.interval_count)
+    timing: Timing = (
+        "period_end"
+        if mrr_delta < 0 and downgrade_timing == "period_end" and not interval_change
+        else "now"
+    )
+    change = proration.Change(
+        currency=current.price.currency,
+        old=old,
+        new=new,
+        period_start=state.period_start,
+        period_end=state.period_end,
+        change_time=now,
+        # Uplift invoices the prorations itself, immediately, so it quotes what Stripe's
+        # `always_invoice` would bill; a period-end change prorates nothing.
+        behavior="none" if timing == "period_end" else "always_invoice",
+        starting_balance=starting_balance,
+    )
+    try:
+        computed = proration.prorate(change)
+    except proration.ProrationError as exc:
+        raise ValidationFailed(str(exc)) from None
+    quote = QuoteRecord(
+        id="qt_" + secrets.token_hex(12),
+        customer_id=customer_id,
+        offer_id=offer_id,
+        variant=variant,
+        execution="stripe" if interval_change else execution,
+        timing=timing,
+        state=state,
+        to_price=target.price.id,
+        to_quantity=to_quantity,
+        proration_date=now,
+        currency=current.price.currency,
+        lines=computed.lines,
+        invoice_total=computed.invoice_total or 0,
+        amount_due_now=computed.amount_due_now,
+        mrr_delta=mrr_delta,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    await storage.quotes.insert(db, quote=quote)
+    return quote
+
+
+async def get_for_accept(db: Database, *, quote_id: str, customer_id: str, now: int) -> QuoteRecord:
+    """The quote, if it is this customer's (404 otherwise, not telling whether it exists) and
+    has not expired (410)."""
+    quote = await storage.quotes.get(db, quote_id)
+    if quote is None or quote.customer_id != customer_id:
+        raise NotFound(f"No quote {quote_id!r} for this customer.", field="quote_id")
+    if now >= quote.expires_at:
+        raise Gone(
+            f"Quote {quote_id} expired at {quote.expires_at}; ask for a new one.",
+            code="quote_expired",
+            field="quote_id",
+        )
+    return quote
+
+
+def accepted_state_matches(quote: QuoteRecord, current: SubscriptionState) -> bool:
+    """Whether the subscription is still what the quote was computed from."""
+    return quote.state == current

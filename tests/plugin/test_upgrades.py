@@ -1,0 +1,360 @@
+"""Accepting quotes against the local Stripe: what the emulator recorded is the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from plugin import quotes, storage, upgrades
+from plugin.errors import ApiError, Conflict, ValidationFailed
+from plugin.storage import Database
+from plugin.stripe_gateway import StripeGateway
+from tests.support import STRIPE_TEST_KEY, Subscribed, subscribed_customer
+
+DAY = 86400
+
+
+@pytest.fixture
+async def stripe_http(emulator_url: str) -> Any:
+    """Raw reads of what the emulator recorded (all invoices of a customer) and the customer's
+    side of 3-D Secure, which no Uplift code path performs."""
+    async with httpx.AsyncClient(
+        base_url=emulator_url, headers={"Authorization": f"Bearer {STRIPE_TEST_KEY}"}, timeout=10
+    ) as http:
+        yield http
+
+
+async def _paid_upgrade_invoices(http: httpx.AsyncClient, world: Subscribed) -> list[Any]:
+    found = (await http.get("/v1/invoices", params={"customer": world.customer_id})).json()
+    return [
+        invoice
+        for invoice in found["data"]
+        if invoice["metadata"].get("uplift_quote") and invoice["status"] == "paid"
+    ]
+
+
+async def _quote(
+    db: Database, gateway: StripeGateway, world: Subscribed, *, to_price: str, now: int, **kw: Any
+) -> quotes.QuoteRecord:
+    return await upgrades.quote(
+        db,
+        gateway,
+        customer_id=world.customer_id,
+        subscription_id=world.subscription_id,
+        to_price=to_price,
+        to_quantity=kw.pop("to_quantity", 1),
+        now=now,
+        **kw,
+    )
+
+
+async def test_upgrade_charges_exactly_the_quote_and_switches_the_plan(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """Accepting an upgrade quote charges its amount to the cent in one paid invoice whose lines
+    are the quoted lines, then moves the same subscription item to the new price."""
+    world = await subscribed_customer(gateway, name="upgrade-ok")
+    now = world.period_start + 10 * DAY + 12345
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
+    assert quote.amount_due_now > 0
+
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-upgrade-ok",
+        now=now + 30,
+    )
+
+    assert (upgrade.status, upgrade.amount_paid) == ("succeeded", quote.amount_due_now)
+    assert upgrade.invoice_id is not None
+    invoice = await gateway.retrieve_invoice(upgrade.invoice_id)
+    assert (invoice.status, invoice.amount_paid) == ("paid", quote.amount_due_now)
+    assert sorted(line.amount for line in invoice.lines) == sorted(
+        line.amount for line in quote.lines
+    )
+    subscription = await gateway.retrieve_subscription(world.subscription_id)
+    [item] = subscription.items
+    assert (item.id, item.price_id, item.quantity) == (world.item_id, world.pro, 1)
+    assert subscription.status == "active"
+    assert upgrade.mrr_delta == 9900 - 2900
+    history = await storage.upgrades.history(db, upgrade.id)
+    assert [event.status for event in history] == ["processing", "succeeded"]
+
+
+async def test_declined_card_charges_nothing_and_keeps_the_plan(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """A declined off-session payment voids the invoice, leaves the plan untouched and records
+    `failed` with the decline reason."""
+    world = await subscribed_customer(
+        gateway, name="upgrade-declined", card="pm_card_chargeCustomerFail"
+    )
+    now = world.period_start + 3 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
+
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-declined",
+        now=now,
+    )
+
+    assert upgrade.status == "failed"
+    assert upgrade.failure_reason
+    assert upgrade.invoice_id is not None
+    invoice = await gateway.retrieve_invoice(upgrade.invoice_id)
+    assert (invoice.status, invoice.amount_paid) == ("void", 0)
+    assert await _paid_upgrade_invoices(stripe_http, world) == []
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert item.price_id == world.basic
+
+
+async def test_3ds_card_waits_for_the_customer_then_switches_on_invoice_paid(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """A card needing 3-D Secure leaves the upgrade `requires_action` with the invoice's payment
+    page and the plan unchanged; once the customer pays, `on_invoice_paid` switches it."""
+    world = await subscribed_customer(
+        gateway, name="upgrade-3ds", card="pm_card_authenticationRequired"
+    )
+    now = world.period_start + 5 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
+
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-3ds",
+        now=now,
+    )
+    assert upgrade.status == "requires_action"
+    assert upgrade.hosted_invoice_url
+    assert upgrade.invoice_id is not None
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert item.price_id == world.basic
+
+    # Before the customer acts, a paid-event replay changes nothing.
+    await upgrades.on_invoice_paid(db, gateway, invoice_id=upgrade.invoice_id, now=now + 1)
+    assert (await storage.upgrades.get(db, upgrade.id)) == upgrade
+
+    # The customer authenticates on the hosted page (the emulator's test route for it).
+    open_invoice = (await stripe_http.get(f"/v1/invoices/{upgrade.invoice_id}")).json()
+    intent = (await stripe_http.get(f"/v1/payment_intents/{open_invoice['payment_intent']}")).json()
+    authenticated = await stripe_http.post(
+        f"/v1/payment_intents/{intent['id']}/_authenticate",
+        data={"client_secret": intent["client_secret"], "success": "true"},
+    )
+    assert authenticated.status_code == 200
+
+    await upgrades.on_invoice_paid(db, gateway, invoice_id=upgrade.invoice_id, now=now + 60)
+    await upgrades.on_invoice_paid(db, gateway, invoice_id=upgrade.invoice_id, now=now + 61)
+    done = await storage.upgrades.get(db, upgrade.id)
+    assert done is not None
+    assert (done.status, done.amount_paid) == ("succeeded", quote.amount_due_now)
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert (item.id, item.price_id) == (world.item_id, world.pro)
+    assert len(await _paid_upgrade_invoices(stripe_http, world)) == 1
+
+
+async def test_accepting_twice_charges_once(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """A repeated accept of the same quote (same or another Idempotency-Key) returns the one
+    upgrade; the same key for a different quote is refused with 422."""
+    world = await subscribed_customer(gateway, name="upgrade-twice")
+    now = world.period_start + 7 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
+    args: dict[str, Any] = {"quote_id": quote.id, "customer_id": world.customer_id, "now": now}
+
+    first = await upgrades.accept(db, gateway, idempotency_key="idem-twice", **args)
+    again = await upgrades.accept(db, gateway, idempotency_key="idem-twice", **args)
+    other_key = await upgrades.accept(db, gateway, idempotency_key="idem-twice-2", **args)
+
+    assert first.status == "succeeded"
+    assert again == first == other_key
+    assert len(await _paid_upgrade_invoices(stripe_http, world)) == 1
+
+    second_quote = await _quote(db, gateway, world, to_price=world.basic, now=now + 1)
+    with pytest.raises(ValidationFailed):
+        await upgrades.accept(
+            db,
+            gateway,
+            quote_id=second_quote.id,
+            customer_id=world.customer_id,
+            idempotency_key="idem-twice",
+            now=now + 1,
+        )
+
+
+async def test_concurrent_accepts_charge_once(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """Five accepts of one quote racing: one upgrade row, one paid invoice, one switch; the
+    others get that upgrade or a 409 while it is in flight."""
+    world = await subscribed_customer(gateway, name="upgrade-race")
+    now = world.period_start + 2 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
+
+    results = await asyncio.gather(
+        *(
+            upgrades.accept(
+                db,
+                gateway,
+                quote_id=quote.id,
+                customer_id=world.customer_id,
+                idempotency_key=f"idem-race-{n}",
+                now=now,
+            )
+            for n in range(5)
+        ),
+        return_exceptions=True,
+    )
+
+    finished = [r for r in results if isinstance(r, upgrades.UpgradeRecord)]
+    assert finished
+    assert all(isinstance(r, upgrades.UpgradeRecord | Conflict) for r in results)
+    assert {r.id for r in finished} == {finished[0].id}
+    assert len(await storage.upgrades.list_for_customer(db, world.customer_id)) == 1
+    paid = await _paid_upgrade_invoices(stripe_http, world)
+    assert [invoice["amount_paid"] for invoice in paid] == [quote.amount_due_now]
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert item.price_id == world.pro
+
+
+async def test_expired_quote_is_gone(db: Database, gateway: StripeGateway) -> None:
+    """A quote accepted at or after its expiry (10 minutes by default) is a 410; nothing runs."""
+    world = await subscribed_customer(gateway, name="upgrade-expired")
+    now = world.period_start + DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
+    assert quote.expires_at == now + 600
+
+    with pytest.raises(ApiError) as gone:
+        await upgrades.accept(
+            db,
+            gateway,
+            quote_id=quote.id,
+            customer_id=world.customer_id,
+            idempotency_key="idem-expired",
+            now=now + 600,
+        )
+    assert (gone.value.status, gone.value.code) == (410, "quote_expired")
+    assert await storage.upgrades.by_quote(db, quote.id) is None
+
+
+async def test_stale_quote_is_a_conflict_with_a_fresh_quote(
+    db: Database, gateway: StripeGateway
+) -> None:
+    """If the subscription changed after the quote, accepting is a 409 carrying a fresh quote
+    for the same change; nothing is charged and the fresh quote can be accepted."""
+    world = await subscribed_customer(gateway, name="upgrade-stale", quantity=2)
+    now = world.period_start + 4 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now, to_quantity=2)
+    await gateway.update_subscription(
+        world.subscription_id,
+        {"items": [{"id": world.item_id, "quantity": 3}], "proration_behavior": "none"},
+        idempotency_key="test:upgrade-stale:seat-change",
+    )
+
+    with pytest.raises(quotes.StaleQuote) as stale:
+        await upgrades.accept(
+            db,
+            gateway,
+            quote_id=quote.id,
+            customer_id=world.customer_id,
+            idempotency_key="idem-stale",
+            now=now + 60,
+        )
+    assert stale.value.status == 409
+    fresh = stale.value.fresh
+    assert stale.value.body()["error"]["fresh_quote_id"] == fresh.id
+    assert (fresh.state.quantity, fresh.proration_date) == (3, now + 60)
+    assert await storage.upgrades.by_quote(db, quote.id) is None
+
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=fresh.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-stale-fresh",
+        now=now + 90,
+    )
+    assert (upgrade.status, upgrade.amount_paid) == ("succeeded", fresh.amount_due_now)
+
+
+async def test_quantity_decrease_with_immediate_timing_credits_the_balance(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """A downgrade applied now (not the default) charges nothing: the negative proration total
+    becomes a credit on the customer's balance, and the plan switches."""
+    world = await subscribed_customer(gateway, name="downgrade-now", quantity=3)
+    now = world.period_start + 15 * DAY
+    quote = await _quote(
+        db, gateway, world, to_price=world.basic, to_quantity=1, now=now, downgrade_timing="now"
+    )
+    assert (quote.timing, quote.amount_due_now) == ("now", 0)
+    assert quote.invoice_total < 0
+
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-downgrade-now",
+        now=now,
+    )
+
+    assert (upgrade.status, upgrade.amount_paid) == ("succeeded", 0)
+    customer = await gateway.retrieve_customer(world.customer_id)
+    assert customer.balance == quote.invoice_total
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert (item.price_id, item.quantity) == (world.basic, 1)
+
+
+async def test_downgrade_waits_for_the_period_end(db: Database, gateway: StripeGateway) -> None:
+    """By default a downgrade charges and refunds nothing and is applied at the period end."""
+    world = await subscribed_customer(gateway, name="downgrade-later", quantity=2)
+    now = world.period_start + 6 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.basic, to_quantity=1, now=now)
+    assert (quote.timing, quote.lines, quote.amount_due_now) == ("period_end", (), 0)
+
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-downgrade-later",
+        now=now,
+    )
+    assert (upgrade.status, upgrade.effective_at) == ("scheduled", world.period_end)
+    assert await upgrades.apply_due(db, gateway, now=world.period_end - 1) == []
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert item.quantity == 2
+
+    applied = await upgrades.apply_due(db, gateway, now=world.period_end)
+    assert [a.id for a in applied] == [upgrade.id]
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert (item.price_id, item.quantity) == (world.basic, 1)
+    done = await storage.upgrades.get(db, upgrade.id)
+    assert done is not None
+    assert done.status == "succeeded"
+
+
+async def test_webhook_hooks_ignore_invoices_without_an_upgrade(
+    db: Database, gateway: StripeGateway
+) -> None:
+    """The invoice hooks do nothing for an invoice no upgrade references."""
+    await upgrades.on_invoice_paid(db, gateway, invoice_id="in_unknown", now=1)
+    await upgrades.on_invoice_payment_failed(
+        db, gateway, invoice_id="in_unknown", reason="card_declined", now=1
+    )
+    await upgrades.on_invoice_action_required(
+        db, gateway, invoice_id="in_unknown", hosted_invoice_url=None, now=1
+    )
