@@ -3,7 +3,8 @@
 Sources, in order of trust: the customer record (`PUT /api/v1/customers/{id}`), then the
 token's claims (the SaaS backend signed them seconds ago) for what the record lacks; the plan
 from the mirrored Stripe subscription, mapped through the admin's plan ladder; usage and
-feature hits as reported; the last order from Stripe's webhooks.
+feature hits as reported; the last order from Stripe's webhooks. All of it is one statement
+(`storage.customers.targeting_facts`): this runs on every offers request.
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ from dataclasses import dataclass
 from plugin.auth import CustomerIdentity
 from plugin.catalog import Interval, Plan
 from plugin.snapshot import Snapshot
-from plugin.storage import Connection, Database
+from plugin.storage import Database
 from plugin.storage import customers as customer_store
 from plugin.storage import offers as offer_store
-from plugin.storage import subscriptions as subscription_store
 from plugin.targeting import CustomerContext, PlanState
 
 LIVE_STATUSES = frozenset({"active", "trialing", "past_due"})
+_INTERVALS: dict[str | None, Interval] = {
+    "day": "day",
+    "week": "week",
+    "month": "month",
+    "year": "year",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,20 +37,17 @@ class CustomerView:
     offer_state: offer_store.CustomerOfferState
 
 
-async def current_plan(
-    db: Database, *, stripe_customer: str | None, snapshot: Snapshot
-) -> tuple[Plan | None, str | None, str | None]:
-    """(plan, interval, subscription id) of the customer's live subscription on the ladder."""
-    if stripe_customer is None:
-        return None, None, None
-    best: tuple[Plan | None, str | None, str | None] = (None, None, None)
-    for sub in await subscription_store.list_for_customer(db, customer_id=stripe_customer):
-        if sub.status not in LIVE_STATUSES:
+def current_plan(
+    items: list[tuple[str, str, str, str | None]], snapshot: Snapshot
+) -> tuple[Plan | None, Interval | None, str | None]:
+    """(plan, interval, subscription id) of the highest tier among live subscription items."""
+    best: tuple[Plan | None, Interval | None, str | None] = (None, None, None)
+    for subscription_id, status, price_id, interval in items:
+        if status not in LIVE_STATUSES:
             continue
-        for item in sub.items:
-            plan = snapshot.plan_by_price.get(item.price_id)
-            if plan is not None and (best[0] is None or plan.tier > best[0].tier):
-                best = (plan, item.interval, sub.id)
+        plan = snapshot.plan_by_price.get(price_id)
+        if plan is not None and (best[0] is None or plan.tier > best[0].tier):
+            best = (plan, _INTERVALS.get(interval), subscription_id)
     return best
 
 
@@ -52,55 +55,31 @@ async def view(
     db: Database, *, identity: CustomerIdentity, snapshot: Snapshot, now: int
 ) -> CustomerView:
     async with db.read() as conn:
-        record = await customer_store.get(conn, identity.customer_id)
-        usage = await customer_store.usage(conn, identity.customer_id)
-        hits = await customer_store.feature_hits(conn, identity.customer_id)
-        offer_state = await offer_store.customer_state(
-            conn, customer_id=identity.customer_id, now=now
+        facts = await customer_store.targeting_facts(
+            conn,
+            customer_id=identity.customer_id,
+            token_stripe_customer=identity.stripe_customer,
+            since=now - offer_store.HISTORY_DAYS * 86_400,
         )
-        stripe_customer = (record.stripe_customer if record else None) or identity.stripe_customer
-        last_order = await _last_order(conn, record, stripe_customer)
+    record = facts.record
     attrs = {**identity.attrs, **(record.attrs if record else {})}
-    signup_at = record.signup_at if record and record.signup_at is not None else None
-    if signup_at is None and isinstance(identity.attrs.get("signup_at"), int):
+    signup_at = record.signup_at if record else None
+    if signup_at is None and type(identity.attrs.get("signup_at")) is int:
         signup_at = identity.attrs["signup_at"]
-    plan, interval, subscription_id = await current_plan(
-        db, stripe_customer=stripe_customer, snapshot=snapshot
-    )
+    orders = [t for t in (record.last_order_at if record else None, facts.last_order_at) if t]
+    plan, interval, subscription_id = current_plan(facts.items, snapshot)
     context = CustomerContext(
         customer_id=identity.customer_id,
         plan=PlanState(
             plan=plan.id if plan else None,
-            interval=_interval(interval),
+            interval=interval,
             limits=plan.limits if plan else {},
         ),
         attrs=attrs,
-        usage=usage,
-        feature_hits=hits,
+        usage=facts.usage,
+        feature_hits=facts.feature_hits,
         signup_at=signup_at,
-        last_order_at=last_order,
+        last_order_at=max(orders) if orders else None,
     )
-    return CustomerView(context, stripe_customer, plan, subscription_id, offer_state)
-
-
-_INTERVALS: dict[str | None, Interval] = {
-    "day": "day",
-    "week": "week",
-    "month": "month",
-    "year": "year",
-}
-
-
-def _interval(value: str | None) -> Interval | None:
-    return _INTERVALS.get(value)
-
-
-async def _last_order(
-    conn: Connection, record: customer_store.CustomerRecord | None, stripe_customer: str | None
-) -> int | None:
-    times = [record.last_order_at] if record and record.last_order_at else []
-    if stripe_customer is not None:
-        latest = await customer_store.latest_order_at(conn, stripe_customer=stripe_customer)
-        if latest is not None:
-            times.append(latest)
-    return max(times) if times else None
+    state = offer_store.summarise(facts.events, facts.assignments, now=now)
+    return CustomerView(context, facts.stripe_customer, plan, subscription_id, state)

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from plugin import customers, eligibility, experiments
 from plugin.api.bodies import read_model
 from plugin.api.schemas import WidgetEventIn
-from plugin.auth import CustomerIdentity, bearer_token, verify_customer_token
+from plugin.auth import CustomerIdentity, CustomerTokens, bearer_token
 from plugin.customers import CustomerView
 from plugin.eligibility import CustomerState, Shown
 from plugin.errors import NotFound, ServiceUnavailable, ValidationFailed
@@ -37,8 +37,11 @@ def require_customer(request: Request) -> CustomerIdentity:
             "Customer tokens are not configured (UPLIFT_WIDGET_SECRET).",
             code="widget_not_configured",
         )
-    token = bearer_token(request.headers.get("authorization"))
-    return verify_customer_token(token, secret=secret.get_secret_value(), now=ctx.clock.now())
+    tokens: CustomerTokens | None = getattr(request.app.state, "customer_tokens", None)
+    if tokens is None:
+        tokens = CustomerTokens(secret.get_secret_value())
+        request.app.state.customer_tokens = tokens
+    return tokens.verify(bearer_token(request.headers.get("authorization")), now=ctx.clock.now())
 
 
 def _relevant(offer: Offer, view: CustomerView, snapshot: Snapshot) -> bool:

@@ -175,10 +175,70 @@ async def feature_hits(conn: Connection, customer_id: str) -> dict[str, int]:
     return {row["feature"]: row["last_at"] for row in rows}
 
 
-async def latest_order_at(conn: Connection, *, stripe_customer: str) -> int | None:
-    """When this Stripe customer last ordered, from the orders recorded off Stripe's webhooks."""
-    found = await conn.fetch_value(
-        "SELECT max(created_at) FROM orders WHERE customer_id = :customer",
-        {"customer": stripe_customer},
+@dataclass(frozen=True, slots=True)
+class TargetingFacts:
+    """What the offers endpoint knows about one customer, read in one statement."""
+
+    record: CustomerRecord | None
+    stripe_customer: str | None
+    usage: dict[str, int]
+    feature_hits: dict[str, int]
+    events: list[tuple[str, str, int]]  # (offer_id, type, at), oldest first
+    assignments: dict[str, str]
+    items: list[tuple[str, str, str, str | None]]  # (subscription, status, price, interval)
+    last_order_at: int | None
+
+
+# One statement, one hop to the database thread: on the hot path, the number of round trips
+# costs more than SQLite's work. Each part is an indexed lookup; JSON carries the lists back.
+# This read model reaches into the mirror (subscriptions, orders) and offer events on purpose.
+_FACTS = """
+WITH me AS (
+    SELECT coalesce((SELECT stripe_customer FROM customers WHERE id = :customer), :token_cus)
+           AS cus
+)
+SELECT
+    (SELECT json_object('id', id, 'stripe_customer', stripe_customer, 'attrs', json(attrs),
+                        'signup_at', signup_at, 'last_order_at', last_order_at,
+                        'created_at', created_at, 'updated_at', updated_at)
+     FROM customers WHERE id = :customer) AS record,
+    (SELECT cus FROM me) AS cus,
+    (SELECT json_group_object(metric, value) FROM usage WHERE customer_id = :customer) AS usage,
+    (SELECT json_group_object(feature, last_at) FROM feature_hits
+     WHERE customer_id = :customer) AS hits,
+    (SELECT json_group_array(json_array(offer_id, type, at)) FROM (
+        SELECT offer_id, type, at FROM offer_events
+        WHERE customer_id = :customer AND type != 'exposure'
+          AND (at >= :since OR type IN ('decline', 'accept'))
+        ORDER BY at)) AS events,
+    (SELECT json_group_object(offer_id, arm) FROM offer_assignments
+     WHERE customer_id = :customer) AS arms,
+    (SELECT json_group_array(json_array(s.id, s.status, i.price_id, i.interval))
+     FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id
+     WHERE s.customer_id = (SELECT cus FROM me)) AS items,
+    (SELECT max(created_at) FROM orders WHERE customer_id = (SELECT cus FROM me)) AS last_order
+"""
+
+
+async def targeting_facts(
+    conn: Connection, *, customer_id: str, token_stripe_customer: str | None, since: int
+) -> TargetingFacts:
+    row = await conn.fetch_one(
+        _FACTS, {"customer": customer_id, "token_cus": token_stripe_customer, "since": since}
     )
-    return int(found) if found is not None else None
+    if row is None:  # pragma: no cover -- a SELECT without FROM always returns one row
+        raise RuntimeError("targeting facts query returned nothing")
+    record = None
+    if row["record"] is not None:
+        doc = json.loads(row["record"])
+        record = CustomerRecord(**doc)
+    return TargetingFacts(
+        record=record,
+        stripe_customer=row["cus"],
+        usage=json.loads(row["usage"]),
+        feature_hits=json.loads(row["hits"]),
+        events=[(e[0], e[1], e[2]) for e in json.loads(row["events"])],
+        assignments=json.loads(row["arms"]),
+        items=[(i[0], i[1], i[2], i[3]) for i in json.loads(row["items"])],
+        last_order_at=row["last_order"],
+    )

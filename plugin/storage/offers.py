@@ -154,7 +154,6 @@ class CustomerOfferState:
 
 async def customer_state(conn: Connection, *, customer_id: str, now: int) -> CustomerOfferState:
     """Everything caps and experiments need about one customer: two range scans on indexes."""
-    since = now - HISTORY_DAYS * 86_400
     rows = await conn.fetch_all(
         """
         SELECT offer_id, type, at FROM offer_events
@@ -162,16 +161,30 @@ async def customer_state(conn: Connection, *, customer_id: str, now: int) -> Cus
           AND (at >= :since OR type IN ('decline', 'accept'))
         ORDER BY at
         """,
-        {"customer": customer_id, "since": since},
+        {"customer": customer_id, "since": now - HISTORY_DAYS * 86_400},
     )
+    arms = await conn.fetch_all(
+        "SELECT offer_id, arm FROM offer_assignments WHERE customer_id = :customer",
+        {"customer": customer_id},
+    )
+    return summarise(
+        [(row["offer_id"], row["type"], row["at"]) for row in rows],
+        {row["offer_id"]: row["arm"] for row in arms},
+        now=now,
+    )
+
+
+def summarise(
+    events: Sequence[tuple[str, str, int]], assignments: dict[str, str], *, now: int
+) -> CustomerOfferState:
+    """Offer histories from a customer's events `(offer_id, type, at)`, oldest first."""
     impressions: dict[str, list[int]] = {}
     dismissed: dict[str, int] = {}
     declined: dict[str, int] = {}
     declines: dict[str, int] = {}
     accepted: dict[str, int] = {}
     recent: list[int] = []
-    for row in rows:
-        offer, kind, at = row["offer_id"], row["type"], row["at"]
+    for offer, kind, at in events:
         if kind == "impression":
             impressions.setdefault(offer, []).append(at)
             if now - 86_400 < at <= now:
@@ -194,14 +207,8 @@ async def customer_state(conn: Connection, *, customer_id: str, now: int) -> Cus
         )
         for offer in offers
     }
-    arms = await conn.fetch_all(
-        "SELECT offer_id, arm FROM offer_assignments WHERE customer_id = :customer",
-        {"customer": customer_id},
-    )
     return CustomerOfferState(
-        histories=histories,
-        recent_impressions=tuple(recent),
-        assignments={row["offer_id"]: row["arm"] for row in arms},
+        histories=histories, recent_impressions=tuple(recent), assignments=assignments
     )
 
 

@@ -142,3 +142,20 @@ async def test_bootstrap_admin_key_from_settings_authenticates(db: Database) -> 
         db, presented="uplift_sk_bootstrap", bootstrap_key="uplift_sk_bootstrap"
     )
     assert identity.key_id == "bootstrap"
+
+
+def test_token_cache_still_checks_expiry_and_signature() -> None:
+    """A cached token stops working when it expires; a tampered copy is verified afresh."""
+    from plugin.auth import CustomerTokens
+
+    tokens = CustomerTokens(WIDGET_SECRET)
+    token = auth.issue_customer_token(secret=WIDGET_SECRET, customer_id="c1", now=NOW, ttl=60)
+    assert tokens.verify(token, now=NOW).customer_id == "c1"
+    assert tokens.verify(token, now=NOW + 59).customer_id == "c1"
+    with pytest.raises(Unauthorized):
+        tokens.verify(token, now=NOW + 60)
+    with pytest.raises(Unauthorized):
+        tokens.verify(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), now=NOW)
+    other = CustomerTokens("another-secret-" + "x" * 40)
+    with pytest.raises(Unauthorized):
+        other.verify(token, now=NOW)
