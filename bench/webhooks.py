@@ -1,0 +1,330 @@
+"""Sustained webhook intake: Uplift's `POST /webhooks/stripe` against a bare Starlette endpoint
+doing only the HMAC check and one INSERT, in one run, on loopback.
+
+    python3 bench/webhooks.py [--seconds 8] [--connections 32] [--repeat 3]
+
+- baseline W (`baseline_app` below): Starlette, one aiosqlite connection with the same pragmas
+  as Uplift (WAL, synchronous=FULL, busy_timeout), an `asyncio.Lock` around each
+  INSERT OR IGNORE + COMMIT, HMAC-SHA256 over `"{t}.{body}"` with `compare_digest`, 200;
+- Uplift: `uplift serve` on a migrated SQLite file: header check, Stripe signature (both
+  directions of tolerance, every secret), pydantic event parse, INSERT … ON CONFLICT DO NOTHING
+  in a BEGIN IMMEDIATE transaction, 200, then its worker processes each event in the same
+  process (the events are `customer.subscription.created` for distinct subscriptions, so it
+  writes the mirror and an MRR movement for each) while intake goes on.
+
+Both run under uvicorn in one process with no access log and no server header. Every request
+is a distinct event, signed before the run (Stripe signs each delivery; signing is the
+sender's cost, not the receiver's), so no request is a cheap duplicate. Load: wrk, 2 threads,
+`--connections`, `--seconds`; medians of `--repeat` runs, each on a fresh database. Reports
+events/s, p50/p99 latency, non-2xx and socket errors, rows stored, and for Uplift how many
+events its worker had processed when the load stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import sqlite3  # noqa: TID251 -- the benchmark reads the stores directly
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SECRET = "whsec_bench_0123456789abcdef"  # noqa: S105 -- a throwaway secret for loopback
+RATE_CEILING = 6000  # events/s no server here reaches; sizes the set of distinct events
+TOLERANCE = 300  # the signatures are made once, so the whole run must fit in Stripe's window
+
+
+# The baseline receiver (run by uvicorn as `bench.webhooks:baseline_app`, `--factory`).
+
+
+def baseline_app() -> object:
+    import asyncio
+
+    import aiosqlite  # noqa: TID251 -- the baseline talks to SQLite directly
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    path = os.environ["BENCH_DB"]
+    secret = os.environ["BENCH_SECRET"].encode()
+    state: dict[str, aiosqlite.Connection] = {}
+    lock = asyncio.Lock()
+
+    async def receive(request: Request) -> JSONResponse:
+        body = await request.body()
+        header = request.headers.get("stripe-signature", "")
+        parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+        expected = hmac.new(secret, parts.get("t", "").encode() + b"." + body, hashlib.sha256)
+        if not hmac.compare_digest(expected.hexdigest().encode(), parts.get("v1", "").encode()):
+            return JSONResponse({"error": "bad signature"}, status_code=400)
+        event_id = json.loads(body)["id"]
+        async with lock:
+            await state["db"].execute(
+                "INSERT OR IGNORE INTO events (id, payload) VALUES (?, ?)",
+                (event_id, body.decode()),
+            )
+            await state["db"].commit()
+        return JSONResponse({"received": True})
+
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        conn = await aiosqlite.connect(path)
+        for pragma in ("journal_mode = WAL", "synchronous = FULL", "busy_timeout = 5000"):
+            await conn.execute(f"PRAGMA {pragma}")
+        await conn.execute("CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, payload TEXT)")
+        await conn.commit()
+        state["db"] = conn
+        yield
+        await conn.close()
+
+    return Starlette(
+        routes=[Route("/webhooks/stripe", receive, methods=["POST"])], lifespan=lifespan
+    )
+
+
+# The load.
+
+LUA = """
+local counter = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  reqs = {}
+  local n = 0
+  for line in io.lines(args[1]) do
+    if n % 2 == tid then
+      local sig, body = line:match("^([^\\t]*)\\t(.*)$")
+      table.insert(reqs, wrk.format("POST", "/webhooks/stripe",
+        {["Stripe-Signature"] = sig, ["Content-Type"] = "application/json"}, body))
+    end
+    n = n + 1
+  end
+end
+request = function()
+  counter = counter + 1
+  return reqs[((counter - 1) % #reqs) + 1]
+end
+local non2xx = 0
+response = function(status, headers, body)
+  if status ~= 200 then non2xx = non2xx + 1 end
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests,
+           latency:percentile(50), latency:percentile(99),
+           summary.errors.connect + summary.errors.read + summary.errors.write
+             + summary.errors.timeout + summary.errors.status, non2xx))
+end
+"""
+
+
+def write_events(path: Path, count: int, now: int, *, kind: str) -> None:
+    """One distinct signed event per line: `signature<TAB>body`. `kind` "subscription" makes
+    `customer.subscription.created` events (Uplift's worker mirrors each one); "ignored" makes
+    `payout.paid` events (same envelope, a smaller object), which the worker only marks
+    ignored: intake on its own, with processing nearly free."""
+    with path.open("w") as out:
+        for n in range(count):
+            sub = f"sub_bench_{n:07d}"
+            price = {
+                "id": "price_pro_monthly",
+                "object": "price",
+                "product": "prod_pro",
+                "currency": "usd",
+                "unit_amount": 9900,
+                "recurring": {"interval": "month", "interval_count": 1},
+                "active": True,
+            }
+            event = {
+                "id": f"evt_bench_{n:07d}",
+                "object": "event",
+                "api_version": "2026-10-28.endive",
+                "type": (
+                    "customer.subscription.created" if kind == "subscription" else "payout.paid"
+                ),
+                "created": now,
+                "livemode": False,
+                "data": {
+                    "object": {
+                        "id": sub,
+                        "object": "subscription",
+                        "customer": f"cus_bench_{n:07d}",
+                        "status": "active",
+                        "currency": "usd",
+                        "items": {
+                            "object": "list",
+                            "data": [
+                                {
+                                    "id": f"si_bench_{n:07d}",
+                                    "price": price,
+                                    "quantity": 1,
+                                    "current_period_start": now,
+                                    "current_period_end": now + 30 * 86400,
+                                }
+                            ],
+                        },
+                        "cancel_at_period_end": False,
+                        "trial_end": None,
+                        "canceled_at": None,
+                    }
+                },
+            }
+            body = json.dumps(event, separators=(",", ":")).encode()
+            digest = hmac.new(SECRET.encode(), f"{now}.".encode() + body, hashlib.sha256)
+            out.write(f"t={now},v1={digest.hexdigest()}\t{body.decode()}\n")
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    subprocess.run(["apt-get", "update", "-qq"], check=True)  # noqa: S607 -- Debian's apt
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)  # noqa: S607
+    return shutil.which("wrk") or "wrk"
+
+
+def start(command: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{command} exited with {process.returncode}")
+        try:
+            httpx.post(url, timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{command} did not come up")
+
+
+def load(
+    wrk: str, url: str, script: Path, events: Path, seconds: int, connections: int
+) -> dict[str, float]:
+    out = subprocess.run(
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url,
+         "--", str(events)],
+        capture_output=True, text=True, check=True, timeout=seconds + 60,
+    ).stdout  # fmt: skip
+    requests, p50, p99, errors, non2xx = map(int, re.findall(r"RESULT (.*)", out)[0].split())
+    return {
+        "rps": requests / seconds,
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
+        "errors": errors,
+        "non2xx": non2xx,
+        "requests": requests,
+    }
+
+
+def count(path: Path, sql: str) -> int:
+    with sqlite3.connect(path, timeout=10) as conn:
+        found: int = conn.execute(sql).fetchone()[0]
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--events", choices=["subscription", "ignored"], default="subscription")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    started = time.monotonic()
+    now = int(time.time())  # noqa: TID251 -- signatures must verify against the servers' clocks
+    budget = 2 * args.repeat * (args.seconds + 10)
+    if budget > TOLERANCE - 30:
+        parser.error(
+            f"{args.repeat} runs of {args.seconds} s would outlive the signatures' {TOLERANCE} s"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        events = Path(tmp) / "events.tsv"
+        write_events(events, RATE_CEILING * args.seconds, now, kind=args.events)
+        script = Path(tmp) / "webhooks.lua"
+        script.write_text(LUA)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("UPLIFT_")}
+        env |= {"PYTHONPATH": str(ROOT)}
+        servers = {
+            "baseline W (HMAC + INSERT)": [
+                sys.executable, "-m", "uvicorn", "bench.webhooks:baseline_app", "--factory",
+                "--no-access-log", "--log-level", "warning", "--no-server-header",
+                "--no-proxy-headers",
+            ],
+            "uplift POST /webhooks/stripe": [sys.executable, "-m", "plugin", "serve"],
+        }  # fmt: skip
+        results: dict[str, dict[str, float]] = {}
+        for name, command in servers.items():
+            runs = []
+            for run in range(args.repeat):
+                db = Path(tmp) / f"{len(results)}-{run}.db"
+                server_env = env | {
+                    "BENCH_DB": str(db),
+                    "BENCH_SECRET": SECRET,
+                    "UPLIFT_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+                    "UPLIFT_STRIPE_API_KEY": "sk_test_bench",
+                    "UPLIFT_STRIPE_API_BASE": "http://127.0.0.1:9",  # never called here
+                    "UPLIFT_STRIPE_WEBHOOK_SECRETS": SECRET,
+                }
+                port = 18100 + len(results) * 10 + run
+                url = f"http://127.0.0.1:{port}/webhooks/stripe"
+                process = start([*command, "--port", str(port)], server_env, url)
+                try:
+                    result = load(wrk, url, script, events, args.seconds, args.connections)
+                    table = "webhook_events" if "uplift" in name else "events"
+                    result["stored"] = count(db, f"SELECT count(*) FROM {table}")  # noqa: S608
+                    if "uplift" in name:
+                        result["processed_at_stop"] = count(
+                            db, "SELECT count(*) FROM webhook_events WHERE status != 'pending'"
+                        )
+                    runs.append(result)
+                    print(f"  {name} run {run + 1}: {result}", file=sys.stderr)
+                finally:
+                    process.terminate()
+                    process.wait(10)
+            results[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    if time.monotonic() - started > TOLERANCE:
+        print("warning: the run outlived the signatures; late requests were 400s", file=sys.stderr)
+    base = next(iter(results.values()))["rps"]
+    print(
+        f"POST /webhooks/stripe, distinct signed {args.events} events,"
+        f" {args.connections} connections, {args.seconds} s, median of {args.repeat}"
+    )
+    print(
+        f"{'server':30} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}"
+        f" {'non-2xx':>8} {'stored':>8} {'ratio':>6}"
+    )
+    for name, r in results.items():
+        print(
+            f"{name:30} {r['rps']:9.0f} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['errors']:7.0f}"
+            f" {r['non2xx']:8.0f} {r['stored']:8.0f} {r['rps'] / base:5.2f}x"
+        )
+    uplift = results["uplift POST /webhooks/stripe"]
+    print(
+        f"uplift's worker had finished {uplift['processed_at_stop']:.0f} of"
+        f" {uplift['stored']:.0f} stored events when the load stopped"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
