@@ -250,12 +250,15 @@ async def _execute(
             await _execute_in_stripe(db, gateway, upgrade=upgrade, quote=quote, now=now)
         else:
             await _execute_in_uplift(db, gateway, upgrade=upgrade, quote=quote, now=now)
-    except StripeUnavailable as exc:
+    except (StripeUnavailable, StripeRejected) as exc:
+        # Unreachable, or refused at a step with no safe fallback (finalize, void, the switch
+        # after payment): the upgrade stays `processing` with the reason in its history, and
+        # `resume` retries every step under the same keys once the cause is fixed.
         await storage.upgrades.note(
             db, upgrade_id=upgrade.id, status="processing", detail=f"stripe: {exc}", now=now
         )
         raise ServiceUnavailable(
-            f"Stripe is unreachable; upgrade {upgrade.id} will be finished on retry."
+            f"Stripe did not complete upgrade {upgrade.id}; it will be finished on retry."
         ) from None
     final = await storage.upgrades.get(db, upgrade.id)
     if final is None:  # pragma: no cover -- rows are never deleted
