@@ -11,7 +11,7 @@ from plugin.catalog import Price
 from plugin.cli import sync_catalog
 from plugin.storage import Database
 from plugin.stripe_gateway import StripeGateway, StripeRejected
-from tests.support import NOW, STRIPE_TEST_KEY, run_uplift, uplift_env
+from tests.support import NOW, STRIPE_TEST_KEY, run_uplift, subscribed_customer, uplift_env
 
 
 async def test_customer_product_prices_and_subscription_round_trip(
@@ -129,3 +129,88 @@ def test_catalog_sync_command_reports_counts(emulator_url: str, tmp_path: Path) 
     result = run_uplift("catalog", "sync", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("synced ")
+
+
+async def test_one_off_invoice_of_pending_items_round_trips(gateway: StripeGateway) -> None:
+    """Items created for a subscription make up a one-off invoice that is finalized and paid
+    off-session; every step reads back as the frozen values the domain uses."""
+    world = await subscribed_customer(gateway, name="gateway-invoice")
+    credit = await gateway.create_invoice_item(
+        {
+            "customer": world.customer_id,
+            "subscription": world.subscription_id,
+            "amount": -700,
+            "currency": "usd",
+            "description": "Unused time",
+            "period": {"start": world.period_start, "end": world.period_end},
+        },
+        idempotency_key="test:gateway-invoice:credit",
+    )
+    assert (credit.amount, credit.invoice_id, credit.subscription_id) == (
+        -700,
+        None,
+        world.subscription_id,
+    )
+    await gateway.create_invoice_item(
+        {
+            "customer": world.customer_id,
+            "subscription": world.subscription_id,
+            "amount": 2000,
+            "currency": "usd",
+        },
+        idempotency_key="test:gateway-invoice:debit",
+    )
+    draft = await gateway.create_invoice(
+        {
+            "customer": world.customer_id,
+            "subscription": world.subscription_id,
+            "pending_invoice_items_behavior": "include",
+        },
+        idempotency_key="test:gateway-invoice:invoice",
+    )
+    assert (draft.status, draft.subtotal, draft.hosted_invoice_url) == ("draft", 1300, None)
+    assert draft.subscription_id == world.subscription_id
+    opened = await gateway.finalize_invoice(draft.id, idempotency_key="test:gateway-invoice:fin")
+    assert (opened.status, opened.amount_due) == ("open", 1300)
+    paid = await gateway.pay_invoice(draft.id, idempotency_key="test:gateway-invoice:pay")
+    assert (paid.status, paid.amount_paid) == ("paid", 1300)
+    assert await gateway.retrieve_invoice(draft.id) == paid
+
+
+async def test_declined_invoice_payment_is_rejected_with_its_code(gateway: StripeGateway) -> None:
+    """A declined off-session payment is a `StripeRejected` carrying Stripe's code; the replay
+    under the same key gives the same answer rather than a second attempt."""
+    world = await subscribed_customer(
+        gateway, name="gateway-declined", card="pm_card_chargeCustomerFail"
+    )
+    await gateway.create_invoice_item(
+        {"customer": world.customer_id, "subscription": world.subscription_id, "amount": 999,
+         "currency": "usd"},
+        idempotency_key="test:gateway-declined:item",
+    )  # fmt: skip
+    draft = await gateway.create_invoice(
+        {
+            "customer": world.customer_id,
+            "subscription": world.subscription_id,
+            "pending_invoice_items_behavior": "include",
+        },
+        idempotency_key="test:gateway-declined:invoice",
+    )
+    await gateway.finalize_invoice(draft.id, idempotency_key="test:gateway-declined:fin")
+    for _ in range(2):
+        with pytest.raises(StripeRejected) as declined:
+            await gateway.pay_invoice(draft.id, idempotency_key="test:gateway-declined:pay")
+        assert (declined.value.code, declined.value.http_status) == ("card_declined", 402)
+    voided = await gateway.void_invoice(draft.id, idempotency_key="test:gateway-declined:void")
+    assert (voided.status, voided.amount_paid) == ("void", 0)
+
+
+async def test_deleting_an_invoice_item_twice_is_fine(gateway: StripeGateway) -> None:
+    """A pending item is deleted; deleting it again (a retry) is not an error."""
+    world = await subscribed_customer(gateway, name="gateway-delete")
+    item = await gateway.create_invoice_item(
+        {"customer": world.customer_id, "amount": 100, "currency": "usd"},
+        idempotency_key="test:gateway-delete:item",
+    )
+    await gateway.delete_invoice_item(item.id)
+    await gateway.delete_invoice_item(item.id)

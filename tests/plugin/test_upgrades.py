@@ -358,3 +358,119 @@ async def test_webhook_hooks_ignore_invoices_without_an_upgrade(
     await upgrades.on_invoice_action_required(
         db, gateway, invoice_id="in_unknown", hosted_invoice_url=None, now=1
     )
+
+
+async def test_customer_credit_pays_part_and_the_charge_still_equals_the_quote(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """A credit on the customer balance is applied to the quote as Stripe applies it to the
+    invoice: the card is charged the quote's amount due, and the credit is used up."""
+    world = await subscribed_customer(gateway, name="upgrade-credit")
+    credited = await stripe_http.post(f"/v1/customers/{world.customer_id}", data={"balance": -1000})
+    assert credited.status_code == 200
+    now = world.period_start + 12 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
+    assert quote.amount_due_now == quote.invoice_total - 1000
+
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-credit",
+        now=now,
+    )
+
+    assert (upgrade.status, upgrade.amount_paid) == ("succeeded", quote.amount_due_now)
+    assert (await gateway.retrieve_customer(world.customer_id)).balance == 0
+
+
+async def test_resume_finishes_an_upgrade_a_crash_left_processing(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """An upgrade claimed but never executed (the process died) stays `processing`: a new
+    accept is a 409, and `resume` completes it, once, however often it is called."""
+    world = await subscribed_customer(gateway, name="upgrade-resume")
+    now = world.period_start + 8 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
+    claimed, _ = await storage.upgrades.claim(
+        db,
+        upgrade=storage.upgrades.NewUpgrade(
+            id="up_crashed",
+            quote_id=quote.id,
+            idempotency_key="idem-resume",
+            customer_id=world.customer_id,
+            offer_id=None,
+            variant=None,
+            execution="uplift",
+            subscription_id=world.subscription_id,
+            subscription_item_id=world.item_id,
+            from_price=world.basic,
+            from_quantity=1,
+            to_price=world.pro,
+            to_quantity=1,
+            currency="usd",
+            amount_quoted=quote.amount_due_now,
+            mrr_delta=quote.mrr_delta,
+            status="processing",
+            effective_at=now,
+        ),
+        now=now,
+    )
+    with pytest.raises(Conflict):
+        await upgrades.accept(
+            db,
+            gateway,
+            quote_id=quote.id,
+            customer_id=world.customer_id,
+            idempotency_key="idem-resume",
+            now=now + 5,
+        )
+
+    first = await upgrades.resume(db, gateway, upgrade_id=claimed.id, now=now + 10)
+    second = await upgrades.resume(db, gateway, upgrade_id=claimed.id, now=now + 20)
+
+    assert (first.status, first.amount_paid) == ("succeeded", quote.amount_due_now)
+    assert second == first
+    paid = await _paid_upgrade_invoices(stripe_http, world)
+    assert [invoice["amount_paid"] for invoice in paid] == [quote.amount_due_now]
+
+
+async def test_failed_payment_event_fails_the_upgrade_only_once_the_invoice_is_dead(
+    db: Database, gateway: StripeGateway
+) -> None:
+    """`invoice.payment_failed` on a `requires_action` upgrade is noted but not final while the
+    invoice is open (the customer can still pay it); once the invoice is void it is `failed`."""
+    world = await subscribed_customer(
+        gateway, name="upgrade-3ds-fails", card="pm_card_authenticationRequired"
+    )
+    now = world.period_start + 9 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-3ds-fails",
+        now=now,
+    )
+    assert upgrade.invoice_id is not None
+
+    await upgrades.on_invoice_payment_failed(
+        db, gateway, invoice_id=upgrade.invoice_id, reason="authentication_required", now=now + 1
+    )
+    still = await storage.upgrades.get(db, upgrade.id)
+    assert still is not None
+    assert still.status == "requires_action"
+
+    await gateway.void_invoice(upgrade.invoice_id, idempotency_key="test:upgrade-3ds-fails:void")
+    await upgrades.on_invoice_payment_failed(
+        db, gateway, invoice_id=upgrade.invoice_id, reason="expired", now=now + 2
+    )
+    failed = await storage.upgrades.get(db, upgrade.id)
+    assert failed is not None
+    assert (failed.status, failed.failure_reason) == ("failed", "expired")
+    history = [event.status for event in await storage.upgrades.history(db, upgrade.id)]
+    assert history == ["processing", "requires_action", "requires_action", "failed"]
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert item.price_id == world.basic
