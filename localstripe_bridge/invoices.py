@@ -22,6 +22,7 @@ These routes do what Stripe does, on localstripe's own objects:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -40,6 +41,10 @@ CREATE_PARAMS = {
 # Held by pending items that must stay out of an invoice being built (localstripe's constructor
 # takes every item whose `invoice` is None); restored before the request returns.
 _HOLD = "in_bridge_hold"
+
+
+def _now() -> int:
+    return int(datetime.now(UTC).timestamp())  # noqa: TID251 -- the emulator's own clock
 
 
 def _invoice(invoice_id: str) -> Any:
@@ -202,7 +207,7 @@ async def void(request: web.Request, path: Mapping[str, str]) -> web.Response:
     if invoice.payment_intent is not None:
         PaymentIntent._api_retrieve(invoice.payment_intent)._canceled = True
     invoice._voided = True
-    invoice.status_transitions["voided_at"] = invoice.status_transitions["finalized_at"]
+    invoice.status_transitions["voided_at"] = _now()
     return web.json_response(invoice._export(expand=expand))
 
 
