@@ -1,42 +1,57 @@
-"""The whole route table in one place."""
+"""The whole route table in one place.
+
+One `Route` per path, dispatching on the method, so a wrong method gets a 405 whose `Allow`
+header lists every method the path has (one `Route` per method would list only the first's).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from plugin.api import admin, health, ingest, offers, openapi, widget
 from webhooks import endpoint
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+TABLE: tuple[tuple[str, str, Endpoint], ...] = (
+    ("GET", "/healthz", health.healthz),
+    ("GET", "/readyz", health.readyz),
+    ("GET", "/api/v1/openapi.json", openapi.openapi),
+    ("POST", "/webhooks/stripe", endpoint.stripe_webhook),
+    ("GET", "/api/v1/admin/webhook-events", admin.list_webhook_events),
+    ("POST", "/api/v1/admin/webhook-events/{event_id}/replay", admin.replay_webhook_event),
+    ("GET", "/api/v1/admin/plans", offers.list_plans),
+    ("PUT", "/api/v1/admin/plans", offers.replace_plans),
+    ("GET", "/api/v1/admin/offers", offers.list_offers),
+    ("POST", "/api/v1/admin/offers", offers.create_offer),
+    ("GET", "/api/v1/admin/offers/{offer_id}", offers.get_offer),
+    ("PATCH", "/api/v1/admin/offers/{offer_id}", offers.update_offer),
+    ("DELETE", "/api/v1/admin/offers/{offer_id}", offers.archive_offer),
+    ("GET", "/api/v1/admin/offers/{offer_id}/results", offers.offer_results),
+    ("GET", "/api/v1/admin/audit", offers.list_audit),
+    ("PUT", "/api/v1/customers/{customer_id}", ingest.put_customer),
+    ("GET", "/api/v1/customers/{customer_id}/entitlements", ingest.get_entitlements),
+    ("POST", "/api/v1/usage", ingest.post_usage),
+    ("POST", "/api/v1/feature-events", ingest.post_feature_event),
+    ("GET", "/api/v1/widget/offers", widget.list_offers),
+    ("POST", "/api/v1/widget/events", widget.post_event),
+)
+
+
+def _by_method(handlers: dict[str, Endpoint]) -> Endpoint:
+    async def dispatch(request: Request) -> Response:
+        # Starlette answers HEAD on GET routes; the GET handler serves it.
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    return dispatch
+
 
 def routes() -> list[BaseRoute]:
-    return [
-        Route("/healthz", health.healthz, methods=["GET"]),
-        Route("/readyz", health.readyz, methods=["GET"]),
-        Route("/api/v1/openapi.json", openapi.openapi, methods=["GET"]),
-        Route("/webhooks/stripe", endpoint.stripe_webhook, methods=["POST"]),
-        Route("/api/v1/admin/webhook-events", admin.list_webhook_events, methods=["GET"]),
-        Route(
-            "/api/v1/admin/webhook-events/{event_id}/replay",
-            admin.replay_webhook_event,
-            methods=["POST"],
-        ),
-        Route("/api/v1/admin/plans", offers.list_plans, methods=["GET"]),
-        Route("/api/v1/admin/plans", offers.replace_plans, methods=["PUT"]),
-        Route("/api/v1/admin/offers", offers.list_offers, methods=["GET"]),
-        Route("/api/v1/admin/offers", offers.create_offer, methods=["POST"]),
-        Route("/api/v1/admin/offers/{offer_id}", offers.get_offer, methods=["GET"]),
-        Route("/api/v1/admin/offers/{offer_id}", offers.update_offer, methods=["PATCH"]),
-        Route("/api/v1/admin/offers/{offer_id}", offers.archive_offer, methods=["DELETE"]),
-        Route("/api/v1/admin/offers/{offer_id}/results", offers.offer_results, methods=["GET"]),
-        Route("/api/v1/admin/audit", offers.list_audit, methods=["GET"]),
-        Route("/api/v1/customers/{customer_id}", ingest.put_customer, methods=["PUT"]),
-        Route(
-            "/api/v1/customers/{customer_id}/entitlements",
-            ingest.get_entitlements,
-            methods=["GET"],
-        ),
-        Route("/api/v1/usage", ingest.post_usage, methods=["POST"]),
-        Route("/api/v1/feature-events", ingest.post_feature_event, methods=["POST"]),
-        Route("/api/v1/widget/offers", widget.list_offers, methods=["GET"]),
-        Route("/api/v1/widget/events", widget.post_event, methods=["POST"]),
-    ]
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for method, path, handler in TABLE:
+        by_path.setdefault(path, {})[method] = handler
+    return [Route(path, _by_method(h), methods=list(h)) for path, h in by_path.items()]

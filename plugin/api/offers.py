@@ -313,11 +313,18 @@ async def list_audit(request: Request) -> JSONResponse:
     raw = params.get("starting_after")
     before = None
     if raw is not None:
-        if not raw.startswith("audit_") or not raw[6:].isdigit():
+        # At most 18 digits: a larger number would overflow SQLite's 64-bit integer (a 500).
+        digits = raw.removeprefix("audit_")
+        if (
+            not raw.startswith("audit_")
+            or not digits.isascii()
+            or not digits.isdigit()
+            or len(digits) > 18
+        ):
             raise ValidationFailed(
                 "starting_after must be an audit entry id.", field="starting_after"
             )
-        before = int(raw[6:])
+        before = int(digits)
     async with services(request).db.read() as conn:
         entries = await audit_store.page(conn, limit=limit, before_seq=before)
     return list_response(

@@ -30,6 +30,28 @@ Auth = Literal["none", "admin", "customer", "stripe"]
 
 
 @dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    where: Literal["query", "header"]
+    schema: dict[str, Any]
+    required: bool = False
+
+
+_NAME: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 100}
+LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500})
+AFTER = Param("starting_after", "query", {"type": "string", "minLength": 1, "maxLength": 255})
+AUDIT_AFTER = Param("starting_after", "query", {"type": "string", "pattern": "^audit_[0-9]{1,18}$"})
+IDEMPOTENCY_KEY = Param(
+    "Idempotency-Key", "header", {"type": "string", "minLength": 1, "maxLength": 255}, True
+)
+STRIPE_SIGNATURE = Param("Stripe-Signature", "header", {"type": "string", "minLength": 1}, True)
+
+
+def _status(*values: str) -> Param:
+    return Param("status", "query", {"type": "string", "enum": list(values)})
+
+
+@dataclass(frozen=True, slots=True)
 class Operation:
     method: str
     path: str
@@ -37,27 +59,32 @@ class Operation:
     auth: Auth
     body: type[BaseModel] | None = None
     status: int = 200
-    idempotency_key: bool = False
-    query: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
 
 
-_LIST = ("limit", "starting_after")
+_LIST = (LIMIT, AFTER)
 
 OPERATIONS = (
     Operation("GET", "/healthz", "Liveness", "none"),
     Operation("GET", "/readyz", "Readiness: the database answers and is migrated", "none"),
     Operation("GET", "/api/v1/openapi.json", "This document", "none"),
-    Operation("POST", "/webhooks/stripe", "Stripe webhook intake (signed events)", "stripe"),
+    Operation(
+        "POST", "/webhooks/stripe", "Stripe webhook intake (signed events)", "stripe",
+        params=(STRIPE_SIGNATURE,),
+    ),
     Operation(
         "GET", "/api/v1/admin/webhook-events", "Stored webhook events", "admin",
-        query=("status", *_LIST),
+        params=(_status("pending", "processed", "ignored", "failed"), *_LIST),
     ),
     Operation(
         "POST", "/api/v1/admin/webhook-events/{event_id}/replay", "Replay a stored event", "admin"
     ),
     Operation("GET", "/api/v1/admin/plans", "The plan ladder", "admin"),
     Operation("PUT", "/api/v1/admin/plans", "Replace the plan ladder", "admin", body=PlansIn),
-    Operation("GET", "/api/v1/admin/offers", "Offers", "admin", query=("status", *_LIST)),
+    Operation(
+        "GET", "/api/v1/admin/offers", "Offers", "admin",
+        params=(_status("draft", "active", "paused", "archived"), *_LIST),
+    ),
     Operation(
         "POST", "/api/v1/admin/offers", "Create an offer", "admin", body=OfferIn, status=201
     ),
@@ -71,7 +98,10 @@ OPERATIONS = (
         "GET", "/api/v1/admin/offers/{offer_id}/results",
         "Experiment results per variant and holdout", "admin",
     ),
-    Operation("GET", "/api/v1/admin/audit", "Admin changes, newest first", "admin", query=_LIST),
+    Operation(
+        "GET", "/api/v1/admin/audit", "Admin changes, newest first", "admin",
+        params=(LIMIT, AUDIT_AFTER),
+    ),
     Operation(
         "PUT", "/api/v1/customers/{customer_id}", "Create or update a customer", "admin",
         body=CustomerIn,
@@ -82,7 +112,7 @@ OPERATIONS = (
     ),
     Operation(
         "POST", "/api/v1/usage", "Set or increment usage (idempotent by key)", "admin",
-        body=UsageIn, idempotency_key=True,
+        body=UsageIn, params=(IDEMPOTENCY_KEY,),
     ),
     Operation(
         "POST", "/api/v1/feature-events", "A gated feature was hit", "admin",
@@ -90,7 +120,7 @@ OPERATIONS = (
     ),
     Operation(
         "GET", "/api/v1/widget/offers", "Offers eligible now for the token's customer",
-        "customer", query=("placement",),
+        "customer", params=(Param("placement", "query", {**_NAME, "maxLength": 64}),),
     ),
     Operation(
         "POST", "/api/v1/widget/events", "Impression, click, dismiss or decline", "customer",
@@ -127,18 +157,9 @@ def _operation(op: Operation) -> dict[str, Any]:
         for name in re.findall(r"{(\w+)}", op.path)
     ]
     parameters += [
-        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-        for name in op.query
+        {"name": p.name, "in": p.where, "required": p.required, "schema": p.schema}
+        for p in op.params
     ]
-    if op.idempotency_key:
-        parameters.append(
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": True,
-                "schema": {"type": "string"},
-            }
-        )
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     responses: dict[str, Any] = {
         str(op.status): {
@@ -169,6 +190,82 @@ def _operation(op: Operation) -> dict[str, Any]:
     return document
 
 
+def _rule(key: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": [key],
+        "additionalProperties": False,
+        "properties": {key: body},
+    }
+
+
+def _fields(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": required,
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+_REF = {"$ref": "#/components/schemas/Rule"}
+_INT = {"type": "integer"}
+# plugin.targeting.parse, as JSON Schema. It also caps trees at depth 8 and 64 rules, which
+# JSON Schema cannot say; such a tree is refused with a 422 naming the path.
+RULE = {
+    "description": "A targeting rule; see plugin/targeting.py.",
+    "oneOf": [
+        _rule("all", {"type": "array", "maxItems": 64, "items": _REF}),
+        _rule("any", {"type": "array", "maxItems": 64, "items": _REF}),
+        _rule("not", _REF),
+        _rule(
+            "plan",
+            _fields(
+                [],
+                **{
+                    "in": {"type": "array", "maxItems": 100, "items": _NAME},
+                    "interval": {"enum": ["day", "week", "month", "year"]},
+                },
+            ),
+        ),
+        _rule(
+            "attribute",
+            {
+                "oneOf": [
+                    _fields(
+                        ["name", "in"],
+                        name=_NAME,
+                        **{"in": {"type": "array", "minItems": 1, "maxItems": 100, "items": _NAME}},
+                    ),
+                    {**_fields(["name", "gte"], name=_NAME, gte=_INT, lte=_INT)},
+                    {**_fields(["name", "lte"], name=_NAME, lte=_INT)},
+                ]
+            },
+        ),
+        _rule(
+            "usage",
+            _fields(
+                ["metric", "at_least_percent"],
+                metric=_NAME,
+                at_least_percent={"type": "integer", "minimum": 1, "maximum": 1000},
+            ),
+        ),
+        _rule(
+            "feature_hit",
+            _fields(
+                ["feature", "within_days"],
+                feature=_NAME,
+                within_days={"type": "integer", "minimum": 1},
+            ),
+        ),
+        _rule("tenure", _fields(["min_days"], min_days={"type": "integer", "minimum": 0})),
+        _rule(
+            "order", _fields(["within_minutes"], within_minutes={"type": "integer", "minimum": 1})
+        ),
+    ],
+}
+
+
 def document() -> dict[str, Any]:
     models = sorted({op.body for op in OPERATIONS if op.body is not None}, key=lambda m: m.__name__)
     _, schemas = models_json_schema(
@@ -176,6 +273,8 @@ def document() -> dict[str, Any]:
     )
     components = dict(schemas.get("$defs", {}))
     components["Error"] = _ERROR
+    components["Rule"] = RULE
+    components["OfferIn"]["properties"]["targeting"] = {**_REF, "default": {"all": []}}
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)

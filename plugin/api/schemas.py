@@ -6,7 +6,15 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
+from pydantic.config import JsonDict
 
 from plugin import offers, proration
 from plugin.catalog import Plan
@@ -116,7 +124,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+KEY_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+Key = Annotated[str, Field(min_length=1, max_length=64, pattern=KEY_PATTERN)]
+# JSON Schema for the keys of a dict keyed by `Key` (pydantic does not emit `propertyNames`).
+_KEYS: JsonDict = {
+    "propertyNames": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": KEY_PATTERN}
+}
 PriceId = Annotated[str, Field(min_length=7, max_length=255, pattern=r"^price_[A-Za-z0-9_]+$")]
 Percent = Annotated[int, Field(strict=True, ge=1, le=100)]
 
@@ -127,7 +140,7 @@ class PlanIn(_Strict):
     tier: StrictInt = Field(ge=0, le=1000)
     prices: list[PriceId] = Field(default_factory=list, max_length=20)
     limits: dict[Key, Annotated[int, Field(strict=True, ge=0)] | None] = Field(
-        default_factory=dict, max_length=50
+        default_factory=dict, max_length=50, json_schema_extra=_KEYS
     )
     features: list[Key] = Field(default_factory=list, max_length=100)
 
@@ -204,6 +217,8 @@ class OfferIn(_Strict):
     proration: Literal["now", "period_end", "stripe"] = "now"
     discount: DiscountIn | None = None
     trial_days: StrictInt | None = Field(default=None, ge=1, le=90)
+    # Checked by plugin.targeting.parse (paths like `targeting.all[0].usage`); documented as
+    # the recursive `Rule` schema in plugin/api/openapi.py.
     targeting: dict[str, Any] = Field(default_factory=lambda: {"all": []})
     schedule: ScheduleIn = Field(default_factory=ScheduleIn)
     frequency: FrequencyIn = Field(default_factory=FrequencyIn)
@@ -222,7 +237,7 @@ class CustomerIn(_Strict):
         None
     )
     attrs: dict[Key, Annotated[str, Field(max_length=200)] | StrictInt | StrictBool] = Field(
-        default_factory=dict, max_length=50
+        default_factory=dict, max_length=50, json_schema_extra=_KEYS
     )
     signup_at: StrictInt | None = Field(default=None, ge=0)
 

@@ -125,7 +125,10 @@ async def apply_usage(
         INSERT INTO usage (customer_id, metric, value, updated_at)
         VALUES (:customer, :metric, :value, :now)
         ON CONFLICT (customer_id, metric) DO UPDATE SET
-            value = CASE WHEN :mode = 'increment' THEN usage.value + excluded.value
+            -- Capped at 2^53 (what JSON clients read exactly): past 2^63 SQLite would
+            -- silently turn the sum into a float.
+            value = CASE WHEN :mode = 'increment'
+                         THEN min(usage.value + excluded.value, 9007199254740992)
                          ELSE excluded.value END,
             updated_at = excluded.updated_at
         RETURNING value
