@@ -179,10 +179,12 @@ async def subscription_changed(ctx: Context, event: Event) -> None:
     snapshot = _mirror(parse_object(SubscriptionObject, event))
     async with ctx.db.read() as conn:
         seen = await store.object_version(conn, snapshot.id)
-    if seen is not None and seen.event_created == event.created and seen.event_id != event.id:
+    tied = seen is not None and seen.event_created == event.created and seen.event_id != event.id
+    if tied and ctx.gateway is not None:
         # Two events about this subscription in the same second: `created` cannot say which
-        # snapshot is newer, so ask Stripe (dj-stripe and Pay always re-fetch).
-        # Gone from Stripe (deleted long ago): then the snapshot is all there is.
+        # snapshot is newer, so ask Stripe (dj-stripe and Pay always re-fetch). If Stripe no
+        # longer has it (deleted long ago), the snapshot is all there is; if Stripe is
+        # unreachable, the error propagates and the event is retried later.
         with contextlib.suppress(StripeRejected):
             snapshot = await _from_stripe(ctx, snapshot)
     async with ctx.db.transaction() as conn:

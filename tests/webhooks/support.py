@@ -44,9 +44,11 @@ async def settle(app: Starlette) -> None:
         await worker.wait_idle()
 
 
-async def deliver(client: httpx.AsyncClient, app: Starlette, document: dict[str, Any]) -> None:
+async def deliver(
+    client: httpx.AsyncClient, app: Starlette, document: dict[str, Any], *, timestamp: int = NOW
+) -> None:
     """Post `document` signed as Stripe would, expect the 200, and wait until it is processed."""
-    response = await post_signed(client, body(document))
+    response = await post_signed(client, body(document), timestamp=timestamp)
     assert response.status_code == 200, response.text
     await settle(app)
 
