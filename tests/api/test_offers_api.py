@@ -255,3 +255,13 @@ async def test_lists_page_like_stripe(admin: httpx.AsyncClient) -> None:
     assert rest["has_more"] is False
     bad = await admin.get("/api/v1/admin/offers?limit=0", headers=ADMIN)
     assert bad.json()["error"]["field"] == "limit"
+
+
+@pytest.mark.parametrize(
+    "cursor", ["audit_227637584226944578032894", "audit_", "offer_1", "audit_１"]
+)
+async def test_bad_audit_cursors_are_422_not_500(admin: httpx.AsyncClient, cursor: str) -> None:
+    """A cursor too large for SQLite's integers (found by fuzzing) is refused, not a crash."""
+    response = await admin.get(f"/api/v1/admin/audit?starting_after={cursor}", headers=ADMIN)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "starting_after"
