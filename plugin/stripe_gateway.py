@@ -132,6 +132,7 @@ class Invoice:
     hosted_invoice_url: str | None
     lines: tuple[InvoiceLine, ...]
     metadata: dict[str, str] = field(default_factory=dict)
+    billing_reason: str | None = None  # manual, subscription_update, subscription_cycle …
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +233,7 @@ def _invoice(obj: stripe.Invoice) -> Invoice:
         hosted_invoice_url=obj.hosted_invoice_url,
         lines=lines,
         metadata=_metadata(obj),
+        billing_reason=obj.billing_reason,
     )
 
 

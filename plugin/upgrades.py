@@ -412,10 +412,24 @@ async def _execute_in_stripe(
     except StripeRejected as exc:
         await _fail(db, upgrade, reason=_reason(exc), now=now)
         return
-    if subscription.latest_invoice_id is None:
-        await _fail(db, upgrade, reason="stripe created no invoice", now=now)
+    invoice = (
+        await gateway.retrieve_invoice(subscription.latest_invoice_id)
+        if subscription.latest_invoice_id
+        else None
+    )
+    if invoice is None or invoice.billing_reason != "subscription_update":
+        # Nothing to bill (e.g. the prorations netted to zero): Stripe applied the change at
+        # once and the latest invoice is an older one, which must not be reported as paid here.
+        await storage.upgrades.transition(
+            db,
+            upgrade_id=upgrade.id,
+            status="succeeded",
+            allowed_from=("processing",),
+            now=now,
+            detail="applied by Stripe without an invoice",
+            amount_paid=0,
+        )
         return
-    invoice = await gateway.retrieve_invoice(subscription.latest_invoice_id)
     await storage.upgrades.set_invoice(
         db,
         upgrade_id=upgrade.id,

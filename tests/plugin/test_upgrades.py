@@ -474,3 +474,35 @@ async def test_failed_payment_event_fails_the_upgrade_only_once_the_invoice_is_d
     assert history == ["processing", "requires_action", "requires_action", "failed"]
     [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
     assert item.price_id == world.basic
+
+
+async def test_stripe_mode_changes_the_same_subscription_in_one_update(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """In "stripe" mode Uplift creates no invoice of its own: one update of the existing
+    subscription item, and Stripe prorates. (The emulator does not prorate, so the amounts of
+    this mode are verified only against real Stripe test mode; here, only the switch.)"""
+    world = await subscribed_customer(gateway, name="upgrade-stripe-mode")
+    now = world.period_start + 11 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now, execution="stripe")
+
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-stripe-mode",
+        now=now,
+    )
+
+    assert (upgrade.execution, upgrade.status) == ("stripe", "succeeded")
+    subscription = await gateway.retrieve_subscription(world.subscription_id)
+    [item] = subscription.items
+    assert (subscription.id, item.id, item.price_id) == (
+        world.subscription_id,
+        world.item_id,
+        world.pro,
+    )
+    assert await _paid_upgrade_invoices(stripe_http, world) == []
+    listed = await stripe_http.get("/v1/subscriptions", params={"customer": world.customer_id})
+    assert [sub["id"] for sub in listed.json()["data"]] == [world.subscription_id]
