@@ -179,3 +179,92 @@ async def test_widget_needs_a_valid_customer_token(
     """Unsigned, expired or tampered tokens get 401."""
     response = await shop.get("/api/v1/widget/offers", headers=headers)
     assert response.status_code == 401
+
+
+async def test_post_order_offer_shows_only_right_after_an_order(
+    shop: httpx.AsyncClient, db: Database, clock: FixedClock
+) -> None:
+    """A Stripe order (from the webhooks' orders) opens a 30-minute window for the cross-sell."""
+    from plugin.storage import orders as order_store
+
+    body = offer_body(
+        id="offer_reports_post_order",
+        kind="post_order",
+        placements=["post_order"],
+        target_prices=["price_reports_monthly"],
+        discount={"percent_off": 30, "duration_months": 3},
+        targeting={"order": {"within_minutes": 30}},
+        variants=[{"key": "control", "copy": {"title": "Add Advanced Reports?"}}],
+    )
+    assert (await shop.post("/api/v1/admin/offers", json=body, headers=ADMIN)).status_code == 201
+    assert await offers_for(shop, "acme", placement="post_order") == []
+    async with db.transaction() as conn:
+        await order_store.record(
+            conn, key="sub_acme", customer_id="cus_acme", subscription_id="sub_acme",
+            checkout_session_id=None, invoice_id="in_1", currency="usd", amount_total=2900,
+            created_at=NOW - 60, now=NOW,
+        )  # fmt: skip
+    (offer,) = await offers_for(shop, "acme", placement="post_order")
+    assert offer["prices"][0]["discounted_amount"] == 1330  # $19 less 30 %
+    assert offer["prices"][0]["discounted_display"] == "$13.30"
+    assert offer["prices"][0]["discount_months"] == 3
+    clock.advance(31 * 60)
+    response = await shop.get(
+        "/api/v1/widget/offers?placement=post_order",
+        headers=customer_headers("acme", now=clock.now()),
+    )
+    assert response.json()["data"] == []
+
+
+async def test_trial_offer_follows_a_gated_feature_hit(
+    shop: httpx.AsyncClient, db: Database
+) -> None:
+    """Pro customers who hit a gated feature get the Enterprise trial; others do not."""
+    body = offer_body(
+        id="offer_enterprise_trial",
+        kind="trial",
+        trial_days=14,
+        placements=["feature_gate"],
+        target_prices=["price_enterprise_monthly"],
+        targeting={
+            "all": [
+                {"plan": {"in": ["pro"]}},
+                {"feature_hit": {"feature": "audit_log", "within_days": 7}},
+            ]
+        },
+    )
+    assert (await shop.post("/api/v1/admin/offers", json=body, headers=ADMIN)).status_code == 201
+    await shop.put("/api/v1/customers/pro1", json={"stripe_customer": "cus_pro1"}, headers=ADMIN)
+    await subscribe(db, stripe_customer="cus_pro1", price_id="price_pro_monthly")
+    assert await offers_for(shop, "pro1", placement="feature_gate") == []
+    await shop.post(
+        "/api/v1/feature-events", json={"customer": "pro1", "feature": "audit_log"}, headers=ADMIN
+    )
+    (offer,) = await offers_for(shop, "pro1", placement="feature_gate")
+    assert (offer["kind"], offer["trial_days"]) == ("trial", 14)
+    await shop.post(
+        "/api/v1/feature-events", json={"customer": "acme", "feature": "audit_log"}, headers=ADMIN
+    )
+    assert await offers_for(shop, "acme", placement="feature_gate") == []  # Basic, not Pro
+
+
+async def test_interval_switch_is_not_offered_to_annual_customers(
+    shop: httpx.AsyncClient, db: Database
+) -> None:
+    """Monthly customers see "switch to annual"; customers already on annual do not."""
+    body = offer_body(
+        id="offer_basic_annual",
+        kind="interval_switch",
+        placements=["billing"],
+        target_prices=["price_basic_annual"],
+        targeting={"plan": {"in": ["basic"]}},
+    )
+    assert (await shop.post("/api/v1/admin/offers", json=body, headers=ADMIN)).status_code == 201
+    assert [o["offer_id"] for o in await offers_for(shop, "acme", placement="billing")] == [
+        "offer_basic_annual"
+    ]
+    await shop.put(
+        "/api/v1/customers/yearly", json={"stripe_customer": "cus_yearly"}, headers=ADMIN
+    )
+    await subscribe(db, stripe_customer="cus_yearly", price_id="price_basic_annual")
+    assert await offers_for(shop, "yearly", placement="billing") == []
