@@ -22,6 +22,7 @@ PURE = [
     "plugin/experiments.py",
     "plugin/offers.py",
     "plugin/eligibility.py",
+    "plugin/metrics.py",
     "webhooks/signature.py",
     "webhooks/mirror.py",
 ]

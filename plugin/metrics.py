@@ -1,0 +1,252 @@
+"""Revenue metrics for a period `[start, end)`: pure arithmetic over stored facts.
+
+Inputs are plain rows (the MRR ledger the webhooks keep, the upgrades Uplift executed), so every
+figure can be checked by hand, and every figure says how it was computed: a `Figure` carries its
+numerator and denominator next to its value. Money is integer minor units per currency; figures
+never mix currencies. Ratios are exact fractions, rendered as decimals only at the edge.
+
+Definitions (per currency):
+
+- MRR of a subscription at time t: `mrr_after` of its last ledger movement at or before t.
+- new / expansion / contraction / churn / reactivation MRR: the ledger movements of that kind
+  with `start <= occurred_at < end` (contraction and churn are reported as positive amounts);
+  net new MRR = new + expansion + reactivation - contraction - churn.
+- NDR: the cohort is every customer with MRR > 0 at `start`;
+  NDR = (cohort MRR at start + their expansion + reactivation - contraction - churn in the
+  period) / cohort MRR at start. New customers are not in it. A cohort member who churns and
+  comes back within the period counts both movements, which is their MRR at `end`.
+- ARPU at t: total MRR at t / customers with MRR > 0 at t (rounded half up to a minor unit).
+- upsell conversion: customers whose first succeeded *upgrade* falls in the period / customers
+  on a plan below the top tier at `start`.
+- average upgrade value: expansion MRR of the succeeded upgrades in the period / their count.
+- time to upsell: days from a customer's first paid subscription (first `new` movement) to
+  their first succeeded upgrade, for customers whose first upgrade is in the period; median
+  and 90th percentile (nearest rank).
+- cross-sell revenue: MRR added by succeeded cross-sells (recurring), and the amount charged
+  today by them (one-off, the quotes' amount due now).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Literal
+
+MovementKind = Literal["new", "expansion", "contraction", "churn", "reactivation"]
+UpgradeKind = Literal["upgrade", "interval_switch", "cross_sell", "downgrade", "other"]
+DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    customer_id: str
+    subscription_id: str
+    kind: MovementKind
+    currency: str
+    amount: int  # signed change of MRR, minor units
+    mrr_after: int
+    occurred_at: int
+    offer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    id: str
+    customer_id: str
+    kind: UpgradeKind
+    status: str  # only "succeeded" counts
+    currency: str
+    mrr_delta: int
+    amount_paid: int  # charged now (minor units)
+    succeeded_at: int | None
+    offer_id: str | None = None
+    variant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A number and how it was computed."""
+
+    value: Fraction | int | None
+    numerator: int | Fraction
+    denominator: int | None = None
+    note: str = ""
+
+    def as_float(self) -> float | None:
+        return None if self.value is None else float(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyMetrics:
+    currency: str
+    mrr_start: int
+    mrr_end: int
+    new: int
+    expansion: int
+    contraction: int
+    churn: int
+    reactivation: int
+    net_new: int
+    ndr: Figure
+    arpu_start: Figure
+    arpu_end: Figure
+    average_upgrade_value: Figure
+    cross_sell_recurring: int
+    cross_sell_one_off: int
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    start: int
+    end: int
+    currencies: dict[str, CurrencyMetrics] = field(default_factory=dict)
+    upsell_conversion: Figure = field(default_factory=lambda: Figure(None, 0, 0))
+    time_to_upsell_median_days: Figure = field(default_factory=lambda: Figure(None, 0))
+    time_to_upsell_p90_days: Figure = field(default_factory=lambda: Figure(None, 0))
+
+
+def _ratio(numerator: int, denominator: int, note: str = "") -> Figure:
+    value = Fraction(numerator, denominator) if denominator else None
+    return Figure(value, numerator, denominator, note)
+
+
+def _round_half_up(value: Fraction) -> int:
+    return int((value * 2 + 1) // 2)
+
+
+def mrr_at(movements: Iterable[Movement], t: int) -> dict[str, tuple[str, str, int]]:
+    """subscription -> (customer, currency, MRR) at time t (inclusive)."""
+    latest: dict[str, Movement] = {}
+    for m in movements:
+        if m.occurred_at <= t and (
+            m.subscription_id not in latest
+            or m.occurred_at >= latest[m.subscription_id].occurred_at
+        ):
+            latest[m.subscription_id] = m
+    return {sub: (m.customer_id, m.currency, m.mrr_after) for sub, m in latest.items()}
+
+
+def _per_customer(state: dict[str, tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    """currency -> customer -> MRR."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for customer, currency, mrr in state.values():
+        out[currency][customer] += mrr
+    return out
+
+
+def _percentile(sorted_values: Sequence[Fraction], pct: int) -> Fraction | None:
+    """Nearest rank: the smallest value with at least `pct` % of values at or below it."""
+    if not sorted_values:
+        return None
+    rank = max(1, -(-pct * len(sorted_values) // 100))  # ceil(pct * n / 100)
+    return sorted_values[rank - 1]
+
+
+def compute(
+    *,
+    movements: Sequence[Movement],
+    upgrades: Sequence[Upgrade],
+    start: int,
+    end: int,
+    tier_at_start: dict[str, int] | None = None,
+    top_tier: int | None = None,
+) -> Metrics:
+    """All metrics for `[start, end)`. `tier_at_start` maps customers to their plan tier at
+    `start` (for upsell conversion); customers below `top_tier` are the denominator."""
+    if end <= start:
+        raise ValueError("the period must end after it starts")
+    before = _per_customer(mrr_at(movements, start - 1))
+    after = _per_customer(mrr_at(movements, end - 1))
+    in_period = [m for m in movements if start <= m.occurred_at < end]
+    succeeded = [u for u in upgrades if u.status == "succeeded" and u.succeeded_at is not None]
+    in_period_upgrades = [u for u in succeeded if start <= (u.succeeded_at or 0) < end]
+
+    currencies = sorted(
+        set(before) | set(after) | {m.currency for m in in_period}
+        | {u.currency for u in in_period_upgrades}
+    )  # fmt: skip
+    result: dict[str, CurrencyMetrics] = {}
+    for cur in currencies:
+        moves = [m for m in in_period if m.currency == cur]
+        totals = dict.fromkeys(("new", "expansion", "contraction", "churn", "reactivation"), 0)
+        for m in moves:
+            totals[m.kind] += abs(m.amount)
+        cohort = {c for c, mrr in before.get(cur, {}).items() if mrr > 0}
+        cohort_start = sum(before.get(cur, {}).get(c, 0) for c in cohort)
+        cohort_change = sum(m.amount for m in moves if m.customer_id in cohort and m.kind != "new")
+        start_total = sum(before.get(cur, {}).values())
+        end_total = sum(after.get(cur, {}).values())
+        paying_start = sum(1 for v in before.get(cur, {}).values() if v > 0)
+        paying_end = sum(1 for v in after.get(cur, {}).values() if v > 0)
+        ups = [u for u in in_period_upgrades if u.currency == cur and u.kind == "upgrade"]
+        cross = [u for u in in_period_upgrades if u.currency == cur and u.kind == "cross_sell"]
+        result[cur] = CurrencyMetrics(
+            currency=cur,
+            mrr_start=start_total,
+            mrr_end=end_total,
+            new=totals["new"],
+            expansion=totals["expansion"],
+            contraction=totals["contraction"],
+            churn=totals["churn"],
+            reactivation=totals["reactivation"],
+            net_new=totals["new"] + totals["expansion"] + totals["reactivation"]
+            - totals["contraction"] - totals["churn"],
+            ndr=_ratio(
+                cohort_start + cohort_change,
+                cohort_start,
+                f"cohort of {len(cohort)} customers paying at start",
+            ),
+            arpu_start=_arpu(start_total, paying_start),
+            arpu_end=_arpu(end_total, paying_end),
+            average_upgrade_value=_ratio(
+                sum(u.mrr_delta for u in ups), len(ups), "expansion MRR per succeeded upgrade"
+            ),
+            cross_sell_recurring=sum(u.mrr_delta for u in cross),
+            cross_sell_one_off=sum(u.amount_paid for u in cross),
+        )  # fmt: skip
+
+    first_upgrade: dict[str, int] = {}
+    for u in sorted(succeeded, key=lambda u: u.succeeded_at or 0):
+        if u.kind == "upgrade":
+            first_upgrade.setdefault(u.customer_id, u.succeeded_at or 0)
+    upgraded_in_period = {c for c, t in first_upgrade.items() if start <= t < end}
+    eligible = {
+        c for c, tier in (tier_at_start or {}).items() if top_tier is None or tier < top_tier
+    }
+    conversion = _ratio(
+        len(upgraded_in_period & eligible),
+        len(eligible),
+        "customers below the top tier at start who upgraded in the period",
+    )
+    first_paid: dict[str, int] = {}
+    for m in sorted(movements, key=lambda m: m.occurred_at):
+        if m.kind == "new":
+            first_paid.setdefault(m.customer_id, m.occurred_at)
+    days = sorted(
+        Fraction(first_upgrade[c] - first_paid[c], DAY)
+        for c in upgraded_in_period
+        if c in first_paid and first_upgrade[c] >= first_paid[c]
+    )
+    return Metrics(
+        start=start,
+        end=end,
+        currencies=result,
+        upsell_conversion=conversion,
+        time_to_upsell_median_days=Figure(_median(days), len(days), None, "customers"),
+        time_to_upsell_p90_days=Figure(_percentile(days, 90), len(days), None, "customers"),
+    )
+
+
+def _arpu(total: int, customers: int) -> Figure:
+    value = _round_half_up(Fraction(total, customers)) if customers else None
+    return Figure(value, total, customers, "MRR / paying customers, minor units")
+
+
+def _median(sorted_values: Sequence[Fraction]) -> Fraction | None:
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    mid = n // 2
+    return sorted_values[mid] if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2

@@ -1,0 +1,136 @@
+"""Revenue metrics on a hand-built month, every expected figure worked out in the comments.
+
+The period is March 2026, [2026-03-01, 2026-04-01) UTC. Customers (all times 12:00 UTC):
+
+USD
+  A  Basic $29 from Jan 10; Uplift upgrade to Pro ($99) Mar 5 (+7000);
+     Advanced Reports cross-sell ($19) Mar 7 (+1900, $10.00 charged today)
+  B  Pro annual ($990/yr = 8250/mo) from Feb 1; downgrades to Basic monthly Mar 10 (-5350)
+  C  Basic from Jan 1; churns Mar 3 (-2900), comes back Mar 20 (+2900)
+  D  Basic from Mar 15 (new, +2900)
+  E  Basic from Feb 10; Uplift upgrade Mar 12 failed (card declined): no movement
+  F  Pro from Jan 5; churns Mar 25 (-9900)
+EUR
+  H  Basic €25 from Feb 1; Uplift upgrade to Pro (€85) Mar 2 (+6000)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from fractions import Fraction
+
+import pytest
+
+from plugin import metrics
+from plugin.metrics import Movement, Upgrade
+
+
+def at(day: str) -> int:
+    return int(datetime.fromisoformat(f"{day}T12:00:00").replace(tzinfo=UTC).timestamp())
+
+
+START, END = at("2026-03-01") - 12 * 3600, at("2026-04-01") - 12 * 3600
+
+MOVEMENTS = [
+    Movement("A", "sub_A", "new", "usd", 2900, 2900, at("2026-01-10")),
+    Movement("A", "sub_A", "expansion", "usd", 7000, 9900, at("2026-03-05"), "offer_pro"),
+    Movement("A", "sub_A", "expansion", "usd", 1900, 11800, at("2026-03-07"), "offer_reports"),
+    Movement("B", "sub_B", "new", "usd", 8250, 8250, at("2026-02-01")),
+    Movement("B", "sub_B", "contraction", "usd", -5350, 2900, at("2026-03-10")),
+    Movement("C", "sub_C", "new", "usd", 2900, 2900, at("2026-01-01")),
+    Movement("C", "sub_C", "churn", "usd", -2900, 0, at("2026-03-03")),
+    Movement("C", "sub_C", "reactivation", "usd", 2900, 2900, at("2026-03-20")),
+    Movement("D", "sub_D", "new", "usd", 2900, 2900, at("2026-03-15")),
+    Movement("E", "sub_E", "new", "usd", 2900, 2900, at("2026-02-10")),
+    Movement("F", "sub_F", "new", "usd", 9900, 9900, at("2026-01-05")),
+    Movement("F", "sub_F", "churn", "usd", -9900, 0, at("2026-03-25")),
+    Movement("H", "sub_H", "new", "eur", 2500, 2500, at("2026-02-01")),
+    Movement("H", "sub_H", "expansion", "eur", 6000, 8500, at("2026-03-02"), "offer_pro_eur"),
+]
+UPGRADES = [
+    Upgrade("up_A", "A", "upgrade", "succeeded", "usd", 7000, 3500, at("2026-03-05"), "offer_pro"),
+    Upgrade("up_A2", "A", "cross_sell", "succeeded", "usd", 1900, 1000, at("2026-03-07")),
+    Upgrade("up_E", "E", "upgrade", "failed", "usd", 7000, 0, None, "offer_pro"),
+    Upgrade("up_H", "H", "upgrade", "succeeded", "eur", 6000, 3000, at("2026-03-02")),
+    Upgrade("up_old", "F", "upgrade", "succeeded", "usd", 7000, 0, at("2026-01-20")),  # before
+]
+# Tiers at the start: Basic 1, Pro 2, Enterprise 3 (the top). I is on Enterprise: not a
+# candidate for an upsell, so not in the denominator.
+TIERS = {"A": 1, "B": 2, "C": 1, "E": 1, "F": 2, "H": 1, "I": 3}
+
+
+@pytest.fixture(scope="module")
+def march() -> metrics.Metrics:
+    return metrics.compute(
+        movements=MOVEMENTS, upgrades=UPGRADES, start=START, end=END,
+        tier_at_start=TIERS, top_tier=3,
+    )  # fmt: skip
+
+
+def test_usd_movements_and_mrr(march: metrics.Metrics) -> None:
+    """MRR at start: A 2900 + B 8250 + C 2900 + E 2900 + F 9900 = 26850.
+    new 2900 (D); expansion 7000 + 1900 = 8900 (A); contraction 5350 (B);
+    churn 2900 + 9900 = 12800 (C, F); reactivation 2900 (C).
+    net new = 2900 + 8900 + 2900 - 5350 - 12800 = -3450; MRR at end = 26850 - 3450 = 23400
+    (A 11800 + B 2900 + C 2900 + D 2900 + E 2900 + F 0)."""
+    usd = march.currencies["usd"]
+    assert (usd.mrr_start, usd.mrr_end) == (26850, 23400)
+    assert (usd.new, usd.expansion, usd.contraction, usd.churn, usd.reactivation) == (
+        2900, 8900, 5350, 12800, 2900,
+    )  # fmt: skip
+    assert usd.net_new == -3450
+
+
+def test_ndr_below_and_above_100_percent(march: metrics.Metrics) -> None:
+    """USD cohort {A, B, C, E, F}, 26850 at start; their movements: +7000 +1900 -5350 -2900
+    +2900 -9900 = -6350 (D is new, not in the cohort) → NDR = 20500 / 26850 ≈ 76.35 %.
+    EUR cohort {H}: 2500 + 6000 = 8500 → NDR = 8500 / 2500 = 340 %."""
+    usd, eur = march.currencies["usd"].ndr, march.currencies["eur"].ndr
+    assert (usd.numerator, usd.denominator, usd.value) == (20500, 26850, Fraction(20500, 26850))
+    assert eur.value == Fraction(34, 10)
+
+
+def test_arpu_at_start_and_end(march: metrics.Metrics) -> None:
+    """USD: 26850 / 5 paying = 5370 at start; 23400 / 5 paying (F gone, D new) = 4680 at end.
+    EUR: 2500 / 1 and 8500 / 1."""
+    usd, eur = march.currencies["usd"], march.currencies["eur"]
+    assert (usd.arpu_start.value, usd.arpu_end.value) == (5370, 4680)
+    assert (eur.arpu_start.value, eur.arpu_end.value) == (2500, 8500)
+
+
+def test_upgrade_value_and_cross_sell_revenue(march: metrics.Metrics) -> None:
+    """USD: one succeeded upgrade in March (A, +7000; E failed, F's was in January) → 7000.
+    Cross-sell: A's Advanced Reports, 1900 a month, 1000 charged today. EUR: H, 6000."""
+    usd, eur = march.currencies["usd"], march.currencies["eur"]
+    assert (usd.average_upgrade_value.numerator, usd.average_upgrade_value.denominator) == (7000, 1)
+    assert usd.average_upgrade_value.value == 7000
+    assert (usd.cross_sell_recurring, usd.cross_sell_one_off) == (1900, 1000)
+    assert eur.average_upgrade_value.value == 6000
+
+
+def test_upsell_conversion_counts_customers_below_the_top(march: metrics.Metrics) -> None:
+    """Below the top tier at start: A, B, C, E, F, H = 6 (I is on Enterprise).
+    First succeeded upgrade in March: A and H (E failed; F's first was in January) → 2 / 6."""
+    conversion = march.upsell_conversion
+    assert (conversion.numerator, conversion.denominator) == (2, 6)
+    assert conversion.value == Fraction(1, 3)
+
+
+def test_time_to_upsell(march: metrics.Metrics) -> None:
+    """A: Jan 10 → Mar 5 = 21 + 28 + 5 = 54 days; H: Feb 1 → Mar 2 = 29 days.
+    Median of [29, 54] = 41.5; p90 by nearest rank: ceil(0.9 * 2) = 2nd → 54."""
+    assert march.time_to_upsell_median_days.value == Fraction(83, 2)
+    assert march.time_to_upsell_p90_days.value == 54
+
+
+def test_empty_period_has_no_ratios() -> None:
+    """No data: ratios are None rather than a division by zero."""
+    empty = metrics.compute(movements=[], upgrades=[], start=START, end=END)
+    assert empty.currencies == {}
+    assert empty.upsell_conversion.value is None
+    assert empty.time_to_upsell_median_days.value is None
+
+
+def test_a_period_must_move_forward() -> None:
+    with pytest.raises(ValueError, match="end after it starts"):
+        metrics.compute(movements=[], upgrades=[], start=END, end=START)
