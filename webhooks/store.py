@@ -111,6 +111,20 @@ async def claim_due(db: Database, *, now: int, lease: int, limit: int) -> list[S
     return [_event({**row, "attempts": row["attempts"] + 1}) for row in rows]
 
 
+async def unclaim(db: Database, *, event_ids: list[str], now: int) -> None:
+    """Give back claimed events that were not attempted (the worker is stopping), so another
+    worker process takes them now rather than when the lease runs out."""
+    if not event_ids:
+        return
+    fragment, params = in_clause("id", event_ids)
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE webhook_events SET attempts = attempts - 1, next_attempt_at = :now"  # noqa: S608 -- placeholders only
+            f" WHERE status = 'pending' AND id IN {fragment}",
+            {"now": now, **params},
+        )
+
+
 async def finish(conn: Connection, *, event_id: str, status: Status, now: int) -> None:
     """Mark a claimed event done, inside the caller's transaction."""
     await conn.execute(

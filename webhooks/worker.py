@@ -81,9 +81,11 @@ class Worker:
             batch = await store.claim_due(self._db, now=now, lease=dispatch.LEASE, limit=BATCH)
             if not batch:
                 return done
-            for stored in batch:
+            for n, stored in enumerate(batch):
                 if self._stopping:
-                    return done  # the rest stay claimed; the next start makes them due
+                    rest = [event.id for event in batch[n:]]
+                    await store.unclaim(self._db, event_ids=rest, now=self._clock.now())
+                    return done
                 ctx = Context(db=self._db, gateway=self._gateway, now=self._clock.now())
                 status = await dispatch.process(ctx, stored, table=self._table)
                 if status in ("pending", "failed"):

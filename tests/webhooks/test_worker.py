@@ -1,0 +1,83 @@
+"""webhooks/worker.py: recovery on start, and a clean stop between events."""
+
+from __future__ import annotations
+
+import asyncio
+
+from plugin.clock import FixedClock
+from plugin.storage import Database
+from tests.support import NOW
+from tests.webhooks import factories as f
+from webhooks import dispatch, store
+from webhooks.events import Event
+from webhooks.handlers import Context
+from webhooks.worker import Worker
+
+TYPE = "customer.subscription.created"
+
+
+async def _insert(db: Database, n: int) -> str:
+    event_id = f"evt_w{n}"
+    payload = f.body(f.event(TYPE, f.subscription(f"sub_w{n}"), id=event_id))
+    await store.insert(
+        db,
+        event_id=event_id,
+        type=TYPE,
+        object_id=f"sub_w{n}",
+        created=NOW,
+        livemode=False,
+        payload=payload.decode(),
+        now=NOW,
+    )
+    return event_id
+
+
+async def test_start_picks_up_events_a_crash_left_claimed(db: Database, clock: FixedClock) -> None:
+    """An event claimed by a worker that died mid-processing (its lease still running) is
+    processed as soon as a worker starts, not when the lease runs out."""
+    event_id = await _insert(db, 1)
+    [claimed] = await store.claim_due(db, now=NOW, lease=dispatch.LEASE, limit=10)
+    assert claimed.id == event_id  # ... and then the process was SIGKILLed
+
+    worker = Worker(db=db, gateway=None, clock=clock)
+    await worker.start()
+    try:
+        async with asyncio.timeout(10):
+            await worker.wait_idle()
+    finally:
+        await worker.stop()
+    stored = await store.get(db, event_id)
+    assert stored is not None
+    assert (stored.status, stored.attempts) == ("processed", 2)
+
+
+async def test_stop_finishes_the_event_in_hand_and_gives_back_the_rest(
+    db: Database, clock: FixedClock
+) -> None:
+    """Shutdown lets the running handler finish, then returns the rest of its batch to the
+    store, due now and with no attempt counted, for another worker process to take."""
+    ids = [await _insert(db, n) for n in range(3)]
+    handled: list[str] = []
+    stopping: list[asyncio.Task[None]] = []
+    asked = asyncio.Event()
+
+    async def handler(ctx: Context, event: Event) -> None:
+        handled.append(event.id)
+        stopping.append(asyncio.create_task(worker.stop()))
+        asked.set()
+        await asyncio.sleep(0)  # the stop request lands while this handler is still running
+
+    worker = Worker(db=db, gateway=None, clock=clock, table={TYPE: handler})
+    await worker.start()
+    async with asyncio.timeout(10):
+        await asked.wait()
+        await stopping[0]
+
+    assert handled == ids[:1]
+    first = await store.get(db, ids[0])
+    assert first is not None
+    assert first.status == "processed"
+    for event_id in ids[1:]:
+        rest = await store.get(db, event_id)
+        assert rest is not None
+        assert (rest.status, rest.attempts, rest.next_attempt_at) == ("pending", 0, NOW)
