@@ -5,6 +5,9 @@ midway and restarted on the same database, with a sender that retries every even
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import sqlite3  # noqa: TID251 -- the test inspects the server's file directly, as an operator would
 import time
 from collections.abc import Callable
@@ -79,22 +82,44 @@ class Sender:
         raise AssertionError(f"{event['id']} was never acknowledged")
 
 
+def _descendants(pid: int) -> list[int]:
+    """Child processes (uvicorn's workers under `--workers N`), from /proc, deepest first."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split()
+        for child in map(int, children):
+            found += [*_descendants(child), child]
+    return found
+
+
+def _sigkill(served: Served) -> None:
+    """SIGKILL the server and, under `--workers N`, each worker it spawned: only processes
+    this test started, by pid."""
+    for pid in _descendants(served.process.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    served.process.kill()
+    served.process.wait(5)
+
+
 def _query(path: Path, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(path, timeout=5) as conn:
         return conn.execute(sql).fetchall()
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
 async def test_sigkill_midway_loses_and_doubles_nothing(
-    serve: Callable[..., Served], tmp_path: Path
+    serve: Callable[..., Served], tmp_path: Path, workers: int
 ) -> None:
     """Every acknowledged event is stored; every event is stored once and its effect recorded
-    once; all finish after the restarts; no 5xx; the database passes integrity_check."""
+    once; all finish after the restarts; no 5xx; the database passes integrity_check. With two
+    worker processes, both write the one SQLite file and both process events."""
     path = tmp_path / "crash.db"
     settings = {
         "database_url": f"sqlite+aiosqlite:///{path}",
         "stripe_webhook_secrets": WEBHOOK_SECRET,
     }
-    served = serve(**settings)
+    served = serve("--workers", str(workers), **settings)
     sender = Sender(served.url)
     events = _burst()
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -111,9 +136,8 @@ async def test_sigkill_midway_loses_and_doubles_nothing(
             await sender.enough[n].wait()
             sender.up.clear()
             assert len(sender.acked) < EVENTS  # midway: the burst is still going
-            served.process.kill()  # SIGKILL, only the process this test started
-            served.process.wait(5)
-            served = await asyncio.to_thread(serve, **settings)
+            _sigkill(served)
+            served = await asyncio.to_thread(serve, "--workers", str(workers), **settings)
             sender.url = served.url
             sender.up.set()
 
