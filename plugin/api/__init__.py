@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from plugin.api import admin, health, ingest, offers, openapi, widget
+from plugin.api import admin, health, ingest, offers, openapi, purchases, widget
 from webhooks import endpoint
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -39,6 +39,9 @@ TABLE: tuple[tuple[str, str, Endpoint], ...] = (
     ("POST", "/api/v1/feature-events", ingest.post_feature_event),
     ("GET", "/api/v1/widget/offers", widget.list_offers),
     ("POST", "/api/v1/widget/events", widget.post_event),
+    ("POST", "/api/v1/widget/quotes", purchases.create_quote),
+    ("POST", "/api/v1/widget/accept", purchases.accept_quote),
+    ("GET", "/api/v1/widget/upgrades/{upgrade_id}", purchases.get_upgrade),
 )
 
 

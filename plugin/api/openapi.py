@@ -18,10 +18,12 @@ from starlette.responses import JSONResponse
 
 from plugin import __version__
 from plugin.api.schemas import (
+    AcceptIn,
     CustomerIn,
     FeatureEventIn,
     OfferIn,
     PlansIn,
+    QuoteIn,
     UsageIn,
     WidgetEventIn,
 )
@@ -125,6 +127,17 @@ OPERATIONS = (
     Operation(
         "POST", "/api/v1/widget/events", "Impression, click, dismiss or decline", "customer",
         body=WidgetEventIn, status=201,
+    ),
+    Operation(
+        "POST", "/api/v1/widget/quotes", "Quote an offer: the exact charge today and after",
+        "customer", body=QuoteIn, status=201,
+    ),
+    Operation(
+        "POST", "/api/v1/widget/accept", "Accept a quote: charge it, once", "customer",
+        body=AcceptIn, params=(IDEMPOTENCY_KEY,),
+    ),
+    Operation(
+        "GET", "/api/v1/widget/upgrades/{upgrade_id}", "The customer's own upgrade", "customer"
     ),
 )  # fmt: skip
 

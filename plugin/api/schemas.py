@@ -258,3 +258,11 @@ class WidgetEventIn(_Strict):
     offer_id: Annotated[str, Field(max_length=64)]
     variant: Annotated[str, Field(max_length=32)]
     type: Literal["impression", "click", "dismiss", "decline"]
+
+
+class QuoteIn(_Strict):
+    offer_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AcceptIn(_Strict):
+    quote_id: Annotated[str, Field(min_length=1, max_length=64)]

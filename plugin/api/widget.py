@@ -44,7 +44,7 @@ def require_customer(request: Request) -> CustomerIdentity:
     return tokens.verify(bearer_token(request.headers.get("authorization")), now=ctx.clock.now())
 
 
-def _relevant(offer: Offer, view: CustomerView, snapshot: Snapshot) -> bool:
+def relevant(offer: Offer, view: CustomerView, snapshot: Snapshot) -> bool:
     """Never offer what the customer already has: an upgrade to their tier or below, or a
     switch to the billing interval they are already on."""
     if offer.kind == "upgrade":
@@ -111,7 +111,7 @@ async def list_offers(request: Request) -> JSONResponse:
     now = ctx.clock.now()
     snapshot = await offer_snapshot(request).get()
     view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
-    candidates = [o for o in snapshot.offers if _relevant(o, view, snapshot)]
+    candidates = [o for o in snapshot.offers if relevant(o, view, snapshot)]
     result = eligibility.evaluate(
         candidates,
         CustomerState(

@@ -145,6 +145,24 @@ async def record_event(
     )
 
 
+async def record_event_once(
+    conn: Connection, *, offer_id: str, customer_id: str, arm: str, event_type: EventType, now: int
+) -> None:
+    """Record an event unless this customer already has one of this type for this offer (an
+    accept replayed by a retried request counts once)."""
+    await conn.execute(
+        """
+        INSERT INTO offer_events (offer_id, customer_id, arm, type, at)
+        SELECT :offer, :customer, :arm, :type, :now
+        WHERE NOT EXISTS (
+            SELECT 1 FROM offer_events
+            WHERE customer_id = :customer AND offer_id = :offer AND type = :type
+        )
+        """,
+        {"offer": offer_id, "customer": customer_id, "arm": arm, "type": event_type, "now": now},
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerOfferState:
     histories: dict[str, OfferHistory]

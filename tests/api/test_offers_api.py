@@ -258,7 +258,13 @@ async def test_lists_page_like_stripe(admin: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "cursor", ["audit_227637584226944578032894", "audit_", "offer_1", "audit_１"]
+    "cursor",
+    [
+        "audit_227637584226944578032894",
+        "audit_",
+        "offer_1",
+        "audit_\uff11",
+    ],  # a full-width digit: isdigit() but not ASCII
 )
 async def test_bad_audit_cursors_are_422_not_500(admin: httpx.AsyncClient, cursor: str) -> None:
     """A cursor too large for SQLite's integers (found by fuzzing) is refused, not a crash."""

@@ -1,0 +1,210 @@
+"""The widget's purchase path (customer token): quote an offer, accept the quote, follow the
+upgrade. The customer sees a price, and is charged exactly that, once (plugin/upgrades.py).
+
+A customer acts only on their own things: another customer's quote or upgrade is a 404, the
+same answer as one that does not exist. Offers are quoted for the customer's current live
+subscription (the webhooks' mirror); what Stripe has now is re-read when the quote is made,
+and again at accept, where a change in between is a 409 with a fresh quote.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from plugin import customers, experiments, schedule, targeting, upgrades
+from plugin.api.bodies import read_model
+from plugin.api.schemas import AcceptIn, QuoteIn
+from plugin.api.widget import relevant, require_customer
+from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from plugin.money import Money
+from plugin.offers import Offer
+from plugin.quotes import QuoteRecord
+from plugin.services import offer_snapshot, services
+from plugin.snapshot import Snapshot
+from plugin.storage import offers as offer_store
+from plugin.storage import subscriptions as subscription_store
+from plugin.storage import upgrades as upgrade_store
+from plugin.storage.upgrades import UpgradeRecord
+
+# Offer kinds that change the price of the subscription's plan item. Add-ons (cross-sell,
+# post-order, bundle) add an item, and trials and retention offers charge nothing now; those
+# flows come with the widget's screens.
+QUOTABLE = frozenset({"upgrade", "interval_switch"})
+MAX_KEY = 255
+
+# The contract's statuses: `processing` (charging now) and `scheduled` (a downgrade waiting for
+# the period end) are both "pending" to the widget.
+PUBLIC_STATUS = {"processing": "pending", "scheduled": "pending"}
+
+
+def quote_document(quote: QuoteRecord, *, next_invoice_amount: int | None) -> dict[str, Any]:
+    return {
+        "object": "quote",
+        "quote_id": quote.id,
+        "offer_id": quote.offer_id,
+        "variant": quote.variant,
+        "currency": quote.currency,
+        "lines": [
+            {
+                "amount": line.amount,
+                "display": Money(line.amount, quote.currency).format(),
+                "description": line.description,
+                "period": {"start": line.period_start, "end": line.period_end},
+                "proration": line.proration,
+                "price": line.price,
+                "quantity": line.quantity,
+            }
+            for line in quote.lines
+        ],
+        "amount_due_now": quote.amount_due_now,
+        "amount_due_now_display": Money(quote.amount_due_now, quote.currency).format(),
+        "invoice_total": quote.invoice_total,
+        "next_invoice_amount": next_invoice_amount,
+        "next_renewal_at": quote.state.period_end if quote.timing != "now" else None,
+        "applies": quote.timing,
+        "expires_at": quote.expires_at,
+    }
+
+
+def upgrade_document(upgrade: UpgradeRecord) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "object": "upgrade",
+        "id": upgrade.id,
+        "status": PUBLIC_STATUS.get(upgrade.status, upgrade.status),
+        "offer_id": upgrade.offer_id,
+        "variant": upgrade.variant,
+        "currency": upgrade.currency,
+        "amount_quoted": upgrade.amount_quoted,
+        "amount_paid": upgrade.amount_paid,
+        "effective_at": upgrade.effective_at,
+    }
+    if upgrade.status == "requires_action":
+        document["hosted_invoice_url"] = upgrade.hosted_invoice_url
+    if upgrade.status == "failed":
+        document["failure_reason"] = upgrade.failure_reason
+    return document
+
+
+async def create_quote(request: Request) -> JSONResponse:
+    identity = require_customer(request)
+    ctx = services(request)
+    body = await read_model(request, QuoteIn)
+    now = ctx.clock.now()
+    snapshot = await offer_snapshot(request).get()
+    offer = snapshot.offer(body.offer_id)
+    view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
+    arm = view.offer_state.assignments.get(body.offer_id)
+    if offer is None or arm == experiments.HOLDOUT:
+        raise NotFound(f"No offer {body.offer_id!r} for this customer.", code="offer_not_found")
+    _check_eligible(offer, view, snapshot, now=now)
+    if offer.kind not in QUOTABLE:
+        raise ValidationFailed(
+            f"{offer.kind} offers are not quoted yet; only upgrades and interval switches.",
+            field="offer_id",
+            code="offer_not_quotable",
+        )
+    if view.stripe_customer is None or view.subscription_id is None:
+        raise Conflict("This customer has no live subscription to change.", code="no_subscription")
+    subscription = await subscription_store.get(ctx.db, view.subscription_id)
+    if subscription is None or not subscription.items:  # pragma: no cover -- read just now
+        raise Conflict("This customer has no live subscription to change.", code="no_subscription")
+    quantity = subscription.items[0].quantity
+    if arm is None:  # quoted from a declarative button before the offer list was fetched
+        arm = experiments.assign(offer.design, offer_id=offer.id, customer_id=identity.customer_id)
+        if arm == experiments.HOLDOUT:
+            raise NotFound(f"No offer {body.offer_id!r} for this customer.", code="offer_not_found")
+        async with ctx.db.transaction() as conn:
+            arm = await offer_store.assign(
+                conn, offer_id=offer.id, customer_id=identity.customer_id, arm=arm, now=now
+            )
+    quote = await upgrades.quote(
+        ctx.db,
+        ctx.stripe(),
+        customer_id=view.stripe_customer,
+        subscription_id=view.subscription_id,
+        to_price=offer.target_prices[0],
+        to_quantity=quantity,
+        now=now,
+        offer_id=offer.id,
+        variant=arm,
+        execution="stripe" if offer.proration == "stripe" else "uplift",
+    )
+    target = snapshot.prices.get(offer.target_prices[0])
+    renewal = target.unit_amount * quantity if target is not None and target.unit_amount else None
+    return JSONResponse(quote_document(quote, next_invoice_amount=renewal), status_code=201)
+
+
+def _check_eligible(
+    offer: Offer, view: customers.CustomerView, snapshot: Snapshot, *, now: int
+) -> None:
+    """The customer must still be someone the offer targets (caps do not apply: they have
+    already seen and clicked it)."""
+    for decision in (
+        schedule.in_window(offer.window, now=now),
+        targeting.evaluate(offer.targeting, view.context, now=now),
+    ):
+        if not decision:
+            raise Conflict(
+                f"This offer is no longer available: {decision.reason}.", code="offer_unavailable"
+            )
+    if not relevant(offer, view, snapshot):
+        raise Conflict("The customer already has what this offer sells.", code="offer_unavailable")
+
+
+async def accept_quote(request: Request) -> JSONResponse:
+    identity = require_customer(request)
+    ctx = services(request)
+    key = request.headers.get("idempotency-key", "").strip()
+    if not key or len(key) > MAX_KEY:
+        raise BadRequest(
+            f"Send an Idempotency-Key header (1 to {MAX_KEY} characters) with every accept.",
+            code="idempotency_key_required",
+        )
+    body = await read_model(request, AcceptIn)
+    now = ctx.clock.now()
+    snapshot = await offer_snapshot(request).get()
+    view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
+    if view.stripe_customer is None:
+        raise NotFound(f"No quote {body.quote_id!r} for this customer.", code="quote_not_found")
+    upgrade = await upgrades.accept(
+        ctx.db,
+        ctx.stripe(),
+        quote_id=body.quote_id,
+        customer_id=view.stripe_customer,
+        # Scoped to the customer, as the IETF draft asks: one customer's key never collides
+        # with another's.
+        idempotency_key=key,
+        now=now,
+    )
+    if upgrade.offer_id is not None and upgrade.variant is not None:
+        async with ctx.db.transaction() as conn:
+            await offer_store.record_event_once(
+                conn,
+                offer_id=upgrade.offer_id,
+                customer_id=identity.customer_id,
+                arm=upgrade.variant,
+                event_type="accept",
+                now=now,
+            )
+    return JSONResponse(upgrade_document(upgrade))
+
+
+async def get_upgrade(request: Request) -> JSONResponse:
+    identity = require_customer(request)
+    ctx = services(request)
+    upgrade_id: str = request.path_params["upgrade_id"]
+    snapshot = await offer_snapshot(request).get()
+    view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=ctx.clock.now())
+    upgrade = await upgrade_store.get(ctx.db, upgrade_id[:64])
+    if (
+        upgrade is None
+        or view.stripe_customer is None
+        or upgrade.customer_id != view.stripe_customer
+    ):
+        raise NotFound(
+            f"No upgrade {upgrade_id[:64]!r} for this customer.", code="upgrade_not_found"
+        )
+    return JSONResponse(upgrade_document(upgrade))

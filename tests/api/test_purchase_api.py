@@ -1,0 +1,212 @@
+"""The widget's purchase path over HTTP, against the local Stripe: offer → quote → accept →
+upgrade, charged exactly as quoted, once, and visible only to its own customer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from fractions import Fraction
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from plugin.app import create_app
+from plugin.catalog import Product
+from plugin.clock import FixedClock
+from plugin.settings import Settings
+from plugin.storage import Database
+from plugin.storage import catalog as catalog_store
+from plugin.storage import subscriptions as subscription_store
+from plugin.stripe_gateway import StripeGateway
+from tests.factories import ADMIN, customer_headers
+from tests.support import Subscribed, subscribed_customer
+from webhooks.mirror import MirrorItem, MirrorSubscription
+
+DAY = 86_400
+
+
+@pytest.fixture
+async def shop(
+    settings: Settings,
+    db: Database,
+    gateway: StripeGateway,
+    emulator_url: str,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[httpx.AsyncClient, Subscribed, FixedClock]]:
+    """Acme (Stripe customer on Basic, in the emulator) near its storage limit, and an active
+    Basic→Pro offer with no holdout. The app talks to the emulator; time is inside the period."""
+    # The emulator is shared by the session: a customer of its own per test.
+    name = "api-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]
+    world = await subscribed_customer(gateway, name=name)
+    clock = FixedClock(world.period_start + 10 * DAY + 1234)
+    async with db.transaction() as conn:
+        for price_id in (world.basic, world.pro, world.pro_annual):
+            price = await gateway.retrieve_price(price_id)
+            await catalog_store.upsert_product(
+                conn, product=Product(price.product_id, "Plan"), now=clock.now()
+            )
+            await catalog_store.upsert_price(conn, price=price, now=clock.now())
+        await subscription_store.upsert(
+            conn,
+            subscription=MirrorSubscription(
+                id=world.subscription_id, customer_id=world.customer_id, status="active",
+                currency="usd",
+                items=(MirrorItem(world.item_id, world.basic, "prod_basic", 1, 2900, "usd",
+                                  "month"),),
+                current_period_start=world.period_start, current_period_end=world.period_end,
+                trial_end=None, cancel_at_period_end=False, canceled_at=None,
+            ),
+            now=clock.now(),
+        )  # fmt: skip
+    app: Starlette = create_app(
+        settings.model_copy(update={"stripe_api_base": emulator_url}), clock=clock
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        plans = {
+            "plans": [
+                {"id": "basic", "name": "Basic", "tier": 1, "prices": [world.basic],
+                 "limits": {"storage_gb": 10}},
+                {"id": "pro", "name": "Pro", "tier": 2, "prices": [world.pro, world.pro_annual],
+                 "limits": {"storage_gb": 100}},
+            ]
+        }  # fmt: skip
+        assert (await http.put("/api/v1/admin/plans", json=plans, headers=ADMIN)).status_code == 200
+        await http.put(
+            "/api/v1/customers/acme", json={"stripe_customer": world.customer_id}, headers=ADMIN
+        )
+        await http.post(
+            "/api/v1/usage",
+            json={"customer": "acme", "metric": "storage_gb", "value": 9},
+            headers={**ADMIN, "Idempotency-Key": "seed"},
+        )
+        offer = {
+            "id": "offer_basic_to_pro", "name": "Basic to Pro", "kind": "upgrade",
+            "status": "active", "placements": ["storage_banner"], "target_prices": [world.pro],
+            "targeting": {"all": [{"plan": {"in": ["basic"]}},
+                                  {"usage": {"metric": "storage_gb", "at_least_percent": 80}}]},
+            "variants": [{"key": "control", "copy": {"title": "Running out of space?"}}],
+        }  # fmt: skip
+        created = await http.post("/api/v1/admin/offers", json=offer, headers=ADMIN)
+        assert created.status_code == 201, created.text
+        yield http, world, clock
+
+
+def _as(clock: FixedClock, customer: str = "acme") -> dict[str, str]:
+    return customer_headers(customer, now=clock.now())
+
+
+async def test_the_amount_shown_is_the_amount_charged_once(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock], gateway: StripeGateway
+) -> None:
+    """Quote: credit for unused Basic and debit for the rest of the period on Pro, each rounded
+    on its own; accept charges exactly that; a retried accept returns the same upgrade."""
+    http, world, clock = shop
+    offers = await http.get("/api/v1/widget/offers?placement=storage_banner", headers=_as(clock))
+    assert [o["offer_id"] for o in offers.json()["data"]] == ["offer_basic_to_pro"]
+
+    quoted = await http.post(
+        "/api/v1/widget/quotes", json={"offer_id": "offer_basic_to_pro"}, headers=_as(clock)
+    )
+    assert quoted.status_code == 201, quoted.text
+    quote = quoted.json()
+    f = Fraction(world.period_end - clock.now(), world.period_end - world.period_start)
+    expected = -round(2900 * f) + round(9900 * f)  # no ties at this t (checked by the engine)
+    assert quote["amount_due_now"] == expected
+    assert sorted(line["amount"] for line in quote["lines"]) == [-round(2900 * f), round(9900 * f)]
+    assert quote["next_invoice_amount"] == 9900
+
+    accept = {"quote_id": quote["quote_id"]}
+    key = {**_as(clock), "Idempotency-Key": "click-1"}
+    accepted = await http.post("/api/v1/widget/accept", json=accept, headers=key)
+    assert accepted.status_code == 200, accepted.text
+    upgrade = accepted.json()
+    assert (upgrade["status"], upgrade["amount_paid"]) == ("succeeded", expected)
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert item.price_id == world.pro
+
+    again = await http.post("/api/v1/widget/accept", json=accept, headers=key)
+    assert again.json()["id"] == upgrade["id"]
+    status = await http.get(f"/api/v1/widget/upgrades/{upgrade['id']}", headers=_as(clock))
+    assert status.json()["status"] == "succeeded"
+
+    results = (
+        await http.get("/api/v1/admin/offers/offer_basic_to_pro/results", headers=ADMIN)
+    ).json()
+    control = results["arms"][0]
+    assert (control["exposed"], control["accepted"], control["paid"]) == (1, 1, 1)
+    assert control["revenue"] == {"usd": 7000}
+    after = await http.get("/api/v1/widget/offers?placement=storage_banner", headers=_as(clock))
+    assert after.json()["data"] == []  # accepted offers never show again
+
+
+async def test_others_cannot_see_or_accept_it(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock],
+) -> None:
+    """Another customer's token gets 404 for the quote and the upgrade; no key is a 400."""
+    http, _, clock = shop
+    quote = (
+        await http.post(
+            "/api/v1/widget/quotes", json={"offer_id": "offer_basic_to_pro"}, headers=_as(clock)
+        )
+    ).json()
+    await http.put("/api/v1/customers/mallory", json={}, headers=ADMIN)
+    stolen = await http.post(
+        "/api/v1/widget/accept",
+        json={"quote_id": quote["quote_id"]},
+        headers={**_as(clock, "mallory"), "Idempotency-Key": "k"},
+    )
+    assert stolen.status_code == 404
+    no_key = await http.post(
+        "/api/v1/widget/accept", json={"quote_id": quote["quote_id"]}, headers=_as(clock)
+    )
+    assert no_key.status_code == 400
+    accepted = await http.post(
+        "/api/v1/widget/accept",
+        json={"quote_id": quote["quote_id"]},
+        headers={**_as(clock), "Idempotency-Key": "k2"},
+    )
+    peek = await http.get(
+        f"/api/v1/widget/upgrades/{accepted.json()['id']}", headers=_as(clock, "mallory")
+    )
+    assert peek.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"offer_id": "offer_nope"}, 404, "offer_not_found"),
+        ({"kind": "cross_sell"}, 422, "offer_not_quotable"),
+        ({"usage": 1}, 409, "offer_unavailable"),
+    ],
+    ids=["unknown offer", "kind not quotable yet", "no longer targeted"],
+)
+async def test_quotes_only_for_offers_the_customer_may_take(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock],
+    change: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    """Unknown offers, offers of a kind not quoted yet, and offers the customer no longer
+    qualifies for are refused before anything is asked of Stripe."""
+    http, _, clock = shop
+    offer_id = change.get("offer_id", "offer_basic_to_pro")
+    if "kind" in change:
+        await http.patch(
+            "/api/v1/admin/offers/offer_basic_to_pro", json={"kind": change["kind"]}, headers=ADMIN
+        )
+    if "usage" in change:
+        await http.post(
+            "/api/v1/usage",
+            json={"customer": "acme", "metric": "storage_gb", "value": change["usage"]},
+            headers={**ADMIN, "Idempotency-Key": "less"},
+        )
+    response = await http.post(
+        "/api/v1/widget/quotes", json={"offer_id": offer_id}, headers=_as(clock)
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
