@@ -17,7 +17,7 @@ Definitions (per currency):
   comes back within the period counts both movements, which is their MRR at `end`.
 - ARPU at t: total MRR at t / customers with MRR > 0 at t (rounded half up to a minor unit).
 - upsell conversion: customers whose first succeeded *upgrade* falls in the period / customers
-  on a plan below the top tier at `start`.
+  paying at `start` on a plan below the top tier.
 - average upgrade value: expansion MRR of the succeeded upgrades in the period / their count.
 - time to upsell: days from a customer's first paid subscription (first `new` movement) to
   their first succeeded upgrade, for customers whose first upgrade is in the period; median
@@ -212,8 +212,11 @@ def compute(
         if u.kind == "upgrade":
             first_upgrade.setdefault(u.customer_id, u.succeeded_at or 0)
     upgraded_in_period = {c for c, t in first_upgrade.items() if start <= t < end}
+    paying_at_start = {c for per in before.values() for c, mrr in per.items() if mrr > 0}
     eligible = {
-        c for c, tier in (tier_at_start or {}).items() if top_tier is None or tier < top_tier
+        c
+        for c, tier in (tier_at_start or {}).items()
+        if (top_tier is None or tier < top_tier) and c in paying_at_start
     }
     conversion = _ratio(
         len(upgraded_in_period & eligible),

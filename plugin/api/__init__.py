@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from plugin.api import admin, health, ingest, offers, openapi, purchases, widget
+from plugin.api import admin, health, ingest, offers, openapi, purchases, revenue, widget
 from webhooks import endpoint
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -33,6 +33,8 @@ TABLE: tuple[tuple[str, str, Endpoint], ...] = (
     ("DELETE", "/api/v1/admin/offers/{offer_id}", offers.archive_offer),
     ("GET", "/api/v1/admin/offers/{offer_id}/results", offers.offer_results),
     ("GET", "/api/v1/admin/audit", offers.list_audit),
+    ("GET", "/api/v1/admin/upgrades", revenue.list_upgrades),
+    ("GET", "/api/v1/admin/metrics", revenue.get_metrics),
     ("PUT", "/api/v1/customers/{customer_id}", ingest.put_customer),
     ("GET", "/api/v1/customers/{customer_id}/entitlements", ingest.get_entitlements),
     ("POST", "/api/v1/usage", ingest.post_usage),

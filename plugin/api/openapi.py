@@ -105,6 +105,25 @@ OPERATIONS = (
         params=(LIMIT, AUDIT_AFTER),
     ),
     Operation(
+        "GET", "/api/v1/admin/upgrades", "Recorded upgrades and cross-sells, newest first",
+        "admin",
+        params=(
+            _status("processing", "requires_action", "scheduled", "succeeded", "failed"),
+            Param("offer", "query", {"type": "string", "maxLength": 64}),
+            Param("from", "query", {"type": "string", "maxLength": 40}),
+            Param("to", "query", {"type": "string", "maxLength": 40}),
+            LIMIT, AFTER,
+        ),
+    ),
+    Operation(
+        "GET", "/api/v1/admin/metrics",
+        "Conversion, MRR movements, NDR, ARPU, upgrade value, time to upsell", "admin",
+        params=(
+            Param("from", "query", {"type": "string", "maxLength": 40}),
+            Param("to", "query", {"type": "string", "maxLength": 40}),
+        ),
+    ),
+    Operation(
         "PUT", "/api/v1/customers/{customer_id}", "Create or update a customer", "admin",
         body=CustomerIn,
     ),

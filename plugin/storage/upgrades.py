@@ -222,3 +222,41 @@ async def list_for_customer(db: Database, customer_id: str) -> list[UpgradeRecor
             {"customer_id": customer_id},
         )
     return [_record(row) for row in rows]
+
+
+async def page(
+    db: Database,
+    *,
+    status: str | None,
+    offer_id: str | None,
+    created_from: int | None,
+    created_to: int | None,
+    limit: int,
+    before_created: tuple[int, str] | None,
+) -> list[UpgradeRecord]:
+    """Newest first, filtered; up to `limit + 1` rows so the caller can tell there is more.
+    `before_created` is the (created_at, id) of the last row of the previous page."""
+    created, last_id = before_created if before_created else (None, None)
+    async with db.read() as conn:
+        rows = await conn.fetch_all(
+            """
+            SELECT * FROM upgrades
+            WHERE (:status IS NULL OR status = :status)
+              AND (:offer IS NULL OR offer_id = :offer)
+              AND (:from IS NULL OR created_at >= :from)
+              AND (:to IS NULL OR created_at < :to)
+              AND (:created IS NULL OR created_at < :created
+                   OR (created_at = :created AND id < :last_id))
+            ORDER BY created_at DESC, id DESC LIMIT :limit
+            """,
+            {
+                "status": status,
+                "offer": offer_id,
+                "from": created_from,
+                "to": created_to,
+                "created": created,
+                "last_id": last_id,
+                "limit": limit + 1,
+            },
+        )
+    return [_record(row) for row in rows]

@@ -210,3 +210,61 @@ async def test_quotes_only_for_offers_the_customer_may_take(
     )
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
+
+
+async def test_admin_sees_the_upgrade_and_what_it_earned(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock],
+) -> None:
+    """The accepted upgrade is listed for admins and counts in the period's metrics, attributed
+    to its offer and variant."""
+    http, world, clock = shop
+    quote = (
+        await http.post(
+            "/api/v1/widget/quotes", json={"offer_id": "offer_basic_to_pro"}, headers=_as(clock)
+        )
+    ).json()
+    upgrade = (
+        await http.post(
+            "/api/v1/widget/accept",
+            json={"quote_id": quote["quote_id"]},
+            headers={**_as(clock), "Idempotency-Key": "admin-view"},
+        )
+    ).json()
+    listed = (await http.get("/api/v1/admin/upgrades?status=succeeded", headers=ADMIN)).json()
+    assert [u["id"] for u in listed["data"]] == [upgrade["id"]]
+    row = listed["data"][0]
+    assert (row["customer"], row["from"]["price"], row["to"]["price"]) == (
+        world.customer_id, world.basic, world.pro,
+    )  # fmt: skip
+    assert row["amount_paid"] == quote["amount_due_now"]
+    assert (await http.get("/api/v1/admin/upgrades?status=failed", headers=ADMIN)).json()[
+        "data"
+    ] == []
+
+    period = f"from={clock.now() - DAY}&to={clock.now() + DAY}"
+    report = (await http.get(f"/api/v1/admin/metrics?{period}", headers=ADMIN)).json()
+    value = report["currencies"]["usd"]["average_upgrade_value"]
+    assert (value["value"], value["numerator"], value["denominator"]) == (7000, 7000, 1)
+    assert report["by_offer"] == [
+        {
+            "offer_id": "offer_basic_to_pro",
+            "variant": "control",
+            "upgrades": 1,
+            "expansion_mrr": {"usd": 7000},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("from=yesterday", "from"), ("from=200&to=100", "from"), ("status=won", "status")],
+)
+async def test_bad_periods_and_filters_are_422(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock], query: str, field: str
+) -> None:
+    """Unparseable or backwards periods and unknown statuses name their field."""
+    http, _, _ = shop
+    path = "/api/v1/admin/upgrades" if query.startswith("status") else "/api/v1/admin/metrics"
+    response = await http.get(f"{path}?{query}", headers=ADMIN)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == field

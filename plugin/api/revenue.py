@@ -1,0 +1,176 @@
+"""Admin API for what offers earned: recorded upgrades, and revenue metrics for a period.
+
+Periods are `[from, to)`, given as unix seconds or ISO 8601 dates/times (UTC when no offset),
+by default the last 30 days. Every figure says how it was computed (numerator, denominator), and
+money is per currency in minor units, never mixed (plugin/metrics.py has the definitions).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from fractions import Fraction
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from plugin import metrics
+from plugin.api.admin import require_admin
+from plugin.api.paging import limit_param, list_response
+from plugin.errors import ValidationFailed
+from plugin.services import services
+from plugin.storage import metrics as metrics_store
+from plugin.storage import upgrades as upgrade_store
+from plugin.storage.upgrades import UpgradeRecord
+
+DAY = 86_400
+STATUSES = ("processing", "requires_action", "scheduled", "succeeded", "failed")
+MAX_PERIOD = 5 * 366 * DAY
+
+
+def time_param(raw: str | None, name: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if raw.isascii() and raw.isdigit() and len(raw) <= 12:
+        return int(raw)
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(
+            f"{name} must be unix seconds or an ISO 8601 date, got {raw[:40]!r}.", field=name
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp())
+
+
+def admin_upgrade_document(upgrade: UpgradeRecord) -> dict[str, Any]:
+    return {
+        "object": "upgrade",
+        "id": upgrade.id,
+        "status": upgrade.status,
+        "customer": upgrade.customer_id,
+        "offer_id": upgrade.offer_id,
+        "variant": upgrade.variant,
+        "quote_id": upgrade.quote_id,
+        "execution": upgrade.execution,
+        "subscription": upgrade.subscription_id,
+        "from": {"price": upgrade.from_price, "quantity": upgrade.from_quantity},
+        "to": {"price": upgrade.to_price, "quantity": upgrade.to_quantity},
+        "currency": upgrade.currency,
+        "amount_quoted": upgrade.amount_quoted,
+        "amount_paid": upgrade.amount_paid,
+        "mrr_delta": upgrade.mrr_delta,
+        "invoice": upgrade.invoice_id,
+        "failure_reason": upgrade.failure_reason,
+        "effective_at": upgrade.effective_at,
+        "created": upgrade.created_at,
+        "updated": upgrade.updated_at,
+    }
+
+
+async def list_upgrades(request: Request) -> JSONResponse:
+    await require_admin(request)
+    ctx = services(request)
+    params = request.query_params
+    status = params.get("status")
+    if status is not None and status not in STATUSES:
+        raise ValidationFailed(f"status must be one of {', '.join(STATUSES)}.", field="status")
+    limit = limit_param(params.get("limit"))
+    before = None
+    after_id = params.get("starting_after")
+    if after_id:
+        previous = await upgrade_store.get(ctx.db, after_id[:64])
+        if previous is None:
+            raise ValidationFailed("starting_after names no upgrade.", field="starting_after")
+        before = (previous.created_at, previous.id)
+    rows = await upgrade_store.page(
+        ctx.db,
+        status=status,
+        offer_id=params.get("offer"),
+        created_from=time_param(params.get("from"), "from"),
+        created_to=time_param(params.get("to"), "to"),
+        limit=limit,
+        before_created=before,
+    )
+    return list_response([admin_upgrade_document(u) for u in rows], limit=limit)
+
+
+def _number(value: Fraction | int | None) -> float | int | None:
+    if value is None or isinstance(value, int):
+        return value
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def _figure(figure: metrics.Figure) -> dict[str, Any]:
+    return {
+        "value": _number(figure.value),
+        "numerator": _number(figure.numerator),
+        "denominator": figure.denominator,
+        "note": figure.note,
+    }
+
+
+async def get_metrics(request: Request) -> JSONResponse:
+    await require_admin(request)
+    ctx = services(request)
+    now = ctx.clock.now()
+    end = time_param(request.query_params.get("to"), "to") or now
+    start = time_param(request.query_params.get("from"), "from") or end - 30 * DAY
+    if not 0 < end - start <= MAX_PERIOD:
+        raise ValidationFailed("from must be before to, at most five years apart.", field="from")
+    async with ctx.db.read() as conn:
+        movements = await metrics_store.movements(conn, before=end)
+        upgrades = await metrics_store.upgrades(conn, before=end)
+        tiers = await metrics_store.tiers_at(conn, at=start)
+        top = await metrics_store.top_tier(conn)
+    result = metrics.compute(
+        movements=movements, upgrades=upgrades, start=start, end=end,
+        tier_at_start=tiers, top_tier=top,
+    )  # fmt: skip
+    by_offer: dict[tuple[str, str], dict[str, Any]] = {}
+    for u in upgrades:
+        if u.status != "succeeded" or u.offer_id is None or u.succeeded_at is None:
+            continue
+        if not start <= u.succeeded_at < end:
+            continue
+        row = by_offer.setdefault(
+            (u.offer_id, u.variant or ""),
+            {"offer_id": u.offer_id, "variant": u.variant, "upgrades": 0, "expansion_mrr": {}},
+        )
+        row["upgrades"] += 1
+        row["expansion_mrr"][u.currency] = row["expansion_mrr"].get(u.currency, 0) + u.mrr_delta
+    return JSONResponse(
+        {
+            "object": "metrics",
+            "from": start,
+            "to": end,
+            "currencies": {
+                cur: {
+                    "mrr_start": m.mrr_start,
+                    "mrr_end": m.mrr_end,
+                    "new_mrr": m.new,
+                    "expansion_mrr": m.expansion,
+                    "contraction_mrr": m.contraction,
+                    "churned_mrr": m.churn,
+                    "reactivation_mrr": m.reactivation,
+                    "net_new_mrr": m.net_new,
+                    "ndr": _figure(m.ndr),
+                    "arpu_start": _figure(m.arpu_start),
+                    "arpu_end": _figure(m.arpu_end),
+                    "average_upgrade_value": _figure(m.average_upgrade_value),
+                    "cross_sell_recurring": m.cross_sell_recurring,
+                    "cross_sell_one_off": m.cross_sell_one_off,
+                }
+                for cur, m in result.currencies.items()
+            },
+            "upsell_conversion": _figure(result.upsell_conversion),
+            "time_to_upsell_days": {
+                "median": _figure(result.time_to_upsell_median_days),
+                "p90": _figure(result.time_to_upsell_p90_days),
+            },
+            "by_offer": sorted(
+                by_offer.values(), key=lambda r: (r["offer_id"], r["variant"] or "")
+            ),
+        }
+    )
