@@ -7,17 +7,35 @@ from fractions import Fraction
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     model_validator,
 )
 from pydantic.config import JsonDict
 
 from plugin import offers, proration
 from plugin.catalog import Plan
+
+# Every integer a client sends is bounded by 2^53: the largest that JSON clients (JavaScript)
+# read exactly, and far inside SQLite's 64-bit INTEGER, so no number can overflow storage
+# (found by fuzzing: a 30-digit signup_at was a 500). Strict: 1.0 and "1" are not integers.
+JSON_SAFE = 2**53
+
+
+def _json_safe(value: int) -> int:
+    if not -JSON_SAFE <= value <= JSON_SAFE:
+        raise ValueError(
+            f"must be between -2^53 and 2^53, got a {len(str(abs(value)))}-digit number"
+        )
+    return value
+
+
+# A validator, not ge/le: pydantic lets constraints in an Annotated alias override a field's own
+# `Field(ge=0)`, which would silently drop the field's bounds.
+Int = Annotated[int, Field(strict=True), AfterValidator(_json_safe)]
 
 
 class _In(BaseModel):
@@ -27,10 +45,10 @@ class _In(BaseModel):
 class ItemIn(_In):
     price: str = Field(min_length=1)
     product: str = Field(min_length=1)
-    unit_amount: StrictInt = Field(ge=0)  # minor units; a float here is refused, not rounded
-    quantity: StrictInt = Field(default=1, ge=0)
+    unit_amount: Int = Field(ge=0)  # minor units; a float here is refused, not rounded
+    quantity: Int = Field(default=1, ge=0)
     interval: Literal["day", "week", "month", "year"] = "month"
-    interval_count: StrictInt = Field(default=1, ge=1)
+    interval_count: Int = Field(default=1, ge=1)
 
     def to_domain(self) -> proration.Item:
         return proration.Item(
@@ -49,13 +67,13 @@ class ProrationIn(_In):
     currency: str = Field(pattern=r"^[a-zA-Z]{3}$")
     old: ItemIn
     new: ItemIn
-    period_start: StrictInt
-    period_end: StrictInt
-    change_time: StrictInt
+    period_start: Int
+    period_end: Int
+    change_time: Int
     proration_behavior: Literal["create_prorations", "always_invoice", "none"] = "create_prorations"
     billing_cycle_anchor: Literal["unchanged", "now"] = "unchanged"
-    coupon_percent_off: StrictInt | float | None = Field(default=None, ge=0, le=100)
-    customer_starting_balance: StrictInt = 0
+    coupon_percent_off: Int | float | None = Field(default=None, ge=0, le=100)
+    customer_starting_balance: Int = 0
     trialing: StrictBool = False
 
     @model_validator(mode="after")
@@ -137,7 +155,7 @@ Percent = Annotated[int, Field(strict=True, ge=1, le=100)]
 class PlanIn(_Strict):
     id: Key
     name: str = Field(min_length=1, max_length=120)
-    tier: StrictInt = Field(ge=0, le=1000)
+    tier: Int = Field(ge=0, le=1000)
     prices: list[PriceId] = Field(default_factory=list, max_length=20)
     limits: dict[Key, Annotated[int, Field(strict=True, ge=0)] | None] = Field(
         default_factory=dict, max_length=50, json_schema_extra=_KEYS
@@ -179,27 +197,27 @@ class CopyIn(_Strict):
 
 class VariantIn(_Strict):
     key: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
-    weight: StrictInt = Field(default=1, ge=0, le=10_000)
+    weight: Int = Field(default=1, ge=0, le=10_000)
     copy_: CopyIn = Field(alias="copy")
 
 
 class DiscountIn(_Strict):
     percent_off: Percent | None = None
-    amount_off: StrictInt | None = Field(default=None, ge=1)
-    duration_months: StrictInt | None = Field(default=None, ge=1, le=36)
+    amount_off: Int | None = Field(default=None, ge=1)
+    duration_months: Int | None = Field(default=None, ge=1, le=36)
 
 
 class ScheduleIn(_Strict):
-    starts_at: StrictInt | None = Field(default=None, ge=0)
-    ends_at: StrictInt | None = Field(default=None, ge=0)
+    starts_at: Int | None = Field(default=None, ge=0)
+    ends_at: Int | None = Field(default=None, ge=0)
 
 
 class FrequencyIn(_Strict):
-    max_impressions: StrictInt | None = Field(default=None, ge=1)
-    per_seconds: StrictInt = Field(default=86_400, ge=1, le=366 * 86_400)
-    dismiss_cooldown: StrictInt = Field(default=0, ge=0, le=366 * 86_400)
-    decline_cooldown: StrictInt = Field(default=7 * 86_400, ge=0, le=366 * 86_400)
-    max_declines: StrictInt | None = Field(default=3, ge=1)
+    max_impressions: Int | None = Field(default=None, ge=1)
+    per_seconds: Int = Field(default=86_400, ge=1, le=366 * 86_400)
+    dismiss_cooldown: Int = Field(default=0, ge=0, le=366 * 86_400)
+    decline_cooldown: Int = Field(default=7 * 86_400, ge=0, le=366 * 86_400)
+    max_declines: Int | None = Field(default=3, ge=1)
 
 
 class OfferIn(_Strict):
@@ -211,18 +229,18 @@ class OfferIn(_Strict):
         "upgrade", "interval_switch", "cross_sell", "post_order", "bundle", "trial", "retention"
     ]
     status: Literal["draft", "active", "paused", "archived"] = "draft"
-    priority: StrictInt = Field(default=0, ge=-1000, le=1000)
+    priority: Int = Field(default=0, ge=-1000, le=1000)
     placements: list[Key] = Field(min_length=1, max_length=offers.MAX_PLACEMENTS)
     target_prices: list[PriceId] = Field(default_factory=list, max_length=10)
     proration: Literal["now", "period_end", "stripe"] = "now"
     discount: DiscountIn | None = None
-    trial_days: StrictInt | None = Field(default=None, ge=1, le=90)
+    trial_days: Int | None = Field(default=None, ge=1, le=90)
     # Checked by plugin.targeting.parse (paths like `targeting.all[0].usage`); documented as
     # the recursive `Rule` schema in plugin/api/openapi.py.
     targeting: dict[str, Any] = Field(default_factory=lambda: {"all": []})
     schedule: ScheduleIn = Field(default_factory=ScheduleIn)
     frequency: FrequencyIn = Field(default_factory=FrequencyIn)
-    holdout_bp: StrictInt = Field(default=0, ge=0, le=9_999)
+    holdout_bp: Int = Field(default=0, ge=0, le=9_999)
     variants: list[VariantIn] = Field(min_length=1, max_length=10)
 
     def document(self, offer_id: str) -> dict[str, Any]:
@@ -236,16 +254,16 @@ class CustomerIn(_Strict):
     stripe_customer: Annotated[str, Field(pattern=r"^cus_[A-Za-z0-9]+$", max_length=255)] | None = (
         None
     )
-    attrs: dict[Key, Annotated[str, Field(max_length=200)] | StrictInt | StrictBool] = Field(
+    attrs: dict[Key, Annotated[str, Field(max_length=200)] | Int | StrictBool] = Field(
         default_factory=dict, max_length=50, json_schema_extra=_KEYS
     )
-    signup_at: StrictInt | None = Field(default=None, ge=0)
+    signup_at: Int | None = Field(default=None, ge=0)
 
 
 class UsageIn(_Strict):
     customer: Key
     metric: Key
-    value: StrictInt = Field(ge=0, le=2**53)
+    value: Int = Field(ge=0, le=2**53)
     mode: Literal["set", "increment"] = "set"
 
 

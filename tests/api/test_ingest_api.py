@@ -103,3 +103,15 @@ async def test_a_stripe_customer_belongs_to_one_customer(admin: httpx.AsyncClien
     taken = await admin.put("/api/v1/customers/b", json={"stripe_customer": "cus_x"}, headers=ADMIN)
     assert taken.status_code == 409
     assert taken.json()["error"]["field"] == "stripe_customer"
+
+
+@pytest.mark.parametrize("signup_at", [10**30, -(10**30), 2**63])
+async def test_integers_beyond_2_pow_53_are_422_not_500(
+    admin: httpx.AsyncClient, signup_at: int
+) -> None:
+    """Found by fuzzing: a 30-digit number reached SQLite and overflowed. Now it is a 422."""
+    response = await admin.put(
+        "/api/v1/customers/big", json={"signup_at": signup_at}, headers=ADMIN
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "signup_at"
