@@ -25,6 +25,7 @@ from plugin.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from plugin.services import Services
 from plugin.settings import Settings
 from plugin.stripe_gateway import StripeGateway
+from webhooks.intake import IntakeQueue
 from webhooks.worker import Worker
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: far above any JSON body or Stripe event we accept
@@ -90,9 +91,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         worker = Worker(db=db, gateway=gateway, clock=the_clock)
         app.state.webhook_worker = worker
         await worker.start()
+        # Concurrent webhook deliveries share one write transaction (group commit).
+        intake = IntakeQueue(db=db)
+        app.state.webhook_intake = intake
+        await intake.start()
         try:
             yield
         finally:
+            await intake.stop()
             await worker.stop()
             if gateway is not None:
                 await gateway.close()

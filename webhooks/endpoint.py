@@ -15,6 +15,7 @@ from plugin.errors import BadRequest
 from plugin.services import services
 from webhooks import signature, store
 from webhooks.events import EventError, parse_event
+from webhooks.intake import IntakeQueue
 from webhooks.worker import Worker
 
 
@@ -41,16 +42,20 @@ async def stripe_webhook(request: Request) -> JSONResponse:
         event = parse_event(payload)
     except (signature.SignatureError, EventError) as exc:
         raise BadRequest(exc.message, code=exc.code) from None
-    stored = await store.insert(
-        ctx.db,
-        event_id=event.id,
+    event_row = store.NewEvent(
+        id=event.id,
         type=event.type,
         object_id=event.object_id,
         created=event.created,
         livemode=event.livemode,
         payload=payload.decode("utf-8"),
-        now=now,
+        received_at=now,
     )
+    intake: IntakeQueue | None = getattr(request.app.state, "webhook_intake", None)
+    if intake is not None:
+        stored = await intake.store(event_row)
+    else:
+        stored = await store.insert(ctx.db, event=event_row)
     if stored:
         found = worker(request)
         if found is not None:

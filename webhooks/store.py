@@ -53,40 +53,52 @@ def _event(row: Row) -> StoredEvent:
     )
 
 
-async def insert(
-    db: Database,
-    *,
-    event_id: str,
-    type: str,
-    object_id: str | None,
-    created: int,
-    livemode: bool,
-    payload: str,
-    now: int,
-) -> bool:
-    """Store the event; False if its id is already stored (a redelivery), which changes nothing.
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A verified event, as the endpoint hands it to the store."""
+
+    id: str
+    type: str
+    object_id: str | None
+    created: int
+    livemode: bool
+    payload: str
+    received_at: int
+
+
+_INSERT = """
+    INSERT INTO webhook_events (id, type, object_id, created, livemode, payload,
+                                next_attempt_at, received_at)
+    VALUES (:id, :type, :object_id, :created, :livemode, :payload, :now, :now)
+    ON CONFLICT (id) DO NOTHING
+"""
+
+
+def _params(event: NewEvent) -> dict[str, object]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "object_id": event.object_id,
+        "created": event.created,
+        "livemode": int(event.livemode),
+        "payload": event.payload,
+        "now": event.received_at,
+    }
+
+
+async def insert_many(db: Database, *, events: list[NewEvent]) -> list[bool]:
+    """Store each event in one transaction; per event, False if its id was already stored (a
+    redelivery, or the same id twice in `events`), which changes nothing.
 
     The unique id decides, not a lookup first: two deliveries racing each other both get past
     an existence check (dj-stripe #1239)."""
     async with db.transaction() as conn:
-        changed = await conn.execute(
-            """
-            INSERT INTO webhook_events (id, type, object_id, created, livemode, payload,
-                                        next_attempt_at, received_at)
-            VALUES (:id, :type, :object_id, :created, :livemode, :payload, :now, :now)
-            ON CONFLICT (id) DO NOTHING
-            """,
-            {
-                "id": event_id,
-                "type": type,
-                "object_id": object_id,
-                "created": created,
-                "livemode": int(livemode),
-                "payload": payload,
-                "now": now,
-            },
-        )
-    return changed == 1
+        return [await conn.execute(_INSERT, _params(event)) == 1 for event in events]
+
+
+async def insert(db: Database, *, event: NewEvent) -> bool:
+    [stored] = await insert_many(db, events=[event])
+    return stored
 
 
 async def claim_due(db: Database, *, now: int, lease: int, limit: int) -> list[StoredEvent]:

@@ -28,13 +28,15 @@ async def _insert(db: Database, document: dict[str, Any]) -> None:
     payload = f.body(document)
     assert await store.insert(
         db,
-        event_id=str(document["id"]),
-        type=str(document["type"]),
-        object_id=f.SUBSCRIPTION,
-        created=NOW,
-        livemode=False,
-        payload=payload.decode(),
-        now=NOW,
+        event=store.NewEvent(
+            id=str(document["id"]),
+            type=str(document["type"]),
+            object_id=f.SUBSCRIPTION,
+            created=NOW,
+            livemode=False,
+            payload=payload.decode(),
+            received_at=NOW,
+        ),
     )
 
 

@@ -21,13 +21,15 @@ async def _insert(db: Database, n: int) -> str:
     payload = f.body(f.event(TYPE, f.subscription(f"sub_w{n}"), id=event_id))
     await store.insert(
         db,
-        event_id=event_id,
-        type=TYPE,
-        object_id=f"sub_w{n}",
-        created=NOW,
-        livemode=False,
-        payload=payload.decode(),
-        now=NOW,
+        event=store.NewEvent(
+            id=event_id,
+            type=TYPE,
+            object_id=f"sub_w{n}",
+            created=NOW,
+            livemode=False,
+            payload=payload.decode(),
+            received_at=NOW,
+        ),
     )
     return event_id
 
