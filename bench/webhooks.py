@@ -8,7 +8,8 @@ doing only the HMAC check and one INSERT, in one run, on loopback.
   INSERT OR IGNORE + COMMIT, HMAC-SHA256 over `"{t}.{body}"` with `compare_digest`, 200;
 - Uplift: `uplift serve` on a migrated SQLite file: header check, Stripe signature (both
   directions of tolerance, every secret), pydantic event parse, INSERT … ON CONFLICT DO NOTHING
-  in a BEGIN IMMEDIATE transaction, 200, then its worker processes each event in the same
+  in a BEGIN IMMEDIATE transaction shared by the deliveries that arrived together (group commit,
+  webhooks/intake.py), 200 after its COMMIT, then its worker processes each event in the same
   process (the events are `customer.subscription.created` for distinct subscriptions, so it
   writes the mirror and an MRR movement for each) while intake goes on.
 
