@@ -23,6 +23,7 @@ PURE = [
     "plugin/offers.py",
     "plugin/eligibility.py",
     "plugin/metrics.py",
+    "plugin/trials.py",
     "webhooks/signature.py",
     "webhooks/mirror.py",
 ]

@@ -17,6 +17,7 @@ from plugin.auth import CustomerIdentity
 from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from plugin.services import offer_snapshot, services
 from plugin.storage import customers as customer_store
+from plugin.storage import trials as trial_store
 
 MAX_KEY = 255
 
@@ -137,15 +138,28 @@ async def get_entitlements(request: Request) -> JSONResponse:
         now=ctx.clock.now(),
     )
     plan = view.plan
+    async with ctx.db.read() as conn:
+        trial = await trial_store.active(conn, customer_id=customer_id, now=ctx.clock.now())
+    trial_plan = next((p for p in snapshot.plans if trial and p.id == trial.plan_id), None)
+    # While a trial runs, its plan's features and limits apply if it is the higher tier.
+    effective = trial_plan if trial_plan and (plan is None or trial_plan.tier > plan.tier) else plan
     return JSONResponse(
         {
             "object": "entitlements",
             "customer": customer_id,
             "plan": None if plan is None else {"id": plan.id, "name": plan.name, "tier": plan.tier},
             "interval": view.context.plan.interval,
-            "limits": plan.limits if plan else {},
-            "features": list(plan.features) if plan else [],
+            "limits": effective.limits if effective else {},
+            "features": list(effective.features) if effective else [],
             "usage": dict(view.context.usage),
-            "trial": None,  # trial grants arrive with the trial offer's accept flow
+            "trial": None
+            if trial is None
+            else {
+                "id": trial.id,
+                "offer_id": trial.offer_id,
+                "plan": trial.plan_id,
+                "starts_at": trial.starts_at,
+                "ends_at": trial.ends_at,
+            },
         }
     )

@@ -9,12 +9,13 @@ and again at accept, where a change in between is a 409 with a fresh quote.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from plugin import customers, experiments, schedule, targeting, upgrades
+from plugin import customers, experiments, schedule, targeting, trials, upgrades
 from plugin.api.bodies import read_model
 from plugin.api.schemas import AcceptIn, QuoteIn
 from plugin.api.widget import relevant, require_customer
@@ -26,6 +27,7 @@ from plugin.services import offer_snapshot, services
 from plugin.snapshot import Snapshot
 from plugin.storage import offers as offer_store
 from plugin.storage import subscriptions as subscription_store
+from plugin.storage import trials as trial_store
 from plugin.storage import upgrades as upgrade_store
 from plugin.storage.upgrades import UpgradeRecord
 
@@ -100,6 +102,8 @@ async def create_quote(request: Request) -> JSONResponse:
     if offer is None or arm == experiments.HOLDOUT:
         raise NotFound(f"No offer {body.offer_id!r} for this customer.", code="offer_not_found")
     _check_eligible(offer, view, snapshot, now=now)
+    if offer.kind == "trial":
+        return await _trial_quote(request, offer, identity.customer_id, arm, snapshot, now=now)
     if offer.kind not in QUOTABLE:
         raise ValidationFailed(
             f"{offer.kind} offers are not quoted yet; only upgrades and interval switches.",
@@ -167,6 +171,8 @@ async def accept_quote(request: Request) -> JSONResponse:
     now = ctx.clock.now()
     snapshot = await offer_snapshot(request).get()
     view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
+    if trials.is_trial_quote(body.quote_id):
+        return await _accept_trial(request, body.quote_id, identity.customer_id, now=now)
     if view.stripe_customer is None:
         raise NotFound(f"No quote {body.quote_id!r} for this customer.", code="quote_not_found")
     upgrade = await upgrades.accept(
@@ -208,3 +214,107 @@ async def get_upgrade(request: Request) -> JSONResponse:
             f"No upgrade {upgrade_id[:64]!r} for this customer.", code="upgrade_not_found"
         )
     return JSONResponse(upgrade_document(upgrade))
+
+
+# Trials ------------------------------------------------------------------------------------
+
+
+def _widget_secret(request: Request) -> str:
+    secret = services(request).settings.widget_secret
+    if secret is None:  # pragma: no cover -- require_customer already refused the request
+        raise NotFound("No such quote.", code="quote_not_found")
+    return secret.get_secret_value()
+
+
+async def _trial_quote(
+    request: Request,
+    offer: Offer,
+    customer_id: str,
+    arm: str | None,
+    snapshot: Snapshot,
+    *,
+    now: int,
+) -> JSONResponse:
+    """Nothing to charge: the quote is a signed statement of what the trial gives."""
+    plan = snapshot.plan_by_price.get(offer.target_prices[0])
+    if plan is None or offer.trial_days is None:
+        raise Conflict("The trial's price is not on the plan ladder.", code="offer_unavailable")
+    ctx = services(request)
+    if arm is None:
+        arm = experiments.assign(offer.design, offer_id=offer.id, customer_id=customer_id)
+        if arm == experiments.HOLDOUT:
+            raise NotFound(f"No offer {offer.id!r} for this customer.", code="offer_not_found")
+        async with ctx.db.transaction() as conn:
+            arm = await offer_store.assign(
+                conn, offer_id=offer.id, customer_id=customer_id, arm=arm, now=now
+            )
+    quote = trials.TrialQuote(
+        customer_id=customer_id,
+        offer_id=offer.id,
+        variant=arm,
+        plan_id=plan.id,
+        days=offer.trial_days,
+        expires_at=now + trials.QUOTE_TTL,
+    )
+    price = snapshot.prices.get(offer.target_prices[0])
+    currency = price.currency if price is not None else "usd"
+    return JSONResponse(
+        {
+            "object": "quote",
+            "quote_id": trials.sign(quote, secret=_widget_secret(request)),
+            "offer_id": offer.id,
+            "variant": arm,
+            "kind": "trial",
+            "currency": currency,
+            "lines": [],
+            "amount_due_now": 0,
+            "amount_due_now_display": Money(0, currency).format(),
+            "invoice_total": 0,
+            "next_invoice_amount": None,
+            "trial_days": offer.trial_days,
+            "plan": {"id": plan.id, "name": plan.name},
+            "applies": "now",
+            "expires_at": quote.expires_at,
+        },
+        status_code=201,
+    )
+
+
+async def _accept_trial(
+    request: Request, quote_id: str, customer_id: str, *, now: int
+) -> JSONResponse:
+    quote = trials.verify(
+        quote_id, secret=_widget_secret(request), customer_id=customer_id, now=now
+    )
+    ctx = services(request)
+    async with ctx.db.transaction() as conn:
+        grant = await trial_store.grant(
+            conn,
+            grant_id="tr_" + secrets.token_hex(12),
+            customer_id=customer_id,
+            offer_id=quote.offer_id,
+            variant=quote.variant,
+            plan_id=quote.plan_id,
+            starts_at=now,
+            ends_at=now + quote.days * 86_400,
+        )
+        await offer_store.record_event_once(
+            conn,
+            offer_id=quote.offer_id,
+            customer_id=customer_id,
+            arm=quote.variant,
+            event_type="accept",
+            now=now,
+        )
+    return JSONResponse(
+        {
+            "object": "trial",
+            "id": grant.id,
+            "status": "succeeded",
+            "offer_id": grant.offer_id,
+            "variant": grant.variant,
+            "plan": grant.plan_id,
+            "starts_at": grant.starts_at,
+            "ends_at": grant.ends_at,
+        }
+    )

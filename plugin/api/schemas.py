@@ -283,4 +283,5 @@ class QuoteIn(_Strict):
 
 
 class AcceptIn(_Strict):
-    quote_id: Annotated[str, Field(min_length=1, max_length=64)]
+    # A price quote id is short (qt_…); a trial quote is a signed statement (tq_…, ~250 chars).
+    quote_id: Annotated[str, Field(min_length=1, max_length=512)]

@@ -45,9 +45,9 @@ def require_customer(request: Request) -> CustomerIdentity:
 
 
 def relevant(offer: Offer, view: CustomerView, snapshot: Snapshot) -> bool:
-    """Never offer what the customer already has: an upgrade to their tier or below, or a
-    switch to the billing interval they are already on."""
-    if offer.kind == "upgrade":
+    """Never offer what the customer already has: an upgrade (or a trial) of their tier or
+    below, or a switch to the billing interval they are already on."""
+    if offer.kind in ("upgrade", "trial"):
         target = snapshot.plan_by_price.get(offer.target_prices[0])
         return target is None or view.plan is None or target.tier > view.plan.tier
     if offer.kind == "interval_switch":

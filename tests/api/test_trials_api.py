@@ -1,0 +1,129 @@
+"""Trial offers: a signed zero-charge quote, one grant per customer and offer, entitlements of
+the trial plan while it runs, and back to the paid plan when it ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from plugin import trials
+from plugin.clock import FixedClock
+from plugin.errors import Gone, NotFound
+from plugin.storage import Database
+from tests.factories import ADMIN, customer_headers, offer_body, subscribe
+from tests.support import NOW, WIDGET_SECRET
+
+DAY = 86_400
+
+
+@pytest.fixture
+async def pro(shop: httpx.AsyncClient, db: Database) -> httpx.AsyncClient:
+    """A Pro customer who just hit the gated audit log, and the 14-day Enterprise trial."""
+    body = offer_body(
+        id="offer_enterprise_trial",
+        kind="trial",
+        trial_days=14,
+        placements=["feature_gate"],
+        target_prices=["price_enterprise_monthly"],
+        targeting={
+            "all": [
+                {"plan": {"in": ["pro"]}},
+                {"feature_hit": {"feature": "audit_log", "within_days": 7}},
+            ]
+        },
+    )
+    assert (await shop.post("/api/v1/admin/offers", json=body, headers=ADMIN)).status_code == 201
+    await shop.put("/api/v1/customers/pro1", json={"stripe_customer": "cus_pro1"}, headers=ADMIN)
+    await subscribe(db, stripe_customer="cus_pro1", price_id="price_pro_monthly")
+    await shop.post(
+        "/api/v1/feature-events", json={"customer": "pro1", "feature": "audit_log"}, headers=ADMIN
+    )
+    return shop
+
+
+async def _quote(http: httpx.AsyncClient, now: int = NOW, customer: str = "pro1") -> Any:
+    response = await http.post(
+        "/api/v1/widget/quotes",
+        json={"offer_id": "offer_enterprise_trial"},
+        headers=customer_headers(customer, now=now),
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _accept(
+    http: httpx.AsyncClient, quote_id: str, *, key: str, now: int = NOW, customer: str = "pro1"
+) -> httpx.Response:
+    return await http.post(
+        "/api/v1/widget/accept",
+        json={"quote_id": quote_id},
+        headers={**customer_headers(customer, now=now), "Idempotency-Key": key},
+    )
+
+
+async def test_trial_grants_the_plan_until_it_ends(
+    pro: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    """Nothing is charged; Enterprise features apply for 14 days, then Pro's again."""
+    quote = await _quote(pro)
+    assert (quote["kind"], quote["amount_due_now"], quote["trial_days"]) == ("trial", 0, 14)
+    accepted = await _accept(pro, quote["quote_id"], key="k1")
+    assert accepted.status_code == 200, accepted.text
+    grant = accepted.json()
+    assert (grant["status"], grant["plan"], grant["ends_at"]) == (
+        "succeeded", "enterprise", NOW + 14 * DAY,
+    )  # fmt: skip
+
+    during = (await pro.get("/api/v1/customers/pro1/entitlements", headers=ADMIN)).json()
+    assert during["plan"]["id"] == "pro"  # what they pay for
+    assert "audit_log" in during["features"]  # what they may use
+    assert during["limits"]["users"] is None
+    assert during["trial"]["ends_at"] == NOW + 14 * DAY
+
+    clock.advance(14 * DAY)
+    after = (await pro.get("/api/v1/customers/pro1/entitlements", headers=ADMIN)).json()
+    assert after["trial"] is None
+    assert after["features"] == ["reports", "sso"]
+
+
+async def test_a_trial_is_granted_once(pro: httpx.AsyncClient) -> None:
+    """A second click, a retried request or a fresh quote all find the first grant; the offer
+    stops showing once accepted."""
+    first = (await _accept(pro, (await _quote(pro))["quote_id"], key="a")).json()
+    second = (await _accept(pro, (await _quote(pro))["quote_id"], key="b")).json()
+    assert second["id"] == first["id"]
+    shown = await pro.get(
+        "/api/v1/widget/offers?placement=feature_gate", headers=customer_headers("pro1")
+    )
+    assert shown.json()["data"] == []
+
+
+async def test_trial_quotes_are_the_customers_own_and_expire(
+    pro: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    """Another customer's token gets 404; after 10 minutes the quote is 410."""
+    quote = (await _quote(pro))["quote_id"]
+    await pro.put("/api/v1/customers/eve", json={}, headers=ADMIN)
+    assert (await _accept(pro, quote, key="x", customer="eve")).status_code == 404
+    clock.advance(601)
+    assert (await _accept(pro, quote, key="y", now=clock.now())).status_code == 410
+
+
+def test_a_tampered_trial_quote_is_not_found() -> None:
+    """The quote is signed: changing the trial length (or anything) breaks it."""
+    quote = trials.TrialQuote("pro1", "offer_t", "control", "enterprise", 14, NOW + 600)
+    signed = trials.sign(quote, secret=WIDGET_SECRET)
+    assert trials.verify(signed, secret=WIDGET_SECRET, customer_id="pro1", now=NOW) == quote
+    longer = trials.sign(
+        trials.TrialQuote("pro1", "offer_t", "control", "enterprise", 365, NOW + 600),
+        secret="another-secret",
+    )
+    forged = signed.split(".")[0] + "." + longer.split(".")[1]  # someone else's signature
+    with pytest.raises(NotFound):
+        trials.verify(forged, secret=WIDGET_SECRET, customer_id="pro1", now=NOW)
+    with pytest.raises(NotFound):
+        trials.verify(longer, secret=WIDGET_SECRET, customer_id="pro1", now=NOW)
+    with pytest.raises(Gone):
+        trials.verify(signed, secret=WIDGET_SECRET, customer_id="pro1", now=NOW + 600)
