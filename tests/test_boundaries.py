@@ -24,6 +24,7 @@ PURE = [
     "plugin/eligibility.py",
     "plugin/metrics.py",
     "plugin/trials.py",
+    "plugin/ratelimit.py",
     "webhooks/signature.py",
     "webhooks/mirror.py",
 ]

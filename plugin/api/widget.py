@@ -7,6 +7,7 @@ writes only when a customer meets an offer for the first time (the sticky experi
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -18,13 +19,18 @@ from plugin.api.schemas import WidgetEventIn
 from plugin.auth import CustomerIdentity, CustomerTokens, bearer_token
 from plugin.customers import CustomerView
 from plugin.eligibility import CustomerState, Shown
-from plugin.errors import NotFound, ServiceUnavailable, ValidationFailed
+from plugin.errors import NotFound, RateLimited, ServiceUnavailable, ValidationFailed
 from plugin.money import Money
 from plugin.offers import Offer
+from plugin.ratelimit import RateLimiter
 from plugin.services import offer_snapshot, services
 from plugin.snapshot import Snapshot
 from plugin.storage import offers as offer_store
 
+# Per customer, per process: a page view makes one or two calls; 60 at once and 2 a second
+# after that is far above any person and far below a script hammering the server.
+RATE_BURST = 60
+RATE_PER_SECOND = 2.0
 MAX_PER_DAY = 5  # offers of any kind one customer sees in 24 h (a global cap)
 MAX_PLACEMENT = 64
 
@@ -41,7 +47,20 @@ def require_customer(request: Request) -> CustomerIdentity:
     if tokens is None:
         tokens = CustomerTokens(secret.get_secret_value())
         request.app.state.customer_tokens = tokens
-    return tokens.verify(bearer_token(request.headers.get("authorization")), now=ctx.clock.now())
+    identity = tokens.verify(
+        bearer_token(request.headers.get("authorization")), now=ctx.clock.now()
+    )
+    limiter: RateLimiter | None = getattr(request.app.state, "customer_limiter", None)
+    if limiter is None:
+        limiter = RateLimiter(rate=RATE_PER_SECOND, burst=RATE_BURST)
+        request.app.state.customer_limiter = limiter
+    # Monotonic time, not the clock: limits protect the server, they are not business rules.
+    wait = limiter.take(identity.customer_id, now=asyncio.get_running_loop().time())
+    if wait is not None:
+        raise RateLimited(
+            f"Too many requests for this customer; retry in {wait} s.", retry_after=wait
+        )
+    return identity
 
 
 def relevant(offer: Offer, view: CustomerView, snapshot: Snapshot) -> bool:

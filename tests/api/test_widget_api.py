@@ -6,9 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from plugin import experiments
 from plugin.clock import FixedClock
+from plugin.ratelimit import RateLimiter
 from plugin.storage import Database
 from plugin.storage import offers as offer_store
 from tests.factories import (
@@ -249,3 +251,20 @@ async def test_interval_switch_is_not_offered_to_annual_customers(
     )
     await subscribe(db, stripe_customer="cus_yearly", price_id="price_basic_annual")
     assert await offers_for(shop, "yearly", placement="billing") == []
+
+
+async def test_a_customer_hammering_the_api_gets_429_with_retry_after(
+    shop: httpx.AsyncClient, app: Starlette
+) -> None:
+    """After the burst, requests are refused with Retry-After; other customers go on."""
+    # A bucket of 5 that refills once in 1000 s: no test timing can refill it.
+    app.state.customer_limiter = RateLimiter(rate=0.001, burst=5)
+    headers = customer_headers("acme")
+    for _ in range(5):
+        assert (await shop.get("/api/v1/widget/offers?placement=x", headers=headers)).is_success
+    limited = await shop.get("/api/v1/widget/offers?placement=x", headers=headers)
+    assert limited.status_code == 429
+    assert 990 <= int(limited.headers["Retry-After"]) <= 1000
+    assert limited.json()["error"]["code"] == "rate_limited"
+    other = await shop.get("/api/v1/widget/offers?placement=x", headers=customer_headers("bob"))
+    assert other.status_code == 200
