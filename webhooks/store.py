@@ -219,14 +219,15 @@ async def list_events(
 
 
 async def replay(db: Database, *, event_id: str, now: int) -> StoredEvent | None:
-    """Queue a finished event for processing again, with a fresh retry budget. Returns the
-    event, unchanged if it was already pending, or None if no such event is stored."""
+    """Make the event due now: a finished one is processed again with a fresh retry budget, a
+    pending one waiting out its backoff is retried at once. None if no such event is stored."""
     async with db.transaction() as conn:
         await conn.execute(
             """
             UPDATE webhook_events
-            SET status = 'pending', attempts = 0, next_attempt_at = :now, processed_at = NULL
-            WHERE id = :id AND status != 'pending'
+            SET attempts = CASE WHEN status = 'pending' THEN attempts ELSE 0 END,
+                status = 'pending', next_attempt_at = :now, processed_at = NULL
+            WHERE id = :id
             """,
             {"id": event_id, "now": now},
         )

@@ -216,3 +216,22 @@ async def test_admin_routes_need_an_admin_key(
     wrong = await client.request(method, path, headers={"Authorization": "Bearer uplift_sk_x"})
     assert (missing.status_code, wrong.status_code) == (401, 401)
     assert wrong.json()["error"]["code"] == "invalid_admin_key"
+
+
+async def test_replay_retries_a_waiting_event_at_once(
+    client: httpx.AsyncClient, app: Starlette, db: Database
+) -> None:
+    """Replaying an event that is waiting out its backoff retries it now, counting the attempt."""
+    broken = f.event("customer.subscription.updated", {"id": "sub_x"}, id="evt_wait")
+    await deliver(client, app, broken)
+    waiting = await store.get(db, "evt_wait")
+    assert waiting is not None
+    assert (waiting.status, waiting.attempts) == ("pending", 1)
+    assert waiting.next_attempt_at > NOW
+
+    response = await client.post("/api/v1/admin/webhook-events/evt_wait/replay", headers=ADMIN)
+    assert response.status_code == 200
+    await settle(app)
+    retried = await store.get(db, "evt_wait")
+    assert retried is not None
+    assert (retried.status, retried.attempts) == ("pending", 2)
