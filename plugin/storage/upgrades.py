@@ -260,3 +260,19 @@ async def page(
             },
         )
     return [_record(row) for row in rows]
+
+
+async def stuck(db: Database, *, updated_before: int, created_after: int) -> list[UpgradeRecord]:
+    """Upgrades left `processing` (a crash or a Stripe outage mid-accept) that no one has
+    touched since `updated_before`, and young enough that Stripe still has the idempotency
+    keys of their steps."""
+    async with db.read() as conn:
+        rows = await conn.fetch_all(
+            """
+            SELECT * FROM upgrades
+            WHERE status = 'processing' AND updated_at < :before AND created_at > :after
+            ORDER BY created_at, id
+            """,
+            {"before": updated_before, "after": created_after},
+        )
+    return [_record(row) for row in rows]

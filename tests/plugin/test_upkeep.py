@@ -1,0 +1,93 @@
+"""Upkeep: period-end changes are applied when due, abandoned upgrades are finished once."""
+
+from __future__ import annotations
+
+from plugin import storage, upgrades, upkeep
+from plugin.storage import Database
+from plugin.stripe_gateway import StripeGateway
+from tests.support import subscribed_customer
+
+DAY = 86_400
+
+
+async def test_due_downgrades_are_applied_and_stuck_upgrades_finished(
+    db: Database, gateway: StripeGateway
+) -> None:
+    """A downgrade scheduled for the period end waits for it; an upgrade left `processing`
+    is finished after STUCK_AFTER seconds, and a second pass changes nothing."""
+    later = await subscribed_customer(gateway, name="upkeep-downgrade", quantity=2)
+    now = later.period_start + 5 * DAY
+    quote = await upgrades.quote(
+        db, gateway, customer_id=later.customer_id, subscription_id=later.subscription_id,
+        to_price=later.basic, to_quantity=1, now=now,
+    )  # fmt: skip
+    scheduled = await upgrades.accept(
+        db, gateway, quote_id=quote.id, customer_id=later.customer_id,
+        idempotency_key="upkeep-1", now=now,
+    )  # fmt: skip
+    assert scheduled.status == "scheduled"
+
+    crashed = await subscribed_customer(gateway, name="upkeep-crashed")
+    t = crashed.period_start + 5 * DAY
+    up = await upgrades.quote(
+        db, gateway, customer_id=crashed.customer_id, subscription_id=crashed.subscription_id,
+        to_price=crashed.pro, to_quantity=1, now=t,
+    )  # fmt: skip
+    claimed, _ = await storage.upgrades.claim(
+        db,
+        upgrade=storage.upgrades.NewUpgrade(
+            id="up_upkeep_crashed", quote_id=up.id, idempotency_key="upkeep-2",
+            customer_id=crashed.customer_id, offer_id=None, variant=None, execution="uplift",
+            subscription_id=crashed.subscription_id, subscription_item_id=crashed.item_id,
+            from_price=crashed.basic, from_quantity=1, to_price=crashed.pro, to_quantity=1,
+            currency="usd", amount_quoted=up.amount_due_now, mrr_delta=up.mrr_delta,
+            status="processing", effective_at=t,
+        ),
+        now=t,
+    )  # fmt: skip
+
+    too_soon = await upkeep.run_once(db, gateway, now=t + upkeep.STUCK_AFTER - 1)
+    assert too_soon == upkeep.Pass(applied=0, resumed=0)
+
+    first = await upkeep.run_once(db, gateway, now=t + upkeep.STUCK_AFTER + 1)
+    assert first == upkeep.Pass(applied=0, resumed=1)
+    finished = await storage.upgrades.get(db, claimed.id)
+    assert finished is not None
+    assert (finished.status, finished.amount_paid) == ("succeeded", up.amount_due_now)
+
+    at_period_end = await upkeep.run_once(db, gateway, now=later.period_end)
+    assert at_period_end == upkeep.Pass(applied=1, resumed=0)
+    [item] = (await gateway.retrieve_subscription(later.subscription_id)).items
+    assert (item.price_id, item.quantity) == (later.basic, 1)
+
+    again = await upkeep.run_once(db, gateway, now=later.period_end + 60)
+    assert again == upkeep.Pass(applied=0, resumed=0)
+
+
+async def test_old_abandoned_upgrades_are_left_for_an_operator(
+    db: Database, gateway: StripeGateway
+) -> None:
+    """Past Stripe's 24 h idempotency window a replay could charge twice: leave it alone."""
+    world = await subscribed_customer(gateway, name="upkeep-old")
+    t = world.period_start + 2 * DAY
+    quote = await upgrades.quote(
+        db, gateway, customer_id=world.customer_id, subscription_id=world.subscription_id,
+        to_price=world.pro, to_quantity=1, now=t,
+    )  # fmt: skip
+    await storage.upgrades.claim(
+        db,
+        upgrade=storage.upgrades.NewUpgrade(
+            id="up_upkeep_old", quote_id=quote.id, idempotency_key="upkeep-3",
+            customer_id=world.customer_id, offer_id=None, variant=None, execution="uplift",
+            subscription_id=world.subscription_id, subscription_item_id=world.item_id,
+            from_price=world.basic, from_quantity=1, to_price=world.pro, to_quantity=1,
+            currency="usd", amount_quoted=quote.amount_due_now, mrr_delta=quote.mrr_delta,
+            status="processing", effective_at=t,
+        ),
+        now=t,
+    )  # fmt: skip
+    result = await upkeep.run_once(db, gateway, now=t + upkeep.RESUME_WITHIN + 1)
+    assert result.resumed == 0
+    left = await storage.upgrades.get(db, "up_upkeep_old")
+    assert left is not None
+    assert left.status == "processing"
