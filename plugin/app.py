@@ -25,6 +25,7 @@ from plugin.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from plugin.services import Services
 from plugin.settings import Settings
 from plugin.stripe_gateway import StripeGateway
+from plugin.upkeep import Upkeep
 from webhooks.intake import IntakeQueue
 from webhooks.worker import Worker
 
@@ -95,9 +96,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         intake = IntakeQueue(db=db)
         app.state.webhook_intake = intake
         await intake.start()
+        # Period-end changes and abandoned upgrades, on a timer (plugin/upkeep.py).
+        upkeep = Upkeep(db=db, gateway=gateway, clock=the_clock) if gateway is not None else None
+        if upkeep is not None:
+            upkeep.start()
         try:
             yield
         finally:
+            if upkeep is not None:
+                await upkeep.stop()
             await intake.stop()
             await worker.stop()
             if gateway is not None:
