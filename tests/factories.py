@@ -134,3 +134,24 @@ async def subscribe(
     )
     async with db.transaction() as conn:
         await subscription_store.upsert(conn, subscription=subscription, now=NOW)
+
+
+async def add_trial_offer_and_pro_customer(client: httpx.AsyncClient, db: Database) -> None:
+    """The 14-day Enterprise trial for Pro customers who hit the gated audit log, and "pro1",
+    a Pro customer (who has not hit it yet)."""
+    body = offer_body(
+        id="offer_enterprise_trial",
+        kind="trial",
+        trial_days=14,
+        placements=["feature_gate"],
+        target_prices=["price_enterprise_monthly"],
+        targeting={
+            "all": [
+                {"plan": {"in": ["pro"]}},
+                {"feature_hit": {"feature": "audit_log", "within_days": 7}},
+            ]
+        },
+    )
+    assert (await client.post("/api/v1/admin/offers", json=body, headers=ADMIN)).status_code == 201
+    await client.put("/api/v1/customers/pro1", json={"stripe_customer": "cus_pro1"}, headers=ADMIN)
+    await subscribe(db, stripe_customer="cus_pro1", price_id="price_pro_monthly")

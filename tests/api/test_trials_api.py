@@ -12,7 +12,11 @@ from plugin import trials
 from plugin.clock import FixedClock
 from plugin.errors import Gone, NotFound
 from plugin.storage import Database
-from tests.factories import ADMIN, customer_headers, offer_body, subscribe
+from tests.factories import (
+    ADMIN,
+    add_trial_offer_and_pro_customer,
+    customer_headers,
+)
 from tests.support import NOW, WIDGET_SECRET
 
 DAY = 86_400
@@ -21,22 +25,7 @@ DAY = 86_400
 @pytest.fixture
 async def pro(shop: httpx.AsyncClient, db: Database) -> httpx.AsyncClient:
     """A Pro customer who just hit the gated audit log, and the 14-day Enterprise trial."""
-    body = offer_body(
-        id="offer_enterprise_trial",
-        kind="trial",
-        trial_days=14,
-        placements=["feature_gate"],
-        target_prices=["price_enterprise_monthly"],
-        targeting={
-            "all": [
-                {"plan": {"in": ["pro"]}},
-                {"feature_hit": {"feature": "audit_log", "within_days": 7}},
-            ]
-        },
-    )
-    assert (await shop.post("/api/v1/admin/offers", json=body, headers=ADMIN)).status_code == 201
-    await shop.put("/api/v1/customers/pro1", json={"stripe_customer": "cus_pro1"}, headers=ADMIN)
-    await subscribe(db, stripe_customer="cus_pro1", price_id="price_pro_monthly")
+    await add_trial_offer_and_pro_customer(shop, db)
     await shop.post(
         "/api/v1/feature-events", json={"customer": "pro1", "feature": "audit_log"}, headers=ADMIN
     )

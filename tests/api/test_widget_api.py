@@ -15,6 +15,7 @@ from plugin.storage import Database
 from plugin.storage import offers as offer_store
 from tests.factories import (
     ADMIN,
+    add_trial_offer_and_pro_customer,
     customer_headers,
     offer_body,
     subscribe,
@@ -203,22 +204,7 @@ async def test_trial_offer_follows_a_gated_feature_hit(
     shop: httpx.AsyncClient, db: Database
 ) -> None:
     """Pro customers who hit a gated feature get the Enterprise trial; others do not."""
-    body = offer_body(
-        id="offer_enterprise_trial",
-        kind="trial",
-        trial_days=14,
-        placements=["feature_gate"],
-        target_prices=["price_enterprise_monthly"],
-        targeting={
-            "all": [
-                {"plan": {"in": ["pro"]}},
-                {"feature_hit": {"feature": "audit_log", "within_days": 7}},
-            ]
-        },
-    )
-    assert (await shop.post("/api/v1/admin/offers", json=body, headers=ADMIN)).status_code == 201
-    await shop.put("/api/v1/customers/pro1", json={"stripe_customer": "cus_pro1"}, headers=ADMIN)
-    await subscribe(db, stripe_customer="cus_pro1", price_id="price_pro_monthly")
+    await add_trial_offer_and_pro_customer(shop, db)
     assert await offers_for(shop, "pro1", placement="feature_gate") == []
     await shop.post(
         "/api/v1/feature-events", json={"customer": "pro1", "feature": "audit_log"}, headers=ADMIN
