@@ -143,15 +143,50 @@ class SqliteDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteConnection]:
         async with self._write_lock:
-            await self._raw_writer.execute("BEGIN IMMEDIATE")
+            try:
+                await self._settle("BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                if self._raw_writer.in_transaction:  # it began; nobody will use it
+                    await self._settle("ROLLBACK")
+                raise
             try:
                 yield self._writer
-                await asyncio.shield(self._raw_writer.execute("COMMIT"))
             except BaseException:
-                # Shielded: a cancelled request must still release SQLite's write lock.
                 if self._raw_writer.in_transaction:
-                    await asyncio.shield(self._raw_writer.execute("ROLLBACK"))
+                    await self._settle("ROLLBACK")
                 raise
+            try:
+                await self._settle("COMMIT")
+            except asyncio.CancelledError:
+                raise  # the COMMIT finished; only the caller was cancelled meanwhile
+            except BaseException:
+                if self._raw_writer.in_transaction:  # e.g. SQLITE_BUSY from another process
+                    await self._settle("ROLLBACK")
+                raise
+
+    async def _settle(self, sql: str) -> None:
+        """Run a transaction-control statement to the end even if the caller is cancelled
+        meanwhile, then let the cancellation through.
+
+        The statement runs on aiosqlite's thread whatever happens to the awaiting task: a
+        cancelled `await` of COMMIT used to release the write lock while the COMMIT was still
+        running, and the cleanup's ROLLBACK then failed with "no transaction is active" on a
+        transaction that had in fact committed. Waiting keeps the connection's state known
+        before the lock is released.
+        """
+        # execute_fetchall: one hop to the database thread, and no cursor left to close.
+        step = asyncio.ensure_future(self._raw_writer.execute_fetchall(sql))
+        cancelled = False
+        while not step.done():
+            try:
+                await asyncio.shield(step)
+            except asyncio.CancelledError:
+                if step.cancelled():  # pragma: no cover -- nothing cancels the step itself
+                    raise
+                cancelled = True
+        step.result()  # the statement's own error, if it failed
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def close(self) -> None:
         async with self._write_lock:

@@ -150,3 +150,38 @@ async def test_scripts_may_end_with_a_comment_but_not_half_a_statement(db: Datab
             await conn.execute_script("CREATE TABLE half (id INTEGER)\n")
     async with db.read() as conn:
         assert not await conn.table_exists("half")
+
+
+async def test_cancellation_at_any_point_leaves_a_usable_writer(db: Database) -> None:
+    """Cancel writers at every step, including while their COMMIT runs: each write is either
+    fully there or not at all, and the next transaction starts cleanly (no "no transaction is
+    active", no lock left behind)."""
+
+    async def write(i: int) -> None:
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO stripe_products (id, name, active, synced_at)"
+                " VALUES (:id, 'P', 1, :now)",
+                {"id": f"prod_{i}", "now": NOW},
+            )
+
+    finished = 0
+    for i in range(120):
+        task = asyncio.create_task(write(i))
+        for _ in range(i % 12):  # cancel after 0..11 trips round the event loop
+            await asyncio.sleep(0)
+        task.cancel()
+        try:
+            await task
+            finished += 1
+        except asyncio.CancelledError:
+            pass
+    async with asyncio.timeout(5), db.transaction() as conn:
+        await conn.execute("UPDATE stripe_products SET name = 'after'")
+    async with db.read() as conn:
+        rows = await conn.fetch_value("SELECT count(*) FROM stripe_products")
+        renamed = await conn.fetch_value(
+            "SELECT count(*) FROM stripe_products WHERE name = 'after'"
+        )
+    assert finished <= rows <= 120  # a write cancelled during COMMIT is committed
+    assert renamed == rows
