@@ -13,8 +13,10 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plugin import storage
 from plugin.api import routes
@@ -75,6 +77,31 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(INTERNAL_ERROR_BODY, status_code=500)
 
 
+class WidgetCorsMiddleware:
+    """CORS for `/api/v1/widget/*` only, for the origins in `UPLIFT_ALLOWED_ORIGINS`: the widget
+    runs on the SaaS's pages, everything else (admin, ingest, webhooks) is server to server and
+    gets no CORS headers at all. CORS is not access control (RELIABILITY-NOTES rule 10): the
+    customer token in `Authorization` is, so no credentials (cookies) are allowed."""
+
+    PREFIX = "/api/v1/widget/"
+
+    def __init__(self, app: ASGIApp, *, allowed_origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.PREFIX):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     the_clock = clock or SystemClock()
 
@@ -115,6 +142,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         routes=routes(),
         middleware=[
             Middleware(AccessLogMiddleware),
+            Middleware(WidgetCorsMiddleware, allowed_origins=list(settings.allowed_origins)),
             Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),
         ],
         exception_handlers={

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from plugin.api import admin, health, ingest, offers, openapi, purchases, revenue, widget
+from plugin.api import admin, health, ingest, offers, openapi, purchases, revenue, static, widget
 from webhooks import endpoint
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -21,6 +21,7 @@ TABLE: tuple[tuple[str, str, Endpoint], ...] = (
     ("GET", "/healthz", health.healthz),
     ("GET", "/readyz", health.readyz),
     ("GET", "/api/v1/openapi.json", openapi.openapi),
+    ("GET", "/widget/uplift.js", static.widget_script),
     ("POST", "/webhooks/stripe", endpoint.stripe_webhook),
     ("GET", "/api/v1/admin/webhook-events", admin.list_webhook_events),
     ("POST", "/api/v1/admin/webhook-events/{event_id}/replay", admin.replay_webhook_event),

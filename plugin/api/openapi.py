@@ -71,6 +71,10 @@ OPERATIONS = (
     Operation("GET", "/readyz", "Readiness: the database answers and is migrated", "none"),
     Operation("GET", "/api/v1/openapi.json", "This document", "none"),
     Operation(
+        "GET", "/widget/uplift.js", "The widget script (gzip, ETag; immutable when ?v= matches)",
+        "none", params=(Param("v", "query", {"type": "string", "maxLength": 64}),),
+    ),
+    Operation(
         "POST", "/webhooks/stripe", "Stripe webhook intake (signed events)", "stripe",
         params=(STRIPE_SIGNATURE,),
     ),

@@ -1,0 +1,86 @@
+"""`GET /widget/uplift.js`: the embeddable widget, gzipped when the client accepts it, with a
+strong `ETag` (304 on `If-None-Match`) and a long, immutable cache only on a versioned URL.
+
+The file is found relative to the package (`<repo>/static/widget/uplift.js`), which is where an
+editable install (`pip install -e .`, what `.ci/run` and the README do) keeps it; it is not
+package data, so a wheel install would need it copied beside the package. It is read and
+compressed once per app, on the first request, never at import.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+import plugin
+
+WIDGET_PATH = Path(plugin.__file__).resolve().parent.parent / "static" / "widget" / "uplift.js"
+SHORT_CACHE = "public, max-age=300"
+LONG_CACHE = "public, max-age=31536000, immutable"
+CONTENT_TYPE = "text/javascript; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    gzipped: bytes
+    etag: str  # quoted, strong: a hash of the uncompressed bytes
+    version: str  # what `?v=` must equal for the immutable cache
+
+    @classmethod
+    def load(cls, path: Path) -> Asset:
+        body = path.read_bytes()
+        digest = hashlib.sha256(body).hexdigest()
+        # mtime=0: the same file always compresses to the same bytes.
+        return cls(body, gzip.compress(body, 9, mtime=0), f'"{digest[:32]}"', digest[:12])
+
+
+def _asset(request: Request) -> Asset:
+    asset: Asset | None = getattr(request.app.state, "widget_asset", None)
+    if asset is None:
+        asset = Asset.load(WIDGET_PATH)
+        request.app.state.widget_asset = asset
+    return asset
+
+
+def _accepts_gzip(header: str) -> bool:
+    for part in header.split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.strip().lower()
+            if not q.startswith("q="):
+                return True
+            try:
+                return float(q[2:]) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    # Weak comparison, as RFC 9110 §13.1.2 asks for If-None-Match: a proxy may add `W/`.
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+async def widget_script(request: Request) -> Response:
+    asset = _asset(request)
+    versioned = request.query_params.get("v") == asset.version
+    headers = {
+        "ETag": asset.etag,
+        "Cache-Control": LONG_CACHE if versioned else SHORT_CACHE,
+        "Vary": "Accept-Encoding",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if _matches(request.headers.get("if-none-match", ""), asset.etag):
+        return Response(status_code=304, headers=headers)
+    body = asset.body
+    if _accepts_gzip(request.headers.get("accept-encoding", "")):
+        body = asset.gzipped
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, headers=headers, media_type=CONTENT_TYPE)

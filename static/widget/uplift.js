@@ -1,0 +1,489 @@
+/*! Uplift widget: upgrade buttons, banners, the upgrade modal, post-order and retention
+ * screens. One IIFE, one global (window.Uplift), no dependencies, no build step.
+ * Safe in any host page: Shadow DOM, one constructable stylesheet, text via textContent only,
+ * and no exception ever reaches the host (failures become `uplift:error` events on document).
+ * See static/widget/README.md for the embed snippet, the JS API, events and CSP. */
+(function () {
+  'use strict';
+  // Captured synchronously: document.currentScript is null once this first run is over.
+  var script = document.currentScript;
+  if (!script) return;
+  var stub = window.Uplift;
+  if (stub && stub.version) return; // loaded twice: the first copy stays in charge
+
+  var data = function (name) { return script.getAttribute('data-' + name); };
+  var API = (data('api') || new URL(script.src, location.href).origin).replace(/\/$/, '') + '/api/v1/widget';
+  var QUOTABLE = ['upgrade', 'interval_switch', 'trial'];
+  var tokenSource = null;
+  var token = null;
+  var locale = data('locale') || navigator.language || 'en';
+
+  var CSS = [
+    ':host{all:initial!important;display:contents!important}',
+    '.u{font:14px/1.45 var(--uplift-font,system-ui,-apple-system,"Segoe UI",Roboto,sans-serif);color:var(--uplift-fg,#111827);box-sizing:border-box;display:block}',
+    '.u *{box-sizing:border-box;font:inherit;color:inherit}',
+    '.card{display:flex;flex-wrap:wrap;align-items:center;gap:8px 16px;padding:12px 16px;margin:4px 0;background:var(--uplift-banner-bg,#eef2ff);border:1px solid var(--uplift-border,#c7d2fe);border-radius:var(--uplift-radius,8px)}',
+    '.card .txt{flex:1 1 220px}',
+    'h2,.t{margin:0 0 4px;font-weight:600;font-size:16px}',
+    'p{margin:0 0 8px}',
+    '.muted{color:var(--uplift-muted,#4b5563);font-size:13px}',
+    'button{cursor:pointer;border-radius:var(--uplift-radius,8px);padding:8px 14px;border:1px solid var(--uplift-border,#c7d2fe);background:var(--uplift-bg,#fff);display:inline-block;margin:0}',
+    'button.p{background:var(--uplift-accent,#4338ca);border-color:var(--uplift-accent,#4338ca);color:var(--uplift-accent-fg,#fff);font-weight:600}',
+    'button[disabled]{opacity:.6;cursor:progress}',
+    'button.x{border:0;background:transparent;padding:4px 8px;font-size:18px;line-height:1}',
+    'button.l{border:0;background:transparent;padding:0;text-decoration:underline}',
+    ':focus-visible{outline:3px solid var(--uplift-focus,#2563eb)!important;outline-offset:2px}',
+    '.ov{position:fixed;inset:0;z-index:2147483000;display:flex;align-items:center;justify-content:center;padding:16px;background:var(--uplift-backdrop,rgba(17,24,39,.55))}',
+    '.dlg{position:relative;width:100%;max-width:440px;max-height:100%;overflow:auto;padding:24px;background:var(--uplift-bg,#fff);border-radius:var(--uplift-radius,12px);box-shadow:0 20px 50px rgba(0,0,0,.3);animation:uin .18s ease-out}',
+    '.dlg>.x{position:absolute;top:8px;right:8px}',
+    '.due{font-size:28px;font-weight:700;margin:8px 0}',
+    '.row{display:flex;gap:8px;justify-content:flex-end;flex-wrap:wrap;margin-top:16px}',
+    'ul{list-style:none;margin:8px 0;padding:0}',
+    'li{display:flex;justify-content:space-between;gap:12px;padding:4px 0;border-top:1px solid #e5e7eb}',
+    '.ok{color:var(--uplift-success,#047857)}.bad{color:var(--uplift-danger,#b91c1c)}',
+    '@keyframes uin{from{opacity:0;transform:translateY(8px)}}',
+    '@media (prefers-reduced-motion:reduce){.dlg{animation:none}*{transition:none!important}}',
+  ].join('\n');
+  var sheet = new CSSStyleSheet();
+  sheet.replaceSync(CSS);
+  var themeSheet = new CSSStyleSheet();
+
+  // Helpers --------------------------------------------------------------------------------
+
+  function emit(name, detail) {
+    try { document.dispatchEvent(new CustomEvent('uplift:' + name, { detail: detail })); } catch (e) { /* never */ }
+  }
+  function fail(error, where) {
+    emit('error', { code: (error && error.code) || 'widget_error', message: String((error && error.message) || error), where: where });
+  }
+  // Runs `fn`, turning a throw or a rejected promise into an `uplift:error` event.
+  function safe(fn, where) {
+    return function () {
+      try {
+        var r = fn.apply(null, arguments);
+        return r && r.catch ? r.catch(function (e) { fail(e, where); }) : r;
+      } catch (e) { fail(e, where); }
+    };
+  }
+
+  // el('button', {class: 'p', type: 'button'}, 'text', child…): attributes and text only.
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    for (var k in attrs || {}) {
+      if (k.slice(0, 2) === 'on') continue; // never an inline handler
+      if (attrs[k] != null) node.setAttribute(k, attrs[k]);
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c == null || c === false) continue;
+      if (typeof c === 'object') node.appendChild(c);
+      else node.appendChild(document.createTextNode(String(c)));
+    }
+    return node;
+  }
+  function button(text, cls, handler, attrs) {
+    var b = el('button', Object.assign({ type: 'button', class: cls || null }, attrs), text);
+    b.addEventListener('click', safe(handler, 'click'));
+    return b;
+  }
+  function shadowHost(parent) {
+    var host = el('div', { 'data-uplift': '' });
+    var root = host.attachShadow({ mode: 'open' });
+    root.adoptedStyleSheets = [sheet, themeSheet];
+    parent.appendChild(host);
+    return root;
+  }
+
+  var fractionDigits = {};
+  function money(amount, currency) {
+    var cur = String(currency || 'usd').toUpperCase();
+    try {
+      var f = new Intl.NumberFormat(locale, { style: 'currency', currency: cur });
+      if (!(cur in fractionDigits)) fractionDigits[cur] = f.resolvedOptions().maximumFractionDigits;
+      return f.format(amount / Math.pow(10, fractionDigits[cur]));
+    } catch (e) { return (amount / 100).toFixed(2) + ' ' + cur; }
+  }
+  function per(price) {
+    if (!price || !price.interval) return '';
+    var n = price.interval_count || 1;
+    return n === 1 ? ' / ' + price.interval : ' every ' + n + ' ' + price.interval + 's';
+  }
+  function date(unix) {
+    try { return new Intl.DateTimeFormat(locale, { dateStyle: 'medium' }).format(new Date(unix * 1000)); } catch (e) { return ''; }
+  }
+  function clock(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor(seconds / 60) % 60, s = seconds % 60;
+    return (h ? h + ':' + String(m).padStart(2, '0') : m) + ':' + String(s).padStart(2, '0');
+  }
+  function uuid() {
+    try { return crypto.randomUUID(); } catch (e) { return Date.now().toString(36) + Math.random().toString(36).slice(2); }
+  }
+  function priceLine(offer) {
+    var p = offer && offer.prices && offer.prices[0];
+    if (!p) return '';
+    if (p.discounted_display != null) {
+      return p.discounted_display + per(p) + (p.discount_months ? ' for ' + p.discount_months + ' months' : '') + ', then ' + p.display + per(p);
+    }
+    return p.display + per(p);
+  }
+
+  // Network ----------------------------------------------------------------------------------
+
+  async function getToken(fresh) {
+    if (typeof tokenSource === 'function') {
+      if (fresh || !token) token = await tokenSource();
+    } else token = tokenSource;
+    if (!token) throw Object.assign(new Error('Uplift has no customer token; call Uplift.init({token}).'), { code: 'no_token' });
+    return String(token);
+  }
+
+  // One request to the widget API; a 401 asks a token function for a new token, once.
+  async function api(method, path, body, extra, retried) {
+    var headers = Object.assign({ Authorization: 'Bearer ' + (await getToken(retried)) }, extra);
+    if (body) headers['Content-Type'] = 'application/json';
+    var res = await fetch(API + path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined, credentials: 'omit' });
+    if (res.status === 401 && !retried && typeof tokenSource === 'function') return api(method, path, body, extra, true);
+    var json = null;
+    try { json = await res.json(); } catch (e) { /* not JSON */ }
+    if (!res.ok) {
+      var err = (json && json.error) || {};
+      throw Object.assign(new Error(err.message || 'HTTP ' + res.status), { status: res.status, code: err.code || 'http_' + res.status, detail: err });
+    }
+    return json;
+  }
+
+  // Telemetry: sendBeacon cannot carry the Authorization header, so this is fetch with
+  // keepalive, which also survives the page being unloaded.
+  function track(offerId, variant, type) {
+    if (!offerId || !variant) return;
+    getToken().then(function (t) {
+      return fetch(API + '/events', {
+        method: 'POST', keepalive: true, credentials: 'omit',
+        headers: { Authorization: 'Bearer ' + t, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ offer_id: offerId, variant: variant, type: type }),
+      });
+    }).catch(function (e) { fail(e, 'event'); });
+  }
+
+  async function offersFor(placement) {
+    var list = await api('GET', '/offers?placement=' + encodeURIComponent(placement));
+    return (list && list.data) || [];
+  }
+
+  // Dialogs ----------------------------------------------------------------------------------
+
+  var FOCUSABLE = 'button:not([disabled]),a[href],[tabindex]:not([tabindex="-1"])';
+
+  // A modal dialog in its own shadow root: labelled, focus moved in and trapped, Escape and the
+  // close button call `onClose`, focus goes back to `opener` when it closes.
+  function dialog(opener, onClose) {
+    var root = shadowHost(document.body);
+    var title = el('h2', { id: 'uplift-title', tabindex: '-1' });
+    var live = el('div', { 'aria-live': 'polite', 'aria-atomic': 'true' });
+    var body = el('div');
+    var close = button('\u00d7', 'x', function () { d.close('dismiss'); }, { 'aria-label': 'Close' });
+    var box = el('div', { class: 'dlg', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'uplift-title' }, close, title, live, body);
+    var overlay = el('div', { class: 'u ov' }, box);
+    var timers = [];
+    var closed = false;
+    overlay.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape') { e.stopPropagation(); d.close('dismiss'); return; }
+      if (e.key !== 'Tab') return;
+      var items = Array.prototype.slice.call(box.querySelectorAll(FOCUSABLE));
+      if (!items.length) { e.preventDefault(); return; }
+      var first = items[0], last = items[items.length - 1], active = root.activeElement;
+      if (e.shiftKey && (active === first || !box.contains(active))) { e.preventDefault(); last.focus(); }
+      else if (!e.shiftKey && (active === last || !box.contains(active))) { e.preventDefault(); first.focus(); }
+    });
+    overlay.addEventListener('click', function (e) { if (e.target === overlay) d.close('dismiss'); });
+    root.appendChild(overlay);
+    var d = {
+      root: root, title: title, live: live, body: body, box: box,
+      // Replace the dialog's content; focus `focus` (or the title) so the change is heard.
+      show: function (heading, nodes, focus) {
+        title.textContent = heading;
+        body.replaceChildren.apply(body, nodes.filter(Boolean));
+        box.setAttribute('aria-busy', 'false');
+        (focus || title).focus();
+      },
+      busy: function (text) {
+        body.replaceChildren(el('p', { class: 'muted' }, text));
+        box.setAttribute('aria-busy', 'true');
+      },
+      every: function (ms, fn) { timers.push(setInterval(safe(fn, 'timer'), ms)); },
+      stopTimers: function () { timers.splice(0).forEach(clearInterval); },
+      close: function (why) {
+        if (closed) return;
+        closed = true;
+        d.stopTimers();
+        root.host.remove();
+        if (opener && opener.isConnected && opener.focus) opener.focus();
+        if (onClose) onClose(why);
+      },
+    };
+    return d;
+  }
+
+  // The upgrade modal: quote on open, the charge today, details on demand, the hold countdown
+  // with a re-quote when it runs out, then confirm → progress → the outcome.
+  function openQuote(offerId, opener, offer) {
+    var quote = null, key = null, done = false, variant = offer && offer.variant;
+    var d = dialog(opener, function (why) {
+      if (!done && why === 'dismiss') { track(offerId, variant, 'dismiss'); emit('dismissed', { offer_id: offerId }); }
+    });
+    d.title.textContent = (offer && offer.copy && offer.copy.title) || 'Upgrade';
+    d.title.focus();
+
+    async function load(note) {
+      d.stopTimers();
+      d.busy('Preparing your price\u2026');
+      try {
+        quote = await api('POST', '/quotes', { offer_id: offerId });
+      } catch (e) { return problem(e, function () { load(note); }); }
+      key = uuid();
+      if (!variant) { variant = quote.variant; track(offerId, variant, 'click'); }
+      showQuote(note);
+    }
+
+    function showQuote(note) {
+      var trial = quote.kind === 'trial';
+      var renewal = quote.next_renewal_at || quote.lines.reduce(function (m, l) { return Math.max(m, (l.period && l.period.end) || 0); }, 0);
+      var recurring = quote.next_invoice_amount != null
+        ? money(quote.next_invoice_amount, quote.currency) + per(offer && offer.prices && offer.prices[0]) : null;
+      var details = el('ul', { id: 'uplift-lines', hidden: '' });
+      quote.lines.forEach(function (l) { details.appendChild(el('li', null, el('span', null, l.description), el('span', null, l.display))); });
+      var toggle = quote.lines.length ? button('Show details', 'l', function () {
+        var open = details.hasAttribute('hidden');
+        details.toggleAttribute('hidden', !open);
+        toggle.setAttribute('aria-expanded', String(open));
+        toggle.textContent = open ? 'Hide details' : 'Show details';
+      }, { 'aria-expanded': 'false', 'aria-controls': 'uplift-lines' }) : null;
+      var countdown = el('p', { class: 'muted', 'data-uplift-countdown': '' });
+      var confirm = button(trial ? 'Start trial' : 'Confirm and pay', 'p', accept);
+      d.live.textContent = '';
+      d.show(trial ? 'Start your ' + quote.trial_days + '-day ' + ((quote.plan && quote.plan.name) || '') + ' trial' : (offer && offer.copy && offer.copy.title) || 'Confirm your upgrade', [
+        note ? el('p', { class: 'muted', role: 'status' }, note) : null,
+        offer && offer.copy && offer.copy.body ? el('p', null, offer.copy.body) : null,
+        el('p', { class: 'muted' }, 'Due today'),
+        el('div', { class: 'due', 'data-uplift-due': '' }, quote.amount_due_now_display),
+        toggle, details,
+        recurring ? el('p', null, 'Then ' + recurring + (renewal ? ' from ' + date(renewal) : '')) : null,
+        countdown,
+        el('div', { class: 'row' }, button('Cancel', null, function () { d.close('dismiss'); }), confirm),
+      ], confirm);
+      d.live.textContent = 'Due today ' + quote.amount_due_now_display;
+      var tick = function () {
+        var left = quote.expires_at - Date.now() / 1000;
+        if (left <= 0) return load('That price expired, so here is a fresh one.');
+        countdown.textContent = 'This price is held for ' + clock(left);
+      };
+      tick();
+      d.every(1000, tick);
+    }
+
+    async function accept() {
+      d.stopTimers();
+      d.busy('Processing your payment\u2026');
+      var upgrade;
+      try {
+        upgrade = await api('POST', '/accept', { quote_id: quote.quote_id }, { 'Idempotency-Key': key });
+      } catch (e) {
+        if (e.status === 410) return load('That price expired, so here is a fresh one.');
+        if (e.status === 409 && e.detail && e.detail.fresh_quote_id) return load('Your subscription changed, so the price was updated.');
+        return problem(e, accept);
+      }
+      outcome(upgrade);
+    }
+
+    function outcome(upgrade) {
+      if (upgrade.status === 'succeeded' || upgrade.status === 'pending') {
+        done = true;
+        var paid = upgrade.amount_paid != null ? money(upgrade.amount_paid, upgrade.currency || quote.currency) : quote.amount_due_now_display;
+        var ok = button('Done', 'p', function () { d.close('done'); });
+        d.show(upgrade.object === 'trial' ? 'Your trial has started' : 'You\u2019re upgraded', [
+          el('p', { class: 'ok', role: 'status' }, upgrade.status === 'pending' ? 'Your change is being applied.' : 'Paid ' + paid + '. Thank you!'),
+          el('div', { class: 'row' }, ok),
+        ], ok);
+        emit('accepted', { offer_id: offerId, upgrade_id: upgrade.id, status: upgrade.status, amount_paid: upgrade.amount_paid });
+      } else if (upgrade.status === 'requires_action') {
+        var open = button('Open secure payment page', 'p', function () {
+          window.open(upgrade.hosted_invoice_url, '_blank', 'noopener');
+          d.busy('Waiting for your bank\u2026');
+          d.every(3000, async function () {
+            var now = await api('GET', '/upgrades/' + encodeURIComponent(upgrade.id));
+            if (now.status !== 'requires_action') { d.stopTimers(); outcome(now); }
+          });
+        });
+        d.show('Confirm with your bank', [el('p', null, 'Your bank asks you to confirm this payment in a new window.'), el('div', { class: 'row' }, open)], open);
+      } else {
+        var again = button('Try again', 'p', function () { load(); });
+        d.show('Payment declined', [
+          el('p', { class: 'bad', role: 'alert' }, upgrade.failure_reason || 'Your card was declined.'),
+          el('p', { class: 'muted' }, 'Nothing was charged. Update your card and try again.'),
+          el('div', { class: 'row' }, button('Close', null, function () { d.close('declined'); }), again),
+        ], again);
+        emit('declined', { offer_id: offerId, upgrade_id: upgrade.id, reason: upgrade.failure_reason });
+      }
+    }
+
+    function problem(e, retry) {
+      fail(e, 'quote');
+      var again = button('Retry', 'p', retry);
+      d.show('Something went wrong', [el('p', { class: 'bad', role: 'alert' }, e.message || 'Please try again.'), el('div', { class: 'row' }, again)], again);
+    }
+
+    load();
+    return d;
+  }
+
+  // Mounted offers ---------------------------------------------------------------------------
+
+  async function mount(target, options) {
+    var node = typeof target === 'string' ? document.querySelector(target) : target;
+    if (!node) throw Object.assign(new Error('Uplift.mount: no element ' + target), { code: 'no_element' });
+    var placement = (options && options.placement) || data('placement');
+    var root = shadowHost(node);
+    var wrap = el('div', { class: 'u' });
+    root.appendChild(wrap);
+    var offers = await offersFor(placement);
+    offers.forEach(function (offer) {
+      var copy = offer.copy || {};
+      var asBanner = (options && options.style) ? options.style === 'banner' : /banner/.test(placement);
+      var cta = button(copy.cta || 'Upgrade', 'p', function () {
+        track(offer.offer_id, offer.variant, 'click');
+        if (QUOTABLE.indexOf(offer.kind) >= 0) openQuote(offer.offer_id, cta, offer);
+        else emit('accepted', { offer_id: offer.offer_id, kind: offer.kind });
+      }, { 'data-uplift-cta': offer.offer_id });
+      var item;
+      if (asBanner) {
+        item = el('div', { class: 'card', role: 'region', 'aria-label': copy.title },
+          el('div', { class: 'txt' }, el('p', { class: 't' }, copy.title), copy.body ? el('p', null, copy.body) : null, el('p', { class: 'muted' }, priceLine(offer))),
+          cta,
+          button('\u00d7', 'x', function () {
+            item.remove();
+            track(offer.offer_id, offer.variant, 'dismiss');
+            emit('dismissed', { offer_id: offer.offer_id });
+          }, { 'aria-label': 'Dismiss' }));
+      } else {
+        cta.setAttribute('title', copy.title || '');
+        item = cta;
+      }
+      wrap.appendChild(item);
+      track(offer.offer_id, offer.variant, 'impression');
+    });
+    return offers.length;
+  }
+
+  // Post-order popup: the first post_order offer with Yes / No and its countdown.
+  async function postOrder(options) {
+    var orderId = options && options.orderId;
+    var offer = (await offersFor('post_order'))[0];
+    if (!offer) return false;
+    var copy = offer.copy || {}, answered = false;
+    var d = dialog(document.activeElement, function (why) {
+      if (!answered && why === 'dismiss') { track(offer.offer_id, offer.variant, 'dismiss'); emit('dismissed', { offer_id: offer.offer_id, order_id: orderId }); }
+    });
+    track(offer.offer_id, offer.variant, 'impression');
+    var yes = button(copy.cta || 'Yes, add it', 'p', function () {
+      answered = true;
+      track(offer.offer_id, offer.variant, 'click');
+      d.close('yes');
+      if (QUOTABLE.indexOf(offer.kind) >= 0) openQuote(offer.offer_id, null, offer);
+      else emit('accepted', { offer_id: offer.offer_id, kind: offer.kind, order_id: orderId });
+    });
+    var no = button(copy.decline || 'No thanks', null, function () {
+      answered = true;
+      track(offer.offer_id, offer.variant, 'decline');
+      emit('declined', { offer_id: offer.offer_id, order_id: orderId });
+      d.close('no');
+    });
+    var countdown = offer.countdown_seconds ? el('p', { class: 'muted' }) : null;
+    d.show(copy.title || 'One more thing', [copy.body ? el('p', null, copy.body) : null, el('p', null, priceLine(offer)), countdown, el('div', { class: 'row' }, no, yes)], yes);
+    if (countdown) {
+      var ends = Date.now() / 1000 + offer.countdown_seconds;
+      var tick = function () {
+        var left = ends - Date.now() / 1000;
+        if (left <= 0) { d.stopTimers(); countdown.textContent = 'This offer has ended.'; yes.disabled = true; return; }
+        countdown.textContent = 'Offer ends in ' + clock(left);
+      };
+      tick();
+      d.every(1000, tick);
+    }
+    return true;
+  }
+
+  // Resolves with the customer's choice: {choice: 'downgrade' | 'stay' | 'offer', offer_id?}.
+  // Never rejects: if the offer list cannot be read, the plain confirmation is shown.
+  function confirmDowngrade(options) {
+    var toPlan = (options && options.toPlan) || 'the lower plan';
+    var opener = document.activeElement;
+    return offersFor('downgrade').catch(function (e) { fail(e, 'downgrade'); return []; }).then(function (offers) {
+      var offer = offers.filter(function (o) { return o.kind === 'retention'; })[0] || offers[0];
+      return new Promise(function (resolve) {
+        var choice = { choice: 'stay' };
+        var d = dialog(opener, function () {
+          if (offer && choice.choice === 'downgrade') track(offer.offer_id, offer.variant, 'decline');
+          if (offer && choice.choice === 'stay') track(offer.offer_id, offer.variant, 'dismiss');
+          emit(choice.choice === 'offer' ? 'accepted' : choice.choice === 'downgrade' ? 'declined' : 'dismissed', Object.assign({ to_plan: toPlan }, choice));
+          resolve(choice);
+        });
+        var pick = function (c) { return function () { choice = c; d.close(c.choice); }; };
+        var keep = button('Keep my plan', null, pick({ choice: 'stay' }));
+        var down = button('Downgrade to ' + toPlan, null, pick({ choice: 'downgrade' }));
+        if (offer) {
+          var copy = offer.copy || {};
+          track(offer.offer_id, offer.variant, 'impression');
+          var take = button(copy.cta || 'Take the offer', 'p', function () {
+            track(offer.offer_id, offer.variant, 'click');
+            pick({ choice: 'offer', offer_id: offer.offer_id })();
+          });
+          d.show(copy.title || 'Before you go', [copy.body ? el('p', null, copy.body) : null, el('p', null, priceLine(offer)), el('div', { class: 'row' }, down, keep, take)], take);
+        } else {
+          d.show('Downgrade to ' + toPlan + '?', [el('p', null, 'You will lose the features of your current plan at the end of the billing period.'), el('div', { class: 'row' }, keep, down)], keep);
+        }
+      });
+    });
+  }
+
+  function init(options) {
+    options = options || {};
+    if (options.token != null) { tokenSource = options.token; token = null; }
+    if (options.locale) locale = options.locale;
+    if (options.theme) {
+      // Only custom properties, only plain values: a theme can recolour, never inject rules.
+      var rules = Object.keys(options.theme).filter(function (k) { return /^--uplift-[a-z-]+$/.test(k) && /^[^;{}<>\\]*$/.test(String(options.theme[k])); })
+        .map(function (k) { return k + ':' + options.theme[k]; });
+      themeSheet.replaceSync('.u{' + rules.join(';') + '}');
+    }
+  }
+
+  // Declarative buttons: <button data-uplift-offer="OFFER_ID"> opens the upgrade modal.
+  document.addEventListener('click', safe(function (e) {
+    var b = e.target && e.target.closest && e.target.closest('[data-uplift-offer]');
+    if (!b) return;
+    e.preventDefault();
+    openQuote(b.getAttribute('data-uplift-offer'), b, null);
+  }, 'click'));
+
+  var methods = {
+    init: init,
+    token: function (source) { init({ token: source }); },
+    mount: mount,
+    open: function (offerId, opener) { openQuote(offerId, opener || document.activeElement, null); },
+    postOrder: postOrder,
+    confirmDowngrade: confirmDowngrade,
+  };
+  var Uplift = function (name) {
+    var method = Uplift[name];
+    if (typeof method !== 'function') return fail(new Error('Uplift: unknown command ' + name), 'queue');
+    return method.apply(null, Array.prototype.slice.call(arguments, 1));
+  };
+  Object.keys(methods).forEach(function (name) {
+    Uplift[name] = name === 'confirmDowngrade' ? methods[name] : safe(methods[name], name);
+  });
+  Uplift.version = '1';
+  window.Uplift = Uplift;
+  var queued = (stub && stub.q) || [];
+  for (var i = 0; i < queued.length; i++) Uplift.apply(null, queued[i]);
+})();

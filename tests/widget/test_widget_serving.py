@@ -1,0 +1,116 @@
+"""`GET /widget/uplift.js` and CORS on the widget API, through the ASGI app."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from plugin.api.static import WIDGET_PATH
+from plugin.app import create_app
+from plugin.clock import FixedClock
+from plugin.settings import Settings
+from plugin.storage import Database
+from tests.factories import customer_headers
+
+ALLOWED = "https://app.example.com"
+SOURCE = WIDGET_PATH.read_bytes()
+VERSION = hashlib.sha256(SOURCE).hexdigest()[:12]
+
+
+@pytest.fixture
+async def http(
+    settings: Settings, clock: FixedClock, db: Database
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings.model_copy(update={"allowed_origins": [ALLOWED]}), clock=clock)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        yield client
+
+
+async def test_script_is_served_gzipped_when_accepted(http: httpx.AsyncClient) -> None:
+    """With `Accept-Encoding: gzip` the body is the gzipped file, as JavaScript, cached 5 min."""
+    response = await http.get("/widget/uplift.js", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert response.headers["cache-control"] == "public, max-age=300"
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert response.content == SOURCE  # httpx decoded the gzip body
+    assert int(response.headers["content-length"]) == len(gzip.compress(SOURCE, 9, mtime=0))
+
+
+async def test_script_is_served_plain_without_gzip(http: httpx.AsyncClient) -> None:
+    """A client that does not accept gzip (or refuses it with q=0) gets the plain file."""
+    for accept in ("identity", "gzip;q=0"):
+        response = await http.get("/widget/uplift.js", headers={"Accept-Encoding": accept})
+        assert "content-encoding" not in response.headers
+        assert response.content == SOURCE
+
+
+async def test_etag_revalidation_answers_304(http: httpx.AsyncClient) -> None:
+    """The ETag is strong and stable; sending it back gets a 304 with no body."""
+    first = await http.get("/widget/uplift.js")
+    etag = first.headers["etag"]
+    assert etag.startswith('"')  # strong: no W/ prefix
+    assert (await http.get("/widget/uplift.js")).headers["etag"] == etag
+    again = await http.get("/widget/uplift.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    other = await http.get("/widget/uplift.js", headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200
+
+
+async def test_versioned_url_is_cached_for_a_year(http: httpx.AsyncClient) -> None:
+    """`?v=<hash of the file>` is immutable for a year; a stale `v` gets the short cache."""
+    current = await http.get(f"/widget/uplift.js?v={VERSION}")
+    assert current.headers["cache-control"] == "public, max-age=31536000, immutable"
+    stale = await http.get("/widget/uplift.js?v=000000000000")
+    assert stale.headers["cache-control"] == "public, max-age=300"
+
+
+async def test_widget_api_allows_only_configured_origins(http: httpx.AsyncClient) -> None:
+    """A preflight from an allowed origin is answered with its headers; any other origin gets
+    no `Access-Control-Allow-Origin`, and a browser would refuse to read the response."""
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+    }
+    allowed = await http.options("/api/v1/widget/accept", headers={"Origin": ALLOWED, **preflight})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == ALLOWED
+    assert "idempotency-key" in allowed.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-credentials" not in allowed.headers
+
+    denied = await http.options(
+        "/api/v1/widget/accept", headers={"Origin": "https://evil.example", **preflight}
+    )
+    assert denied.status_code == 400
+    assert "access-control-allow-origin" not in denied.headers
+
+    offers = await http.get(
+        "/api/v1/widget/offers", headers={"Origin": ALLOWED, **customer_headers("acme")}
+    )
+    assert offers.headers["access-control-allow-origin"] == ALLOWED
+    evil = await http.get(
+        "/api/v1/widget/offers",
+        headers={"Origin": "https://evil.example", **customer_headers("acme")},
+    )
+    assert "access-control-allow-origin" not in evil.headers
+
+
+async def test_cors_is_only_for_the_widget_api(http: httpx.AsyncClient) -> None:
+    """Admin and ingest routes answer no CORS headers, even to an allowed origin."""
+    response = await http.get("/api/v1/admin/plans", headers={"Origin": ALLOWED})
+    assert "access-control-allow-origin" not in response.headers
+    preflight = await http.options(
+        "/api/v1/admin/plans",
+        headers={"Origin": ALLOWED, "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
