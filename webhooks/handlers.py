@@ -201,6 +201,16 @@ async def subscription_changed(ctx: Context, event: Event) -> None:
         )
         await storage.subscriptions.upsert(conn, subscription=snapshot, now=ctx.now)
         if change is not None:
+            # Attribute expansion and contraction to the Uplift upgrade that caused them, so
+            # revenue metrics can say which offer (and variant) earned it.
+            behind = None
+            if change.kind in ("expansion", "contraction"):
+                behind = await storage.mrr.upgrade_behind(
+                    conn,
+                    subscription_id=snapshot.id,
+                    prices=[item.price_id for item in snapshot.items],
+                    before=event.created,
+                )
             await storage.mrr.record(
                 conn,
                 event_id=event.id,
@@ -209,6 +219,8 @@ async def subscription_changed(ctx: Context, event: Event) -> None:
                 currency=snapshot.currency,
                 movement=change,
                 occurred_at=event.created,
+                upgrade_id=behind[0] if behind else None,
+                offer_id=behind[1] if behind else None,
             )
         await store.advance_version(
             conn, object_id=snapshot.id, created=event.created, event_id=event.id

@@ -3,9 +3,10 @@ reprocessing an event after a crash never counts a movement twice (RELIABILITY-N
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from plugin.storage import Connection, Database
+from plugin.storage import Connection, Database, in_clause
 from webhooks.mirror import Movement
 
 
@@ -100,3 +101,26 @@ async def list_movements(
         )
         for row in rows
     ]
+
+
+async def upgrade_behind(
+    conn: Connection, *, subscription_id: str, prices: Sequence[str], before: int
+) -> tuple[str, str | None] | None:
+    """(upgrade id, offer id) of the Uplift upgrade that explains a change of this subscription:
+    one made before the event, to a price the subscription now has, not already credited with
+    another movement. None when the change came from elsewhere (the dashboard, a renewal)."""
+    if not prices:
+        return None
+    fragment, params = in_clause("price", list(prices))
+    row = await conn.fetch_one(
+        f"""
+        SELECT u.id, u.offer_id FROM upgrades u
+        WHERE u.subscription_id = :subscription AND u.to_price IN {fragment}
+          AND u.status IN ('succeeded', 'processing', 'requires_action', 'scheduled')
+          AND u.created_at <= :before
+          AND NOT EXISTS (SELECT 1 FROM mrr_movements m WHERE m.upgrade_id = u.id)
+        ORDER BY u.created_at DESC LIMIT 1
+        """,  # noqa: S608 -- the fragment holds named placeholders only
+        {"subscription": subscription_id, "before": before, **params},
+    )
+    return (row["id"], row["offer_id"]) if row else None

@@ -237,3 +237,61 @@ async def test_event_that_cannot_be_read_is_retried_not_crashing(
     assert stored.last_error is not None
     assert "customer" in stored.last_error
     assert await _status(db, "evt_after") == "processed"
+
+
+async def test_expansion_is_credited_to_the_uplift_upgrade_that_caused_it(
+    client: httpx.AsyncClient, app: Starlette, db: Database
+) -> None:
+    """An expansion to the price an Uplift upgrade moved to carries that upgrade and its offer;
+    a later change nobody in Uplift made carries neither."""
+    from plugin import quotes
+    from plugin.catalog import Price
+    from plugin.storage.quotes import SubscriptionState
+    from plugin.storage.upgrades import NewUpgrade
+
+    basic = f.price("price_basic", unit_amount=2900)
+    await deliver(
+        client, app,
+        f.event("customer.subscription.created", f.subscription(price_obj=basic), id="evt_a0",
+                created=NOW - 100),
+    )  # fmt: skip
+    quote = await quotes.create(
+        db,
+        customer_id=f.CUSTOMER,
+        state=SubscriptionState(
+            f.SUBSCRIPTION, "si_alice", "price_basic", 1, NOW - DAY, NOW + 29 * DAY
+        ),
+        current=quotes.Target(Price("price_basic", f.PRODUCT, "usd", 2900, "month"), "Basic"),
+        target=quotes.Target(Price(f.MONTHLY, f.PRODUCT, "usd", 9900, "month"), "Pro"),
+        to_quantity=1,
+        now=NOW - 50,
+        offer_id="offer_basic_to_pro",
+        variant="control",
+    )
+    await storage.upgrades.claim(
+        db,
+        upgrade=NewUpgrade(
+            id="up_1", quote_id=quote.id, idempotency_key="k", customer_id=f.CUSTOMER,
+            offer_id="offer_basic_to_pro", variant="control", execution="uplift",
+            subscription_id=f.SUBSCRIPTION, subscription_item_id="si_alice",
+            from_price="price_basic", from_quantity=1, to_price=f.MONTHLY, to_quantity=1,
+            currency="usd", amount_quoted=quote.amount_due_now, mrr_delta=7000,
+            status="succeeded", effective_at=NOW - 50,
+        ),
+        now=NOW - 50,
+    )  # fmt: skip
+    await deliver(
+        client, app,
+        f.event("customer.subscription.updated", f.subscription(), id="evt_a1", created=NOW - 40),
+    )  # fmt: skip
+    await deliver(
+        client, app,
+        f.event("customer.subscription.updated", f.subscription(quantity=2), id="evt_a2",
+                created=NOW - 30),
+    )  # fmt: skip
+    movements = await storage.mrr.list_movements(db, subscription_id=f.SUBSCRIPTION)
+    assert [(m.kind, m.amount, m.upgrade_id, m.offer_id) for m in movements] == [
+        ("new", 2900, None, None),
+        ("expansion", 7000, "up_1", "offer_basic_to_pro"),
+        ("expansion", 9900, None, None),  # a seat added elsewhere: the upgrade is credited once
+    ]
