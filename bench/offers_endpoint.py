@@ -19,20 +19,16 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import wrk  # noqa: E402
 from bench.eligibility import make_offers  # noqa: E402
 from plugin import auth, storage  # noqa: E402
 from plugin.catalog import Plan, Price, Product  # noqa: E402
@@ -48,15 +44,6 @@ SECRET = "bench-widget-secret-" + "0123456789abcdef" * 3
 CUSTOMERS = 2000
 PLANS = [("basic", 2900), ("pro", 9900), ("enterprise", 29900)]
 PLACEMENTS = ("banner", "settings", "post_order", "limits")
-
-
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    subprocess.run(["apt-get", "update", "-qq"], check=True)  # noqa: S607 -- Debian's apt
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)  # noqa: S607
-    return shutil.which("wrk") or "wrk"
 
 
 async def seed(path: Path, now: int) -> list[str]:
@@ -142,54 +129,7 @@ request = function()
   return wrk.format("GET", "/api/v1/widget/offers?placement=" .. placement,
                     {["Authorization"] = "Bearer " .. token})
 end
-local non2xx = 0
-response = function(status, headers, body)
-  if status ~= 200 then non2xx = non2xx + 1 end
-end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%d %%d %%d %%d\\n", summary.requests,
-           latency:percentile(50), latency:percentile(99),
-           summary.errors.connect + summary.errors.read + summary.errors.write
-             + summary.errors.timeout + summary.errors.status, non2xx))
-end
 """
-
-
-def start(command: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{command} did not come up")
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(re.findall(r"\d+", line)[0]) / 1024
-    return 0.0
-
-
-def load(wrk: str, url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
-    out = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
-        capture_output=True, text=True, check=True, timeout=seconds + 30,
-    ).stdout  # fmt: skip
-    requests, p50, p99, errors, non2xx = map(int, re.findall(r"RESULT (.*)", out)[0].split())
-    return {
-        "rps": requests / seconds,
-        "p50_ms": p50 / 1000,
-        "p99_ms": p99 / 1000,
-        "errors": errors,
-        "non2xx": non2xx,
-    }
 
 
 def main() -> None:
@@ -199,13 +139,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    wrk = ensure_wrk()
+    wrk_bin = wrk.ensure_wrk()
     now = int(time.time())  # noqa: TID251 -- tokens must be valid against the server's clock
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "bench.db"
         tokens = asyncio.run(seed(db_path, now))
         script = Path(tmp) / "offers.lua"
-        script.write_text(LUA % ", ".join(json.dumps(t) for t in tokens))
+        script.write_text(LUA % ", ".join(json.dumps(t) for t in tokens) + wrk.RESULT_LUA)
         env = {k: v for k, v in os.environ.items() if not k.startswith("UPLIFT_")}
         env.update(
             UPLIFT_DATABASE_URL=f"sqlite+aiosqlite:///{db_path}",
@@ -227,26 +167,25 @@ def main() -> None:
             for _ in range(args.repeat):
                 port = 18000 + len(results) * 10 + len(runs)
                 url = f"http://127.0.0.1:{port}"
-                process = start(
+                process = wrk.start(
                     [*command, "--port", str(port)],
                     env | {"PYTHONPATH": str(ROOT)},
                     url + "/api/v1/widget/offers",
                 )
                 try:
                     runs.append(
-                        load(
-                            wrk,
+                        wrk.run(
+                            wrk_bin,
                             url + "/api/v1/widget/offers",
                             script,
-                            args.seconds,
-                            args.connections,
+                            seconds=args.seconds,
+                            connections=args.connections,
                         )
                     )
                     print(f"  {name} run {len(runs)}: {runs[-1]}", file=sys.stderr)
-                    rss = max(rss, peak_rss_mib(process.pid))
+                    rss = max(rss, wrk.peak_rss_mib(process.pid))
                 finally:
-                    process.terminate()
-                    process.wait(10)
+                    wrk.stop(process)
             results[name] = {
                 key: statistics.median(run[key] for run in runs) for key in runs[0]
             } | {"peak_rss_mib": rss}

@@ -28,20 +28,17 @@ import hashlib
 import hmac
 import json
 import os
-import re
-import shutil
 import sqlite3  # noqa: TID251 -- the benchmark reads the stores directly
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import wrk  # noqa: E402
 
 SECRET = "whsec_bench_0123456789abcdef"  # noqa: S105 -- a throwaway secret for loopback
 RATE_CEILING = 6000  # events/s no server here reaches; sizes the set of distinct events
@@ -121,16 +118,6 @@ request = function()
   counter = counter + 1
   return reqs[((counter - 1) % #reqs) + 1]
 end
-local non2xx = 0
-response = function(status, headers, body)
-  if status ~= 200 then non2xx = non2xx + 1 end
-end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests,
-           latency:percentile(50), latency:percentile(99),
-           summary.errors.connect + summary.errors.read + summary.errors.write
-             + summary.errors.timeout + summary.errors.status, non2xx))
-end
 """
 
 
@@ -190,51 +177,6 @@ def write_events(path: Path, count: int, now: int, *, kind: str) -> None:
             out.write(f"t={now},v1={digest.hexdigest()}\t{body.decode()}\n")
 
 
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    subprocess.run(["apt-get", "update", "-qq"], check=True)  # noqa: S607 -- Debian's apt
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)  # noqa: S607
-    return shutil.which("wrk") or "wrk"
-
-
-def start(command: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{command} exited with {process.returncode}")
-        try:
-            httpx.post(url, timeout=1)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{command} did not come up")
-
-
-def load(
-    wrk: str, url: str, script: Path, events: Path, seconds: int, connections: int
-) -> dict[str, float]:
-    out = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url,
-         "--", str(events)],
-        capture_output=True, text=True, check=True, timeout=seconds + 60,
-    ).stdout  # fmt: skip
-    requests, p50, p99, errors, non2xx = map(int, re.findall(r"RESULT (.*)", out)[0].split())
-    return {
-        "rps": requests / seconds,
-        "p50_ms": p50 / 1000,
-        "p99_ms": p99 / 1000,
-        "errors": errors,
-        "non2xx": non2xx,
-        "requests": requests,
-    }
-
-
 def count(path: Path, sql: str) -> int:
     with sqlite3.connect(path, timeout=10) as conn:
         found: int = conn.execute(sql).fetchone()[0]
@@ -249,7 +191,7 @@ def main() -> None:
     parser.add_argument("--events", choices=["subscription", "ignored"], default="subscription")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    wrk = ensure_wrk()
+    wrk_bin = wrk.ensure_wrk()
     started = time.monotonic()
     now = int(time.time())  # noqa: TID251 -- signatures must verify against the servers' clocks
     budget = 2 * args.repeat * (args.seconds + 10)
@@ -261,7 +203,7 @@ def main() -> None:
         events = Path(tmp) / "events.tsv"
         write_events(events, RATE_CEILING * args.seconds, now, kind=args.events)
         script = Path(tmp) / "webhooks.lua"
-        script.write_text(LUA)
+        script.write_text(LUA + wrk.RESULT_LUA)
         env = {k: v for k, v in os.environ.items() if not k.startswith("UPLIFT_")}
         env |= {"PYTHONPATH": str(ROOT)}
         servers = {
@@ -287,9 +229,17 @@ def main() -> None:
                 }
                 port = 18100 + len(results) * 10 + run
                 url = f"http://127.0.0.1:{port}/webhooks/stripe"
-                process = start([*command, "--port", str(port)], server_env, url)
+                process = wrk.start([*command, "--port", str(port)], server_env, url)
                 try:
-                    result = load(wrk, url, script, events, args.seconds, args.connections)
+                    result = wrk.run(
+                        wrk_bin,
+                        url,
+                        script,
+                        seconds=args.seconds,
+                        connections=args.connections,
+                        script_args=(str(events),),
+                    )
+                    result["peak_rss_mib"] = wrk.peak_rss_mib(process.pid)
                     table = "webhook_events" if "uplift" in name else "events"
                     result["stored"] = count(db, f"SELECT count(*) FROM {table}")  # noqa: S608
                     if "uplift" in name:
@@ -299,8 +249,7 @@ def main() -> None:
                     runs.append(result)
                     print(f"  {name} run {run + 1}: {result}", file=sys.stderr)
                 finally:
-                    process.terminate()
-                    process.wait(10)
+                    wrk.stop(process)
             results[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
     if time.monotonic() - started > TOLERANCE:
         print("warning: the run outlived the signatures; late requests were 400s", file=sys.stderr)
