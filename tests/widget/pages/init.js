@@ -1,0 +1,28 @@
+// The host page's own script, as an integrator would write it: the queue stub before the
+// widget loads (async), the token from the SaaS (here the page's ?token=), a mount, and
+// listeners that show what the widget reported. External, so it runs under the strict CSP.
+window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.q || []).push(arguments); };
+(function () {
+  var params = new URLSearchParams(location.search);
+  var log = document.getElementById('log');
+  ['accepted', 'declined', 'dismissed', 'error'].forEach(function (name) {
+    document.addEventListener('uplift:' + name, function (event) {
+      var item = document.createElement('li');
+      item.textContent = name + ' ' + JSON.stringify(event.detail);
+      log.appendChild(item);
+    });
+  });
+  window.Uplift('init', { token: function () { return Promise.resolve(params.get('token')); } });
+  var banner = document.getElementById('banner');
+  if (banner) window.Uplift('mount', banner, { placement: banner.getAttribute('data-placement') });
+  var order = document.getElementById('order');
+  if (order) window.Uplift('postOrder', { orderId: order.getAttribute('data-order') });
+  var downgrade = document.getElementById('downgrade');
+  if (downgrade) {
+    downgrade.addEventListener('click', function () {
+      window.Uplift.confirmDowngrade({ toPlan: 'Basic' }).then(function (choice) {
+        document.getElementById('choice').textContent = 'choice: ' + choice.choice;
+      });
+    });
+  }
+})();

@@ -1,0 +1,481 @@
+"""The widget in real Chromium (Playwright, Debian's /usr/bin/chromium) against a real
+`uplift serve` and the Stripe emulator.
+
+The host pages (tests/widget/pages/) come from a second loopback server, so every call the
+widget makes is cross-origin and goes through CORS, and every page carries a strict CSP (no
+'unsafe-inline', Trusted Types required): each test ends by asserting zero CSP violations,
+no page errors, and that the only global the widget added is `window.Uplift`.
+
+Time: `uplift serve` reads the system clock and the emulator's periods use wall-clock time, so
+the tests pick nothing from tests.support.NOW; tokens are issued at the emulator
+subscription's own period start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Dialog, Page, async_playwright, expect
+
+from plugin import storage
+from plugin.auth import issue_customer_token
+from plugin.catalog import Product
+from plugin.storage import catalog as catalog_store
+from plugin.storage import subscriptions as subscription_store
+from plugin.stripe_gateway import StripeGateway
+from tests.conftest import Served
+from tests.factories import ADMIN
+from tests.support import (
+    ADMIN_KEY,
+    WIDGET_SECRET,
+    Subscribed,
+    free_port,
+    subscribed_customer,
+)
+from webhooks.mirror import MirrorItem, MirrorSubscription
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+CHROMIUM = Path("/usr/bin/chromium")
+PAGES = Path(__file__).parent / "pages"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DECLINE_CARD = "pm_card_chargeCustomerFail"
+XSS = "<img src=x onerror=alert(1)>"
+
+# Runs before any page script: records CSP violations and the globals present before the
+# widget, so a test can tell exactly which globals the page gained.
+WATCH = """
+Object.defineProperty(window, '__before', {value: Object.getOwnPropertyNames(window)});
+Object.defineProperty(window, '__violations', {value: []});
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__violations.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
+NEW_GLOBALS = """Object.getOwnPropertyNames(window).filter(
+  (n) => !window.__before.includes(n) && !['__before', '__violations'].includes(n))"""
+
+expect.set_options(timeout=15_000)
+
+
+def _pages_server(uplift_origin: str, port: int) -> tuple[ThreadingHTTPServer, str]:
+    """A static server for the host pages on its own port (another origin than Uplift);
+    `__UPLIFT__` in a page becomes Uplift's origin."""
+
+    class Handler(SimpleHTTPRequestHandler):
+        def send_head(self) -> Any:
+            if self.path == "/favicon.ico":  # asked for by the browser, not by the page
+                self.send_response(204)
+                self.end_headers()
+                return None
+            path = Path(self.translate_path(self.path))
+            if path.suffix != ".html" or not path.is_file():
+                return super().send_head()
+            body = path.read_text(encoding="utf-8").replace("__UPLIFT__", uplift_origin).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return BytesIO(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet: the test output is about the widget
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), partial(Handler, directory=str(PAGES)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@dataclass
+class Shop:
+    """A running Uplift with Acme on Basic near its storage limit, and the host pages."""
+
+    uplift: str
+    pages: str
+    world: Subscribed
+    token: str
+    artifacts: Path
+
+    def page_url(self, name: str, *, token: str | None = None) -> str:
+        return f"{self.pages}/{name}?token={token or self.token}"
+
+    def admin(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        return httpx.request(
+            method, self.uplift + path, headers={**ADMIN, **(headers or {})}, timeout=30, **kwargs
+        )
+
+    def upgrades(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self.admin("GET", "/api/v1/admin/upgrades").json()["data"]
+        return data
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Screenshots of each screen, kept with pytest's temporary directories (printed)."""
+    path = Path(os.environ.get("UPLIFT_WIDGET_ARTIFACTS") or tmp_path_factory.mktemp("widget"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def pages_server() -> Iterator[Callable[[str, int], str]]:
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(uplift_origin: str, port: int) -> str:
+        server, url = _pages_server(uplift_origin, port)
+        servers.append(server)
+        return url
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+ShopFactory = Callable[..., Awaitable[Shop]]
+
+
+@pytest.fixture
+async def shop(
+    gateway: StripeGateway,
+    emulator_url: str,
+    serve: Callable[..., Served],
+    pages_server: Callable[[str, int], str],
+    tmp_path: Path,
+    artifacts: Path,
+    request: pytest.FixtureRequest,
+) -> ShopFactory:
+    """Seeds like tests/api/test_purchase_api.py (emulator customer and subscription, the
+    catalog and the mirror in the database), starts `uplift serve` on it, then plans, Acme,
+    its usage and the offers through the admin API."""
+
+    async def open_shop(
+        *, card: str = "pm_card_visa", offers: tuple[dict[str, Any], ...] | None = None
+    ) -> Shop:
+        name = "browser-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]
+        world = await subscribed_customer(gateway, name=name, card=card)
+        now = world.period_start
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'browser.db'}"
+        db = await storage.connect(database_url)
+        try:
+            await storage.migrations.apply(db, now=now)
+            async with db.transaction() as conn:
+                for price_id in (world.basic, world.pro, world.pro_annual):
+                    price = await gateway.retrieve_price(price_id)
+                    await catalog_store.upsert_product(
+                        conn, product=Product(price.product_id, "Plan"), now=now
+                    )
+                    await catalog_store.upsert_price(conn, price=price, now=now)
+                await subscription_store.upsert(
+                    conn,
+                    subscription=MirrorSubscription(
+                        id=world.subscription_id, customer_id=world.customer_id,
+                        status="active", currency="usd",
+                        items=(MirrorItem(world.item_id, world.basic, "prod_basic", 1, 2900,
+                                          "usd", "month"),),
+                        current_period_start=world.period_start,
+                        current_period_end=world.period_end,
+                        trial_end=None, cancel_at_period_end=False, canceled_at=None,
+                    ),
+                    now=now,
+                )  # fmt: skip
+        finally:
+            await db.close()
+        # The pages' origin must be known before Uplift starts (UPLIFT_ALLOWED_ORIGINS), and
+        # Uplift's origin before the pages are served: reserve the pages' port first.
+        pages_port = free_port()
+        served = serve(
+            database_url=database_url,
+            stripe_api_base=emulator_url,
+            widget_secret=WIDGET_SECRET,
+            admin_key=ADMIN_KEY,
+            allowed_origins=f"http://127.0.0.1:{pages_port}",
+        )
+        pages = pages_server(served.url, pages_port)
+        shop = Shop(
+            uplift=served.url,
+            pages=pages,
+            world=world,
+            token=issue_customer_token(secret=WIDGET_SECRET, customer_id="acme", now=now),
+            artifacts=artifacts,
+        )
+        plans = {
+            "plans": [
+                {"id": "basic", "name": "Basic", "tier": 1, "prices": [world.basic],
+                 "limits": {"storage_gb": 10}},
+                {"id": "pro", "name": "Pro", "tier": 2, "prices": [world.pro, world.pro_annual],
+                 "limits": {"storage_gb": 100}},
+            ]
+        }  # fmt: skip
+        assert shop.admin("PUT", "/api/v1/admin/plans", json=plans).status_code == 200
+        acme = {"stripe_customer": world.customer_id}
+        assert shop.admin("PUT", "/api/v1/customers/acme", json=acme).status_code in (200, 201)
+        usage = {"customer": "acme", "metric": "storage_gb", "value": 9}
+        seeded = shop.admin(
+            "POST", "/api/v1/usage", json=usage, headers={"Idempotency-Key": "seed"}
+        )
+        assert seeded.status_code < 300, seeded.text
+        for offer in offers if offers is not None else (upgrade_offer(world),):
+            created = shop.admin("POST", "/api/v1/admin/offers", json=offer)
+            assert created.status_code == 201, created.text
+        return shop
+
+    return open_shop
+
+
+def upgrade_offer(world: Subscribed, **copy: str) -> dict[str, Any]:
+    return {
+        "id": "offer_basic_to_pro", "name": "Basic to Pro", "kind": "upgrade",
+        "status": "active", "placements": ["storage_banner"], "target_prices": [world.pro],
+        "targeting": {"all": [{"plan": {"in": ["basic"]}},
+                              {"usage": {"metric": "storage_gb", "at_least_percent": 80}}]},
+        "variants": [{"key": "control", "copy": {"title": "Running out of space?",
+                                                  "body": "Pro has 100 GB.", **copy}}],
+    }  # fmt: skip
+
+
+@pytest.fixture
+def chromium_path() -> Path:
+    """Debian's chromium, never a Playwright download. Missing, it skips the browser tests on a
+    developer's machine and fails them under CI (where .ci/run installs it)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium); under CI this fails")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(chromium_path), headless=True, args=ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@dataclass
+class Watched:
+    page: Page
+    errors: list[str]
+    dialogs: list[str]
+
+    async def assert_clean(self) -> None:
+        """No CSP violation, no script error, no alert, and only `window.Uplift` added."""
+        assert await self.page.evaluate("window.__violations") == []
+        assert self.errors == []
+        assert self.dialogs == []
+        assert await self.page.evaluate(NEW_GLOBALS) == ["Uplift"]
+
+
+@pytest.fixture
+async def open_page(browser: Browser) -> AsyncIterator[Callable[[str], Awaitable[Watched]]]:
+    context = await browser.new_context(viewport={"width": 1000, "height": 800})
+
+    async def open_(url: str) -> Watched:
+        page = await context.new_page()
+        watched = Watched(page, [], [])
+        await page.add_init_script(WATCH)
+        page.on("pageerror", lambda error: watched.errors.append(str(error)))
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                watched.errors.append(message.text)
+
+        async def on_dialog(dialog: Dialog) -> None:
+            watched.dialogs.append(dialog.message)
+            await dialog.dismiss()
+
+        page.on("console", on_console)
+        page.on("dialog", on_dialog)
+        await page.goto(url)
+        return watched
+
+    yield open_
+    await context.close()
+
+
+def _dollars(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+async def test_upgrade_charges_exactly_the_amount_shown(
+    shop: ShopFactory,
+    open_page: Callable[[str], Awaitable[Watched]],
+    gateway: StripeGateway,
+) -> None:
+    """Banner → modal with today's charge → details → confirm → success; the emulator's paid
+    invoice equals the amount the modal showed, and the host page heard `uplift:accepted`."""
+    acme = await shop()
+    watched = await open_page(acme.page_url("upgrade.html"))
+    page = watched.page
+    banner = page.get_by_role("region", name="Running out of space?")
+    await expect(banner).to_be_visible()
+    await expect(banner).to_contain_text("$99.00 / month")
+    await page.screenshot(path=acme.artifacts / "banner.png")
+
+    await banner.get_by_role("button", name="Upgrade").click()
+    await expect(page.get_by_role("dialog", name="Running out of space?")).to_be_visible()
+    dialog = page.get_by_role("dialog")  # its name follows the heading from screen to screen
+    due = dialog.locator("[data-uplift-due]")
+    await expect(due).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
+    shown = await due.text_content()
+    await expect(dialog.locator("[aria-live]")).to_have_text(f"Due today {shown}")
+    await expect(dialog).to_contain_text("This price is held for")
+    await expect(dialog).to_contain_text("Then $99.00 / month")
+    await dialog.get_by_role("button", name="Show details").click()
+    await expect(dialog.get_by_role("listitem")).to_have_count(2)
+    await page.screenshot(path=acme.artifacts / "quote.png")
+
+    await dialog.get_by_role("button", name="Confirm and pay").click()
+    await expect(dialog.get_by_role("heading")).to_have_text("You\u2019re upgraded")
+    await expect(dialog).to_contain_text(f"Paid {shown}.")
+    await page.screenshot(path=acme.artifacts / "success.png")
+    await expect(page.get_by_role("list", name="Widget events")).to_contain_text("accepted")
+
+    [upgrade] = acme.upgrades()
+    assert upgrade["status"] == "succeeded"
+    invoice = await gateway.retrieve_invoice(upgrade["invoice"])
+    assert (invoice.status, _dollars(invoice.amount_paid)) == ("paid", shown)
+    [item] = (await gateway.retrieve_subscription(acme.world.subscription_id)).items
+    assert item.price_id == acme.world.pro
+    await dialog.get_by_role("button", name="Done").click()
+    await expect(dialog).to_have_count(0)
+    await watched.assert_clean()
+
+
+async def test_declined_card_shows_the_reason_and_charges_nothing(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """A card the bank refuses ends on the declined screen with the reason and a retry; the
+    server records a failed upgrade and the host page hears `uplift:declined`."""
+    acme = await shop(card=DECLINE_CARD)
+    watched = await open_page(acme.page_url("upgrade.html"))
+    page = watched.page
+    await page.get_by_role("button", name="Upgrade now").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Confirm and pay").click()
+    await expect(dialog.get_by_role("heading")).to_have_text("Payment declined")
+    await expect(dialog.get_by_role("alert")).not_to_be_empty()
+    await expect(dialog.get_by_role("button", name="Try again")).to_be_focused()
+    await page.screenshot(path=acme.artifacts / "declined.png")
+    await expect(page.get_by_role("list", name="Widget events")).to_contain_text("declined")
+    [upgrade] = acme.upgrades()
+    assert upgrade["status"] == "failed"
+    assert upgrade["amount_paid"] in (0, None)
+    await watched.assert_clean()
+
+
+async def _focus_is_in_dialog(page: Page) -> bool:
+    inside: bool = await page.evaluate(
+        """() => {
+            const host = document.activeElement;
+            if (!host || !host.shadowRoot) return false;
+            const dlg = host.shadowRoot.querySelector('[role=dialog]');
+            return !!dlg && dlg.contains(host.shadowRoot.activeElement);
+        }"""
+    )
+    return inside
+
+
+async def test_keyboard_only_upgrade_with_focus_trap_and_escape(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """Tab reaches the upgrade button, Enter opens the dialog with focus inside, Tab and
+    Shift+Tab never leave it, Escape closes it and focus returns to the button; then Enter,
+    Enter upgrades without a mouse."""
+    acme = await shop()
+    watched = await open_page(acme.page_url("keyboard.html"))
+    page = watched.page
+    opener = page.get_by_role("button", name="Upgrade now")
+    await page.wait_for_function("window.Uplift && window.Uplift.version")
+    await page.keyboard.press("Tab")
+    await expect(opener).to_be_focused()
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    confirm = dialog.get_by_role("button", name="Confirm and pay")
+    await expect(confirm).to_be_focused()
+    assert await dialog.get_attribute("aria-modal") == "true"
+    for key in ["Tab"] * 6 + ["Shift+Tab"] * 6:
+        await page.keyboard.press(key)
+        assert await _focus_is_in_dialog(page), key
+    await page.screenshot(path=acme.artifacts / "keyboard-focus.png")
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await expect(opener).to_be_focused()
+    await expect(page.get_by_role("list", name="Widget events")).to_contain_text("dismissed")
+
+    await page.keyboard.press("Enter")
+    await expect(confirm).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(dialog.get_by_role("heading")).to_have_text("You\u2019re upgraded")
+    assert [u["status"] for u in acme.upgrades()] == ["succeeded"]
+    await watched.assert_clean()
+
+
+async def test_hostile_host_css_cannot_hide_or_restyle_the_widget(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """`* { all: unset !important }` and `button { display: none !important }` on the host
+    page: the banner, its button and the modal are still visible and laid out."""
+    acme = await shop()
+    watched = await open_page(acme.page_url("hostile.html"))
+    page = watched.page
+    banner = page.get_by_role("region", name="Running out of space?")
+    cta = banner.get_by_role("button", name="Upgrade")
+    await expect(cta).to_be_visible()
+    await page.screenshot(path=acme.artifacts / "hostile-banner.png")
+    await cta.click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_role("button", name="Confirm and pay")).to_be_visible()
+    box = await dialog.bounding_box()
+    assert box is not None
+    assert box["width"] >= 300  # still the dialog's own layout, not collapsed by the host
+    position = await dialog.evaluate("(d) => getComputedStyle(d.parentElement).position")
+    assert position == "fixed"
+    await page.screenshot(path=acme.artifacts / "hostile-modal.png")
+    await watched.assert_clean()
+
+
+async def test_offer_copy_is_text_never_html(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """Offer copy containing markup is shown literally: no element is created, nothing runs."""
+    acme = await shop()
+    world = acme.world
+    changed = acme.admin(
+        "PATCH",
+        "/api/v1/admin/offers/offer_basic_to_pro",
+        json={"variants": upgrade_offer(world, title=XSS, body=XSS)["variants"]},
+    )
+    assert changed.status_code == 200, changed.text
+    watched = await open_page(acme.page_url("upgrade.html"))
+    page = watched.page
+    banner = page.get_by_role("region", name=XSS)
+    await expect(banner.get_by_text(XSS, exact=True)).to_have_count(2)
+    assert await page.locator("img").count() == 0
+    await page.screenshot(path=acme.artifacts / "copy-as-text.png")
+    await watched.assert_clean()
