@@ -22,6 +22,7 @@ from plugin import storage
 from plugin.api import routes
 from plugin.clock import Clock, SystemClock
 from plugin.errors import INTERNAL_ERROR_BODY, ApiError, to_response
+from plugin.exposures import ExposureRecorder
 from plugin.logs import get_logger
 from plugin.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from plugin.services import Services
@@ -123,6 +124,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         intake = IntakeQueue(db=db)
         app.state.webhook_intake = intake
         await intake.start()
+        # First exposures are written in batches after the response (plugin/exposures.py).
+        exposures = ExposureRecorder(db=db)
+        app.state.exposures = exposures
+        exposures.start()
         # Period-end changes and abandoned upgrades, on a timer (plugin/upkeep.py).
         upkeep = Upkeep(db=db, gateway=gateway, clock=the_clock) if gateway is not None else None
         if upkeep is not None:
@@ -132,6 +137,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         finally:
             if upkeep is not None:
                 await upkeep.stop()
+            await exposures.stop()
             await intake.stop()
             await worker.stop()
             if gateway is not None:

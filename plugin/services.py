@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from plugin.clock import Clock
 from plugin.errors import ServiceUnavailable
+from plugin.exposures import ExposureRecorder
 from plugin.settings import Settings
 from plugin.snapshot import OfferSnapshot
 from plugin.storage import Database
@@ -44,4 +45,14 @@ def offer_snapshot(request: Request) -> OfferSnapshot:
     if found is None:
         found = OfferSnapshot(services(request).db)
         request.app.state.offer_snapshot = found
+    return found
+
+
+def exposure_recorder(request: Request) -> ExposureRecorder:
+    """The app's recorder (started by the lifespan); without one, a recorder that writes at
+    once."""
+    found: ExposureRecorder | None = getattr(request.app.state, "exposures", None)
+    if found is None:
+        found = ExposureRecorder(db=services(request).db)
+        request.app.state.exposures = found
     return found

@@ -23,7 +23,7 @@ from plugin.errors import NotFound, RateLimited, ServiceUnavailable, ValidationF
 from plugin.money import Money
 from plugin.offers import Offer
 from plugin.ratelimit import RateLimiter
-from plugin.services import offer_snapshot, services
+from plugin.services import exposure_recorder, offer_snapshot, services
 from plugin.snapshot import Snapshot
 from plugin.storage import offers as offer_store
 
@@ -152,14 +152,12 @@ async def list_offers(request: Request) -> JSONResponse:
         for o in result.held_out
         if o.id not in view.offer_state.assignments
     ]
-    if first_seen:
-        # Record the arm on first exposure, holdout included: the holdout is the baseline
-        # that lift is measured against, so it must be counted like everyone else.
-        async with ctx.db.transaction() as conn:
-            for offer_id, arm in first_seen:
-                await offer_store.assign(
-                    conn, offer_id=offer_id, customer_id=identity.customer_id, arm=arm, now=now
-                )
+    # Record the arm on first exposure, holdout included: the holdout is the baseline that
+    # lift is measured against, so it must be counted like everyone else. Written after the
+    # response, in batches (plugin/exposures.py): the arm is a hash, the response needs no write.
+    recorder = exposure_recorder(request)
+    for offer_id, arm in first_seen:
+        await recorder.record(offer_id=offer_id, customer_id=identity.customer_id, arm=arm, now=now)
     return JSONResponse(
         {
             "object": "list",

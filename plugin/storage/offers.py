@@ -133,6 +133,20 @@ async def assign(conn: Connection, *, offer_id: str, customer_id: str, arm: str,
     return str(found)
 
 
+async def record_assignment(
+    conn: Connection, *, offer_id: str, customer_id: str, arm: str, now: int
+) -> None:
+    """`assign` without reading the result back: for batches of first exposures."""
+    await conn.execute(
+        """
+        INSERT INTO offer_assignments (offer_id, customer_id, arm, assigned_at)
+        VALUES (:offer, :customer, :arm, :now)
+        ON CONFLICT (customer_id, offer_id) DO NOTHING
+        """,
+        {"offer": offer_id, "customer": customer_id, "arm": arm, "now": now},
+    )
+
+
 async def record_event(
     conn: Connection, *, offer_id: str, customer_id: str, arm: str, event_type: EventType, now: int
 ) -> None:

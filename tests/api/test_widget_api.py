@@ -63,10 +63,14 @@ async def test_others_see_nothing(shop: httpx.AsyncClient, db: Database) -> None
     assert await offers_for(shop, "big") == []
 
 
-async def test_first_exposure_records_a_sticky_arm(shop: httpx.AsyncClient, db: Database) -> None:
-    """The arm is written once, on first exposure; later requests only read."""
+async def test_first_exposure_records_a_sticky_arm(
+    shop: httpx.AsyncClient, db: Database, app: Starlette
+) -> None:
+    """The arm is written once, on first exposure (after the response, in a batch); later
+    requests only read."""
     await offers_for(shop, "acme")
     await offers_for(shop, "acme")
+    await app.state.exposures.flush()
     async with db.read() as conn:
         state = await offer_store.customer_state(conn, customer_id="acme", now=NOW)
         counts = await offer_store.arm_counts(
