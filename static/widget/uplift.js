@@ -273,8 +273,14 @@
         el('div', { class: 'row' }, button('Cancel', null, function () { d.close('dismiss'); }), confirm),
       ], confirm);
       d.live.textContent = 'Due today ' + quote.amount_due_now_display;
+      // The hold is counted on the monotonic clock from when the quote arrived. The page's
+      // wall clock may be off from the server's: a clock that is far ahead would otherwise
+      // re-quote forever, so the hold shown is at least 30 s (the server still refuses an
+      // expired quote with a 410, which re-quotes too).
+      var held = Math.min(Math.max(quote.expires_at - Date.now() / 1000, 30), 3600);
+      var deadline = performance.now() / 1000 + held;
       var tick = function () {
-        var left = quote.expires_at - Date.now() / 1000;
+        var left = deadline - performance.now() / 1000;
         if (left <= 0) return load('That price expired, so here is a fresh one.');
         countdown.textContent = 'This price is held for ' + clock(left);
       };

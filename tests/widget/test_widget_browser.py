@@ -170,7 +170,9 @@ async def shop(
     its usage and the offers through the admin API."""
 
     async def open_shop(
-        *, card: str = "pm_card_visa", offers: tuple[dict[str, Any], ...] | None = None
+        *,
+        card: str = "pm_card_visa",
+        offers: Callable[[Subscribed], list[dict[str, Any]]] | None = None,
     ) -> Shop:
         name = "browser-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]
         world = await subscribed_customer(gateway, name=name, card=card)
@@ -235,7 +237,7 @@ async def shop(
             "POST", "/api/v1/usage", json=usage, headers={"Idempotency-Key": "seed"}
         )
         assert seeded.status_code < 300, seeded.text
-        for offer in offers if offers is not None else (upgrade_offer(world),):
+        for offer in (offers or (lambda w: [upgrade_offer(w)]))(world):
             created = shop.admin("POST", "/api/v1/admin/offers", json=offer)
             assert created.status_code == 201, created.text
         return shop
@@ -478,4 +480,154 @@ async def test_offer_copy_is_text_never_html(
     await expect(banner.get_by_text(XSS, exact=True)).to_have_count(2)
     assert await page.locator("img").count() == 0
     await page.screenshot(path=acme.artifacts / "copy-as-text.png")
+    await watched.assert_clean()
+
+
+async def test_expired_quote_is_requoted_before_anything_is_charged(
+    shop: ShopFactory, browser: Browser
+) -> None:
+    """When the hold runs out the modal fetches a fresh quote and says so; confirming then
+    charges the fresh quote, not the expired one."""
+    acme = await shop()
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.clock.install()
+    await page.goto(acme.page_url("keyboard.html"))
+    async with page.expect_response(re.compile(r"/api/v1/widget/quotes$")) as first:
+        await page.get_by_role("button", name="Upgrade now").click()
+    first_id = (await (await first.value).json())["quote_id"]
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text(re.compile(r"This price is held for (10:00|9:[0-5]\d)"))
+    async with page.expect_response(re.compile(r"/api/v1/widget/quotes$")) as second:
+        await page.clock.fast_forward("10:05")
+    second_id = (await (await second.value).json())["quote_id"]
+    assert second_id != first_id
+    await expect(dialog.get_by_role("status")).to_have_text(
+        "That price expired, so here is a fresh one."
+    )
+    await page.screenshot(path=acme.artifacts / "requoted.png")
+    await dialog.get_by_role("button", name="Confirm and pay").click()
+    await expect(dialog.get_by_role("heading")).to_have_text("You\u2019re upgraded")
+    [upgrade] = acme.upgrades()
+    assert upgrade["quote_id"] == second_id
+    await context.close()
+
+
+async def test_three_d_secure_opens_the_payment_page_and_waits(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """A card needing 3-D Secure shows the bank step; its button opens the invoice's hosted
+    payment page in a new window and the modal waits, polling the upgrade."""
+    acme = await shop(card="pm_card_authenticationRequired")
+    watched = await open_page(acme.page_url("upgrade.html"))
+    page = watched.page
+    await page.get_by_role("button", name="Upgrade now").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Confirm and pay").click()
+    await expect(dialog.get_by_role("heading")).to_have_text("Confirm with your bank")
+    await page.screenshot(path=acme.artifacts / "3ds.png")
+    [upgrade] = acme.upgrades()
+    assert upgrade["status"] == "requires_action"
+    status = await page.context.request.get(
+        f"{acme.uplift}/api/v1/widget/upgrades/{upgrade['id']}",
+        headers={"Authorization": f"Bearer {acme.token}"},
+    )
+    invoice_url = (await status.json())["hosted_invoice_url"]
+    # The emulator's payment page is not reachable from here: answer it locally.
+    await page.context.route(invoice_url, lambda route: route.fulfill(body="Pay with 3-D Secure"))
+    async with page.context.expect_page() as popup:
+        await dialog.get_by_role("button", name="Open secure payment page").click()
+    opened = await popup.value
+    await opened.wait_for_load_state()
+    assert opened.url == invoice_url
+    async with page.expect_response(re.compile(r"/api/v1/widget/upgrades/")) as polled:
+        pass
+    assert (await (await polled.value).json())["status"] == "requires_action"
+    await expect(dialog).to_contain_text("Waiting for your bank")
+    await watched.assert_clean()
+
+
+def _post_order_offer(world: Subscribed) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": "offer_reports", "name": "Reports after an order", "kind": "post_order",
+            "status": "active", "placements": ["post_order"], "target_prices": [world.pro_annual],
+            "discount": {"percent_off": 30, "duration_months": 3},
+            "variants": [{"key": "control", "copy": {"title": "Add Advanced Reports?",
+                                                      "cta": "Yes, add it",
+                                                      "decline": "No thanks"}}],
+        }
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "event", "recorded"),
+    [("Yes, add it", "accepted", "click"), ("No thanks", "declined", "decline")],
+    ids=["yes", "no"],
+)
+async def test_post_order_popup_answers(
+    shop: ShopFactory,
+    open_page: Callable[[str], Awaitable[Watched]],
+    answer: str,
+    event: str,
+    recorded: str,
+) -> None:
+    """The order page's popup shows the cross-sell with its discount; Yes is reported to the
+    host as accepted with the order id, No as declined, and the server counts the answer."""
+    acme = await shop(offers=_post_order_offer)
+    watched = await open_page(acme.page_url("post_order.html"))
+    page = watched.page
+    dialog = page.get_by_role("dialog", name="Add Advanced Reports?")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.get_by_role("button", name="Yes, add it")).to_be_focused()
+    await page.screenshot(path=acme.artifacts / "post-order.png")
+    async with page.expect_response(re.compile(r"/api/v1/widget/events$")) as sent:
+        await dialog.get_by_role("button", name=answer).click()
+    response = await sent.value
+    assert response.status == 201
+    assert (await response.json())["type"] == recorded  # what the server stored
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    log = page.get_by_role("list", name="Widget events")
+    await expect(log).to_contain_text(event)
+    await expect(log).to_contain_text("ord_1001")
+    results = acme.admin("GET", "/api/v1/admin/offers/offer_reports/results").json()
+    assert results["arms"][0]["clicked"] == (1 if recorded == "click" else 0)
+    await watched.assert_clean()
+
+
+def _retention_offer(world: Subscribed) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": "offer_stay", "name": "Stay on your plan", "kind": "retention",
+            "status": "active", "placements": ["downgrade"], "target_prices": [],
+            "variants": [{"key": "control", "copy": {"title": "Before you go",
+                                                      "body": "Keep Pro at 30% off.",
+                                                      "cta": "Keep Pro at 30% off"}}],
+        }
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("button", "choice"),
+    [("Keep Pro at 30% off", "offer"), ("Downgrade to Basic", "downgrade"),
+     ("Keep my plan", "stay")],
+    ids=["takes the offer", "downgrades", "stays"],
+)  # fmt: skip
+async def test_downgrade_confirmation_resolves_the_choice(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]], button: str, choice: str
+) -> None:
+    """`Uplift.confirmDowngrade` shows the retention offer and resolves with what the customer
+    picked; focus goes back to the host's button."""
+    acme = await shop(offers=_retention_offer)
+    watched = await open_page(acme.page_url("downgrade.html"))
+    page = watched.page
+    opener = page.get_by_role("button", name="Downgrade to Basic")
+    await page.wait_for_function("window.Uplift && window.Uplift.version")
+    await opener.click()
+    dialog = page.get_by_role("dialog", name="Before you go")
+    await expect(dialog).to_contain_text("Keep Pro at 30% off.")
+    await page.screenshot(path=acme.artifacts / "retention.png")
+    await dialog.get_by_role("button", name=button).click()
+    await expect(page.get_by_text(f"choice: {choice}")).to_be_visible()
+    await expect(opener).to_be_focused()
     await watched.assert_clean()
