@@ -24,7 +24,9 @@
     '.u *{box-sizing:border-box;font:inherit;color:inherit}',
     '.card{display:flex;flex-wrap:wrap;align-items:center;gap:8px 16px;padding:12px 16px;margin:4px 0;background:var(--uplift-banner-bg,#eef2ff);border:1px solid var(--uplift-border,#c7d2fe);border-radius:var(--uplift-radius,8px)}',
     '.card .txt{flex:1 1 220px}',
-    'h2,.t{margin:0 0 4px;font-weight:600;font-size:16px}',
+    '.u h2{margin:0 32px 8px 0;font-weight:700;font-size:20px;line-height:1.3}',
+    '.u .t{margin:0 0 4px;font-weight:600;font-size:16px}',
+    '.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}',
     'p{margin:0 0 8px}',
     '.muted{color:var(--uplift-muted,#4b5563);font-size:13px}',
     'button{cursor:pointer;border-radius:var(--uplift-radius,8px);padding:8px 14px;border:1px solid var(--uplift-border,#c7d2fe);background:var(--uplift-bg,#fff);display:inline-block;margin:0}',
@@ -180,7 +182,7 @@
   function dialog(opener, onClose) {
     var root = shadowHost(document.body);
     var title = el('h2', { id: 'uplift-title', tabindex: '-1' });
-    var live = el('div', { 'aria-live': 'polite', 'aria-atomic': 'true' });
+    var live = el('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
     var body = el('div');
     var close = button('\u00d7', 'x', function () { d.close('dismiss'); }, { 'aria-label': 'Close' });
     var box = el('div', { class: 'dlg', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'uplift-title' }, close, title, live, body);
