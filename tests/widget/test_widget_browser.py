@@ -285,10 +285,13 @@ class Watched:
     errors: list[str]
     dialogs: list[str]
 
-    async def assert_clean(self) -> None:
-        """No CSP violation, no script error, no alert, and only `window.Uplift` added."""
+    async def assert_clean(self, *, http_errors: tuple[int, ...] = ()) -> None:
+        """No CSP violation, no script error (Chromium also logs each HTTP error response;
+        those the test caused on purpose are named in `http_errors`), no alert, and only
+        `window.Uplift` added."""
         assert await self.page.evaluate("window.__violations") == []
-        assert self.errors == []
+        expected = tuple(f"with a status of {status} " for status in http_errors)
+        assert [e for e in self.errors if not any(x in e for x in expected)] == []
         assert self.dialogs == []
         assert await self.page.evaluate(NEW_GLOBALS) == ["Uplift"]
 
@@ -631,3 +634,79 @@ async def test_downgrade_confirmation_resolves_the_choice(
     await expect(page.get_by_text(f"choice: {choice}")).to_be_visible()
     await expect(opener).to_be_focused()
     await watched.assert_clean()
+
+
+async def test_subscription_changed_after_the_quote_shows_the_fresh_price(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]], gateway: StripeGateway
+) -> None:
+    """If the subscription changes in Stripe between quote and confirm, nothing is charged,
+    the modal shows a fresh quote and says why, and confirming that one upgrades."""
+    acme = await shop()
+    watched = await open_page(acme.page_url("upgrade.html"))
+    page = watched.page
+    async with page.expect_response(re.compile(r"/api/v1/widget/quotes$")) as first:
+        await page.get_by_role("button", name="Upgrade now").click()
+    first_id = (await (await first.value).json())["quote_id"]
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_role("button", name="Confirm and pay")).to_be_visible()
+    await gateway.update_subscription(
+        acme.world.subscription_id,
+        {"items": [{"id": acme.world.item_id, "quantity": 2}], "proration_behavior": "none"},
+        idempotency_key=f"{acme.world.subscription_id}:seats",
+    )
+    async with page.expect_response(re.compile(r"/api/v1/widget/accept$")) as refused:
+        await dialog.get_by_role("button", name="Confirm and pay").click()
+    assert (await refused.value).status == 409
+    await expect(dialog.get_by_role("status")).to_have_text(
+        "Your subscription changed, so the price was updated."
+    )
+    assert acme.upgrades() == []  # nothing was charged
+    await page.screenshot(path=acme.artifacts / "stale.png")
+    async with page.expect_response(re.compile(r"/api/v1/widget/accept$")) as accepted:
+        await dialog.get_by_role("button", name="Confirm and pay").click()
+    upgrade = await (await accepted.value).json()
+    assert upgrade["status"] == "succeeded"
+    await expect(dialog.get_by_role("heading")).to_have_text("You\u2019re upgraded")
+    [recorded] = acme.upgrades()
+    assert recorded["quote_id"] != first_id
+    await watched.assert_clean(http_errors=(409,))
+
+
+async def test_another_customer_cannot_accept_or_read_the_quote(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """From the browser, with another customer's token, Acme's quote and upgrade are 404s."""
+    acme = await shop()
+    assert acme.admin("PUT", "/api/v1/customers/mallory", json={}).status_code in (200, 201)
+    mallory = issue_customer_token(
+        secret=WIDGET_SECRET, customer_id="mallory", now=acme.world.period_start
+    )
+    watched = await open_page(acme.page_url("upgrade.html"))
+    page = watched.page
+    async with page.expect_response(re.compile(r"/api/v1/widget/quotes$")) as quoted:
+        await page.get_by_role("button", name="Upgrade now").click()
+    quote_id = (await (await quoted.value).json())["quote_id"]
+    statuses = await page.evaluate(
+        """async ([api, token, quoteId]) => {
+            const headers = {Authorization: 'Bearer ' + token, 'Content-Type': 'application/json'};
+            const accept = await fetch(api + '/api/v1/widget/accept', {
+                method: 'POST', headers: {...headers, 'Idempotency-Key': 'steal'},
+                body: JSON.stringify({quote_id: quoteId}),
+            });
+            return [accept.status, (await accept.json()).error.code];
+        }""",
+        [acme.uplift, mallory, quote_id],
+    )
+    assert statuses == [404, "quote_not_found"]
+    await page.get_by_role("dialog").get_by_role("button", name="Confirm and pay").click()
+    await expect(page.get_by_role("dialog").get_by_role("heading")).to_have_text(
+        "You\u2019re upgraded"
+    )
+    [upgrade] = acme.upgrades()
+    peek = await page.evaluate(
+        """async ([api, token, id]) => (await fetch(api + '/api/v1/widget/upgrades/' + id,
+            {headers: {Authorization: 'Bearer ' + token}})).status""",
+        [acme.uplift, mallory, upgrade["id"]],
+    )
+    assert peek == 404
+    await watched.assert_clean(http_errors=(404,))
