@@ -27,7 +27,15 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Dialog, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    Request,
+    async_playwright,
+    expect,
+)
 
 from plugin import storage
 from plugin.auth import issue_customer_token
@@ -710,3 +718,102 @@ async def test_another_customer_cannot_accept_or_read_the_quote(
     )
     assert peek == 404
     await watched.assert_clean(http_errors=(404,))
+
+
+async def test_expired_token_is_refreshed_through_the_token_function(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """A 401 makes the widget call the page's token function again and retry once, so a
+    token that expired while the page was open does not cost the customer the offer."""
+    acme = await shop()
+    stale = issue_customer_token(
+        secret=WIDGET_SECRET, customer_id="acme", now=acme.world.period_start - 7200, ttl=60
+    )
+    watched = await open_page(f"{acme.page_url('upgrade.html', token=stale)}&fresh={acme.token}")
+    banner = watched.page.get_by_role("region", name="Running out of space?")
+    await expect(banner).to_be_visible()
+    await watched.assert_clean(http_errors=(401,))
+
+
+async def test_impression_once_per_render_and_dismiss_hides_the_banner(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """Rendering sends one impression; the banner's Dismiss removes it, tells the server and
+    the host page."""
+    acme = await shop()
+    sent: list[str] = []
+    watched = await open_page("about:blank")
+    page = watched.page
+
+    def record(request: Request) -> None:
+        if request.url.endswith("/events") and request.method == "POST":
+            sent.append((request.post_data_json or {})["type"])
+
+    page.on("request", record)
+    async with page.expect_response(re.compile(r"/api/v1/widget/events$")) as impression:
+        await page.goto(acme.page_url("upgrade.html"))
+    assert (await (await impression.value).json())["type"] == "impression"
+    banner = page.get_by_role("region", name="Running out of space?")
+    await expect(banner).to_be_visible()
+    async with page.expect_response(re.compile(r"/api/v1/widget/events$")) as dismissed:
+        await banner.get_by_role("button", name="Dismiss").click()
+    assert (await (await dismissed.value).json())["type"] == "dismiss"
+    await expect(banner).to_have_count(0)
+    await expect(page.get_by_role("list", name="Widget events")).to_contain_text("dismissed")
+    assert sent == ["impression", "dismiss"]
+    await watched.assert_clean()
+
+
+def _trial_offer(world: Subscribed) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": "offer_pro_trial", "name": "Try Pro", "kind": "trial", "status": "active",
+            "placements": ["reports_gate"], "target_prices": [world.pro], "trial_days": 14,
+            "variants": [{"key": "control", "copy": {"title": "Try Pro free for 14 days",
+                                                      "cta": "Try Pro"}}],
+        }
+    ]  # fmt: skip
+
+
+async def test_trial_offer_starts_a_trial_for_nothing_today(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """A trial offer's button opens the trial screen ($0.00 today) and starting it grants the
+    trial, visible in the customer's entitlements."""
+    acme = await shop(offers=_trial_offer)
+    watched = await open_page(acme.page_url("trial.html"))
+    page = watched.page
+    await page.get_by_role("button", name="Try Pro").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_role("heading")).to_have_text("Start your 14-day Pro trial")
+    await expect(dialog.locator("[data-uplift-due]")).to_have_text("$0.00")
+    await page.screenshot(path=acme.artifacts / "trial.png")
+    await dialog.get_by_role("button", name="Start trial").click()
+    await expect(dialog.get_by_role("heading")).to_have_text("Your trial has started")
+    entitlements = acme.admin("GET", "/api/v1/customers/acme/entitlements").json()
+    assert entitlements["trial"]["plan"] == "pro", entitlements
+    await watched.assert_clean()
+
+
+async def test_reduced_motion_and_visible_focus(shop: ShopFactory, browser: Browser) -> None:
+    """With `prefers-reduced-motion: reduce` the dialog does not animate (it does otherwise),
+    and a keyboard-focused button shows an outline."""
+    acme = await shop()
+    animations = []
+    for motion in ("no-preference", "reduce"):
+        context = await browser.new_context(reduced_motion=motion)
+        page = await context.new_page()
+        await page.goto(acme.page_url("keyboard.html"))
+        await page.wait_for_function("window.Uplift && window.Uplift.version")
+        await page.keyboard.press("Tab")
+        await page.keyboard.press("Enter")
+        dialog = page.get_by_role("dialog")
+        confirm = dialog.get_by_role("button", name="Confirm and pay")
+        await expect(confirm).to_be_focused()
+        animations.append(await dialog.evaluate("(d) => getComputedStyle(d).animationName"))
+        await page.keyboard.press("Shift+Tab")
+        cancel = dialog.get_by_role("button", name="Cancel")
+        await expect(cancel).to_be_focused()
+        assert await cancel.evaluate("(b) => getComputedStyle(b).outlineStyle") == "solid"
+        await context.close()
+    assert animations == ["uin", "none"]

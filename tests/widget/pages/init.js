@@ -12,7 +12,15 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
       log.appendChild(item);
     });
   });
-  window.Uplift('init', { token: function () { return Promise.resolve(params.get('token')); } });
+  // The first call answers ?token=; later calls (the widget asks again after a 401) answer
+  // ?fresh= when the page has one, as a SaaS would after refreshing an expired token.
+  var calls = 0;
+  window.Uplift('init', {
+    token: function () {
+      calls += 1;
+      return Promise.resolve((calls > 1 && params.get('fresh')) || params.get('token'));
+    },
+  });
   var banner = document.getElementById('banner');
   if (banner) window.Uplift('mount', banner, { placement: banner.getAttribute('data-placement') });
   var order = document.getElementById('order');
