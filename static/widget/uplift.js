@@ -169,7 +169,7 @@
   }
 
   async function offersFor(placement) {
-    var list = await api('GET', '/offers?placement=' + encodeURIComponent(placement));
+    var list = await api('GET', '/offers' + (placement ? '?placement=' + encodeURIComponent(placement) : ''));
     return (list && list.data) || [];
   }
 
@@ -179,7 +179,9 @@
 
   // A modal dialog in its own shadow root: labelled, focus moved in and trapped, Escape and the
   // close button call `onClose`, focus goes back to `opener` when it closes.
+  var current = null; // one dialog at a time: a new one replaces the open one
   function dialog(opener, onClose) {
+    if (current) current.close('replaced');
     var root = shadowHost(document.body);
     var title = el('h2', { id: 'uplift-title', tabindex: '-1' });
     var live = el('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
@@ -199,6 +201,9 @@
       else if (!e.shiftKey && (active === last || !box.contains(active))) { e.preventDefault(); first.focus(); }
     });
     overlay.addEventListener('click', function (e) { if (e.target === overlay) d.close('dismiss'); });
+    // Focus that lands outside (a host script, a click we did not see) is brought back in.
+    var keepFocus = function (e) { if (e.target !== root.host) title.focus(); };
+    document.addEventListener('focusin', keepFocus);
     root.appendChild(overlay);
     var d = {
       root: root, title: title, live: live, body: body, box: box,
@@ -218,12 +223,15 @@
       close: function (why) {
         if (closed) return;
         closed = true;
+        current = null;
         d.stopTimers();
+        document.removeEventListener('focusin', keepFocus);
         root.host.remove();
         if (opener && opener.isConnected && opener.focus) opener.focus();
         if (onClose) onClose(why);
       },
     };
+    current = d;
     return d;
   }
 
@@ -318,7 +326,10 @@
         var open = button('Open secure payment page', 'p', function () {
           window.open(upgrade.hosted_invoice_url, '_blank', 'noopener');
           d.busy('Waiting for your bank\u2026');
+          var polls = 0;
           d.every(3000, async function () {
+            // Ten minutes, then the host hears about it through webhooks and `uplift:error`.
+            if (++polls > 200) { d.stopTimers(); return problem(new Error('Still waiting for your bank; we will email you when it is done.'), function () { outcome(upgrade); }); }
             var now = await api('GET', '/upgrades/' + encodeURIComponent(upgrade.id));
             if (now.status !== 'requires_action') { d.stopTimers(); outcome(now); }
           });
@@ -351,6 +362,8 @@
     var node = typeof target === 'string' ? document.querySelector(target) : target;
     if (!node) throw Object.assign(new Error('Uplift.mount: no element ' + target), { code: 'no_element' });
     var placement = (options && options.placement) || data('placement');
+    // Mounting again (a single-page app re-rendering) replaces what the last mount drew.
+    Array.prototype.forEach.call(node.querySelectorAll(':scope > [data-uplift]'), function (old) { old.remove(); });
     var root = shadowHost(node);
     var wrap = el('div', { class: 'u' });
     root.appendChild(wrap);

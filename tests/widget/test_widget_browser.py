@@ -418,8 +418,8 @@ async def test_keyboard_only_upgrade_with_focus_trap_and_escape(
     shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
 ) -> None:
     """Tab reaches the upgrade button, Enter opens the dialog with focus inside, Tab and
-    Shift+Tab never leave it, Escape closes it and focus returns to the button; then Enter,
-    Enter upgrades without a mouse."""
+    Shift+Tab (or a host script's focus()) never leave it, Escape closes it and focus returns
+    to the button; then Enter, Enter upgrades without a mouse."""
     acme = await shop()
     watched = await open_page(acme.page_url("keyboard.html"))
     page = watched.page
@@ -435,6 +435,8 @@ async def test_keyboard_only_upgrade_with_focus_trap_and_escape(
     for key in ["Tab"] * 6 + ["Shift+Tab"] * 6:
         await page.keyboard.press(key)
         assert await _focus_is_in_dialog(page), key
+    await page.evaluate("document.getElementById('after').focus()")  # a host script's focus
+    assert await _focus_is_in_dialog(page)
     await page.screenshot(path=acme.artifacts / "keyboard-focus.png")
     await page.keyboard.press("Escape")
     await expect(dialog).to_have_count(0)
