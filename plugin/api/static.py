@@ -32,6 +32,12 @@ class Asset:
     etag: str  # quoted, strong: a hash of the uncompressed bytes
     version: str  # what `?v=` must equal for the immutable cache
 
+    @property
+    def gzip_etag(self) -> str:
+        # A strong validator names one representation (RFC 9110 §8.8.1), and the gzipped bytes
+        # are another one, so they get their own tag (as Apache's `-gzip` suffix does).
+        return self.etag[:-1] + '-gzip"'
+
     @classmethod
     def load(cls, path: Path) -> Asset:
         body = path.read_bytes()
@@ -62,25 +68,26 @@ def _accepts_gzip(header: str) -> bool:
     return False
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
+def _matches(if_none_match: str, asset: Asset) -> bool:
     # Weak comparison, as RFC 9110 §13.1.2 asks for If-None-Match: a proxy may add `W/`.
+    # Either representation's tag revalidates: both are the same file.
     tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-    return "*" in tags or etag in tags
+    return bool(tags & {"*", asset.etag, asset.gzip_etag})
 
 
 async def widget_script(request: Request) -> Response:
     asset = _asset(request)
     versioned = request.query_params.get("v") == asset.version
+    gzipped = _accepts_gzip(request.headers.get("accept-encoding", ""))
     headers = {
-        "ETag": asset.etag,
+        "ETag": asset.gzip_etag if gzipped else asset.etag,
         "Cache-Control": LONG_CACHE if versioned else SHORT_CACHE,
         "Vary": "Accept-Encoding",
         "X-Content-Type-Options": "nosniff",
     }
-    if _matches(request.headers.get("if-none-match", ""), asset.etag):
+    if _matches(request.headers.get("if-none-match", ""), asset):
         return Response(status_code=304, headers=headers)
-    body = asset.body
-    if _accepts_gzip(request.headers.get("accept-encoding", "")):
-        body = asset.gzipped
+    if gzipped:
         headers["Content-Encoding"] = "gzip"
+    body = asset.gzipped if gzipped else asset.body
     return Response(body, headers=headers, media_type=CONTENT_TYPE)

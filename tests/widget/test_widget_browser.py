@@ -819,3 +819,19 @@ async def test_reduced_motion_and_visible_focus(shop: ShopFactory, browser: Brow
         assert await cancel.evaluate("(b) => getComputedStyle(b).outlineStyle") == "solid"
         await context.close()
     assert animations == ["uin", "none"]
+
+
+async def test_theme_sets_custom_properties_and_nothing_else(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """`init({theme})` recolours through `--uplift-*` properties; a value that tries to close
+    the declaration and add a rule is dropped."""
+    acme = await shop()
+    url = acme.page_url("upgrade.html") + "&accent=rgb(0,%20128,%200)"
+    watched = await open_page(url)
+    banner = watched.page.get_by_role("region", name="Running out of space?")
+    cta = banner.get_by_role("button", name="Upgrade")
+    await expect(cta).to_be_visible()
+    await expect(cta).to_have_css("background-color", "rgb(0, 128, 0)")
+    await expect(banner).not_to_have_css("background-color", "rgb(255, 0, 0)")
+    await watched.assert_clean()

@@ -54,11 +54,20 @@ async def test_script_is_served_plain_without_gzip(http: httpx.AsyncClient) -> N
 
 
 async def test_etag_revalidation_answers_304(http: httpx.AsyncClient) -> None:
-    """The ETag is strong and stable; sending it back gets a 304 with no body."""
+    """The ETag is strong, stable, and names the representation (gzipped or not); sending
+    either back gets a 304 with no body."""
     first = await http.get("/widget/uplift.js")
     etag = first.headers["etag"]
     assert etag.startswith('"')  # strong: no W/ prefix
     assert (await http.get("/widget/uplift.js")).headers["etag"] == etag
+    plain = await http.get("/widget/uplift.js", headers={"Accept-Encoding": "identity"})
+    assert plain.headers["etag"] == etag.replace("-gzip", "")
+    assert plain.headers["etag"] != etag
+    revalidated = await http.get(
+        "/widget/uplift.js",
+        headers={"Accept-Encoding": "identity", "If-None-Match": etag},
+    )
+    assert revalidated.status_code == 304
     again = await http.get("/widget/uplift.js", headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b""

@@ -21,6 +21,12 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
       return Promise.resolve((calls > 1 && params.get('fresh')) || params.get('token'));
     },
   });
+  // ?accent= themes the widget; the second value tries to break out of its declaration.
+  if (params.get('accent')) {
+    window.Uplift('init', {
+      theme: { '--uplift-accent': params.get('accent'), '--uplift-banner-bg': 'red}.u{display:none' },
+    });
+  }
   var banner = document.getElementById('banner');
   if (banner) window.Uplift('mount', banner, { placement: banner.getAttribute('data-placement') });
   var order = document.getElementById('order');
