@@ -108,7 +108,8 @@ def _pages_server(uplift_origin: str, port: int) -> tuple[ThreadingHTTPServer, s
             pass  # quiet: the test output is about the widget
 
     server = ThreadingHTTPServer(("127.0.0.1", port), partial(Handler, directory=str(PAGES)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll keeps shutdown() (each test's teardown) from waiting half a second.
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
