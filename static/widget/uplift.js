@@ -132,9 +132,15 @@
 
   // Network ----------------------------------------------------------------------------------
 
+  // Concurrent callers (the offer list, telemetry, two 401s at once) share one call of the
+  // page's token function.
+  var pending = null;
   async function getToken(fresh) {
     if (typeof tokenSource === 'function') {
-      if (fresh || !token) token = await tokenSource();
+      if (fresh || !token) {
+        pending = pending || Promise.resolve().then(tokenSource).finally(function () { pending = null; });
+        token = await pending;
+      }
     } else token = tokenSource;
     if (!token) throw Object.assign(new Error('Uplift has no customer token; call Uplift.init({token}).'), { code: 'no_token' });
     return String(token);
@@ -144,7 +150,8 @@
   async function api(method, path, body, extra, retried) {
     var headers = Object.assign({ Authorization: 'Bearer ' + (await getToken(retried)) }, extra);
     if (body) headers['Content-Type'] = 'application/json';
-    var res = await fetch(API + path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined, credentials: 'omit' });
+    // keepalive for telemetry: a click that navigates away still gets its event through.
+    var res = await fetch(API + path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined, credentials: 'omit', keepalive: path === '/events' });
     if (res.status === 401 && !retried && typeof tokenSource === 'function') return api(method, path, body, extra, true);
     var json = null;
     try { json = await res.json(); } catch (e) { /* not JSON */ }
@@ -155,17 +162,11 @@
     return json;
   }
 
-  // Telemetry: sendBeacon cannot carry the Authorization header, so this is fetch with
-  // keepalive, which also survives the page being unloaded.
+  // Telemetry: sendBeacon cannot carry the Authorization header, so events go with fetch
+  // and keepalive (see api), which also survives the page being unloaded.
   function track(offerId, variant, type) {
     if (!offerId || !variant) return;
-    getToken().then(function (t) {
-      return fetch(API + '/events', {
-        method: 'POST', keepalive: true, credentials: 'omit',
-        headers: { Authorization: 'Bearer ' + t, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ offer_id: offerId, variant: variant, type: type }),
-      });
-    }).catch(function (e) { fail(e, 'event'); });
+    api('POST', '/events', { offer_id: offerId, variant: variant, type: type }).catch(function (e) { fail(e, 'event'); });
   }
 
   async function offersFor(placement) {
