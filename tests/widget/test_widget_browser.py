@@ -836,3 +836,23 @@ async def test_theme_sets_custom_properties_and_nothing_else(
     await expect(cta).to_have_css("background-color", "rgb(0, 128, 0)")
     await expect(banner).not_to_have_css("background-color", "rgb(255, 0, 0)")
     await watched.assert_clean()
+
+
+async def test_post_order_yes_on_an_upgrade_opens_the_quote(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """When the post-order offer is an upgrade, Yes leads into the quote and confirm flow."""
+
+    def offers(world: Subscribed) -> list[dict[str, Any]]:
+        return [{**upgrade_offer(world), "placements": ["post_order"]}]
+
+    acme = await shop(offers=offers)
+    watched = await open_page(acme.page_url("post_order.html"))
+    page = watched.page
+    popup = page.get_by_role("dialog", name="Running out of space?")
+    await popup.get_by_role("button", name="Upgrade").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Confirm and pay").click()
+    await expect(dialog.get_by_role("heading")).to_have_text("You\u2019re upgraded")
+    assert [u["status"] for u in acme.upgrades()] == ["succeeded"]
+    await watched.assert_clean()
