@@ -49,7 +49,6 @@ from tests.support import (
     ADMIN_KEY,
     WIDGET_SECRET,
     Subscribed,
-    free_port,
     subscribed_customer,
 )
 from webhooks.mirror import MirrorItem, MirrorSubscription
@@ -84,33 +83,43 @@ NEW_GLOBALS = """Object.getOwnPropertyNames(window).filter(
 expect.set_options(timeout=15_000)
 
 
-def _pages_server(uplift_origin: str, port: int) -> tuple[ThreadingHTTPServer, str]:
-    """A static server for the host pages on its own port (another origin than Uplift);
-    `__UPLIFT__` in a page becomes Uplift's origin."""
+class PagesServer:
+    """A static server for the host pages on its own port, another origin than Uplift's.
+    It is bound before Uplift starts (whose UPLIFT_ALLOWED_ORIGINS must name it); `__UPLIFT__`
+    in a page becomes `uplift_origin`, set once Uplift is up."""
 
-    class Handler(SimpleHTTPRequestHandler):
-        def send_head(self) -> Any:
-            if self.path == "/favicon.ico":  # asked for by the browser, not by the page
-                self.send_response(204)
+    def __init__(self) -> None:
+        self.uplift_origin = ""
+        pages = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def send_head(self) -> Any:
+                if self.path == "/favicon.ico":  # asked for by the browser, not by the page
+                    self.send_response(204)
+                    self.end_headers()
+                    return None
+                path = Path(self.translate_path(self.path))
+                if path.suffix != ".html" or not path.is_file():
+                    return super().send_head()
+                page = path.read_text(encoding="utf-8")
+                body = page.replace("__UPLIFT__", pages.uplift_origin).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                return None
-            path = Path(self.translate_path(self.path))
-            if path.suffix != ".html" or not path.is_file():
-                return super().send_head()
-            body = path.read_text(encoding="utf-8").replace("__UPLIFT__", uplift_origin).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            return BytesIO(body)
+                return BytesIO(body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # quiet: the test output is about the widget
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # quiet: the test output is about the widget
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), partial(Handler, directory=str(PAGES)))
-    # A short poll keeps shutdown() (each test's teardown) from waiting half a second.
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(PAGES)))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        # A short poll keeps shutdown() (each test's teardown) from waiting half a second.
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @dataclass
@@ -147,18 +156,10 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def pages_server() -> Iterator[Callable[[str, int], str]]:
-    servers: list[ThreadingHTTPServer] = []
-
-    def start(uplift_origin: str, port: int) -> str:
-        server, url = _pages_server(uplift_origin, port)
-        servers.append(server)
-        return url
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+def pages_server() -> Iterator[PagesServer]:
+    pages = PagesServer()
+    yield pages
+    pages.stop()
 
 
 ShopFactory = Callable[..., Awaitable[Shop]]
@@ -169,7 +170,7 @@ async def shop(
     gateway: StripeGateway,
     emulator_url: str,
     serve: Callable[..., Served],
-    pages_server: Callable[[str, int], str],
+    pages_server: PagesServer,
     tmp_path: Path,
     artifacts: Path,
     request: pytest.FixtureRequest,
@@ -212,20 +213,17 @@ async def shop(
                 )  # fmt: skip
         finally:
             await db.close()
-        # The pages' origin must be known before Uplift starts (UPLIFT_ALLOWED_ORIGINS), and
-        # Uplift's origin before the pages are served: reserve the pages' port first.
-        pages_port = free_port()
         served = serve(
             database_url=database_url,
             stripe_api_base=emulator_url,
             widget_secret=WIDGET_SECRET,
             admin_key=ADMIN_KEY,
-            allowed_origins=f"http://127.0.0.1:{pages_port}",
+            allowed_origins=pages_server.url,
         )
-        pages = pages_server(served.url, pages_port)
+        pages_server.uplift_origin = served.url
         shop = Shop(
             uplift=served.url,
-            pages=pages,
+            pages=pages_server.url,
             world=world,
             token=issue_customer_token(secret=WIDGET_SECRET, customer_id="acme", now=now),
             artifacts=artifacts,
