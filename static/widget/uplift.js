@@ -46,6 +46,30 @@
     '@keyframes uin{from{opacity:0;transform:translateY(8px)}}',
     '@media (prefers-reduced-motion:reduce){.dlg{animation:none}*{transition:none!important}}',
   ].join('\n');
+  // Every word the widget itself says, replaceable through Uplift.init({strings}); offer copy
+  // comes from the server. `{name}` is filled in by t().
+  var S = {
+    upgrade: 'Upgrade', preparing: 'Preparing your price\u2026', details: 'Show details', hide: 'Hide details',
+    pay: 'Confirm and pay', startTrial: 'Start trial', trialTitle: 'Start your {days}-day {plan} trial',
+    confirmTitle: 'Confirm your upgrade', due: 'Due today', then: 'Then {price}', from: ' from {date}',
+    held: 'This price is held for {time}', cancel: 'Cancel', processing: 'Processing your payment\u2026',
+    expired: 'That price expired, so here is a fresh one.', stale: 'Your subscription changed, so the price was updated.',
+    done: 'Done', upgraded: 'You\u2019re upgraded', trialStarted: 'Your trial has started',
+    applying: 'Your change is being applied.', paid: 'Paid {amount}. Thank you!',
+    open3ds: 'Open secure payment page', waiting: 'Waiting for your bank\u2026', bankTitle: 'Confirm with your bank',
+    bankBody: 'Your bank asks you to confirm this payment in a new window.', stillWaiting: 'Still waiting for your bank; we will email you when it is done.',
+    again: 'Try again', declined: 'Payment declined', cardDeclined: 'Your card was declined.',
+    nothingCharged: 'Nothing was charged. Update your card and try again.', close: 'Close', dismiss: 'Dismiss',
+    retry: 'Retry', wrong: 'Something went wrong', tryLater: 'Please try again.', yes: 'Yes, add it', no: 'No thanks',
+    oneMore: 'One more thing', ended: 'This offer has ended.', endsIn: 'Offer ends in {time}',
+    keep: 'Keep my plan', downgrade: 'Downgrade to {plan}', downgradeTitle: 'Downgrade to {plan}?',
+    lose: 'You will lose the features of your current plan at the end of the billing period.',
+    takeOffer: 'Take the offer', beforeYouGo: 'Before you go',
+  };
+  function t(key, vars) {
+    return String(S[key]).replace(/\{(\w+)\}/g, function (_, name) { return vars && vars[name] != null ? vars[name] : ''; });
+  }
+
   var sheet = new CSSStyleSheet();
   sheet.replaceSync(CSS);
   var themeSheet = new CSSStyleSheet();
@@ -187,7 +211,7 @@
     var title = el('h2', { id: 'uplift-title', tabindex: '-1' });
     var live = el('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
     var body = el('div');
-    var close = button('\u00d7', 'x', function () { d.close('dismiss'); }, { 'aria-label': 'Close' });
+    var close = button('\u00d7', 'x', function () { d.close('dismiss'); }, { 'aria-label': t('close') });
     var box = el('div', { class: 'dlg', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'uplift-title' }, close, title, live, body);
     var overlay = el('div', { class: 'u ov' }, box);
     var timers = [];
@@ -243,12 +267,12 @@
     var d = dialog(opener, function (why) {
       if (!done && why === 'dismiss') { track(offerId, variant, 'dismiss'); emit('dismissed', { offer_id: offerId }); }
     });
-    d.title.textContent = (offer && offer.copy && offer.copy.title) || 'Upgrade';
+    d.title.textContent = (offer && offer.copy && offer.copy.title) || t('upgrade');
     d.title.focus();
 
     async function load(note) {
       d.stopTimers();
-      d.busy('Preparing your price\u2026');
+      d.busy(t('preparing'));
       try {
         quote = await api('POST', '/quotes', { offer_id: offerId });
       } catch (e) { return problem(e, function () { load(note); }); }
@@ -264,26 +288,26 @@
         ? money(quote.next_invoice_amount, quote.currency) + per(offer && offer.prices && offer.prices[0]) : null;
       var details = el('ul', { id: 'uplift-lines', hidden: '' });
       quote.lines.forEach(function (l) { details.appendChild(el('li', null, el('span', null, l.description), el('span', null, l.display))); });
-      var toggle = quote.lines.length ? button('Show details', 'l', function () {
+      var toggle = quote.lines.length ? button(t('details'), 'l', function () {
         var open = details.hasAttribute('hidden');
         details.toggleAttribute('hidden', !open);
         toggle.setAttribute('aria-expanded', String(open));
-        toggle.textContent = open ? 'Hide details' : 'Show details';
+        toggle.textContent = t(open ? 'hide' : 'details');
       }, { 'aria-expanded': 'false', 'aria-controls': 'uplift-lines' }) : null;
       var countdown = el('p', { class: 'muted', 'data-uplift-countdown': '' });
-      var confirm = button(trial ? 'Start trial' : 'Confirm and pay', 'p', accept);
+      var confirm = button(t(trial ? 'startTrial' : 'pay'), 'p', accept);
       d.live.textContent = '';
-      d.show(trial ? 'Start your ' + quote.trial_days + '-day ' + ((quote.plan && quote.plan.name) || '') + ' trial' : (offer && offer.copy && offer.copy.title) || 'Confirm your upgrade', [
+      d.show(trial ? t('trialTitle', { days: quote.trial_days, plan: quote.plan && quote.plan.name }) : (offer && offer.copy && offer.copy.title) || t('confirmTitle'), [
         note ? el('p', { class: 'muted', role: 'status' }, note) : null,
         offer && offer.copy && offer.copy.body ? el('p', null, offer.copy.body) : null,
-        el('p', { class: 'muted' }, 'Due today'),
+        el('p', { class: 'muted' }, t('due')),
         el('div', { class: 'due', 'data-uplift-due': '' }, quote.amount_due_now_display),
         toggle, details,
-        recurring ? el('p', null, 'Then ' + recurring + (renewal ? ' from ' + date(renewal) : '')) : null,
+        recurring ? el('p', null, t('then', { price: recurring }) + (renewal ? t('from', { date: date(renewal) }) : '')) : null,
         countdown,
-        el('div', { class: 'row' }, button('Cancel', null, function () { d.close('dismiss'); }), confirm),
+        el('div', { class: 'row' }, button(t('cancel'), null, function () { d.close('dismiss'); }), confirm),
       ], confirm);
-      d.live.textContent = 'Due today ' + quote.amount_due_now_display;
+      d.live.textContent = t('due') + ' ' + quote.amount_due_now_display;
       // The hold is counted on the monotonic clock from when the quote arrived. The page's
       // wall clock may be off from the server's: a clock that is far ahead would otherwise
       // re-quote forever, so the hold shown is at least 30 s (the server still refuses an
@@ -292,8 +316,8 @@
       var deadline = performance.now() / 1000 + held;
       var tick = function () {
         var left = deadline - performance.now() / 1000;
-        if (left <= 0) return load('That price expired, so here is a fresh one.');
-        countdown.textContent = 'This price is held for ' + clock(left);
+        if (left <= 0) return load(t('expired'));
+        countdown.textContent = t('held', { time: clock(left) });
       };
       tick();
       d.every(1000, tick);
@@ -301,13 +325,13 @@
 
     async function accept() {
       d.stopTimers();
-      d.busy('Processing your payment\u2026');
+      d.busy(t('processing'));
       var upgrade;
       try {
         upgrade = await api('POST', '/accept', { quote_id: quote.quote_id }, { 'Idempotency-Key': key });
       } catch (e) {
-        if (e.status === 410) return load('That price expired, so here is a fresh one.');
-        if (e.status === 409 && e.detail && e.detail.fresh_quote_id) return load('Your subscription changed, so the price was updated.');
+        if (e.status === 410) return load(t('expired'));
+        if (e.status === 409 && e.detail && e.detail.fresh_quote_id) return load(t('stale'));
         return problem(e, accept);
       }
       outcome(upgrade);
@@ -317,31 +341,31 @@
       if (upgrade.status === 'succeeded' || upgrade.status === 'pending') {
         done = true;
         var paid = upgrade.amount_paid != null ? money(upgrade.amount_paid, upgrade.currency || quote.currency) : quote.amount_due_now_display;
-        var ok = button('Done', 'p', function () { d.close('done'); });
-        d.show(upgrade.object === 'trial' ? 'Your trial has started' : 'You\u2019re upgraded', [
-          el('p', { class: 'ok', role: 'status' }, upgrade.status === 'pending' ? 'Your change is being applied.' : 'Paid ' + paid + '. Thank you!'),
+        var ok = button(t('done'), 'p', function () { d.close('done'); });
+        d.show(t(upgrade.object === 'trial' ? 'trialStarted' : 'upgraded'), [
+          el('p', { class: 'ok', role: 'status' }, upgrade.status === 'pending' ? t('applying') : t('paid', { amount: paid })),
           el('div', { class: 'row' }, ok),
         ], ok);
         emit('accepted', { offer_id: offerId, upgrade_id: upgrade.id, status: upgrade.status, amount_paid: upgrade.amount_paid });
       } else if (upgrade.status === 'requires_action') {
-        var open = button('Open secure payment page', 'p', function () {
+        var open = button(t('open3ds'), 'p', function () {
           window.open(upgrade.hosted_invoice_url, '_blank', 'noopener');
-          d.busy('Waiting for your bank\u2026');
+          d.busy(t('waiting'));
           var polls = 0;
           d.every(3000, async function () {
             // Ten minutes, then the host hears about it through webhooks and `uplift:error`.
-            if (++polls > 200) { d.stopTimers(); return problem(new Error('Still waiting for your bank; we will email you when it is done.'), function () { outcome(upgrade); }); }
+            if (++polls > 200) { d.stopTimers(); return problem(new Error(t('stillWaiting')), function () { outcome(upgrade); }); }
             var now = await api('GET', '/upgrades/' + encodeURIComponent(upgrade.id));
             if (now.status !== 'requires_action') { d.stopTimers(); outcome(now); }
           });
         });
-        d.show('Confirm with your bank', [el('p', null, 'Your bank asks you to confirm this payment in a new window.'), el('div', { class: 'row' }, open)], open);
+        d.show(t('bankTitle'), [el('p', null, t('bankBody')), el('div', { class: 'row' }, open)], open);
       } else {
-        var again = button('Try again', 'p', function () { load(); });
-        d.show('Payment declined', [
-          el('p', { class: 'bad', role: 'alert' }, upgrade.failure_reason || 'Your card was declined.'),
-          el('p', { class: 'muted' }, 'Nothing was charged. Update your card and try again.'),
-          el('div', { class: 'row' }, button('Close', null, function () { d.close('declined'); }), again),
+        var again = button(t('again'), 'p', function () { load(); });
+        d.show(t('declined'), [
+          el('p', { class: 'bad', role: 'alert' }, upgrade.failure_reason || t('cardDeclined')),
+          el('p', { class: 'muted' }, t('nothingCharged')),
+          el('div', { class: 'row' }, button(t('close'), null, function () { d.close('declined'); }), again),
         ], again);
         emit('declined', { offer_id: offerId, upgrade_id: upgrade.id, reason: upgrade.failure_reason });
       }
@@ -349,8 +373,8 @@
 
     function problem(e, retry) {
       fail(e, 'quote');
-      var again = button('Retry', 'p', retry);
-      d.show('Something went wrong', [el('p', { class: 'bad', role: 'alert' }, e.message || 'Please try again.'), el('div', { class: 'row' }, again)], again);
+      var again = button(t('retry'), 'p', retry);
+      d.show(t('wrong'), [el('p', { class: 'bad', role: 'alert' }, e.message || t('tryLater')), el('div', { class: 'row' }, again)], again);
     }
 
     load();
@@ -372,7 +396,7 @@
     offers.forEach(function (offer) {
       var copy = offer.copy || {};
       var asBanner = (options && options.style) ? options.style === 'banner' : /banner/.test(placement);
-      var cta = button(copy.cta || 'Upgrade', 'p', function () {
+      var cta = button(copy.cta || t('upgrade'), 'p', function () {
         track(offer.offer_id, offer.variant, 'click');
         if (QUOTABLE.indexOf(offer.kind) >= 0) openQuote(offer.offer_id, cta, offer);
         else emit('accepted', { offer_id: offer.offer_id, kind: offer.kind });
@@ -386,7 +410,7 @@
             item.remove();
             track(offer.offer_id, offer.variant, 'dismiss');
             emit('dismissed', { offer_id: offer.offer_id });
-          }, { 'aria-label': 'Dismiss' }));
+          }, { 'aria-label': t('dismiss') }));
       } else {
         cta.setAttribute('title', copy.title || '');
         item = cta;
@@ -407,27 +431,27 @@
       if (!answered && why === 'dismiss') { track(offer.offer_id, offer.variant, 'dismiss'); emit('dismissed', { offer_id: offer.offer_id, order_id: orderId }); }
     });
     track(offer.offer_id, offer.variant, 'impression');
-    var yes = button(copy.cta || 'Yes, add it', 'p', function () {
+    var yes = button(copy.cta || t('yes'), 'p', function () {
       answered = true;
       track(offer.offer_id, offer.variant, 'click');
       d.close('yes');
       if (QUOTABLE.indexOf(offer.kind) >= 0) openQuote(offer.offer_id, null, offer);
       else emit('accepted', { offer_id: offer.offer_id, kind: offer.kind, order_id: orderId });
     });
-    var no = button(copy.decline || 'No thanks', null, function () {
+    var no = button(copy.decline || t('no'), null, function () {
       answered = true;
       track(offer.offer_id, offer.variant, 'decline');
       emit('declined', { offer_id: offer.offer_id, order_id: orderId });
       d.close('no');
     });
     var countdown = offer.countdown_seconds ? el('p', { class: 'muted' }) : null;
-    d.show(copy.title || 'One more thing', [copy.body ? el('p', null, copy.body) : null, el('p', null, priceLine(offer)), countdown, el('div', { class: 'row' }, no, yes)], yes);
+    d.show(copy.title || t('oneMore'), [copy.body ? el('p', null, copy.body) : null, el('p', null, priceLine(offer)), countdown, el('div', { class: 'row' }, no, yes)], yes);
     if (countdown) {
       var ends = Date.now() / 1000 + offer.countdown_seconds;
       var tick = function () {
         var left = ends - Date.now() / 1000;
-        if (left <= 0) { d.stopTimers(); countdown.textContent = 'This offer has ended.'; yes.disabled = true; return; }
-        countdown.textContent = 'Offer ends in ' + clock(left);
+        if (left <= 0) { d.stopTimers(); countdown.textContent = t('ended'); yes.disabled = true; return; }
+        countdown.textContent = t('endsIn', { time: clock(left) });
       };
       tick();
       d.every(1000, tick);
@@ -451,18 +475,18 @@
           resolve(choice);
         });
         var pick = function (c) { return function () { choice = c; d.close(c.choice); }; };
-        var keep = button('Keep my plan', null, pick({ choice: 'stay' }));
-        var down = button('Downgrade to ' + toPlan, null, pick({ choice: 'downgrade' }));
+        var keep = button(t('keep'), null, pick({ choice: 'stay' }));
+        var down = button(t('downgrade', { plan: toPlan }), null, pick({ choice: 'downgrade' }));
         if (offer) {
           var copy = offer.copy || {};
           track(offer.offer_id, offer.variant, 'impression');
-          var take = button(copy.cta || 'Take the offer', 'p', function () {
+          var take = button(copy.cta || t('takeOffer'), 'p', function () {
             track(offer.offer_id, offer.variant, 'click');
             pick({ choice: 'offer', offer_id: offer.offer_id })();
           });
-          d.show(copy.title || 'Before you go', [copy.body ? el('p', null, copy.body) : null, el('p', null, priceLine(offer)), el('div', { class: 'row' }, down, keep, take)], take);
+          d.show(copy.title || t('beforeYouGo'), [copy.body ? el('p', null, copy.body) : null, el('p', null, priceLine(offer)), el('div', { class: 'row' }, down, keep, take)], take);
         } else {
-          d.show('Downgrade to ' + toPlan + '?', [el('p', null, 'You will lose the features of your current plan at the end of the billing period.'), el('div', { class: 'row' }, keep, down)], keep);
+          d.show(t('downgradeTitle', { plan: toPlan }), [el('p', null, t('lose')), el('div', { class: 'row' }, keep, down)], keep);
         }
       });
     });
@@ -472,6 +496,7 @@
     options = options || {};
     if (options.token != null) { tokenSource = options.token; token = null; }
     if (options.locale) locale = options.locale;
+    for (var k in options.strings || {}) if (k in S && typeof options.strings[k] === 'string') S[k] = options.strings[k];
     if (options.theme) {
       // Only custom properties, only plain values: a theme can recolour, never inject rules.
       var rules = Object.keys(options.theme).filter(function (k) { return /^--uplift-[a-z-]+$/.test(k) && /^[^;{}<>\\]*$/.test(String(options.theme[k])); })

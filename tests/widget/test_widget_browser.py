@@ -854,3 +854,19 @@ async def test_post_order_yes_on_an_upgrade_opens_the_quote(
     await expect(dialog.get_by_role("heading")).to_have_text("You\u2019re upgraded")
     assert [u["status"] for u in acme.upgrades()] == ["succeeded"]
     await watched.assert_clean()
+
+
+async def test_host_translates_the_widgets_words(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """`init({locale, strings})` replaces the widget's own words and formats computed amounts
+    in the locale; the server's copy and display strings are shown as sent."""
+    acme = await shop()
+    watched = await open_page(acme.page_url("upgrade.html") + "&lang=de")
+    page = watched.page
+    await page.get_by_role("button", name="Upgrade now").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_role("button", name="Kostenpflichtig bestellen")).to_be_visible()
+    await expect(dialog).to_contain_text("Heute f\u00e4llig")
+    await expect(dialog).to_contain_text("Danach 99,00\u00a0$")
+    await watched.assert_clean()

@@ -27,6 +27,13 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
       theme: { '--uplift-accent': params.get('accent'), '--uplift-banner-bg': 'red}.u{display:none' },
     });
   }
+  // ?lang=de: the host translates the widget's own words and picks the number format.
+  if (params.get('lang') === 'de') {
+    window.Uplift('init', {
+      locale: 'de-DE',
+      strings: { pay: 'Kostenpflichtig bestellen', due: 'Heute f\u00e4llig', then: 'Danach {price}' },
+    });
+  }
   var banner = document.getElementById('banner');
   if (banner) window.Uplift('mount', banner, { placement: banner.getAttribute('data-placement') });
   var order = document.getElementById('order');
