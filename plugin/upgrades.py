@@ -359,6 +359,26 @@ async def _fail(db: Database, upgrade: UpgradeRecord, *, reason: str, now: int) 
     )
 
 
+async def _record_paid(
+    db: Database,
+    upgrade: UpgradeRecord,
+    invoice: Invoice,
+    *,
+    allowed_from: tuple[Status, ...],
+    now: int,
+) -> None:
+    """The upgrade's invoice is paid: `succeeded`, with what Stripe says was paid."""
+    await storage.upgrades.transition(
+        db,
+        upgrade_id=upgrade.id,
+        status="succeeded",
+        allowed_from=allowed_from,
+        now=now,
+        detail=f"invoice {invoice.id} paid",
+        amount_paid=invoice.amount_paid,
+    )
+
+
 async def _switch(
     db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, invoice: Invoice, now: int
 ) -> None:
@@ -377,14 +397,8 @@ async def _switch(
         },
         idempotency_key=_key(upgrade.quote_id, "switch"),
     )
-    await storage.upgrades.transition(
-        db,
-        upgrade_id=upgrade.id,
-        status="succeeded",
-        allowed_from=("processing", "requires_action"),
-        now=now,
-        detail=f"invoice {invoice.id} paid",
-        amount_paid=invoice.amount_paid,
+    await _record_paid(
+        db, upgrade, invoice, allowed_from=("processing", "requires_action"), now=now
     )
 
 
@@ -438,15 +452,7 @@ async def _execute_in_stripe(
         now=now,
     )
     if invoice.status == "paid":
-        await storage.upgrades.transition(
-            db,
-            upgrade_id=upgrade.id,
-            status="succeeded",
-            allowed_from=("processing",),
-            now=now,
-            detail=f"invoice {invoice.id} paid",
-            amount_paid=invoice.amount_paid,
-        )
+        await _record_paid(db, upgrade, invoice, allowed_from=("processing",), now=now)
     else:
         # pending_if_incomplete: Stripe holds the change as `pending_update` and applies it
         # itself when the invoice is paid (`on_invoice_paid` then only records it).
@@ -509,15 +515,7 @@ async def on_invoice_paid(
     if invoice.status != "paid":
         return
     if upgrade.execution == "stripe":
-        await storage.upgrades.transition(
-            db,
-            upgrade_id=upgrade.id,
-            status="succeeded",
-            allowed_from=("requires_action",),
-            now=now,
-            detail=f"invoice {invoice.id} paid",
-            amount_paid=invoice.amount_paid,
-        )
+        await _record_paid(db, upgrade, invoice, allowed_from=("requires_action",), now=now)
         return
     await _switch(db, gateway, upgrade=upgrade, invoice=invoice, now=now)
 

@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 from plugin import storage, upgrades, upkeep
+from plugin.quotes import QuoteRecord
 from plugin.storage import Database
+from plugin.storage.upgrades import UpgradeRecord
 from plugin.stripe_gateway import StripeGateway
-from tests.support import subscribed_customer
+from tests.support import Subscribed, subscribed_customer
 
 DAY = 86_400
+
+
+async def _abandoned(
+    db: Database, world: Subscribed, quote: QuoteRecord, *, upgrade_id: str, key: str, at: int
+) -> UpgradeRecord:
+    """An upgrade claimed for `quote` and never executed: the process died right after."""
+    claimed, _ = await storage.upgrades.claim(
+        db,
+        upgrade=storage.upgrades.NewUpgrade(
+            id=upgrade_id, quote_id=quote.id, idempotency_key=key,
+            customer_id=world.customer_id, offer_id=None, variant=None, execution="uplift",
+            subscription_id=world.subscription_id, subscription_item_id=world.item_id,
+            from_price=world.basic, from_quantity=1, to_price=world.pro, to_quantity=1,
+            currency="usd", amount_quoted=quote.amount_due_now, mrr_delta=quote.mrr_delta,
+            status="processing", effective_at=at,
+        ),
+        now=at,
+    )  # fmt: skip
+    return claimed
 
 
 async def test_due_downgrades_are_applied_and_stuck_upgrades_finished(
@@ -33,18 +54,9 @@ async def test_due_downgrades_are_applied_and_stuck_upgrades_finished(
         db, gateway, customer_id=crashed.customer_id, subscription_id=crashed.subscription_id,
         to_price=crashed.pro, to_quantity=1, now=t,
     )  # fmt: skip
-    claimed, _ = await storage.upgrades.claim(
-        db,
-        upgrade=storage.upgrades.NewUpgrade(
-            id="up_upkeep_crashed", quote_id=up.id, idempotency_key="upkeep-2",
-            customer_id=crashed.customer_id, offer_id=None, variant=None, execution="uplift",
-            subscription_id=crashed.subscription_id, subscription_item_id=crashed.item_id,
-            from_price=crashed.basic, from_quantity=1, to_price=crashed.pro, to_quantity=1,
-            currency="usd", amount_quoted=up.amount_due_now, mrr_delta=up.mrr_delta,
-            status="processing", effective_at=t,
-        ),
-        now=t,
-    )  # fmt: skip
+    claimed = await _abandoned(
+        db, crashed, up, upgrade_id="up_upkeep_crashed", key="upkeep-2", at=t
+    )
 
     too_soon = await upkeep.run_once(db, gateway, now=t + upkeep.STUCK_AFTER - 1)
     assert too_soon == upkeep.Pass(applied=0, resumed=0)
@@ -74,18 +86,7 @@ async def test_old_abandoned_upgrades_are_left_for_an_operator(
         db, gateway, customer_id=world.customer_id, subscription_id=world.subscription_id,
         to_price=world.pro, to_quantity=1, now=t,
     )  # fmt: skip
-    await storage.upgrades.claim(
-        db,
-        upgrade=storage.upgrades.NewUpgrade(
-            id="up_upkeep_old", quote_id=quote.id, idempotency_key="upkeep-3",
-            customer_id=world.customer_id, offer_id=None, variant=None, execution="uplift",
-            subscription_id=world.subscription_id, subscription_item_id=world.item_id,
-            from_price=world.basic, from_quantity=1, to_price=world.pro, to_quantity=1,
-            currency="usd", amount_quoted=quote.amount_due_now, mrr_delta=quote.mrr_delta,
-            status="processing", effective_at=t,
-        ),
-        now=t,
-    )  # fmt: skip
+    await _abandoned(db, world, quote, upgrade_id="up_upkeep_old", key="upkeep-3", at=t)
     result = await upkeep.run_once(db, gateway, now=t + upkeep.RESUME_WITHIN + 1)
     assert result.resumed == 0
     left = await storage.upgrades.get(db, "up_upkeep_old")
