@@ -41,6 +41,8 @@ from tests.support import (
     wait_until_ready,
 )
 
+pytest_plugins = ["tests.browser"]  # chromium_path, browser, open_page, artifacts
+
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorProcess]:
