@@ -253,3 +253,146 @@ def _median(sorted_values: Sequence[Fraction]) -> Fraction | None:
         return None
     mid = n // 2
     return sorted_values[mid] if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2
+
+
+# Time series ------------------------------------------------------------------------------
+
+Interval = Literal["day", "week", "month"]
+INTERVALS: tuple[Interval, ...] = ("day", "week", "month")
+WEEK = 7 * DAY
+# The unix epoch fell on a Thursday; weeks start on Monday (ISO 8601), three days earlier.
+_MONDAY = -3 * DAY
+SERIES = (
+    "mrr",
+    "new_mrr",
+    "expansion_mrr",
+    "contraction_mrr",
+    "churned_mrr",
+    "reactivation_mrr",
+    "net_new_mrr",
+    "upgrades",
+    "upgrade_expansion_mrr",
+)
+_SERIES_KIND: dict[str, MovementKind] = {
+    "new_mrr": "new",
+    "expansion_mrr": "expansion",
+    "contraction_mrr": "contraction",
+    "churned_mrr": "churn",
+    "reactivation_mrr": "reactivation",
+}
+_NET_SIGN: dict[str, int] = {
+    "new": 1, "expansion": 1, "reactivation": 1, "contraction": -1, "churn": -1,
+}  # fmt: skip
+
+
+def _next_boundary(t: int, interval: Interval) -> int:
+    """The first calendar boundary (UTC midnight, Monday, first of the month) after `t`."""
+    if interval == "day":
+        return (t // DAY + 1) * DAY
+    if interval == "week":
+        return ((t - _MONDAY) // WEEK + 1) * WEEK + _MONDAY
+    days = t // DAY
+    # Civil date from days since the epoch (Howard Hinnant's algorithm), integers only.
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (1 if month <= 2 else 0)
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return _days_from_civil(year, month, 1) * DAY
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    year -= month <= 2
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468
+
+
+def buckets(start: int, end: int, interval: Interval) -> list[tuple[int, int]]:
+    """`[start, end)` cut at calendar boundaries (UTC): the first and last buckets may be
+    partial, so the buckets add up to exactly the period."""
+    if end <= start:
+        raise ValueError("the period must end after it starts")
+    cuts = []
+    t = start
+    while t < end:
+        nxt = min(_next_boundary(t, interval), end)
+        cuts.append((t, nxt))
+        t = nxt
+    return cuts
+
+
+def bucket_count(start: int, end: int, interval: Interval) -> int:
+    """How many buckets `buckets` would make, without making them (to refuse huge requests)."""
+    if end <= start:
+        return 0
+    if interval == "month":
+        return len(buckets(start, min(end, start + 40 * 366 * DAY), interval))
+    size, origin = (DAY, 0) if interval == "day" else (WEEK, _MONDAY)
+    return (end - 1 - origin) // size - (start - origin) // size + 1
+
+
+def series(
+    *,
+    metric: str,
+    movements: Sequence[Movement],
+    upgrades: Sequence[Upgrade],
+    cuts: Sequence[tuple[int, int]],
+) -> dict[str, list[int]]:
+    """currency -> one value per bucket. Movement series are sums of amounts (contraction and
+    churn as positive amounts, net new signed); `mrr` is the MRR at each bucket's end;
+    `upgrades` counts succeeded upgrades (kind "upgrade") and `upgrade_expansion_mrr` sums
+    their MRR change. A currency appears when any bucket has a non-zero value."""
+    if metric not in SERIES:
+        raise ValueError(f"unknown metric {metric!r}")
+    if not cuts:
+        return {}
+    starts = [s for s, _ in cuts]
+    first, last = cuts[0][0], cuts[-1][1]
+    out: dict[str, list[int]] = {}
+
+    def slot(t: int) -> int | None:
+        if not first <= t < last:
+            return None
+        lo, hi = 0, len(starts) - 1
+        while lo < hi:  # the last bucket starting at or before t
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if starts[mid] <= t else (lo, mid - 1)
+        return lo
+
+    def add(currency: str, t: int, value: int) -> None:
+        i = slot(t)
+        if i is not None:
+            out.setdefault(currency, [0] * len(cuts))[i] += value
+
+    if metric == "mrr":
+        ordered = sorted(movements, key=lambda m: m.occurred_at)
+        current: dict[str, tuple[str, int]] = {}  # subscription -> (currency, MRR)
+        k = 0
+        totals: dict[str, list[int]] = {}
+        for i, (_, bucket_end) in enumerate(cuts):
+            while k < len(ordered) and ordered[k].occurred_at < bucket_end:
+                m = ordered[k]
+                current[m.subscription_id] = (m.currency, m.mrr_after)
+                k += 1
+            for currency, mrr in current.values():
+                totals.setdefault(currency, [0] * len(cuts))[i] += mrr
+        return {c: v for c, v in sorted(totals.items()) if any(v)}
+    if metric in ("upgrades", "upgrade_expansion_mrr"):
+        for u in upgrades:
+            if u.status == "succeeded" and u.succeeded_at is not None and u.kind == "upgrade":
+                add(u.currency, u.succeeded_at, 1 if metric == "upgrades" else u.mrr_delta)
+    else:
+        kind = _SERIES_KIND.get(metric)
+        for m in movements:
+            if kind is None:
+                add(m.currency, m.occurred_at, _NET_SIGN[m.kind] * abs(m.amount))
+            elif m.kind == kind:
+                add(m.currency, m.occurred_at, abs(m.amount))
+    return {c: v for c, v in sorted(out.items()) if any(v)}

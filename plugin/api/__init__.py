@@ -36,6 +36,7 @@ TABLE: tuple[tuple[str, str, Endpoint], ...] = (
     ("GET", "/api/v1/admin/audit", offers.list_audit),
     ("GET", "/api/v1/admin/upgrades", revenue.list_upgrades),
     ("GET", "/api/v1/admin/metrics", revenue.get_metrics),
+    ("GET", "/api/v1/admin/metrics/timeseries", revenue.get_timeseries),
     ("PUT", "/api/v1/customers/{customer_id}", ingest.put_customer),
     ("GET", "/api/v1/customers/{customer_id}/entitlements", ingest.get_entitlements),
     ("POST", "/api/v1/usage", ingest.post_usage),

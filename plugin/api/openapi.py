@@ -27,6 +27,7 @@ from plugin.api.schemas import (
     UsageIn,
     WidgetEventIn,
 )
+from plugin.metrics import SERIES
 
 Auth = Literal["none", "admin", "customer", "stripe"]
 
@@ -123,6 +124,17 @@ OPERATIONS = (
         "GET", "/api/v1/admin/metrics",
         "Conversion, MRR movements, NDR, ARPU, upgrade value, time to upsell", "admin",
         params=(
+            Param("from", "query", {"type": "string", "maxLength": 40}),
+            Param("to", "query", {"type": "string", "maxLength": 40}),
+        ),
+    ),
+    Operation(
+        "GET", "/api/v1/admin/metrics/timeseries",
+        "One metric per day, week or month, per currency (JSON, or CSV with Accept: text/csv)",
+        "admin",
+        params=(
+            Param("metric", "query", {"type": "string", "enum": list(SERIES)}, True),
+            Param("interval", "query", {"type": "string", "enum": ["day", "week", "month"]}),
             Param("from", "query", {"type": "string", "maxLength": 40}),
             Param("to", "query", {"type": "string", "maxLength": 40}),
         ),

@@ -7,12 +7,15 @@ money is per currency in minor units, never mixed (plugin/metrics.py has the def
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from plugin import metrics
 from plugin.api.admin import require_admin
@@ -26,6 +29,7 @@ from plugin.storage.upgrades import UpgradeRecord
 DAY = 86_400
 STATUSES = ("processing", "requires_action", "scheduled", "succeeded", "failed")
 MAX_PERIOD = 5 * 366 * DAY
+MAX_BUCKETS = 400  # a year and a month of days; five years of weeks or months fit easily
 
 
 def time_param(raw: str | None, name: str) -> int | None:
@@ -111,14 +115,61 @@ def _figure(figure: metrics.Figure) -> dict[str, Any]:
     }
 
 
-async def get_metrics(request: Request) -> JSONResponse:
-    await require_admin(request)
-    ctx = services(request)
-    now = ctx.clock.now()
+def _period(request: Request, now: int) -> tuple[int, int]:
     end = time_param(request.query_params.get("to"), "to") or now
     start = time_param(request.query_params.get("from"), "from") or end - 30 * DAY
     if not 0 < end - start <= MAX_PERIOD:
         raise ValidationFailed("from must be before to, at most five years apart.", field="from")
+    return start, end
+
+
+def wants_csv(request: Request) -> bool:
+    """`Accept: text/csv` (preferred over JSON by its q-value, or JSON not named) asks for CSV;
+    anything else, `*/*` included, gets JSON."""
+    q: dict[str, float] = {}
+    for part in request.headers.get("accept", "").split(","):
+        media, _, params = part.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        q[media.strip().lower()] = max(weight, q.get(media.strip().lower(), 0.0))
+    csv_q = q.get("text/csv", 0.0)
+    return csv_q > 0 and csv_q >= q.get("application/json", 0.0)
+
+
+def _cell(value: object) -> object:
+    # A spreadsheet runs a cell that starts with = + - @ as a formula (CSV injection); text
+    # cells such as offer ids and notes get a leading apostrophe. Numbers stay numbers.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def csv_response(header: Sequence[str], rows: Iterable[Sequence[object]], name: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180: CRLF, quotes where needed
+    writer.writerow(header)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', "Vary": "Accept"},
+    )
+
+
+def _iso(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+async def get_metrics(request: Request) -> Response:
+    await require_admin(request)
+    ctx = services(request)
+    start, end = _period(request, ctx.clock.now())
     async with ctx.db.read() as conn:
         movements = await metrics_store.movements(conn, before=end)
         upgrades = await metrics_store.upgrades(conn, before=end)
@@ -140,37 +191,122 @@ async def get_metrics(request: Request) -> JSONResponse:
         )
         row["upgrades"] += 1
         row["expansion_mrr"][u.currency] = row["expansion_mrr"].get(u.currency, 0) + u.mrr_delta
+    document = {
+        "object": "metrics",
+        "from": start,
+        "to": end,
+        "currencies": {
+            cur: {
+                "mrr_start": m.mrr_start,
+                "mrr_end": m.mrr_end,
+                "new_mrr": m.new,
+                "expansion_mrr": m.expansion,
+                "contraction_mrr": m.contraction,
+                "churned_mrr": m.churn,
+                "reactivation_mrr": m.reactivation,
+                "net_new_mrr": m.net_new,
+                "ndr": _figure(m.ndr),
+                "arpu_start": _figure(m.arpu_start),
+                "arpu_end": _figure(m.arpu_end),
+                "average_upgrade_value": _figure(m.average_upgrade_value),
+                "cross_sell_recurring": m.cross_sell_recurring,
+                "cross_sell_one_off": m.cross_sell_one_off,
+            }
+            for cur, m in result.currencies.items()
+        },
+        "upsell_conversion": _figure(result.upsell_conversion),
+        "time_to_upsell_days": {
+            "median": _figure(result.time_to_upsell_median_days),
+            "p90": _figure(result.time_to_upsell_p90_days),
+        },
+        "by_offer": sorted(by_offer.values(), key=lambda r: (r["offer_id"], r["variant"] or "")),
+    }
+    if wants_csv(request):
+        return csv_response(METRICS_CSV_HEADER, _metrics_rows(document), f"metrics-{start}-{end}")
+    return JSONResponse(document, headers={"Vary": "Accept"})
+
+
+METRICS_CSV_HEADER = (
+    "scope", "variant", "currency", "metric", "value", "numerator", "denominator", "note",
+)  # fmt: skip
+
+
+def _metrics_rows(document: dict[str, Any]) -> Iterable[Sequence[object]]:
+    """One row per figure: money as integer minor units, ratios as decimals beside their
+    numerator and denominator, the same numbers as the JSON document."""
+    for currency, figures in document["currencies"].items():
+        for name, value in figures.items():
+            if isinstance(value, dict):
+                yield ("all", "", currency, name, value["value"], value["numerator"],
+                       value["denominator"], value["note"])  # fmt: skip
+            else:
+                yield ("all", "", currency, name, value, "", "", "minor units")
+    conversion = document["upsell_conversion"]
+    yield ("all", "", "", "upsell_conversion", conversion["value"], conversion["numerator"],
+           conversion["denominator"], conversion["note"])  # fmt: skip
+    for which, f in document["time_to_upsell_days"].items():
+        yield ("all", "", "", f"time_to_upsell_days_{which}", f["value"], f["numerator"],
+               "", f["note"])  # fmt: skip
+    for row in document["by_offer"]:
+        variant = row["variant"] or ""
+        yield (row["offer_id"], variant, "", "upgrades", row["upgrades"], "", "", "")
+        for currency, amount in row["expansion_mrr"].items():
+            yield (row["offer_id"], variant, currency, "expansion_mrr", amount, "", "",
+                   "minor units")  # fmt: skip
+
+
+async def get_timeseries(request: Request) -> Response:
+    """One metric per bucket, per currency: `metric` is one of plugin.metrics.SERIES,
+    `interval` day, week or month (calendar buckets in UTC; the first and last may be
+    partial). More than MAX_BUCKETS buckets is a 422, so one request stays cheap."""
+    await require_admin(request)
+    ctx = services(request)
+    params = request.query_params
+    metric = params.get("metric") or ""
+    if metric not in metrics.SERIES:
+        raise ValidationFailed(
+            f"metric must be one of {', '.join(metrics.SERIES)}.", field="metric"
+        )
+    raw_interval = params.get("interval") or "day"
+    if raw_interval not in metrics.INTERVALS:
+        raise ValidationFailed("interval must be day, week or month.", field="interval")
+    interval: metrics.Interval = raw_interval
+    start, end = _period(request, ctx.clock.now())
+    count = metrics.bucket_count(start, end, interval)
+    if count > MAX_BUCKETS:
+        raise ValidationFailed(
+            f"{count} {interval} buckets asked for; at most {MAX_BUCKETS}: "
+            "narrow the period or widen the interval.",
+            field="interval",
+        )
+    cuts = metrics.buckets(start, end, interval)
+    async with ctx.db.read() as conn:
+        movements = await metrics_store.movements(conn, before=end)
+        upgrades = (
+            await metrics_store.upgrades(conn, before=end)
+            if metric in ("upgrades", "upgrade_expansion_mrr")
+            else []
+        )
+    values = metrics.series(metric=metric, movements=movements, upgrades=upgrades, cuts=cuts)
+    if wants_csv(request):
+        return csv_response(
+            ("currency", "bucket_start", "bucket_end", "value"),
+            (
+                (currency, _iso(s), _iso(e), v)
+                for currency, row in values.items()
+                for (s, e), v in zip(cuts, row, strict=True)
+            ),
+            f"{metric}-{interval}-{start}-{end}",
+        )
     return JSONResponse(
         {
-            "object": "metrics",
+            "object": "timeseries",
+            "metric": metric,
+            "interval": interval,
             "from": start,
             "to": end,
-            "currencies": {
-                cur: {
-                    "mrr_start": m.mrr_start,
-                    "mrr_end": m.mrr_end,
-                    "new_mrr": m.new,
-                    "expansion_mrr": m.expansion,
-                    "contraction_mrr": m.contraction,
-                    "churned_mrr": m.churn,
-                    "reactivation_mrr": m.reactivation,
-                    "net_new_mrr": m.net_new,
-                    "ndr": _figure(m.ndr),
-                    "arpu_start": _figure(m.arpu_start),
-                    "arpu_end": _figure(m.arpu_end),
-                    "average_upgrade_value": _figure(m.average_upgrade_value),
-                    "cross_sell_recurring": m.cross_sell_recurring,
-                    "cross_sell_one_off": m.cross_sell_one_off,
-                }
-                for cur, m in result.currencies.items()
-            },
-            "upsell_conversion": _figure(result.upsell_conversion),
-            "time_to_upsell_days": {
-                "median": _figure(result.time_to_upsell_median_days),
-                "p90": _figure(result.time_to_upsell_p90_days),
-            },
-            "by_offer": sorted(
-                by_offer.values(), key=lambda r: (r["offer_id"], r["variant"] or "")
-            ),
-        }
+            "buckets": [{"start": s, "end": e} for s, e in cuts],
+            "currencies": values,
+        },
+        headers={"Vary": "Accept"},
     )

@@ -16,6 +16,7 @@ EUR
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from fractions import Fraction
 
@@ -134,3 +135,35 @@ def test_empty_period_has_no_ratios() -> None:
 def test_a_period_must_move_forward() -> None:
     with pytest.raises(ValueError, match="end after it starts"):
         metrics.compute(movements=[], upgrades=[], start=END, end=START)
+
+
+@pytest.mark.parametrize("interval", metrics.INTERVALS)
+def test_buckets_tile_the_period_at_calendar_boundaries(interval: metrics.Interval) -> None:
+    """[Feb 27 2028 06:00, Mar 3 2028 06:00) (a leap year) is cut at UTC midnights, at Monday
+    Feb 28 for weeks, at Mar 1 for months; the buckets touch and cover the period exactly."""
+    start, end = at("2028-02-27") - 6 * 3600, at("2028-03-03") - 6 * 3600
+    cuts = metrics.buckets(start, end, interval)
+    assert (cuts[0][0], cuts[-1][1]) == (start, end)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(cuts))
+    days = ("2028-02-28", "2028-02-29", "2028-03-01", "2028-03-02", "2028-03-03")
+    midnight = {d: at(d) - 12 * 3600 for d in days}
+    expected = {
+        "day": [midnight[d] for d in days],
+        "week": [midnight["2028-02-28"]],
+        "month": [midnight["2028-03-01"]],
+    }
+    assert [s for s, _ in cuts[1:]] == expected[interval]
+    assert metrics.bucket_count(start, end, interval) == len(cuts)
+
+
+def test_expansion_series_counts_each_movement_in_its_own_bucket() -> None:
+    """March by month, on the fixture: usd expansion 7000 (A, Mar 5) + 1900 (A, Mar 7) = 8900;
+    eur 6000 (H, Mar 2). Upgrades: one succeeded usd upgrade (A), one eur (H)."""
+    cuts = metrics.buckets(START, END, "month")
+    assert metrics.series(
+        metric="expansion_mrr", movements=MOVEMENTS, upgrades=UPGRADES, cuts=cuts
+    ) == {"eur": [6000], "usd": [8900]}
+    assert metrics.series(metric="upgrades", movements=MOVEMENTS, upgrades=UPGRADES, cuts=cuts) == {
+        "eur": [1],
+        "usd": [1],
+    }
