@@ -1,11 +1,20 @@
-"""Baseline A: a bare Starlette app answering a ~300-byte JSON, under the same uvicorn settings
-as Uplift. What the stack does when the application does nothing."""
+"""Baselines A and S: bare Starlette under the same uvicorn settings as Uplift. What the stack
+does when the application does nothing.
+
+- `GET /api/v1/widget/offers`: a constant ~300-byte JSON (baseline A for the offers endpoint);
+- `GET /widget/uplift.js`: the widget's bytes held in memory, gzipped once at start, with a
+  strong ETag (baseline S for the widget script): a static file server at its cheapest.
+"""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 BODY = {
@@ -23,9 +32,22 @@ BODY = {
     "has_more": False,
 }
 
+WIDGET = Path(__file__).resolve().parent.parent / "static" / "widget" / "uplift.js"
+_SCRIPT = WIDGET.read_bytes() if WIDGET.exists() else b"/* no widget */"
+_GZIPPED = gzip.compress(_SCRIPT, 9, mtime=0)
+_ETAG = '"' + hashlib.sha256(_SCRIPT).hexdigest()[:32] + '-gzip"'
+
 
 async def offers(request: Request) -> JSONResponse:
     return JSONResponse(BODY)
 
 
-app = Starlette(routes=[Route("/api/v1/widget/offers", offers)])
+async def widget(request: Request) -> Response:
+    headers = {"ETag": _ETAG, "Cache-Control": "public, max-age=300", "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == _ETAG:
+        return Response(status_code=304, headers=headers)
+    headers["Content-Encoding"] = "gzip"
+    return Response(_GZIPPED, headers=headers, media_type="text/javascript; charset=utf-8")
+
+
+app = Starlette(routes=[Route("/api/v1/widget/offers", offers), Route("/widget/uplift.js", widget)])

@@ -35,7 +35,7 @@ BASIC = Target(Price("price_basic", "prod_basic", "usd", 2900, "month"), "Basic"
 PRO = Target(Price("price_pro", "prod_pro", "usd", 9900, "month"), "Pro")
 
 
-def _changes(n: int) -> list[proration.Change]:
+def changes(n: int) -> list[proration.Change]:
     return [
         proration.Change(
             currency="usd",
@@ -91,12 +91,12 @@ def main() -> None:
     parser.add_argument("--quotes", type=int, default=20000)
     parser.add_argument("--stored", type=int, default=2000)
     args = parser.parse_args()
-    changes = _changes(args.quotes)
-    baseline(changes[:1000])  # warm up both loops
-    engine(changes[:1000])
+    all_changes = changes(args.quotes)
+    baseline(all_changes[:1000])  # warm up both loops
+    engine(all_changes[:1000])
     results = {
-        "baseline: Fraction multiply per line": baseline(changes),
-        "plugin.proration.prorate": engine(changes),
+        "baseline: Fraction multiply per line": baseline(all_changes),
+        "plugin.proration.prorate": engine(all_changes),
     }
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         results["plugin.quotes.create (with storage)"] = asyncio.run(

@@ -33,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,31 +46,31 @@ RATE_CEILING = 6000  # events/s no server here reaches; sizes the set of distinc
 TOLERANCE = 300  # the signatures are made once, so the whole run must fit in Stripe's window
 
 
-# The baseline receiver (run by uvicorn as `bench.webhooks:baseline_app`, `--factory`).
+# The baseline receivers (run by uvicorn as `bench.webhooks:baseline_app` / `:stripe_app`,
+# `--factory`): one aiosqlite connection with Uplift's pragmas, an `asyncio.Lock` around each
+# INSERT OR IGNORE + COMMIT (one commit per event), 200.
 
 
-def baseline_app() -> object:
+def _receiver(verify: Callable[[bytes, str], str | None]) -> object:
+    """A Starlette app that stores an event when `verify(body, Stripe-Signature)` returns its
+    id, and answers 400 when it returns None."""
     import asyncio
 
-    import aiosqlite  # noqa: TID251 -- the baseline talks to SQLite directly
+    import aiosqlite  # noqa: TID251 -- the baselines talk to SQLite directly
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
     path = os.environ["BENCH_DB"]
-    secret = os.environ["BENCH_SECRET"].encode()
     state: dict[str, aiosqlite.Connection] = {}
     lock = asyncio.Lock()
 
     async def receive(request: Request) -> JSONResponse:
         body = await request.body()
-        header = request.headers.get("stripe-signature", "")
-        parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-        expected = hmac.new(secret, parts.get("t", "").encode() + b"." + body, hashlib.sha256)
-        if not hmac.compare_digest(expected.hexdigest().encode(), parts.get("v1", "").encode()):
+        event_id = verify(body, request.headers.get("stripe-signature", ""))
+        if event_id is None:
             return JSONResponse({"error": "bad signature"}, status_code=400)
-        event_id = json.loads(body)["id"]
         async with lock:
             await state["db"].execute(
                 "INSERT OR IGNORE INTO events (id, payload) VALUES (?, ?)",
@@ -93,10 +94,48 @@ def baseline_app() -> object:
     )
 
 
-# The load.
+def baseline_app() -> object:
+    """Baseline B: HMAC-SHA256 over `"{t}.{body}"` with `compare_digest`, `json.loads` for
+    the id: the least a correct receiver does."""
+    secret = os.environ["BENCH_SECRET"].encode()
+
+    def verify(body: bytes, header: str) -> str | None:
+        parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+        expected = hmac.new(secret, parts.get("t", "").encode() + b"." + body, hashlib.sha256)
+        if not hmac.compare_digest(expected.hexdigest().encode(), parts.get("v1", "").encode()):
+            return None
+        event_id: str = json.loads(body)["id"]
+        return event_id
+
+    return _receiver(verify)
+
+
+def stripe_app() -> object:
+    """The receiver as Stripe's docs show it ("what users would write"):
+    `stripe.Webhook.construct_event`, then the same one-commit-per-event insert."""
+    import stripe  # noqa: TID251 -- this baseline is the stripe-python receiver
+
+    secret = os.environ["BENCH_SECRET"]
+
+    def verify(body: bytes, header: str) -> str | None:
+        try:
+            event = stripe.Webhook.construct_event(body, header, secret)
+        except (ValueError, stripe.SignatureVerificationError):
+            return None
+        event_id: str = event.id
+        return event_id
+
+    return _receiver(verify)
+
+
+# The load. Besides RESULT, the script prints per wrk thread how many requests it generated
+# and how many were answered (THREAD tid generated answered), so the caller can tell which
+# events were sent and check that every answered one is stored.
 
 LUA = """
-local counter = 0
+counter = 0
+answered = 0
+non2xx = 0
 local threads = {}
 function setup(thread)
   thread:set("tid", #threads)
@@ -118,16 +157,36 @@ request = function()
   counter = counter + 1
   return reqs[((counter - 1) % #reqs) + 1]
 end
+response = function(status, headers, body)
+  answered = answered + 1
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+end
+done = function(summary, latency, requests)
+  local bad = 0
+  for _, t in ipairs(threads) do
+    io.write(string.format("THREAD %d %d %d\\n", t:get("tid"), t:get("counter"),
+             t:get("answered")))
+    bad = bad + t:get("non2xx")
+  end
+  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests,
+           latency:percentile(50), latency:percentile(99),
+           summary.errors.connect + summary.errors.read + summary.errors.write
+             + summary.errors.timeout + summary.errors.status, bad))
+end
 """
 
 
-def write_events(path: Path, count: int, now: int, *, kind: str) -> None:
-    """One distinct signed event per line: `signature<TAB>body`. `kind` "subscription" makes
+def write_events(path: Path, count: int, now: int, *, kind: str, duplicate_every: int = 0) -> None:
+    """One signed event per line: `signature<TAB>body`. `kind` "subscription" makes
     `customer.subscription.created` events (Uplift's worker mirrors each one); "ignored" makes
     `payout.paid` events (same envelope, a smaller object), which the worker only marks
-    ignored: intake on its own, with processing nearly free."""
+    ignored: intake on its own, with processing nearly free. With `duplicate_every` N, every
+    Nth line redelivers the event of the line N - 1 before it (a Stripe retry)."""
     with path.open("w") as out:
-        for n in range(count):
+        for line in range(count):
+            n = line
+            if duplicate_every and line % duplicate_every == duplicate_every - 1:
+                n = line - (duplicate_every - 1)
             sub = f"sub_bench_{n:07d}"
             price = {
                 "id": "price_pro_monthly",
@@ -177,6 +236,12 @@ def write_events(path: Path, count: int, now: int, *, kind: str) -> None:
             out.write(f"t={now},v1={digest.hexdigest()}\t{body.decode()}\n")
 
 
+def ids(path: Path, table: str) -> set[str]:
+    """Every event id stored in `table` (the receivers' tables all key on `id`)."""
+    with sqlite3.connect(path, timeout=10) as conn:
+        return {row[0] for row in conn.execute(f"SELECT id FROM {table}")}  # noqa: S608
+
+
 def count(path: Path, sql: str) -> int:
     with sqlite3.connect(path, timeout=10) as conn:
         found: int = conn.execute(sql).fetchone()[0]
@@ -203,7 +268,7 @@ def main() -> None:
         events = Path(tmp) / "events.tsv"
         write_events(events, RATE_CEILING * args.seconds, now, kind=args.events)
         script = Path(tmp) / "webhooks.lua"
-        script.write_text(LUA + wrk.RESULT_LUA)
+        script.write_text(LUA)
         env = {k: v for k, v in os.environ.items() if not k.startswith("UPLIFT_")}
         env |= {"PYTHONPATH": str(ROOT)}
         servers = {

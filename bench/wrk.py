@@ -91,6 +91,11 @@ def run(
     out = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
+    return parse(out, seconds)
+
+
+def parse(out: str, seconds: int) -> dict[str, float]:
+    """The numbers in the RESULT line that RESULT_LUA (or a script like it) printed."""
     requests, p50, p99, errors, non2xx = map(int, re.findall(r"RESULT (.*)", out)[0].split())
     return {
         "rps": requests / seconds,

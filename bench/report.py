@@ -1,0 +1,154 @@
+"""The targets of issue 8, checked against one run's results, and the Markdown table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+X = "\u00d7"  # the multiplication sign, as the README writes ratios
+
+HTTP = (
+    ("offers", "Offers endpoint"),
+    ("webhooks", "Webhook intake"),
+    ("widget", "Widget script"),
+)
+
+
+def _servers(results: dict[str, Any], scenario: str) -> list[tuple[str, dict[str, Any]]]:
+    return list(results.get(scenario, {}).get("servers", {}).items())
+
+
+def _target(name: str, wanted: str, value: float | str | None, ok: bool | None) -> dict[str, Any]:
+    return {"target": name, "wanted": wanted, "value": value, "pass": ok}
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    offers = _servers(results, "offers")
+    if len(offers) == 2:
+        (_, base), (_, uplift) = offers
+        ratio = uplift["rps"] / base["rps"]
+        found.append(_target("offers: throughput vs baseline A", f"≥ 0.50{X}", round(ratio, 3),
+                             ratio >= 0.5))  # fmt: skip
+        found.append(_target("offers: p99 at 64 connections", "≤ 15 ms",
+                             round(uplift["p99_ms"], 1), uplift["p99_ms"] <= 15))  # fmt: skip
+        clean = all(r["errors"] == 0 and r["non2xx"] == 0 for r in uplift["runs"])
+        found.append(_target("offers: no errors, every answer 2xx", "0", clean and 0, clean))
+    hooks = _servers(results, "webhooks")
+    if len(hooks) == 3:
+        (_, base), (_, stripe), (_, uplift) = hooks
+        ratio = uplift["rps"] / base["rps"]
+        found.append(_target("webhooks: vs baseline B (HMAC + INSERT)", f"≥ 0.80{X}",
+                             round(ratio, 2), ratio >= 0.8))  # fmt: skip
+        ratio = uplift["rps"] / stripe["rps"]
+        found.append(_target("webhooks: vs construct_event receiver", f"≥ 5{X}",
+                             round(ratio, 2), ratio >= 5))  # fmt: skip
+        found.append(_target("webhooks: nothing lost, duplicates answered 200",
+                             "every answered event stored, 0 non-2xx",
+                             "yes" if uplift["lost_check"] else "no",
+                             bool(uplift["lost_check"])))  # fmt: skip
+    widget = _servers(results, "widget")
+    if len(widget) == 2:
+        (_, base), (_, uplift) = widget
+        ratio = uplift["rps"] / base["rps"]
+        found.append(_target("widget: vs in-memory baseline", f"≥ 0.80{X}", round(ratio, 2),
+                             ratio >= 0.8))  # fmt: skip
+        statuses = sorted({int(r["status_if_none_match"]) for r in uplift["runs"]})
+        gzipped = all(r["gzip"] for r in uplift["runs"])
+        found.append(_target("widget: 304 on a matching ETag, gzip", "304, gzip",
+                             f"{statuses}, gzip {'yes' if gzipped else 'no'}",
+                             statuses == [304] and gzipped))  # fmt: skip
+    micro = results.get("micro")
+    if micro:
+        rate = micro["quotes"]["quotes_per_s"]
+        found.append(_target("quotes/s, one core", "≥ 50,000", round(rate), rate >= 50_000))
+        rate = micro["eligibility"]["customers_per_s"]
+        found.append(_target("eligibility customers/s (50 offers), one core", "≥ 20,000",
+                             round(rate), rate >= 20_000))  # fmt: skip
+    metrics = results.get("metrics")
+    if metrics is not None:
+        ms = _metrics_ms(metrics)
+        found.append(_target("metrics over 100,000 upgrades", "< 200 ms",
+                             ms if ms is not None else metrics.get("note", "not available"),
+                             None if ms is None else ms < 200))  # fmt: skip
+    return found
+
+
+def _metrics_ms(metrics: dict[str, Any]) -> float | None:
+    """The metrics helper's own figure, if it reports one in milliseconds."""
+    result = metrics.get("result")
+    if not isinstance(result, dict):
+        return None
+    for key in ("ms", "median_ms", "elapsed_ms", "duration_ms"):
+        if isinstance(result.get(key), int | float):
+            return float(result[key])
+    return None
+
+
+def _row(name: str, r: dict[str, Any], base: float) -> str:
+    return (
+        f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+        f"{r['errors']:.0f} | {r['non2xx']:.0f} | {r['peak_rss_mib']:.0f} MiB | "
+        f"{r['rps'] / base:.2f}{X} |"
+    )
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m, s = results["machine"], results["settings"]
+    load = ", ".join(f"{x:.2f}" for x in m["load_average_at_start"])
+    lines = [
+        f"`{results['command']}` — {results['started_at']}, {results['elapsed_s']} s",
+        "",
+        f"Machine: {m['cpus']} cores ({m['cpu_model'] or 'unknown CPU'}), {m['memory_gib']} GiB,"
+        f" Linux {m['kernel']}, Python {m['python']}; load average at start {load}. "
+        f"wrk, {s['wrk_threads']} threads, loopback; {s['seconds']} s per run after a 1 s "
+        f"warm-up, median of {s['repeat']} (baseline and Uplift interleaved); "
+        f"{s['workers']} uvicorn process(es) per server.",
+        "",
+    ]
+    for key, title in HTTP:
+        servers = _servers(results, key)
+        if not servers:
+            continue
+        section = results[key]
+        lines += [
+            f"**{title}** — {section['what']}, {section['connections']} connections",
+            "",
+            "| server | req/s | p50 ms | p99 ms | errors | non-2xx | peak RSS | vs baseline |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        base = servers[0][1]["rps"]
+        lines += [_row(name, r, base) for name, r in servers]
+        if key == "webhooks":
+            uplift = servers[-1][1]
+            lines += [
+                "",
+                f"Uplift stored {uplift['stored']:,.0f} distinct events (median run) of "
+                f"{uplift['distinct_sent']:,.0f} sent; missing {uplift['missing']:.0f}, "
+                f"unanswered when wrk stopped {uplift['unanswered_at_stop']:.0f}; its worker had "
+                f"processed {uplift['processed_at_stop']:,.0f} by then.",
+            ]
+        lines.append("")
+    micro = results.get("micro")
+    if micro:
+        e, q = micro["eligibility"], micro["quotes"]
+        lines += [
+            f"**Micro-benchmarks** — one process pinned to core {micro['core']}",
+            "",
+            "| what | per second | µs each | vs baseline |",
+            "|---|---|---|---|",
+            f"| bare loop over 50 offers (baseline) | {e['bare_loop_per_s']:,.0f} | "
+            f"{1e6 / e['bare_loop_per_s']:.1f} | 1.00{X} |",
+            f"| `eligibility.evaluate`, 50 offers | {e['customers_per_s']:,.0f} | "
+            f"{e['us_per_customer']:.1f} | {e['ratio']:.3f}{X} |",
+            f"| one `Fraction` per line (baseline) | {q['fraction_baseline_per_s']:,.0f} | "
+            f"{1e6 / q['fraction_baseline_per_s']:.1f} | 1.00{X} |",
+            f"| `proration.prorate` | {q['quotes_per_s']:,.0f} | {q['us_per_quote']:.1f} | "
+            f"{q['ratio']:.3f}{X} |",
+            "",
+        ]
+    lines += ["**Targets** (issue 8)", "", "| target | wanted | this run | |", "|---|---|---|---|"]
+    for t in results["targets"]:
+        verdict = {True: "pass", False: "**miss**", None: "n/a"}[t["pass"]]
+        value = f"{t['value']:,}" if isinstance(t["value"], int | float) else t["value"]
+        lines.append(f"| {t['target']} | {t['wanted']} | {value} | {verdict} |")
+    return "\n".join(lines) + "\n"
