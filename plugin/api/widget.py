@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from plugin import customers, eligibility, experiments
+from plugin import customers, eligibility, experiments, targeting
 from plugin.api.bodies import read_model
 from plugin.api.schemas import WidgetEventIn
 from plugin.auth import CustomerIdentity, CustomerTokens, bearer_token
@@ -26,6 +26,7 @@ from plugin.ratelimit import RateLimiter
 from plugin.services import exposure_recorder, offer_snapshot, services
 from plugin.snapshot import Snapshot
 from plugin.storage import offers as offer_store
+from plugin.targeting import CustomerContext
 
 # Per customer, per process: a page view makes one or two calls; 60 at once and 2 a second
 # after that is far above any person and far below a script hammering the server.
@@ -99,7 +100,32 @@ def _price_document(offer: Offer, snapshot: Snapshot) -> list[dict[str, Any]]:
     return documents
 
 
-def _shown_document(shown: Shown, snapshot: Snapshot) -> dict[str, Any]:
+def _usage_metric(rule: targeting.Rule) -> str | None:
+    """The metric of the first usage rule in a targeting tree (depth first), if any."""
+    match rule:
+        case targeting.UsageAtLeast(metric=metric):
+            return metric
+        case targeting.AllOf(rules=rules) | targeting.AnyOf(rules=rules):
+            return next((m for r in rules if (m := _usage_metric(r)) is not None), None)
+        case targeting.Not(rule=inner):
+            return _usage_metric(inner)
+    return None
+
+
+def _usage_document(offer: Offer, context: CustomerContext) -> dict[str, Any] | None:
+    """What the banner says ("You've used 9 GB of 10 GB") for an offer targeted on usage:
+    the customer's reported usage against their plan's limit. None when the offer has no usage
+    rule, or the usage or a finite limit is unknown (nothing true to say)."""
+    metric = _usage_metric(offer.targeting)
+    if metric is None:
+        return None
+    used, limit = context.usage.get(metric), context.plan.limits.get(metric)
+    if used is None or limit is None:
+        return None
+    return {"metric": metric, "used": used, "limit": limit}
+
+
+def _shown_document(shown: Shown, snapshot: Snapshot, context: CustomerContext) -> dict[str, Any]:
     offer, variant = shown.offer, shown.variant
     return {
         "object": "widget_offer",
@@ -116,6 +142,7 @@ def _shown_document(shown: Shown, snapshot: Snapshot) -> dict[str, Any]:
         "trial_days": offer.trial_days,
         "ends_at": offer.window.ends_at,
         "countdown_seconds": shown.countdown,
+        "usage": _usage_document(offer, context),
     }
 
 
@@ -161,7 +188,7 @@ async def list_offers(request: Request) -> JSONResponse:
     return JSONResponse(
         {
             "object": "list",
-            "data": [_shown_document(s, snapshot) for s in result.shown],
+            "data": [_shown_document(s, snapshot, view.context) for s in result.shown],
             "has_more": False,
         },
         headers={"Cache-Control": "no-store"},

@@ -29,6 +29,7 @@
     '.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}',
     'p{margin:0 0 8px}',
     '.muted{color:var(--uplift-muted,#4b5563);font-size:13px}',
+    'progress{display:block;width:100%;height:6px;margin:0 0 8px;accent-color:var(--uplift-accent,#4338ca)}',
     'button{cursor:pointer;border-radius:var(--uplift-radius,8px);padding:8px 14px;border:1px solid var(--uplift-border,#c7d2fe);background:var(--uplift-bg,#fff);display:inline-block;margin:0}',
     'button.p{background:var(--uplift-accent,#4338ca);border-color:var(--uplift-accent,#4338ca);color:var(--uplift-accent-fg,#fff);font-weight:600}',
     'button[disabled]{opacity:.6;cursor:progress}',
@@ -64,7 +65,7 @@
     oneMore: 'One more thing', ended: 'This offer has ended.', endsIn: 'Offer ends in {time}',
     keep: 'Keep my plan', downgrade: 'Downgrade to {plan}', downgradeTitle: 'Downgrade to {plan}?',
     lose: 'You will lose the features of your current plan at the end of the billing period.',
-    takeOffer: 'Take the offer', beforeYouGo: 'Before you go',
+    takeOffer: 'Take the offer', beforeYouGo: 'Before you go', used: 'You\u2019ve used {used} of {limit}',
   };
   function t(key, vars) {
     return String(S[key]).replace(/\{(\w+)\}/g, function (_, name) { return vars && vars[name] != null ? vars[name] : ''; });
@@ -144,6 +145,13 @@
   }
   function uuid() {
     try { return crypto.randomUUID(); } catch (e) { return Date.now().toString(36) + Math.random().toString(36).slice(2); }
+  }
+  // "You've used 9 GB of 10 GB" in the customer's locale; other metrics: "4 of 5 users".
+  function usageLine(u) {
+    if (!u) return null;
+    var unit = { gb: 'gigabyte', tb: 'terabyte' }[u.metric.split('_').pop()], f;
+    try { f = new Intl.NumberFormat(locale, unit && { style: 'unit', unit: unit }); } catch (e) { f = { format: String }; }
+    return t('used', { used: f.format(u.used), limit: f.format(u.limit) + (unit ? '' : ' ' + u.metric.replace(/_/g, ' ')) });
   }
   function priceLine(offer) {
     var p = offer && offer.prices && offer.prices[0];
@@ -396,6 +404,7 @@
     offers.forEach(function (offer) {
       var copy = offer.copy || {};
       var asBanner = (options && options.style) ? options.style === 'banner' : /banner/.test(placement);
+      var usage = usageLine(offer.usage);
       var cta = button(copy.cta || t('upgrade'), 'p', function () {
         track(offer.offer_id, offer.variant, 'click');
         if (QUOTABLE.indexOf(offer.kind) >= 0) openQuote(offer.offer_id, cta, offer);
@@ -404,7 +413,9 @@
       var item;
       if (asBanner) {
         item = el('div', { class: 'card', role: 'region', 'aria-label': copy.title },
-          el('div', { class: 'txt' }, el('p', { class: 't' }, copy.title), copy.body ? el('p', null, copy.body) : null, el('p', { class: 'muted' }, priceLine(offer))),
+          el('div', { class: 'txt' }, el('p', { class: 't' }, copy.title), copy.body ? el('p', null, copy.body) : null,
+            usage && el('p', null, usage), usage && el('progress', { max: offer.usage.limit, value: offer.usage.used, 'aria-hidden': 'true' }),
+            el('p', { class: 'muted' }, priceLine(offer))),
           cta,
           button('\u00d7', 'x', function () {
             item.remove();

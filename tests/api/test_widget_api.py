@@ -54,6 +54,22 @@ async def test_targeted_customer_sees_the_offer_with_display_prices(
     ]
 
 
+async def test_usage_offer_says_how_much_of_the_plan_limit_is_used(
+    shop: httpx.AsyncClient,
+) -> None:
+    """An offer targeted on usage carries the customer's usage against their plan's limit
+    (what the banner says); an offer with no usage rule carries none."""
+    (offer,) = await offers_for(shop, "acme")
+    assert offer["usage"] == {"metric": "storage_gb", "used": 9, "limit": 10}
+    body = offer_body(
+        id="offer_annual", kind="interval_switch", target_prices=["price_basic_annual"],
+        targeting={"plan": {"in": ["basic"]}}, placements=["billing"],
+    )  # fmt: skip
+    assert (await shop.post("/api/v1/admin/offers", json=body, headers=ADMIN)).status_code == 201
+    (annual,) = await offers_for(shop, "acme", placement="billing")
+    assert annual["usage"] is None
+
+
 async def test_others_see_nothing(shop: httpx.AsyncClient, db: Database) -> None:
     """Another placement, a customer below the threshold or already on Pro: no offer."""
     assert await offers_for(shop, "acme", placement="settings") == []

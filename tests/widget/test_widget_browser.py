@@ -249,6 +249,7 @@ async def test_upgrade_charges_exactly_the_amount_shown(
     banner = page.get_by_role("region", name="Running out of space?")
     await expect(banner).to_be_visible()
     await expect(banner).to_contain_text("$99.00 / month")
+    await expect(banner).to_contain_text(re.compile(r"You\u2019ve used 9\sGB of 10\sGB"))
     await page.screenshot(path=acme.artifacts / "banner.png")
 
     await banner.get_by_role("button", name="Upgrade").click()
@@ -766,6 +767,8 @@ async def test_host_translates_the_widgets_words(
     acme = await shop()
     watched = await open_page(acme.page_url("upgrade.html") + "&lang=de")
     page = watched.page
+    banner = page.get_by_role("region", name="Running out of space?")
+    await expect(banner).to_contain_text(re.compile(r"9\sGB von 10\sGB belegt"))
     await page.get_by_role("button", name="Upgrade now").click()
     dialog = page.get_by_role("dialog")
     await expect(dialog.get_by_role("button", name="Kostenpflichtig bestellen")).to_be_visible()

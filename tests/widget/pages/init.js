@@ -31,7 +31,7 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
   if (params.get('lang') === 'de') {
     window.Uplift('init', {
       locale: 'de-DE',
-      strings: { pay: 'Kostenpflichtig bestellen', due: 'Heute f\u00e4llig', then: 'Danach {price}' },
+      strings: { pay: 'Kostenpflichtig bestellen', due: 'Heute f\u00e4llig', then: 'Danach {price}', used: '{used} von {limit} belegt' },
     });
   }
   var banner = document.getElementById('banner');
