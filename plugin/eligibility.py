@@ -12,7 +12,7 @@ those customers, and they must be counted exactly like the ones who saw a varian
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from plugin import experiments, schedule, targeting
@@ -45,6 +45,38 @@ class Result:
     reasons: Mapping[str, str]  # offer id -> why it was not shown (for the admin API)
 
 
+class Reasons(Mapping[str, str]):
+    """Why each offer was not shown, by offer id; each reason is worded only when read.
+
+    The offers endpoint never reads them and the admin API reads a few, so `evaluate` only
+    notes which offer was blocked and words the reason (`_blocked`, the same checks with
+    their explanations) on first access."""
+
+    __slots__ = ("_found", "_now", "_placement", "_state")
+
+    def __init__(
+        self, found: dict[str, str | Offer], state: CustomerState, placement: str | None, now: int
+    ) -> None:
+        self._found = found  # offer id -> the reason, or the offer to word it for
+        self._state, self._placement, self._now = state, placement, now
+
+    def __getitem__(self, offer_id: str) -> str:
+        found = self._found[offer_id]
+        if isinstance(found, str):
+            return found
+        reason = _blocked(found, self._state, placement=self._placement, now=self._now)
+        if reason is None:  # pragma: no cover -- noted only when a check failed
+            raise AssertionError(f"{offer_id} was noted as blocked but passes every check")
+        self._found[offer_id] = reason
+        return reason
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._found)
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+
 def evaluate(
     offers: Sequence[Offer],
     state: CustomerState,
@@ -54,42 +86,53 @@ def evaluate(
     max_per_day: int | None = None,
     limit: int = 3,
 ) -> Result:
-    """Offers to show, best first (priority, then id for a stable order)."""
-    reasons: dict[str, str] = {}
+    """Offers to show, best first (priority, then id for a stable order).
+
+    The gates are inlined here in `_blocked`'s order (this runs for every active offer on
+    every offers request); `_blocked` is the readable reference that words the reasons."""
+    blocked: dict[str, str | Offer] = {}
     candidates: list[tuple[Offer, str]] = []
     held_out: list[Offer] = []
+    ctx, histories, assignments = state.context, state.histories, state.assignments
     for offer in offers:
-        reason = _blocked(offer, state, placement=placement, now=now)
-        if reason is not None:
-            reasons[offer.id] = reason
+        # Placement first: it is the gate most offers fail (`_blocked` checks status first;
+        # the order changes no outcome, only which reason is worded, and that is `_blocked`'s).
+        if (placement is not None and placement not in offer.placements) or not offer.live(now):
+            blocked[offer.id] = offer
             continue
-        arm = state.assignments.get(offer.id)
-        if arm is None or (arm != experiments.HOLDOUT and offer.variant(arm) is None):
+        history = histories.get(offer.id)
+        if (
+            history is not None and not schedule.check_frequency(offer.frequency, history, now=now)
+        ) or not offer.matches(ctx, now):
+            blocked[offer.id] = offer
+            continue
+        arm = assignments.get(offer.id)
+        if arm is None or (arm != experiments.HOLDOUT and arm not in offer.by_key):
             # Unseen (or its recorded variant was deleted): assign now; the caller records it.
-            arm = experiments.assign(offer.design, offer_id=offer.id, customer_id=_who(state))
+            arm = experiments.assign(offer.design, offer_id=offer.id, customer_id=ctx.customer_id)
         if arm == experiments.HOLDOUT:
             held_out.append(offer)
-            reasons[offer.id] = "in the experiment's holdout"
+            blocked[offer.id] = "in the experiment's holdout"
         else:
             candidates.append((offer, arm))
 
-    candidates.sort(key=lambda pair: (-pair[0].priority, pair[0].id))
+    candidates.sort(key=_order)
     room, full = limit, "other offers came first"
     left = schedule.remaining_today(max_per_day, state.recent_impressions, now=now)
     if left is not None and left < limit:
         room, full = left, f"global cap of {max_per_day} offers per customer per 24 h"
     shown: list[Shown] = []
     for offer, arm in candidates:
-        variant = offer.variant(arm)
+        variant = offer.by_key.get(arm)
         if len(shown) >= room or variant is None:
-            reasons[offer.id] = full
+            blocked[offer.id] = full
             continue
         shown.append(Shown(offer, variant, schedule.countdown(offer.window, now=now)))
-    return Result(tuple(shown), tuple(held_out), reasons)
+    return Result(tuple(shown), tuple(held_out), Reasons(blocked, state, placement, now))
 
 
-def _who(state: CustomerState) -> str:
-    return state.context.customer_id
+def _order(pair: tuple[Offer, str]) -> tuple[int, str]:
+    return (-pair[0].priority, pair[0].id)
 
 
 def _blocked(offer: Offer, state: CustomerState, *, placement: str | None, now: int) -> str | None:

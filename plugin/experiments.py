@@ -66,16 +66,27 @@ class Design:
 
 
 def _hash(*parts: str) -> int:
-    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big")
+    return _digest("\x1f".join(parts).encode())
+
+
+def _digest(data: bytes) -> int:
+    return int.from_bytes(hashlib.sha256(data).digest()[:8], "big")
 
 
 def assign(design: Design, *, offer_id: str, customer_id: str) -> str:
-    """The arm (a variant key or HOLDOUT) this customer belongs to for this offer."""
-    if _hash("holdout", offer_id, customer_id) % BASIS_POINTS < design.holdout_bp:
+    """The arm (a variant key or HOLDOUT) this customer belongs to for this offer.
+
+    A hash whose outcome is known is skipped: without a holdout nobody is held out, and with
+    one weighted variant everyone else gets it (the same arms as hashing, for less)."""
+    # The bytes `_hash` would hash, built once: b"holdout" + tail == _hash("holdout", …)'s.
+    tail = f"\x1f{offer_id}\x1f{customer_id}".encode()
+    if design.holdout_bp and _digest(b"holdout" + tail) % BASIS_POINTS < design.holdout_bp:
         return HOLDOUT
+    weighted = [v for v in design.variants if v.weight > 0]
+    if len(weighted) == 1:
+        return weighted[0].key
     total = sum(v.weight for v in design.variants)
-    point = _hash("variant", offer_id, customer_id) % total
+    point = _digest(b"variant" + tail) % total
     for variant in design.variants:
         if point < variant.weight:
             return variant.key

@@ -25,7 +25,7 @@ from typing import Any, Literal, get_args
 from plugin import targeting
 from plugin.experiments import Design, ExperimentError, Variant
 from plugin.schedule import FrequencyCap, ScheduleError, Window
-from plugin.targeting import EVERYONE, Rule
+from plugin.targeting import EVERYONE, Predicate, Rule
 
 Kind = Literal[
     "upgrade", "interval_switch", "cross_sell", "post_order", "bundle", "trial", "retention"
@@ -115,8 +115,11 @@ class Offer:
     window: Window = field(default_factory=Window)
     frequency: FrequencyCap = field(default_factory=FrequencyCap)
     holdout_bp: int = 0
-    # Built once from `variants` and `holdout_bp`: eligibility asks for it on every request.
+    # Built once from `variants`, `holdout_bp` and `targeting`: eligibility asks for them on
+    # every request.
     design: Design = field(init=False, repr=False, compare=False)
+    matches: Predicate = field(init=False, repr=False, compare=False)
+    by_key: dict[str, OfferVariant] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(Kind):
@@ -164,9 +167,20 @@ class Offer:
         except ExperimentError as exc:
             raise OfferError(str(exc), field=exc.field) from None
         object.__setattr__(self, "design", design)
+        object.__setattr__(self, "matches", targeting.compile_rule(self.targeting))
+        object.__setattr__(self, "by_key", {v.key: v for v in self.variants})
 
     def variant(self, key: str) -> OfferVariant | None:
-        return next((v for v in self.variants if v.key == key), None)
+        return self.by_key.get(key)
+
+    def live(self, now: int) -> bool:
+        """Active and inside its schedule window at `now`."""
+        window = self.window
+        return (
+            self.status == "active"
+            and (window.starts_at is None or now >= window.starts_at)
+            and (window.ends_at is None or now < window.ends_at)
+        )
 
 
 def _text(value: str, path: str, minimum: int, maximum: int) -> None:

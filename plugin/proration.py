@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
+from functools import lru_cache
 from typing import Literal
 
 from plugin.catalog import Interval
@@ -103,21 +104,29 @@ class Quote:
     next_renewal_amount_due: int | None
 
 
-def _round_half_up(value: Fraction) -> int:
-    """Nearest integer, ties away from zero (applied to magnitudes, so credits mirror debits)."""
-    magnitude = abs(value)
-    rounded = int(magnitude + Fraction(1, 2))
-    return rounded if value >= 0 else -rounded
+def _round_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator (denominator > 0) to the nearest integer, ties away from zero
+    (applied to magnitudes, so credits mirror debits). Integers only: floor(|n| / d + 1/2)
+    is (2|n| + d) // 2d, exactly what rounding the `Fraction` gave, at a fraction of its cost."""
+    rounded = (2 * abs(numerator) + denominator) // (2 * denominator)
+    return rounded if numerator >= 0 else -rounded
 
 
-def _amount(unit: int, quantity: int, factor: Fraction, percent_off: Fraction) -> int:
-    return _round_half_up(unit * quantity * factor * (1 - percent_off / 100))
+def _amount(unit: int, quantity: int, elapsed: int, period: int, percent_off: Fraction) -> int:
+    """round(unit * quantity * elapsed / period * (1 - percent_off / 100)), exactly."""
+    p, q = percent_off.numerator, percent_off.denominator  # percent_off = p / q, q > 0
+    return _round_half_up(unit * quantity * elapsed * (100 * q - p), period * 100 * q)
+
+
+@lru_cache(maxsize=4096)
+def _day_text(day: int) -> str:
+    # Stripe's descriptions read "16 Apr 2025"; UTC, and no locale-dependent strftime.
+    date = datetime.fromtimestamp(day * 86400, UTC)
+    return f"{date.day:02d} {_MONTHS[date.month - 1]} {date.year}"
 
 
 def _date(t: int) -> str:
-    # Stripe's descriptions read "16 Apr 2025"; UTC, and no locale-dependent strftime.
-    day = datetime.fromtimestamp(t, UTC)
-    return f"{day.day:02d} {_MONTHS[day.month - 1]} {day.year}"
+    return _day_text(t // 86400)  # a UTC day is 86,400 s: no leap seconds in unix time
 
 
 def _label(item: Item) -> str:
@@ -157,14 +166,16 @@ def _validate(change: Change) -> None:
     for side in (change.old, change.new):
         if side.quantity < 0 or side.unit_amount < 0:
             raise ProrationError("unit amounts and quantities cannot be negative")
-    if not 0 <= change.percent_off <= 100:
+    pct = change.percent_off
+    if not 0 <= pct.numerator <= 100 * pct.denominator:  # 0 <= p/q <= 100, q > 0
         raise ProrationError("percent_off must be between 0 and 100")
 
 
 def prorate(change: Change) -> Quote:
     _validate(change)
     old, new, t, end = change.old, change.new, change.change_time, change.period_end
-    factor = Fraction(end - t, end - change.period_start)
+    elapsed, period = end - t, end - change.period_start
+    factor = Fraction(elapsed, period)
     pct = change.percent_off
     resets = change.anchor == "now" or (old.interval, old.interval_count) != (
         new.interval,
@@ -178,7 +189,7 @@ def prorate(change: Change) -> Quote:
         lines.append(
             Line(
                 "credit",
-                -_amount(old.unit_amount, old.quantity, factor, pct),
+                -_amount(old.unit_amount, old.quantity, elapsed, period, pct),
                 f"Unused time on {_label(old)} after {_date(t)}",
                 t,
                 end,
@@ -191,7 +202,7 @@ def prorate(change: Change) -> Quote:
             lines.append(
                 Line(
                     "debit",
-                    _amount(new.unit_amount, new.quantity, factor, pct),
+                    _amount(new.unit_amount, new.quantity, elapsed, period, pct),
                     f"Remaining time on {_label(new)} after {_date(t)}",
                     t,
                     end,
@@ -201,7 +212,7 @@ def prorate(change: Change) -> Quote:
                 )
             )
     net = sum(line.amount for line in lines)
-    full_new = _amount(new.unit_amount, new.quantity, Fraction(1), pct)
+    full_new = _amount(new.unit_amount, new.quantity, 1, 1, pct)
 
     if resets and not change.trialing:
         # A new billing period starts now: the new price is billed in full, immediately.

@@ -23,7 +23,7 @@ than one not shown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -207,6 +207,119 @@ def evaluate(rule: Rule, ctx: CustomerContext, *, now: int) -> Decision:
                 return Decision(False, f"no order in the last {minutes} minutes")
             return YES
     raise TypeError(f"not a targeting rule: {rule!r}")  # pragma: no cover -- exhaustive match
+
+
+# Compiled rules: the same yes/no as `evaluate`, without building reasons --------------------
+
+Predicate = Callable[[CustomerContext, int], bool]
+
+
+def compile_rule(rule: Rule) -> Predicate:
+    """A closure answering `bool(evaluate(rule, ctx, now=now))` for `(ctx, now)`.
+
+    The offers endpoint asks this for every active offer on every request and needs no reason
+    for a miss, so the rule tree is turned once into nested closures: no pattern match, no
+    `Decision` and no reason string per rule. `evaluate` stays the reference (and gives the
+    reasons); tests/plugin/test_targeting.py checks the two agree."""
+    match rule:
+        case AllOf(rules):
+            parts = tuple(compile_rule(r) for r in rules)
+            if not parts:
+                return _always
+            if len(parts) == 1:
+                return parts[0]
+            if len(parts) == 2:
+                first, second = parts
+                return lambda ctx, now: first(ctx, now) and second(ctx, now)
+            return lambda ctx, now: all(p(ctx, now) for p in parts)
+        case AnyOf(rules):
+            parts = tuple(compile_rule(r) for r in rules)
+            if not parts:
+                return _never
+            if len(parts) == 1:
+                return parts[0]
+            if len(parts) == 2:
+                first, second = parts
+                return lambda ctx, now: first(ctx, now) or second(ctx, now)
+            return lambda ctx, now: any(p(ctx, now) for p in parts)
+        case Not(sub):
+            inner = compile_rule(sub)
+            return lambda ctx, now: not inner(ctx, now)
+        case PlanIs(plans, interval):
+            return _plan_is(frozenset(plans), interval)
+        case AttributeIn(name, values):
+            return _attribute_in(name, frozenset(values))
+        case AttributeRange(name, gte, lte):
+            return _attribute_range(name, gte, lte)
+        case UsageAtLeast(metric, percent):
+            return _usage_at_least(metric, percent)
+        case FeatureHit(feature, within_days):
+            seconds = within_days * DAY
+
+            def feature_hit(ctx: CustomerContext, now: int) -> bool:
+                hit = ctx.feature_hits.get(feature)
+                return hit is not None and hit <= now and now - hit <= seconds
+
+            return feature_hit
+        case Tenure(min_days):
+            seconds = min_days * DAY
+            return lambda ctx, now: ctx.signup_at is not None and now - ctx.signup_at >= seconds
+        case OrderWithin(minutes):
+            seconds = minutes * 60
+
+            def order_within(ctx: CustomerContext, now: int) -> bool:
+                order = ctx.last_order_at
+                return order is not None and order <= now and now - order <= seconds
+
+            return order_within
+    raise TypeError(f"not a targeting rule: {rule!r}")  # pragma: no cover -- exhaustive match
+
+
+def _always(ctx: CustomerContext, now: int) -> bool:
+    return True
+
+
+def _never(ctx: CustomerContext, now: int) -> bool:
+    return False
+
+
+def _plan_is(plans: frozenset[str], interval: Interval | None) -> Predicate:
+    if plans and interval is not None:
+        return lambda ctx, now: ctx.plan.plan in plans and ctx.plan.interval == interval
+    if plans:
+        return lambda ctx, now: ctx.plan.plan in plans
+    if interval is not None:
+        return lambda ctx, now: ctx.plan.interval == interval
+    return _always
+
+
+def _attribute_in(name: str, values: frozenset[str]) -> Predicate:
+    def attribute_in(ctx: CustomerContext, now: int) -> bool:
+        value = ctx.attrs.get(name)
+        if type(value) is str:
+            return value in values
+        return value is not None and _text(value) in values
+
+    return attribute_in
+
+
+def _attribute_range(name: str, gte: int | None, lte: int | None) -> Predicate:
+    def attribute_range(ctx: CustomerContext, now: int) -> bool:
+        value = ctx.attrs.get(name)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        return not ((gte is not None and value < gte) or (lte is not None and value > lte))
+
+    return attribute_range
+
+
+def _usage_at_least(metric: str, percent: int) -> Predicate:
+    def usage_at_least(ctx: CustomerContext, now: int) -> bool:
+        limit = ctx.plan.limits.get(metric)
+        used = ctx.usage.get(metric)
+        return limit is not None and used is not None and used * 100 >= percent * limit
+
+    return usage_at_least
 
 
 def _usage(ctx: CustomerContext, metric: str, percent: int) -> Decision:

@@ -183,3 +183,36 @@ def test_rates_and_probabilities_stay_in_range(c1: int, c2: int, n1: int, n2: in
     low, high = experiments.wilson_interval(b.conversions, b.exposures)
     assert 0 <= low <= b.conversions / b.exposures <= high <= 1
     assert 0 <= experiments.probability_beats(a, b) <= 1
+
+
+def _hashed_arm(design: Design, offer_id: str, customer_id: str) -> str:
+    """Assignment as first written: both hashes, always."""
+    holdout = experiments._hash("holdout", offer_id, customer_id) % experiments.BASIS_POINTS
+    if holdout < design.holdout_bp:
+        return HOLDOUT
+    point = experiments._hash("variant", offer_id, customer_id) % sum(
+        v.weight for v in design.variants
+    )
+    for variant in design.variants:
+        if point < variant.weight:
+            return variant.key
+        point -= variant.weight
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize(
+    "design",
+    [
+        Design((Variant("control"),)),
+        Design((Variant("control"),), holdout_bp=500),
+        Design((Variant("a", 0), Variant("b", 3))),
+        Design((Variant("a", 1), Variant("b", 1)), holdout_bp=0),
+        Design((Variant("a", 1), Variant("b", 2)), holdout_bp=1000),
+    ],
+)
+def test_skipped_hashes_never_move_anyone(design: Design) -> None:
+    """Skipping a hash whose outcome is known gives every customer the arm hashing gives."""
+    for n in range(500):
+        customer = f"cust_{n}"
+        expected = _hashed_arm(design, "offer_x", customer)
+        assert experiments.assign(design, offer_id="offer_x", customer_id=customer) == expected

@@ -213,3 +213,51 @@ def test_parse_never_fails_with_anything_but_a_targeting_error(doc: object) -> N
     except TargetingError:
         return
     assert targeting.parse(targeting.dump(rule)) == rule
+
+
+@pytest.mark.parametrize(
+    ("rule", "context", "eligible"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_compiled_rule_decides_like_evaluate(
+    rule: Rule, context: CustomerContext, eligible: bool
+) -> None:
+    """The closure the offers endpoint runs gives the same answer as the reference."""
+    assert targeting.compile_rule(rule)(context, NOW) is eligible
+
+
+_LEAVES = [c[1] for c in CASES]
+_CONTEXTS = [c[2] for c in CASES]
+_rules = st.recursive(
+    st.sampled_from(_LEAVES),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(lambda rs: AllOf(tuple(rs))),
+        st.lists(inner, max_size=4).map(lambda rs: AnyOf(tuple(rs))),
+        inner.map(Not),
+    ),
+    max_leaves=12,
+)
+_contexts = st.builds(
+    lambda base, usage, attrs, shift: CustomerContext(
+        customer_id=base.customer_id,
+        plan=base.plan,
+        attrs={**base.attrs, **attrs},
+        usage={**base.usage, **usage},
+        feature_hits=base.feature_hits,
+        signup_at=None if base.signup_at is None else base.signup_at + shift,
+        last_order_at=None if base.last_order_at is None else base.last_order_at + shift,
+    ),
+    st.sampled_from(_CONTEXTS),
+    st.dictionaries(st.sampled_from(["storage_gb", "users", "seats"]), st.integers(0, 50)),
+    st.dictionaries(
+        st.sampled_from(["industry", "company_size", "beta"]),
+        st.one_of(st.booleans(), st.integers(-5, 300), st.sampled_from(["fintech", "retail"])),
+    ),
+    st.integers(-40 * DAY, 40 * DAY),
+)
+
+
+@given(_rules, _contexts)
+def test_compiled_rule_trees_decide_like_evaluate(rule: Rule, context: CustomerContext) -> None:
+    """Any tree of rules, any customer: compiled and reference evaluation agree."""
+    expected = targeting.evaluate(rule, context, now=NOW).eligible
+    assert targeting.compile_rule(rule)(context, NOW) is expected
