@@ -40,12 +40,14 @@ CONTRACT = {
     ("POST", "/api/v1/admin/webhook-events/{event_id}/replay"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/admin"),
+    # Extends ../shared/CONTRACT.md on purpose: the dashboard's script and stylesheet (issue 7;
+    # a strict CSP forbids inline ones).
+    ("GET", "/admin/static/{name}"),
     ("GET", "/demo"),
 }
 
 # Contract routes whose issues have not landed yet; this set only shrinks.
 PENDING = {
-    ("GET", "/admin"),  # admin dashboard
     ("GET", "/demo"),  # the demo page, with the widget
 }
 

@@ -12,7 +12,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from plugin.api import admin, health, ingest, offers, openapi, purchases, revenue, static, widget
+from plugin.api import (
+    admin,
+    dashboard,
+    health,
+    ingest,
+    offers,
+    openapi,
+    purchases,
+    revenue,
+    static,
+    widget,
+)
 from webhooks import endpoint
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -37,6 +48,8 @@ TABLE: tuple[tuple[str, str, Endpoint], ...] = (
     ("GET", "/api/v1/admin/upgrades", revenue.list_upgrades),
     ("GET", "/api/v1/admin/metrics", revenue.get_metrics),
     ("GET", "/api/v1/admin/metrics/timeseries", revenue.get_timeseries),
+    ("GET", "/admin", dashboard.admin_page),
+    ("GET", "/admin/static/{name}", dashboard.admin_asset),
     ("PUT", "/api/v1/customers/{customer_id}", ingest.put_customer),
     ("GET", "/api/v1/customers/{customer_id}/entitlements", ingest.get_entitlements),
     ("POST", "/api/v1/usage", ingest.post_usage),

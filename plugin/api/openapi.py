@@ -139,6 +139,8 @@ OPERATIONS = (
             Param("to", "query", {"type": "string", "maxLength": 40}),
         ),
     ),
+    Operation("GET", "/admin", "The admin dashboard (HTML; the key is entered in it)", "none"),
+    Operation("GET", "/admin/static/{name}", "The dashboard's admin.js and admin.css", "none"),
     Operation(
         "PUT", "/api/v1/customers/{customer_id}", "Create or update a customer", "admin",
         body=CustomerIn,

@@ -1,0 +1,530 @@
+/* Uplift admin dashboard: no dependencies, no globals, DOM by createElement/textContent only.
+ *
+ * The admin key lives in sessionStorage (this tab only) and is sent as a bearer token to this
+ * server's admin API; nothing else is stored and no other origin is contacted. Money arrives in
+ * integer minor units per currency and is formatted with Intl.NumberFormat from a decimal
+ * string (never through a float), with Stripe's exponent for the currency (0 for JPY, 3 for
+ * KWD), which the server writes on <html>.
+ */
+(function () {
+  'use strict';
+
+  var KEY = 'uplift.adminKey';
+  var SVG = 'http://www.w3.org/2000/svg';
+  var DAY = 86400;
+  var root = document.documentElement;
+  var ZERO = (root.getAttribute('data-zero-decimal') || '').split(' ');
+  var THREE = (root.getAttribute('data-three-decimal') || '').split(' ');
+  var KINDS = [
+    // [series, css key, label, sign]
+    ['new_mrr', 'new', 'New', 1],
+    ['expansion_mrr', 'expansion', 'Expansion', 1],
+    ['reactivation_mrr', 'reactivation', 'Reactivation', 1],
+    ['contraction_mrr', 'contraction', 'Contraction', -1],
+    ['churned_mrr', 'churn', 'Churn', -1]
+  ];
+  var AMOUNTS = [
+    ['mrr_start', 'MRR at start'],
+    ['mrr_end', 'MRR at end'],
+    ['new_mrr', 'New MRR'],
+    ['expansion_mrr', 'Expansion MRR'],
+    ['reactivation_mrr', 'Reactivation MRR'],
+    ['contraction_mrr', 'Contraction MRR'],
+    ['churned_mrr', 'Churned MRR'],
+    ['net_new_mrr', 'Net new MRR'],
+    ['cross_sell_recurring', 'Cross-sell MRR'],
+    ['cross_sell_one_off', 'Cross-sell charged today']
+  ];
+  var MONEY_FIGURES = [
+    ['arpu_start', 'ARPU at start'],
+    ['arpu_end', 'ARPU at end'],
+    ['average_upgrade_value', 'Average upgrade value (MRR)']
+  ];
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, props) {
+    var node = document.createElement(tag);
+    var key;
+    for (key in props || {}) {
+      if (key === 'text') node.textContent = props[key];
+      else if (key === 'className') node.className = props[key];
+      else if (props[key] !== null && props[key] !== undefined) node.setAttribute(key, props[key]);
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined) continue;
+      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function svg(tag, attrs) {
+    var node = document.createElementNS(SVG, tag);
+    for (var key in attrs) node.setAttribute(key, String(attrs[key]));
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+    return node;
+  }
+
+  // Money ----------------------------------------------------------------------------------
+
+  function exponent(currency) {
+    var code = currency.toLowerCase();
+    if (ZERO.indexOf(code) >= 0) return 0;
+    if (THREE.indexOf(code) >= 0) return 3;
+    return 2;
+  }
+
+  /** "1234" minor units of USD -> "12.34", exactly (no float). */
+  function decimal(minor, digits) {
+    var negative = minor < 0;
+    var s = String(Math.abs(minor));
+    if (digits > 0) {
+      while (s.length <= digits) s = '0' + s;
+      s = s.slice(0, s.length - digits) + '.' + s.slice(s.length - digits);
+    }
+    return (negative ? '-' : '') + s;
+  }
+
+  var formats = {};
+  function money(minor, currency) {
+    if (minor === null || minor === undefined) return '—';
+    var digits = exponent(currency);
+    var code = currency.toUpperCase();
+    if (!formats[code]) {
+      formats[code] = new Intl.NumberFormat(undefined, {
+        style: 'currency', currency: code,
+        minimumFractionDigits: digits, maximumFractionDigits: digits
+      });
+    }
+    // Intl formats a decimal string exactly (ECMA-402 "Intl.NumberFormat v3").
+    return formats[code].format(decimal(Math.round(minor), digits));
+  }
+
+  function percent(value) {
+    if (value === null || value === undefined) return '—';
+    return (value * 100).toFixed(1) + ' %';
+  }
+
+  function count(n) { return new Intl.NumberFormat().format(n); }
+
+  function day(t) { return new Date(t * 1000).toISOString().slice(0, 10); }
+
+  function when(t) { return new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'; }
+
+  // API ------------------------------------------------------------------------------------
+
+  function AuthError(message) { this.message = message; }
+
+  function api(path, key) {
+    return fetch(path, {
+      headers: { Authorization: 'Bearer ' + key, Accept: 'application/json' },
+      credentials: 'omit',
+      cache: 'no-store'
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (response.status === 401 || response.status === 403) {
+          throw new AuthError(body.error && body.error.message || 'Not signed in.');
+        }
+        if (!response.ok) {
+          throw new Error(body.error && body.error.message || 'HTTP ' + response.status);
+        }
+        return body;
+      });
+    });
+  }
+
+  // Period ---------------------------------------------------------------------------------
+
+  function today() { return new Date().toISOString().slice(0, 10); }
+
+  function addDays(isoDay, n) {
+    return new Date(Date.parse(isoDay + 'T00:00:00Z') + n * DAY * 1000).toISOString().slice(0, 10);
+  }
+
+  /** The API's [from, to): `to` is the day after the last day shown. */
+  function period() {
+    var from = $('period-from').value;
+    var to = $('period-to').value;
+    return { from: from, to: addDays(to, 1), query: 'from=' + from + '&to=' + addDays(to, 1) };
+  }
+
+  function interval(p) {
+    var days = (Date.parse(p.to) - Date.parse(p.from)) / 86400000;
+    if (days <= 62) return 'day';
+    if (days <= 7 * 104) return 'week';
+    return 'month';
+  }
+
+  // Rendering ------------------------------------------------------------------------------
+
+  function table(caption, headers, rows, numeric) {
+    var head = el('tr');
+    headers.forEach(function (h, i) {
+      head.appendChild(el('th', { scope: 'col', className: numeric && numeric[i] ? 'num' : null, text: h }));
+    });
+    var body = el('tbody');
+    rows.forEach(function (row) { body.appendChild(row); });
+    return el('table', null, caption ? el('caption', { text: caption }) : null, el('thead', null, head), body);
+  }
+
+  function cell(text, attrs) {
+    var props = { text: text };
+    for (var k in attrs || {}) props[k] = attrs[k];
+    return el('td', props);
+  }
+
+  function empty(text) { return el('p', { className: 'empty', text: text }); }
+
+  function how(figure) {
+    if (figure.denominator === null || figure.denominator === undefined) return figure.note || '';
+    return figure.numerator + ' / ' + figure.denominator + (figure.note ? ' — ' + figure.note : '');
+  }
+
+  function renderMetrics(doc) {
+    var body = clear($('metrics-body'));
+    var overall = [];
+    var conv = doc.upsell_conversion;
+    overall.push(el('tr', null,
+      el('th', { scope: 'row', text: 'Upsell conversion' }),
+      cell(percent(conv.value), { className: 'num', 'data-metric': 'upsell_conversion', 'data-value': conv.value === null ? '' : String(conv.value) }),
+      cell(how(conv), { className: 'how' })));
+    [['median', 'Time to upsell, median'], ['p90', 'Time to upsell, 90th percentile']].forEach(function (pair) {
+      var f = doc.time_to_upsell_days[pair[0]];
+      overall.push(el('tr', null,
+        el('th', { scope: 'row', text: pair[1] }),
+        cell(f.value === null ? '—' : f.value.toFixed(1) + ' days', { className: 'num', 'data-metric': 'time_to_upsell_' + pair[0], 'data-value': f.value === null ? '' : String(f.value) }),
+        cell(f.numerator + ' ' + (f.note || ''), { className: 'how' })));
+    });
+    body.appendChild(table('All currencies', ['Metric', 'Value', 'How'], overall, [false, true, false]));
+
+    var currencies = Object.keys(doc.currencies).sort();
+    if (!currencies.length) body.appendChild(empty('No revenue recorded in this period.'));
+    var cards = el('div', { className: 'cards' });
+    currencies.forEach(function (cur) {
+      var m = doc.currencies[cur];
+      var rows = AMOUNTS.map(function (pair) {
+        return el('tr', null,
+          el('th', { scope: 'row', text: pair[1] }),
+          cell(money(m[pair[0]], cur), { className: 'num', 'data-metric': pair[0], 'data-currency': cur, 'data-value': String(m[pair[0]]) }),
+          cell('', { className: 'how' }));
+      });
+      rows.push(el('tr', null,
+        el('th', { scope: 'row', text: 'Net dollar retention' }),
+        cell(percent(m.ndr.value), { className: 'num', 'data-metric': 'ndr', 'data-currency': cur, 'data-value': m.ndr.value === null ? '' : String(m.ndr.value) }),
+        cell(how(m.ndr), { className: 'how' })));
+      MONEY_FIGURES.forEach(function (pair) {
+        var f = m[pair[0]];
+        rows.push(el('tr', null,
+          el('th', { scope: 'row', text: pair[1] }),
+          cell(money(f.value === null ? null : Math.round(f.value), cur), { className: 'num', 'data-metric': pair[0], 'data-currency': cur, 'data-value': f.value === null ? '' : String(f.value) }),
+          cell(how(f), { className: 'how' })));
+      });
+      cards.appendChild(el('div', null, table(cur.toUpperCase(), ['Metric', 'Value', 'How'], rows, [false, true, false])));
+    });
+    body.appendChild(cards);
+  }
+
+  function renderChart(seriesByKind, p, iv) {
+    var body = clear($('mrr-body'));
+    var buckets = seriesByKind.new_mrr.buckets;
+    var currencies = {};
+    KINDS.forEach(function (k) {
+      Object.keys(seriesByKind[k[0]].currencies).forEach(function (c) { currencies[c] = true; });
+    });
+    var list = Object.keys(currencies).sort();
+    var legend = el('ul', { className: 'legend', 'aria-label': 'Legend' });
+    KINDS.forEach(function (k) {
+      legend.appendChild(el('li', { className: 'key-' + k[1] }, el('span', { text: k[2] + (k[3] < 0 ? ' (below the line)' : '') })));
+    });
+    body.appendChild(el('p', { className: 'note', text: 'Per ' + iv + ', ' + p.from + ' to ' + addDays(p.to, -1) + '.' }));
+    if (!list.length) { body.appendChild(empty('No MRR movements in this period.')); return; }
+    body.appendChild(legend);
+    list.forEach(function (cur) { body.appendChild(chartFor(cur, seriesByKind, buckets)); });
+  }
+
+  function chartFor(cur, seriesByKind, buckets) {
+    var W = 720, H = 260, left = 72, right = 8, top = 12, bottom = 28;
+    var n = buckets.length;
+    var up = [], down = [];
+    for (var i = 0; i < n; i++) {
+      up.push(0); down.push(0);
+      KINDS.forEach(function (k) {
+        var values = seriesByKind[k[0]].currencies[cur];
+        var v = values ? values[i] : 0;
+        if (k[3] > 0) up[i] += v; else down[i] += v;
+      });
+    }
+    var maxUp = Math.max.apply(null, up.concat([0]));
+    var maxDown = Math.max.apply(null, down.concat([0]));
+    var span = Math.max(maxUp + maxDown, 1);
+    var plotH = H - top - bottom;
+    var zero = top + plotH * maxUp / span;
+    var step = (W - left - right) / n;
+    var barW = Math.max(step * 0.7, 1);
+    var id = 'chart-' + cur;
+    var figure = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': id + '-title', 'data-currency': cur });
+    figure.setAttribute('class', 'chart');
+    var title = svg('title', { id: id + '-title' });
+    title.textContent = 'MRR movements in ' + cur.toUpperCase() + ' per bucket: gains above the line, losses below. The table after the chart has the numbers.';
+    figure.appendChild(title);
+    for (var b = 0; b < n; b++) {
+      var x = left + b * step + (step - barW) / 2;
+      var yUp = zero, yDown = zero;
+      KINDS.forEach(function (k) {
+        var values = seriesByKind[k[0]].currencies[cur];
+        var v = values ? values[b] : 0;
+        if (!v) return;
+        var h = plotH * v / span;
+        var y;
+        if (k[3] > 0) { yUp -= h; y = yUp; } else { y = yDown; yDown += h; }
+        var rect = svg('rect', { x: x.toFixed(2), y: y.toFixed(2), width: barW.toFixed(2), height: Math.max(h, 0.5).toFixed(2), 'data-kind': k[0], 'data-bucket': String(buckets[b].start), 'data-value': String(v) });
+        rect.setAttribute('class', 'bar-' + k[1]);
+        var tip = svg('title', {});
+        tip.textContent = day(buckets[b].start) + ': ' + k[2] + ' ' + money(k[3] * v, cur);
+        rect.appendChild(tip);
+        figure.appendChild(rect);
+      });
+    }
+    var axis = svg('line', { x1: left, x2: W - right, y1: zero.toFixed(2), y2: zero.toFixed(2) });
+    axis.setAttribute('class', 'axis');
+    figure.appendChild(axis);
+    [[maxUp, top], [-maxDown, H - bottom]].forEach(function (pair) {
+      if (!pair[0]) return;
+      var label = svg('text', { x: left - 6, y: pair[1] + 4, 'text-anchor': 'end' });
+      label.setAttribute('class', 'label');
+      label.textContent = money(pair[0], cur);
+      figure.appendChild(label);
+    });
+    (n > 1 ? [0, n - 1] : [0]).forEach(function (b) {
+      var label = svg('text', { x: left + b * step + step / 2, y: H - 8, 'text-anchor': b === 0 ? 'start' : 'end' });
+      label.setAttribute('class', 'label');
+      label.textContent = day(buckets[b].start);
+      figure.appendChild(label);
+    });
+    var rows = [];
+    for (var r = 0; r < n; r++) {
+      var tr = el('tr', null, el('th', { scope: 'row', text: day(buckets[r].start) }));
+      KINDS.forEach(function (k) {
+        var values = seriesByKind[k[0]].currencies[cur];
+        tr.appendChild(cell(money(values ? values[r] : 0, cur), { className: 'num' }));
+      });
+      rows.push(tr);
+    }
+    var details = el('details', null, el('summary', { text: 'Numbers behind the ' + cur.toUpperCase() + ' chart' }),
+      table(null, ['Bucket'].concat(KINDS.map(function (k) { return k[2]; })), rows, [false, true, true, true, true, true]));
+    return el('div', { className: 'chart-block' }, el('h3', { text: cur.toUpperCase() }), figure, details);
+  }
+
+  function armTotals(arms) {
+    var t = { exposed: 0, clicked: 0, accepted: 0, paid: 0 };
+    arms.forEach(function (a) {
+      if (a.arm === 'holdout') return; // held out customers never see the offer
+      t.exposed += a.exposed; t.clicked += a.clicked; t.accepted += a.accepted; t.paid += a.paid;
+    });
+    return t;
+  }
+
+  function step(n, of) {
+    return count(n) + (of ? ' (' + percent(n / of) + ')' : '');
+  }
+
+  function renderFunnel(offers) {
+    var body = clear($('funnel-body'));
+    if (!offers.length) { body.appendChild(empty('No offers yet.')); return; }
+    var rows = offers.map(function (o) {
+      var t = armTotals(o.results.arms);
+      return el('tr', { 'data-offer': o.offer.id },
+        el('th', { scope: 'row', text: (o.offer.name || o.offer.id) + ' (' + o.offer.status + ')' }),
+        cell(count(t.exposed), { className: 'num', 'data-step': 'exposed', 'data-value': String(t.exposed) }),
+        cell(step(t.clicked, t.exposed), { className: 'num', 'data-step': 'clicked', 'data-value': String(t.clicked) }),
+        cell(step(t.accepted, t.clicked), { className: 'num', 'data-step': 'accepted', 'data-value': String(t.accepted) }),
+        cell(step(t.paid, t.accepted), { className: 'num', 'data-step': 'paid', 'data-value': String(t.paid) }));
+    });
+    body.appendChild(el('p', { className: 'note', text: 'Customers at each step, all variants (holdout excluded), each step as a share of the one before. All time.' }));
+    body.appendChild(table(null, ['Offer', 'Exposed', 'Clicked', 'Accepted', 'Paid'], rows, [false, true, true, true, true]));
+  }
+
+  function interval95(pair) {
+    return pair ? percent(pair[0]) + ' – ' + percent(pair[1]) : '—';
+  }
+
+  function renderResults(offers) {
+    var body = clear($('results-body'));
+    if (!offers.length) { body.appendChild(empty('No offers yet.')); return; }
+    offers.forEach(function (o) {
+      var rows = o.results.arms.map(function (a) {
+        return el('tr', { 'data-arm': a.arm },
+          el('th', { scope: 'row', text: a.arm + (a.control ? ' (control)' : '') }),
+          cell(count(a.exposed), { className: 'num' }),
+          cell(count(a.paid), { className: 'num' }),
+          cell(percent(a.conversion_rate), { className: 'num', 'data-value': a.conversion_rate === null ? '' : String(a.conversion_rate) }),
+          cell(interval95(a.interval_95), { className: 'num' }),
+          cell(a.p_value_vs_control === null ? '—' : a.p_value_vs_control.toFixed(3), { className: 'num' }),
+          cell(a.lift_vs_holdout === null ? '—' : (a.lift_vs_holdout * 100).toFixed(1) + ' pts', { className: 'num' }));
+      });
+      body.appendChild(table(o.offer.name || o.offer.id,
+        ['Arm', 'Exposed', 'Paid', 'Conversion', '95 % interval', 'p vs control', 'Lift vs holdout'],
+        rows, [false, true, true, true, true, true, true]));
+      if (o.results.warning) body.appendChild(el('p', { className: 'warning', text: o.results.warning }));
+    });
+  }
+
+  function renderUpgrades(list) {
+    var body = clear($('upgrades-body'));
+    if (!list.data.length) { body.appendChild(empty('No upgrades yet.')); return; }
+    var rows = list.data.map(function (u) {
+      return el('tr', { 'data-upgrade': u.id },
+        cell(when(u.created)),
+        cell(u.customer),
+        cell(u.offer_id ? u.offer_id + (u.variant ? ' / ' + u.variant : '') : '—'),
+        cell(u.status + (u.failure_reason ? ': ' + u.failure_reason : '')),
+        cell(u.amount_paid === null ? '— (quoted ' + money(u.amount_quoted, u.currency) + ')' : money(u.amount_paid, u.currency), { className: 'num' }),
+        cell(money(u.mrr_delta, u.currency), { className: 'num' }));
+    });
+    body.appendChild(table(null, ['Created', 'Customer', 'Offer', 'Status', 'Charged', 'MRR change'], rows, [false, false, false, false, true, true]));
+  }
+
+  function renderWebhooks(list) {
+    var body = clear($('webhooks-body'));
+    if (!list.data.length) { body.appendChild(empty('No failed webhook events.')); return; }
+    var rows = list.data.map(function (e) {
+      return el('tr', { 'data-event': e.id },
+        cell(e.id), cell(e.type), cell(when(e.created)),
+        cell(count(e.attempts), { className: 'num' }), cell(e.last_error || ''));
+    });
+    body.appendChild(table(null, ['Event', 'Type', 'Created', 'Attempts', 'Last error'], rows, [false, false, false, true, false]));
+  }
+
+  function sectionError(id, error) {
+    clear($(id)).appendChild(el('p', { className: 'error', text: 'Could not load: ' + error.message }));
+  }
+
+  // Flow -----------------------------------------------------------------------------------
+
+  var generation = 0;
+
+  function load(key) {
+    var mine = ++generation;
+    var p = period();
+    var iv = interval(p);
+    $('period-note').textContent = 'Period ' + p.from + ' to ' + addDays(p.to, -1) + ' (UTC), charts per ' + iv + '.';
+    $('dashboard').setAttribute('data-from', p.from);
+    $('dashboard').setAttribute('data-to', p.to);
+    $('status').textContent = 'Loading…';
+    var current = function () { return mine === generation && sessionStorage.getItem(KEY) === key; };
+    var jobs = [
+      api('/api/v1/admin/metrics?' + p.query, key).then(function (doc) {
+        if (current()) renderMetrics(doc);
+      }, fail('metrics-body')),
+      Promise.all(KINDS.map(function (k) {
+        return api('/api/v1/admin/metrics/timeseries?metric=' + k[0] + '&interval=' + iv + '&' + p.query, key);
+      })).then(function (all) {
+        if (!current()) return;
+        var byKind = {};
+        KINDS.forEach(function (k, i) { byKind[k[0]] = all[i]; });
+        renderChart(byKind, p, iv);
+      }, fail('mrr-body')),
+      api('/api/v1/admin/offers?limit=100', key).then(function (list) {
+        return Promise.all(list.data.map(function (offer) {
+          return api('/api/v1/admin/offers/' + encodeURIComponent(offer.id) + '/results', key)
+            .then(function (results) { return { offer: offer, results: results }; });
+        }));
+      }).then(function (offers) {
+        if (!current()) return;
+        renderFunnel(offers);
+        renderResults(offers);
+      }, function (error) { fail('funnel-body')(error); fail('results-body')(error); }),
+      api('/api/v1/admin/upgrades?limit=10', key).then(function (list) {
+        if (current()) renderUpgrades(list);
+      }, fail('upgrades-body')),
+      api('/api/v1/admin/webhook-events?status=failed&limit=10', key).then(function (list) {
+        if (current()) renderWebhooks(list);
+      }, fail('webhooks-body'))
+    ];
+    return Promise.all(jobs).then(function () {
+      if (current()) {
+        $('status').textContent = 'Updated ' + new Date().toISOString().slice(11, 19) + ' UTC.';
+        $('dashboard').setAttribute('data-loaded', String(mine));
+      }
+    });
+
+    function fail(id) {
+      return function (error) {
+        if (error instanceof AuthError) { signOut('Your admin key is no longer accepted. Sign in again.'); return; }
+        if (current()) sectionError(id, error);
+      };
+    }
+  }
+
+  var BODIES = ['metrics-body', 'mrr-body', 'funnel-body', 'results-body', 'upgrades-body', 'webhooks-body'];
+
+  function showDashboard(key) {
+    $('login').hidden = true;
+    $('dashboard').hidden = false;
+    $('logout').hidden = false;
+    load(key);
+  }
+
+  function signOut(message) {
+    generation++;
+    sessionStorage.removeItem(KEY);
+    BODIES.forEach(function (id) { clear($(id)); });
+    $('dashboard').removeAttribute('data-loaded');
+    $('status').textContent = '';
+    $('dashboard').hidden = true;
+    $('logout').hidden = true;
+    $('login').hidden = false;
+    $('login-error').textContent = message || '';
+    $('admin-key').value = '';
+    $('admin-key').focus();
+  }
+
+  function signIn(event) {
+    event.preventDefault();
+    var key = $('admin-key').value.trim();
+    var error = $('login-error');
+    error.textContent = '';
+    if (!key) { error.textContent = 'Enter an admin key.'; $('admin-key').focus(); return; }
+    var button = event.target.querySelector('button');
+    button.disabled = true;
+    api('/api/v1/admin/upgrades?limit=1', key).then(function () {
+      sessionStorage.setItem(KEY, key);
+      $('admin-key').value = '';
+      showDashboard(key);
+      $('period-from').focus();
+    }, function (e) {
+      error.textContent = e instanceof AuthError
+        ? 'That admin key was not accepted.'
+        : 'Could not reach the server: ' + e.message;
+      $('admin-key').select();
+    }).then(function () { button.disabled = false; });
+  }
+
+  function start() {
+    var to = today();
+    $('period-to').value = to;
+    $('period-from').value = addDays(to, -29);
+    $('login-form').addEventListener('submit', signIn);
+    $('logout').addEventListener('click', function () { signOut('Signed out.'); });
+    $('period').addEventListener('submit', function (event) {
+      event.preventDefault();
+      var key = sessionStorage.getItem(KEY);
+      if (!key) { signOut(''); return; }
+      if (!$('period-from').value || !$('period-to').value || $('period-from').value > $('period-to').value) {
+        $('status').textContent = 'Choose a start day on or before the end day.';
+        return;
+      }
+      load(key);
+    });
+    var key = sessionStorage.getItem(KEY);
+    if (key) showDashboard(key);
+    else $('admin-key').focus();
+  }
+
+  start();
+})();

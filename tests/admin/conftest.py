@@ -1,0 +1,125 @@
+"""One simulated shop per module: the demo catalog and offers in the emulator and in a fresh
+database, a real `uplift serve` on it, and plugin.simulate's synthetic customers driven
+through the widget API (their webhooks signed and processed), plus one webhook event that
+failed, for the dashboard's list of failures.
+
+Module-scoped because the simulation takes seconds; the tests only read what it made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from plugin import storage
+from plugin.cli import sync_catalog
+from plugin.clock import SystemClock
+from plugin.demo import seed_stripe, seed_uplift
+from plugin.simulate import Report, World, simulate
+from plugin.stripe_gateway import StripeGateway
+from tests.support import (
+    ADMIN_KEY,
+    STRIPE_TEST_KEY,
+    WEBHOOK_SECRET,
+    WIDGET_SECRET,
+    free_port,
+    stop,
+    uplift_env,
+    wait_until_ready,
+)
+from webhooks import store
+from webhooks.store import NewEvent
+
+if TYPE_CHECKING:
+    from localstripe_bridge.process import EmulatorProcess
+
+CUSTOMERS = 6
+FAILED_EVENT = "evt_admin_failed_once"
+
+
+@dataclass(frozen=True)
+class Shop:
+    url: str
+    database_url: str
+    report: Report
+    log: Path
+
+    def api(self, path: str, **headers: str) -> httpx.Response:
+        return httpx.get(
+            self.url + path, headers={"Authorization": f"Bearer {ADMIN_KEY}", **headers}, timeout=30
+        )
+
+    def json(self, path: str) -> Any:
+        response = self.api(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+async def _seed(database_url: str, stripe_url: str) -> dict[str, str]:
+    clock = SystemClock()
+    gateway = StripeGateway(api_key=STRIPE_TEST_KEY, api_base=stripe_url)
+    db = await storage.connect(database_url)
+    try:
+        await storage.migrations.apply(db, now=clock.now())
+        seed = await seed_stripe(gateway)
+        await sync_catalog(db, gateway, now=clock.now())
+        await seed_uplift(db, seed, now=clock.now())
+        await store.insert(
+            db,
+            event=NewEvent(
+                id=FAILED_EVENT, type="invoice.paid", object_id="in_missing",
+                created=clock.now() - 3600, livemode=False, payload="{}",
+                received_at=clock.now() - 3600,
+            ),
+        )  # fmt: skip
+        await store.fail(
+            db, event_id=FAILED_EVENT, error="No such invoice: 'in_missing'", now=clock.now()
+        )
+    finally:
+        await db.close()
+        await gateway.close()
+    return seed.prices
+
+
+@pytest.fixture(scope="module")
+def shop(
+    emulator: EmulatorProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[Shop]:
+    workdir = tmp_path_factory.mktemp("admin")
+    database_url = f"sqlite+aiosqlite:///{workdir / 'admin.db'}"
+    prices = asyncio.run(_seed(database_url, emulator.url))
+    port = free_port()
+    log = workdir / "serve.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "plugin", "serve", "--port", str(port)],
+            env=uplift_env(
+                database_url=database_url, stripe_api_key=STRIPE_TEST_KEY,
+                stripe_api_base=emulator.url, widget_secret=WIDGET_SECRET,
+                admin_key=ADMIN_KEY, stripe_webhook_secrets=WEBHOOK_SECRET,
+            ),
+            stdout=sink, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, process)
+        world = World(
+            uplift_url=url, stripe_url=emulator.url, stripe_key=STRIPE_TEST_KEY,
+            admin_key=ADMIN_KEY, widget_secret=WIDGET_SECRET, webhook_secret=WEBHOOK_SECRET,
+            prices=prices,
+        )  # fmt: skip
+        run = request.module.__name__.rsplit(".", 1)[-1]
+        report = asyncio.run(simulate(world, customers=CUSTOMERS, run=run, clock=SystemClock()))
+        yield Shop(url, database_url, report, log)
+    finally:
+        stop(process)
