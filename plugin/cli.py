@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="self-contained demo: local Stripe, catalog, server")
     demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--simulate", type=int, metavar="N", help="first drive N synthetic customers")
 
     commands.add_parser("migrate", help="apply database migrations")
 
@@ -204,6 +205,11 @@ def _dispatch(args: argparse.Namespace) -> None:
         case "demo":
             from plugin.demo import run_demo
 
+            if args.simulate is not None:
+                from plugin import simulate
+
+                simulate.run_demo(settings, port=args.port, customers=args.simulate)
+                return
             run_demo(settings, port=args.port)
         case "migrate":
             asyncio.run(migrate(settings))

@@ -27,14 +27,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+import shutil
+import tempfile
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import uvicorn
+from pydantic import SecretStr
 
+from plugin import demo, logs
+from plugin.app import create_app
 from plugin.auth import issue_customer_token
-from plugin.clock import Clock
+from plugin.cli import CommandError
+from plugin.clock import Clock, SystemClock
+from plugin.server import secret_values
+from plugin.settings import SQLITE_PREFIX, Settings
 from plugin.stripe_gateway import StripeGateway
 from webhooks.signature import sign
 
@@ -246,3 +258,74 @@ async def simulate(world: World, *, customers: int, run: str, clock: Clock) -> R
     finally:
         await gateway.close()
     return report
+
+
+def run_demo(settings: Settings, *, port: int, customers: int) -> None:
+    """`uplift demo --simulate N`: the demo (plugin/demo.py: emulator, catalog, offers, signed
+    webhook endpoint), served from a thread so that N customers can be simulated against it
+    first; prints what they did and where to see it, then serves until Ctrl-C."""
+    try:
+        from localstripe_bridge.process import EmulatorProcess
+    except ImportError:  # pragma: no cover - depends on how Uplift was installed
+        raise CommandError('the demo needs its extra: pip install -e ".[demo]"') from None
+    if customers < 1:
+        raise CommandError("--simulate needs at least one customer")
+    workdir = Path(tempfile.mkdtemp(prefix="uplift-demo-"))
+    try:
+        with EmulatorProcess() as emulator:
+            base = settings.model_copy(
+                update={
+                    "database_url": f"{SQLITE_PREFIX}{workdir / 'uplift.db'}",
+                    "stripe_api_key": SecretStr(demo.DEMO_STRIPE_KEY),
+                    "stripe_api_base": emulator.url,
+                    "widget_secret": settings.widget_secret or SecretStr(secrets.token_urlsafe(32)),
+                    "public_url": f"http://127.0.0.1:{port}",
+                }
+            )
+            served, admin_key, seed = asyncio.run(demo.prepare(base, port=port))
+            assert served.widget_secret is not None  # noqa: S101 -- set just above
+            logs.configure(secrets=secret_values(served))
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(served), host="127.0.0.1", port=port, log_config=None,
+                    access_log=False, server_header=False,
+                )
+            )  # fmt: skip
+            thread = threading.Thread(target=server.run, name="uplift-demo", daemon=True)
+            thread.start()
+            while not server.started:
+                if not thread.is_alive():
+                    raise CommandError(f"the demo server did not start on port {port}")
+                threading.Event().wait(0.05)
+            world = World(
+                uplift_url=served.public_url, stripe_url=emulator.url,
+                stripe_key=demo.DEMO_STRIPE_KEY, admin_key=admin_key,
+                widget_secret=served.widget_secret.get_secret_value(),
+                webhook_secret=served.stripe_webhook_secrets[0].get_secret_value(),
+                prices=seed.prices,
+            )  # fmt: skip
+            report = asyncio.run(
+                simulate(world, customers=customers, run=secrets.token_hex(4), clock=SystemClock())
+            )
+            print(  # noqa: T201 -- the demo prints what it did and where to look
+                "\n".join(
+                    [
+                        "Uplift demo, simulated",
+                        f"  {report.summary()}",
+                        f"  dashboard:    {served.public_url}/admin",
+                        f"  metrics:      {served.public_url}/api/v1/admin/metrics",
+                        f"  admin key:    {admin_key}",
+                        f"  local Stripe: {emulator.url}",
+                        "Press Ctrl-C to stop.",
+                    ]
+                ),
+                flush=True,
+            )
+            try:
+                while thread.is_alive():
+                    thread.join(0.5)
+            except KeyboardInterrupt:
+                server.should_exit = True
+                thread.join(10)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
