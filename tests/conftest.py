@@ -2,18 +2,25 @@
 
 - `emulator`: the local Stripe (localstripe behind localstripe_bridge) as a subprocess on a
   free loopback port, one per test session.
-- `settings` / `db`: a fresh SQLite file per test, migrated.
+- `database_url` / `settings` / `db`: a fresh database per test, migrated: a SQLite file, or
+  with `UPLIFT_TEST_DATABASE=postgres` a PostgreSQL database cloned from a migrated template
+  on the cluster at `UPLIFT_TEST_POSTGRES_DSN` (or on a throwaway cluster the session starts
+  when that is unset; see tests/postgres.py).
 - `app` / `client`: the ASGI app under httpx with its lifespan entered explicitly.
 - `serve`: a real `uplift serve` subprocess for end-to-end tests.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+import tempfile
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 import pytest
@@ -29,9 +36,11 @@ from plugin.stripe_gateway import StripeGateway
 if TYPE_CHECKING:
     from localstripe_bridge.process import EmulatorProcess
 
+from tests.postgres import Databases, uplift_url
 from tests.support import (
     ADMIN_KEY,
     NOW,
+    ON_POSTGRES,
     STRIPE_TEST_KEY,
     WEBHOOK_SECRET,
     WIDGET_SECRET,
@@ -62,9 +71,69 @@ def clock() -> FixedClock:
     return FixedClock(NOW)
 
 
+T = TypeVar("T")
+
+
+def _blocking(coroutine: Coroutine[object, object, T]) -> T:
+    """Run a coroutine to the end from a synchronous fixture, on a thread of its own, so the
+    test's event loop (set or not yet set) is left alone."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Databases | None]:
+    """The PostgreSQL databases of this run, or None when the suite runs on SQLite."""
+    if not ON_POSTGRES:
+        yield None
+        return
+    from tests import postgres as cluster
+
+    dsn = os.environ.get("UPLIFT_TEST_POSTGRES_DSN")
+    started = None
+    if not dsn:
+        started = Path(tempfile.mkdtemp(prefix="uplift-pg-"))
+        dsn = cluster.start(started)
+    databases = Databases(dsn)
+    try:
+        _blocking(databases.prepare(migrate=True))
+        yield databases
+        _blocking(databases.finish())
+    finally:
+        if started is not None:
+            cluster.stop(started)
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'uplift.db'}"
+def new_database_url(tmp_path: Path, postgres: Databases | None) -> Iterator[Callable[..., str]]:
+    """Make more fresh databases (`name` names the SQLite file; `migrated=False` gives an empty
+    one), each dropped after the test."""
+    made: list[str] = []
+
+    def make(name: str = "uplift.db", *, migrated: bool = True) -> str:
+        if postgres is None:
+            return f"sqlite+aiosqlite:///{tmp_path / name}"
+        dsn = _blocking(postgres.fresh(migrated=migrated))
+        made.append(dsn)
+        return uplift_url(dsn)
+
+    yield make
+    if postgres is not None:
+        for dsn in made:
+            _blocking(postgres.drop(dsn))
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[..., str]) -> str:
+    """A fresh database: an absent SQLite file, or a migrated PostgreSQL clone (applying the
+    migrations again is a no-op either way)."""
+    return new_database_url()
+
+
+@pytest.fixture
+def empty_database_url(new_database_url: Callable[..., str]) -> str:
+    """A fresh database with no schema at all, for tests of the migrations themselves."""
+    return new_database_url("empty.db", migrated=False)
 
 
 @pytest.fixture
@@ -128,13 +197,18 @@ class Served:
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start `uplift serve` with the given settings (keyword = UPLIFT_ variable, lower case)."""
+def serve(tmp_path: Path, new_database_url: Callable[..., str]) -> Iterator[Callable[..., Served]]:
+    """Start `uplift serve` with the given settings (keyword = UPLIFT_ variable, lower case).
+    Without a `database_url`, every server of the test shares one fresh database."""
     started: list[Served] = []
+    shared: list[str] = []
 
     def start(*extra: str, **values: str) -> Served:
         port = free_port()
-        values.setdefault("database_url", f"sqlite+aiosqlite:///{tmp_path / 'served.db'}")
+        if "database_url" not in values:
+            if not shared:
+                shared.append(new_database_url("served.db", migrated=False))
+            values["database_url"] = shared[0]
         values.setdefault("stripe_api_key", STRIPE_TEST_KEY)
         output = tmp_path / f"serve-{port}.log"
         # Output goes to a file, not a pipe nobody drains, so a chatty server never blocks.

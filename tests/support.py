@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 import httpx
+import pytest
 
 from plugin.stripe_gateway import StripeGateway
 
@@ -19,6 +20,11 @@ STRIPE_TEST_KEY = "sk_test_uplift_tests"
 WIDGET_SECRET = "widget-secret-for-tests-" + "0123456789abcdef" * 3
 ADMIN_KEY = "uplift_sk_bootstrap_admin_key_for_tests"
 WEBHOOK_SECRET = "whsec_tests_0123456789abcdef"
+
+# The backend the suite runs on (tests/conftest.py `database_url`): SQLite unless
+# UPLIFT_TEST_DATABASE=postgres.
+ON_POSTGRES = os.environ.get("UPLIFT_TEST_DATABASE", "sqlite") == "postgres"
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite itself (its file, pragmas)")
 
 
 def free_port() -> int:

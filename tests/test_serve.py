@@ -12,11 +12,12 @@ import pytest
 
 from plugin import storage
 from tests.conftest import Served
-from tests.support import WEBHOOK_SECRET, WIDGET_SECRET
+from tests.support import WEBHOOK_SECRET, WIDGET_SECRET, sqlite_only
 
 pytestmark = pytest.mark.e2e
 
 
+@sqlite_only
 def test_serve_migrates_then_reports_ready(serve: Callable[..., Served], tmp_path: Path) -> None:
     """A fresh database file is migrated on start and `/readyz` says so."""
     served = serve()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from plugin import storage
@@ -118,10 +116,10 @@ async def test_catalog_sync_mirrors_products_and_prices(
     assert product in await storage.catalog.list_products(db)
 
 
-def test_catalog_sync_command_reports_counts(emulator_url: str, tmp_path: Path) -> None:
+def test_catalog_sync_command_reports_counts(emulator_url: str, database_url: str) -> None:
     """The CLI pulls from the configured Stripe and says how much it stored."""
     env = uplift_env(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'sync.db'}",
+        database_url=database_url,
         stripe_api_key=STRIPE_TEST_KEY,
         stripe_api_base=emulator_url,
     )

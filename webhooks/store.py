@@ -3,14 +3,26 @@
 Statuses: `pending` (stored, not finished: new, being processed, or waiting for a retry),
 `processed`, `ignored` (a type Uplift does not handle) and `failed` (retries exhausted; replayable).
 
-A pending event is due when `next_attempt_at <= now`. Claiming one pushes `next_attempt_at` out
-by a lease, so a second `uplift serve` worker process does not pick the same event while the
-first is on it; a worker that dies mid-event leaves the lease to run out (or, on restart,
-`release_claims` makes everything pending due again at once).
+A pending event is due when `next_attempt_at <= now`. How a worker claims one differs:
+
+- SQLite (one host, `uplift serve --workers N`): claiming pushes `next_attempt_at` out by a
+  lease, so another worker process does not pick the same event while the first is on it; a
+  worker that dies mid-event leaves the lease to run out (or, on restart, `release_claims`
+  makes everything pending due again at once).
+- PostgreSQL (several instances): a claim is a session advisory lock on the event's `seq`,
+  taken with `pg_try_advisory_lock` on a connection the worker holds (`Claims`), and the row
+  is re-checked (still pending and due) after the lock is held. Another instance skips a
+  locked event; when an instance dies, its connection closes and the server frees its locks,
+  so another instance takes the event over at once, with no lease to wait out and no restart
+  that could steal a claim from a live instance. Events of one Stripe object (the same
+  `object_id`) are also locked per object, so two instances never apply updates of one
+  subscription at the same time, which the per-object ordering check could not see.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -101,15 +113,24 @@ async def insert(db: Database, *, event: NewEvent) -> bool:
     return stored
 
 
+_DUE = """
+    SELECT * FROM webhook_events
+    WHERE status = 'pending' AND next_attempt_at <= :now
+    ORDER BY seq LIMIT :limit
+"""
+
+
 async def claim_due(db: Database, *, now: int, lease: int, limit: int) -> list[StoredEvent]:
-    """Take up to `limit` due events, oldest first, counting an attempt for each."""
+    """Take up to `limit` due events, oldest first, counting an attempt for each.
+
+    On PostgreSQL a claim is a lock held for as long as a `claims()` block runs; taken here,
+    it ends with the call (as if the claimer had died), and `lease` does not apply."""
+    if db.dialect == "postgresql":
+        async with claims(db) as held:
+            return await held.take(now=now, lease=lease, limit=limit)
     async with db.transaction() as conn:
         rows = await conn.fetch_all(
-            """
-            SELECT * FROM webhook_events
-            WHERE status = 'pending' AND next_attempt_at <= :now
-            ORDER BY seq LIMIT :limit
-            """,
+            _DUE,
             {"now": now, "limit": limit},
         )
         if not rows:
@@ -121,6 +142,103 @@ async def claim_due(db: Database, *, now: int, lease: int, limit: int) -> list[S
             {"until": now + lease, **params},
         )
     return [_event({**row, "attempts": row["attempts"] + 1}) for row in rows]
+
+
+# PostgreSQL claims ------------------------------------------------------------------------------
+
+# Advisory locks come in two key spaces that never meet: one bigint (here: the event's `seq`)
+# and a pair of int4s (objects, under this first key; named locks use another, see
+# `PostgresConnection.lock`).
+_OBJECT_LOCKS = 0x55504C  # "UPL"
+
+
+class Claims:
+    """The events one worker holds, on its own connection (PostgreSQL) or by lease (SQLite)."""
+
+    def __init__(self, db: Database, session: Connection | None) -> None:
+        self._db = db
+        self._session = session
+        self._held: dict[str, tuple[int, str | None]] = {}  # event id -> (seq, object id)
+
+    async def take(self, *, now: int, lease: int, limit: int) -> list[StoredEvent]:
+        """Up to `limit` due events, oldest first, an attempt counted for each."""
+        if self._session is None:
+            return await claim_due(self._db, now=now, lease=lease, limit=limit)
+        conn = self._session
+        # More than the batch: some may be held by other instances.
+        candidates = await conn.fetch_all(
+            """
+            SELECT seq, object_id FROM webhook_events
+            WHERE status = 'pending' AND next_attempt_at <= :now
+            ORDER BY seq LIMIT :limit
+            """,
+            {"now": now, "limit": limit * 4},
+        )
+        locked: list[int] = []
+        for row in candidates:
+            if len(locked) == limit:
+                break
+            if not await conn.fetch_value("SELECT pg_try_advisory_lock(:seq)", row):
+                continue
+            if row["object_id"] is not None and not await conn.fetch_value(
+                "SELECT pg_try_advisory_lock(:space, hashtext(:object_id))",
+                {"space": _OBJECT_LOCKS, "object_id": row["object_id"]},
+            ):
+                await conn.fetch_value("SELECT pg_advisory_unlock(:seq)", row)
+                continue
+            locked.append(row["seq"])
+        if not locked:
+            return []
+        # Held now; what another instance finished meanwhile is no longer pending or due.
+        rows = await conn.fetch_all(
+            """
+            UPDATE webhook_events SET attempts = attempts + 1
+            WHERE seq = ANY(:locked) AND status = 'pending' AND next_attempt_at <= :now
+            RETURNING *
+            """,
+            {"locked": locked, "now": now},
+        )
+        taken = {row["seq"] for row in rows}
+        for row in candidates:
+            if row["seq"] in locked and row["seq"] not in taken:
+                await self._unlock(row["seq"], row["object_id"])
+        for row in rows:
+            self._held[row["id"]] = (row["seq"], row["object_id"])
+        claimed = [_event(row) for row in sorted(rows, key=lambda r: int(r["seq"]))]
+        return claimed
+
+    async def done(self, event: StoredEvent) -> None:
+        """The event reached its next state (committed); let other instances see it."""
+        if self._session is None or event.id not in self._held:
+            return
+        seq, object_id = self._held.pop(event.id)
+        await self._unlock(seq, object_id)
+
+    async def give_back(self, events: list[StoredEvent], *, now: int) -> None:
+        """Return claimed events that were not attempted (the worker is stopping)."""
+        await unclaim(self._db, event_ids=[e.id for e in events], now=now)
+        for event in events:
+            await self.done(event)
+
+    async def _unlock(self, seq: int, object_id: str | None) -> None:
+        assert self._session is not None  # noqa: S101 -- only PostgreSQL claims lock
+        await self._session.fetch_value("SELECT pg_advisory_unlock(:seq)", {"seq": seq})
+        if object_id is not None:
+            await self._session.fetch_value(
+                "SELECT pg_advisory_unlock(:space, hashtext(:object_id))",
+                {"space": _OBJECT_LOCKS, "object_id": object_id},
+            )
+
+
+@asynccontextmanager
+async def claims(db: Database) -> AsyncIterator[Claims]:
+    """A worker's claims for one run; on PostgreSQL, whatever is still held is freed at the end
+    (and by the server, if the process dies first)."""
+    if db.dialect == "sqlite":
+        yield Claims(db, None)
+        return
+    async with db.session() as session:
+        yield Claims(db, session)
 
 
 async def unclaim(db: Database, *, event_ids: list[str], now: int) -> None:
@@ -171,7 +289,12 @@ async def fail(db: Database, *, event_id: str, error: str, now: int) -> None:
 
 
 async def release_claims(db: Database, *, now: int) -> int:
-    """On start: every unfinished event is due now (a crash may have left it claimed)."""
+    """On start: every unfinished event is due now (a crash may have left it claimed).
+
+    Not on PostgreSQL: there a claim is a lock the server frees when its holder dies, and
+    other instances may be alive and holding events this one must not take."""
+    if db.dialect == "postgresql":
+        return 0
     async with db.transaction() as conn:
         return await conn.execute(
             "UPDATE webhook_events SET next_attempt_at = :now"
@@ -209,8 +332,8 @@ async def list_events(
         rows = await conn.fetch_all(
             """
             SELECT * FROM webhook_events
-            WHERE (:status IS NULL OR status = :status)
-              AND (:after_seq IS NULL OR seq < :after_seq)
+            WHERE (status = :status OR :status IS NULL)
+              AND (seq < :after_seq OR :after_seq IS NULL)
             ORDER BY seq DESC LIMIT :limit
             """,
             {"status": status, "after_seq": after_seq, "limit": limit + 1},

@@ -24,6 +24,7 @@ log = get_logger("webhooks")
 BATCH = 32
 MAX_SLEEP = 60.0  # re-check the store at least this often (another process may have written)
 ERROR_PAUSE = 1.0  # after an unexpected error (database trouble), before trying again
+HELD_ELSEWHERE_POLL = 1.0  # due events another instance holds: how often to look again
 STOP_GRACE = 10.0  # how long shutdown waits for the event in hand before cancelling it
 
 
@@ -76,30 +77,31 @@ class Worker:
     async def run_once(self) -> int:
         """Process every event due now; returns how many were attempted."""
         done = 0
-        while True:
-            now = self._clock.now()
-            batch = await store.claim_due(self._db, now=now, lease=dispatch.LEASE, limit=BATCH)
-            if not batch:
-                return done
-            for n, stored in enumerate(batch):
-                if self._stopping:
-                    rest = [event.id for event in batch[n:]]
-                    await store.unclaim(self._db, event_ids=rest, now=self._clock.now())
+        async with store.claims(self._db) as claims:
+            while True:
+                now = self._clock.now()
+                batch = await claims.take(now=now, lease=dispatch.LEASE, limit=BATCH)
+                if not batch:
                     return done
-                ctx = Context(db=self._db, gateway=self._gateway, now=self._clock.now())
-                status = await dispatch.process(ctx, stored, table=self._table)
-                if status in ("pending", "failed"):
-                    log.warning(
-                        "webhook event not processed",
-                        extra={"event_id": stored.id, "type": stored.type, "status": status},
-                    )
-                done += 1
+                for n, stored in enumerate(batch):
+                    if self._stopping:
+                        await claims.give_back(batch[n:], now=self._clock.now())
+                        return done
+                    ctx = Context(db=self._db, gateway=self._gateway, now=self._clock.now())
+                    status = await dispatch.process(ctx, stored, table=self._table)
+                    await claims.done(stored)
+                    if status in ("pending", "failed"):
+                        log.warning(
+                            "webhook event not processed",
+                            extra={"event_id": stored.id, "type": stored.type, "status": status},
+                        )
+                    done += 1
 
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
             try:
-                await self.run_once()
+                attempted = await self.run_once()
                 due = await store.next_due_at(self._db)
             except Exception as exc:
                 log.error("webhook worker error", exc_info=exc)
@@ -113,6 +115,10 @@ class Worker:
             timeout = MAX_SLEEP
             if due is not None:
                 timeout = min(MAX_SLEEP, max(0.0, float(due - self._clock.now())))
+                if timeout == 0 and attempted == 0:
+                    # Due but not ours to take: another instance holds it (PostgreSQL). Look
+                    # again shortly; if that instance dies, its events come free.
+                    timeout = HELD_ELSEWHERE_POLL
             await self._sleep(timeout)
 
     async def _sleep(self, seconds: float) -> None:

@@ -1,9 +1,10 @@
-"""Storage: plain SQL behind a small `Database` interface.
+"""Storage: plain SQL behind a small `Database` interface, on SQLite or PostgreSQL.
 
 Callers see three things: `read()` for a read-only connection, `transaction()` for a write
 transaction that commits on success and rolls back on error, and `close()`. SQL stays portable
-so a PostgreSQL backend can slot in later without touching callers: named parameters
-(`:name`), `ON CONFLICT`, `RETURNING`, integer unix times, JSON stored as text.
+so both backends run the same statements: named parameters (`:name`), `ON CONFLICT`,
+`RETURNING`, integer unix times, JSON stored as text. Where they differ, a statement asks
+`conn.dialect` (`plugin/storage/dialect.py` holds the rest).
 
 Import storage modules through the package (`from plugin import storage`, then
 `await storage.admin_keys.create(db, ...)`) so a call site shows that it touches the database.
@@ -16,18 +17,22 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from plugin.settings import POSTGRES_PREFIX, SQLITE_PREFIX
+from plugin.storage.dialect import Dialect
 
 Row = dict[str, Any]
 Params = Mapping[str, Any]
 
 
 class Connection(Protocol):
+    dialect: Dialect
+
     async def execute(self, sql: str, params: Params | None = None) -> int:
         """Run one statement; returns the number of rows changed."""
         ...
 
     async def execute_script(self, sql: str) -> None:
-        """Run several `;`-separated statements (migrations)."""
+        """Run several `;`-separated statements (migrations, written in SQLite's DDL words,
+        which the PostgreSQL backend translates: `dialect.postgres_ddl`)."""
         ...
 
     async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None: ...
@@ -40,11 +45,23 @@ class Connection(Protocol):
         """Catalog lookups differ per backend (sqlite_master vs information_schema)."""
         ...
 
+    async def lock(self, name: str) -> None:
+        """Serialize transactions that take the same `name`, until this one ends. A no-op on
+        SQLite, where every write transaction holds the one write lock already."""
+        ...
+
 
 class Database(Protocol):
+    dialect: Dialect
+
     def read(self) -> AbstractAsyncContextManager[Connection]: ...
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    def session(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection of the caller's own outside any transaction, for state that lives
+        as long as the connection (PostgreSQL advisory locks: webhook claims)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -59,7 +76,15 @@ async def connect(url: str, *, readers: int = 4) -> Database:
 
         return await SqliteDatabase.open(url[len(SQLITE_PREFIX) :], readers=readers)
     if url.startswith(POSTGRES_PREFIX):
-        raise DatabaseError("PostgreSQL is not supported yet; use a sqlite+aiosqlite:/// URL")
+        try:
+            from plugin.storage.postgres import PostgresDatabase
+        except ImportError:  # pragma: no cover -- asyncpg comes with the `postgres` extra
+            raise DatabaseError(
+                "PostgreSQL needs asyncpg: pip install 'uplift[postgres]'"
+            ) from None
+        return await PostgresDatabase.open(
+            "postgresql://" + url[len(POSTGRES_PREFIX) :], size=readers + 6
+        )
     raise DatabaseError(f"unsupported database URL scheme in {url.split(':', 1)[0]!r}")
 
 
@@ -84,6 +109,7 @@ __all__ = [
     "Connection",
     "Database",
     "DatabaseError",
+    "Dialect",
     "Params",
     "Row",
     "admin_keys",

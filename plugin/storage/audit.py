@@ -39,7 +39,12 @@ async def record(
     detail: dict[str, Any],
     now: int,
 ) -> None:
-    """Write inside the same transaction as the change, so there is no change without its entry."""
+    """Write inside the same transaction as the change, so there is no change without its entry.
+
+    The lock makes `seq` order commit order on PostgreSQL, where a sequence hands out numbers
+    at insert time: without it, a change given seq 9 could commit after one given seq 10, and
+    a process that had already seen 10 as the latest version would never reload for 9."""
+    await conn.lock("uplift.audit_log")
     await conn.execute(
         """
         INSERT INTO audit_log (actor, action, target, detail, at)
@@ -61,7 +66,7 @@ async def page(conn: Connection, *, limit: int, before_seq: int | None) -> list[
     rows = await conn.fetch_all(
         """
         SELECT * FROM audit_log
-        WHERE :before IS NULL OR seq < :before
+        WHERE seq < :before OR :before IS NULL
         ORDER BY seq DESC LIMIT :limit
         """,
         {"before": before_seq, "limit": limit + 1},
@@ -70,5 +75,5 @@ async def page(conn: Connection, *, limit: int, before_seq: int | None) -> list[
 
 
 async def latest_seq(conn: Connection) -> int:
-    """The configuration version: every admin change writes one row (a rowid lookup)."""
+    """The configuration version: every admin change writes one row (a primary-key lookup)."""
     return int(await conn.fetch_value("SELECT coalesce(max(seq), 0) FROM audit_log"))

@@ -105,7 +105,7 @@ async def list_products(db: Database) -> list[Product]:
 async def list_prices(db: Database, *, product_id: str | None = None) -> list[Price]:
     async with db.read() as conn:
         rows = await conn.fetch_all(
-            "SELECT * FROM stripe_prices WHERE (:product_id IS NULL OR product_id = :product_id)"
+            "SELECT * FROM stripe_prices WHERE (product_id = :product_id OR :product_id IS NULL)"
             " ORDER BY id",
             {"product_id": product_id},
         )

@@ -80,7 +80,9 @@ async def stripe_customer_taken(
 async def record_order(conn: Connection, *, customer_id: str, at: int) -> None:
     await conn.execute(
         """
-        UPDATE customers SET last_order_at = max(coalesce(last_order_at, 0), :at)
+        UPDATE customers
+        SET last_order_at = CASE WHEN coalesce(last_order_at, 0) > :at THEN last_order_at
+                                 ELSE :at END
         WHERE id = :id
         """,
         {"id": customer_id, "at": at},
@@ -127,9 +129,10 @@ async def apply_usage(
         ON CONFLICT (customer_id, metric) DO UPDATE SET
             -- Capped at 2^53 (what JSON clients read exactly): past 2^63 SQLite would
             -- silently turn the sum into a float.
-            value = CASE WHEN :mode = 'increment'
-                         THEN min(usage.value + excluded.value, 9007199254740992)
-                         ELSE excluded.value END,
+            value = CASE WHEN :mode != 'increment' THEN excluded.value
+                         WHEN usage.value + excluded.value > 9007199254740992
+                         THEN 9007199254740992
+                         ELSE usage.value + excluded.value END,
             updated_at = excluded.updated_at
         RETURNING value
         """,
@@ -164,7 +167,9 @@ async def record_feature_hit(conn: Connection, *, customer_id: str, feature: str
         INSERT INTO feature_hits (customer_id, feature, hits, first_at, last_at)
         VALUES (:customer, :feature, 1, :now, :now)
         ON CONFLICT (customer_id, feature) DO UPDATE SET
-            hits = feature_hits.hits + 1, last_at = max(feature_hits.last_at, excluded.last_at)
+            hits = feature_hits.hits + 1,
+            last_at = CASE WHEN excluded.last_at > feature_hits.last_at THEN excluded.last_at
+                           ELSE feature_hits.last_at END
         """,
         {"customer": customer_id, "feature": feature, "now": now},
     )
@@ -222,12 +227,42 @@ SELECT
     (SELECT max(created_at) FROM orders WHERE customer_id = (SELECT cus FROM me)) AS last_order
 """
 
+# The same read in PostgreSQL's JSON functions (its aggregates give NULL, not `{}`, over no rows).
+_FACTS_POSTGRES = """
+WITH me AS (
+    SELECT coalesce((SELECT stripe_customer FROM customers WHERE id = :customer), :token_cus)
+           AS cus
+)
+SELECT
+    (SELECT json_build_object('id', id, 'stripe_customer', stripe_customer,
+                              'attrs', attrs::json, 'signup_at', signup_at,
+                              'last_order_at', last_order_at, 'created_at', created_at,
+                              'updated_at', updated_at)::text
+     FROM customers WHERE id = :customer) AS record,
+    (SELECT cus FROM me) AS cus,
+    (SELECT coalesce(json_object_agg(metric, value), '{}')::text FROM usage
+     WHERE customer_id = :customer) AS usage,
+    (SELECT coalesce(json_object_agg(feature, last_at), '{}')::text FROM feature_hits
+     WHERE customer_id = :customer) AS hits,
+    (SELECT coalesce(json_agg(json_build_array(offer_id, type, at) ORDER BY at, seq), '[]')::text
+     FROM offer_events
+     WHERE customer_id = :customer AND type != 'exposure'
+       AND (at >= :since OR type IN ('decline', 'accept'))) AS events,
+    (SELECT coalesce(json_object_agg(offer_id, arm), '{}')::text FROM offer_assignments
+     WHERE customer_id = :customer) AS arms,
+    (SELECT coalesce(json_agg(json_build_array(s.id, s.status, i.price_id, i.interval)), '[]')::text
+     FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id
+     WHERE s.customer_id = (SELECT cus FROM me)) AS items,
+    (SELECT max(created_at) FROM orders WHERE customer_id = (SELECT cus FROM me)) AS last_order
+"""
+
 
 async def targeting_facts(
     conn: Connection, *, customer_id: str, token_stripe_customer: str | None, since: int
 ) -> TargetingFacts:
     row = await conn.fetch_one(
-        _FACTS, {"customer": customer_id, "token_cus": token_stripe_customer, "since": since}
+        _FACTS if conn.dialect == "sqlite" else _FACTS_POSTGRES,
+        {"customer": customer_id, "token_cus": token_stripe_customer, "since": since},
     )
     if row is None:  # pragma: no cover -- a SELECT without FROM always returns one row
         raise RuntimeError("targeting facts query returned nothing")

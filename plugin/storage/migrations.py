@@ -1,9 +1,12 @@
 """Schema migrations: `sql/NNNN_name.sql`, applied in order, each recorded once.
 
 A released migration file is never edited; a change is a new file. Each migration runs in its
-own write transaction and is re-checked inside it, so several `uplift serve` workers starting
-together apply each migration exactly once (the second waits on the write lock, then sees it
-recorded).
+own write transaction and is re-checked inside it, so several `uplift serve` workers (or, on
+PostgreSQL, several instances on several hosts) starting together apply each migration exactly
+once: the second waits on the lock (SQLite's write lock; an advisory lock on PostgreSQL, taken
+before even `CREATE TABLE IF NOT EXISTS`, which races with itself there), then sees it recorded.
+The files are written in SQLite's DDL words; PostgreSQL's connection translates the few that
+differ (`dialect.postgres_ddl`).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ async def apply(db: Database, *, now: int) -> list[Migration]:
     applied = []
     for migration in available():
         async with db.transaction() as conn:
+            await conn.lock("uplift.migrations")
             await conn.execute(_BOOKKEEPING)
             if migration.version in await _applied(conn):
                 continue

@@ -80,7 +80,7 @@ async def list_movements(
         rows = await conn.fetch_all(
             """
             SELECT * FROM mrr_movements
-            WHERE (:subscription_id IS NULL OR subscription_id = :subscription_id)
+            WHERE (subscription_id = :subscription_id OR :subscription_id IS NULL)
             ORDER BY occurred_at, id
             """,
             {"subscription_id": subscription_id},

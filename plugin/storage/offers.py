@@ -96,7 +96,7 @@ async def page(
     rows = await conn.fetch_all(
         """
         SELECT * FROM offers
-        WHERE (:status IS NULL OR status = :status) AND (:after IS NULL OR id > :after)
+        WHERE (status = :status OR :status IS NULL) AND (id > :after OR :after IS NULL)
         ORDER BY id LIMIT :limit
         """,
         {"status": status, "after": after_id, "limit": limit + 1},

@@ -51,7 +51,8 @@ async def record(
             invoice_id = COALESCE(orders.invoice_id, excluded.invoice_id),
             currency = COALESCE(orders.currency, excluded.currency),
             amount_total = COALESCE(orders.amount_total, excluded.amount_total),
-            created_at = MIN(orders.created_at, excluded.created_at)
+            created_at = CASE WHEN excluded.created_at < orders.created_at
+                              THEN excluded.created_at ELSE orders.created_at END
         """,
         {
             "key": key,

@@ -26,11 +26,14 @@ from typing import Any
 import aiosqlite  # noqa: TID251 -- storage is where SQL lives
 
 from plugin.storage import DatabaseError, Params, Row
+from plugin.storage.dialect import Dialect
 
 BUSY_TIMEOUT_MS = 5000
 
 
 class SqliteConnection:
+    dialect: Dialect = "sqlite"
+
     def __init__(self, raw: aiosqlite.Connection) -> None:
         self._raw = raw
 
@@ -82,6 +85,9 @@ class SqliteConnection:
         )
         return bool(found)
 
+    async def lock(self, name: str) -> None:
+        """Nothing to do: a write transaction holds SQLite's one write lock already."""
+
 
 def _check_directory(path: str) -> None:
     # SQLite's own message for this is "unable to open database file", which names nothing.
@@ -110,6 +116,8 @@ async def _open(path: str, *, read_only: bool) -> aiosqlite.Connection:
 
 
 class SqliteDatabase:
+    dialect: Dialect = "sqlite"
+
     def __init__(
         self, path: str, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]
     ):
@@ -139,6 +147,12 @@ class SqliteDatabase:
             yield connection
         finally:
             self._readers.put_nowait(connection)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[SqliteConnection]:
+        """SQLite has no session state worth holding; a reader will do."""
+        async with self.read() as connection:
+            yield connection
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteConnection]:

@@ -241,11 +241,11 @@ async def page(
         rows = await conn.fetch_all(
             """
             SELECT * FROM upgrades
-            WHERE (:status IS NULL OR status = :status)
-              AND (:offer IS NULL OR offer_id = :offer)
-              AND (:from IS NULL OR created_at >= :from)
-              AND (:to IS NULL OR created_at < :to)
-              AND (:created IS NULL OR created_at < :created
+            WHERE (status = :status OR :status IS NULL)
+              AND (offer_id = :offer OR :offer IS NULL)
+              AND (created_at >= :from OR :from IS NULL)
+              AND (created_at < :to OR :to IS NULL)
+              AND (created_at < :created OR :created IS NULL
                    OR (created_at = :created AND id < :last_id))
             ORDER BY created_at DESC, id DESC LIMIT :limit
             """,

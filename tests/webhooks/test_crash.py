@@ -19,7 +19,7 @@ import pytest
 
 from plugin.clock import SystemClock
 from tests.conftest import Served
-from tests.support import WEBHOOK_SECRET, sign_webhook
+from tests.support import WEBHOOK_SECRET, sign_webhook, sqlite_only
 from tests.webhooks import factories as f
 
 pytestmark = pytest.mark.e2e
@@ -107,6 +107,7 @@ def _query(path: Path, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
+@sqlite_only  # PostgreSQL: tests/test_multi_instance.py
 @pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
 async def test_sigkill_midway_loses_and_doubles_nothing(
     serve: Callable[..., Served], tmp_path: Path, workers: int

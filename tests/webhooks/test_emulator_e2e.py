@@ -90,7 +90,7 @@ def _mirrored(sub: MirrorSubscription) -> dict[str, Any]:
 
 
 async def test_mirror_follows_the_emulator(
-    stripe_http: httpx.AsyncClient, serve: Callable[..., Served], tmp_path: Any
+    stripe_http: httpx.AsyncClient, serve: Callable[..., Served], database_url: str
 ) -> None:
     """Subscription created, updated (self-signed), paid (self-signed) and deleted in the
     emulator: Uplift's mirror, ledger and orders follow, event by event."""
@@ -104,7 +104,6 @@ async def test_mirror_follows_the_emulator(
         **{"enabled_events[]": "*"},
     )
     secret = endpoint["secret"]
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
     served = serve(
         database_url=database_url,
         stripe_api_base=str(stripe_http.base_url).rstrip("/"),

@@ -8,9 +8,9 @@ from plugin import storage
 from tests.support import NOW
 
 
-async def test_migrations_apply_once_and_are_recorded(database_url: str) -> None:
+async def test_migrations_apply_once_and_are_recorded(empty_database_url: str) -> None:
     """A second run applies nothing; every file is recorded with its version and time."""
-    db = await storage.connect(database_url)
+    db = await storage.connect(empty_database_url)
     try:
         assert [m.version for m in await storage.migrations.pending(db)] == [
             m.version for m in storage.migrations.available()
@@ -27,9 +27,9 @@ async def test_migrations_apply_once_and_are_recorded(database_url: str) -> None
         await db.close()
 
 
-async def test_concurrent_migrators_apply_each_migration_once(database_url: str) -> None:
+async def test_concurrent_migrators_apply_each_migration_once(empty_database_url: str) -> None:
     """Workers starting together (one database handle each) never apply a migration twice."""
-    handles = [await storage.connect(database_url) for _ in range(3)]
+    handles = [await storage.connect(empty_database_url) for _ in range(3)]
     try:
         results = await asyncio.gather(*(storage.migrations.apply(db, now=NOW) for db in handles))
         applied = sorted(m.version for result in results for m in result)
