@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plugin import storage
@@ -144,8 +145,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 await gateway.close()
             await db.close()
 
+    extra: list[BaseRoute] = []
+    if settings.demo:  # `uplift demo` only: the fake SaaS app embedding the widget
+        from plugin.demo_site import demo_routes
+
+        extra = demo_routes()
     return Starlette(
-        routes=routes(),
+        routes=routes() + extra,
         middleware=[
             Middleware(AccessLogMiddleware),
             Middleware(WidgetCorsMiddleware, allowed_origins=list(settings.allowed_origins)),

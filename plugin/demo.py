@@ -3,7 +3,8 @@
 Starts the local Stripe emulator on a free loopback port, seeds the demo catalog from
 CONTRACT.md into it (through the same gateway Uplift uses against real Stripe), mirrors the
 catalog into a fresh SQLite file, registers a signed webhook endpoint, prints how to reach it
-all, and serves until Ctrl-C, then stops what it started.
+all, and serves until Ctrl-C (with the demo SaaS app at /demo, plugin/demo_site.py), then stops
+what it started.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from plugin import auth, offers, storage
 from plugin.catalog import Plan
 from plugin.cli import CommandError, sync_catalog
 from plugin.clock import SystemClock
+from plugin.demo_site import DEMO_CUSTOMERS, DemoCustomer
 from plugin.offers import Offer
 from plugin.settings import SQLITE_PREFIX, Settings
 from plugin.storage import audit as audit_store
@@ -68,19 +70,29 @@ DEMO_CATALOG = (
                 {"uplift_kind": "addon", "storage_gb": "100"}),
 )  # fmt: skip
 
-DEMO_CUSTOMER = "demo-customer"
+DEMO_CUSTOMER = DEMO_CUSTOMERS[0].id
+
+
+@dataclass(frozen=True, slots=True)
+class SeededCustomer:
+    customer: DemoCustomer
+    stripe_customer: str
+    subscription: Subscription
 
 
 @dataclass(frozen=True, slots=True)
 class DemoSeed:
     prices: dict[str, str]  # lookup key (basic_monthly, pro_annual, …) → price id
     products: dict[str, str]  # product key (basic, advanced_reports, …) → product id
-    stripe_customer: str
-    subscription: Subscription
+    customers: tuple[SeededCustomer, ...]  # DEMO_CUSTOMERS, in order
+
+    @property
+    def stripe_customer(self) -> str:
+        return self.customers[0].stripe_customer
 
 
 async def seed_stripe(gateway: StripeGateway) -> DemoSeed:
-    """Create the demo catalog, one customer with a card, and a Basic monthly subscription."""
+    """Create the demo catalog, and each demo customer with a card and a plan subscription."""
     prices: dict[str, str] = {}
     products: dict[str, str] = {}
     for item in DEMO_CATALOG:
@@ -105,24 +117,27 @@ async def seed_stripe(gateway: StripeGateway) -> DemoSeed:
                 idempotency_key=f"uplift:demo:price:{lookup_key}",
             )
             prices[lookup_key] = price.id
-    customer = await gateway.create_customer(
-        {
-            "email": "demo@example.com",
-            "name": "Demo Customer",
-            "metadata": {"uplift_id": DEMO_CUSTOMER},
-        },
-        idempotency_key="uplift:demo:customer",
-    )
-    await gateway.set_default_payment_method(
-        customer_id=customer.id, payment_method="pm_card_visa", idempotency_key="uplift:demo:card"
-    )
-    subscription = await gateway.create_subscription(
-        {"customer": customer.id, "items": [{"price": prices["basic_monthly"]}]},
-        idempotency_key="uplift:demo:subscription",
-    )
-    return DemoSeed(
-        prices=prices, products=products, stripe_customer=customer.id, subscription=subscription
-    )
+    seeded = []
+    for demo in DEMO_CUSTOMERS:
+        customer = await gateway.create_customer(
+            {
+                "email": f"{demo.id}@example.com",
+                "name": demo.name.partition(",")[0],
+                "metadata": {"uplift_id": demo.id},
+            },
+            idempotency_key=f"uplift:demo:customer:{demo.id}",
+        )
+        await gateway.set_default_payment_method(
+            customer_id=customer.id,
+            payment_method="pm_card_visa",
+            idempotency_key=f"uplift:demo:card:{demo.id}",
+        )
+        subscription = await gateway.create_subscription(
+            {"customer": customer.id, "items": [{"price": prices[demo.price]}]},
+            idempotency_key=f"uplift:demo:subscription:{demo.id}",
+        )
+        seeded.append(SeededCustomer(demo, customer.id, subscription))
+    return DemoSeed(prices=prices, products=products, customers=tuple(seeded))
 
 
 def demo_plans(seed: DemoSeed) -> list[Plan]:
@@ -279,63 +294,77 @@ def demo_offers(seed: DemoSeed) -> list[Offer]:
 
 
 async def seed_uplift(db: storage.Database, seed: DemoSeed, *, now: int) -> None:
-    """The ladder, the offers, and the demo customer at 9 of 10 GB (so the banner shows)."""
+    """The ladder, the offers, and the demo customers with their usage (the first at 9 of
+    10 GB, so the banner shows) and feature hits."""
     async with db.transaction() as conn:
         await plan_store.replace(conn, plans=demo_plans(seed), now=now)
         for offer in demo_offers(seed):
             await offer_store.insert(conn, offer=offer, now=now)
-        await customer_store.upsert(
-            conn,
-            customer_id=DEMO_CUSTOMER,
-            stripe_customer=seed.stripe_customer,
-            attrs={"industry": "saas", "company_size": 12},
-            signup_at=now - 90 * 86_400,
-            now=now,
-        )
-        await customer_store.apply_usage(
-            conn,
-            customer_id=DEMO_CUSTOMER,
-            metric="storage_gb",
-            value=9,
-            mode="set",
-            idempotency_key="demo-seed",
-            fingerprint="demo-seed",
-            now=now,
-        )
-        # Mirror the demo subscription now rather than wait for its webhook: the emulator
-        # sends `customer.subscription.created` about a second after the change, possibly
-        # before the webhook endpoint exists.
-        sub = seed.subscription
-        item = sub.items[0]
-        await subscription_store.upsert(
-            conn,
-            subscription=MirrorSubscription(
-                id=sub.id,
-                customer_id=sub.customer_id,
-                status=sub.status,
-                currency="usd",
-                items=(
-                    MirrorItem(
-                        id=item.id,
-                        price_id=item.price_id,
-                        product_id=seed.products["basic"],
-                        quantity=item.quantity,
-                        unit_amount=2900,
-                        currency="usd",
-                        interval="month",
-                    ),
-                ),
-                current_period_start=item.current_period_start,
-                current_period_end=item.current_period_end,
-                trial_end=sub.trial_end,
-                cancel_at_period_end=sub.cancel_at_period_end,
-                canceled_at=None,
-            ),
-            now=now,
-        )
+        for seeded in seed.customers:
+            await _seed_customer(conn, seed, seeded, now=now)
         await audit_store.record(
             conn, actor="demo", action="demo.seed", target=None, detail={}, now=now
         )
+
+
+async def _seed_customer(
+    conn: storage.Connection, seed: DemoSeed, seeded: SeededCustomer, *, now: int
+) -> None:
+    demo = seeded.customer
+    await customer_store.upsert(
+        conn,
+        customer_id=demo.id,
+        stripe_customer=seeded.stripe_customer,
+        attrs={"industry": "saas", "company_size": 12},
+        signup_at=now - 90 * 86_400,
+        now=now,
+    )
+    await customer_store.apply_usage(
+        conn,
+        customer_id=demo.id,
+        metric="storage_gb",
+        value=demo.storage_gb,
+        mode="set",
+        idempotency_key=f"demo-seed:{demo.id}",
+        fingerprint=f"demo-seed:{demo.id}",
+        now=now,
+    )
+    for feature in demo.feature_hits:
+        await customer_store.record_feature_hit(conn, customer_id=demo.id, feature=feature, now=now)
+    # Mirror the subscription now rather than wait for its webhook: the emulator sends
+    # `customer.subscription.created` about a second after the change, possibly before the
+    # webhook endpoint exists.
+    sub = seeded.subscription
+    item = sub.items[0]
+    plan, _, suffix = demo.price.partition("_")
+    monthly = next(p.monthly for p in DEMO_CATALOG if p.key == plan)
+    annual = suffix == "annual"
+    await subscription_store.upsert(
+        conn,
+        subscription=MirrorSubscription(
+            id=sub.id,
+            customer_id=sub.customer_id,
+            status=sub.status,
+            currency="usd",
+            items=(
+                MirrorItem(
+                    id=item.id,
+                    price_id=item.price_id,
+                    product_id=seed.products[plan],
+                    quantity=item.quantity,
+                    unit_amount=monthly * 10 if annual else monthly,
+                    currency="usd",
+                    interval="year" if annual else "month",
+                ),
+            ),
+            current_period_start=item.current_period_start,
+            current_period_end=item.current_period_end,
+            trial_end=sub.trial_end,
+            cancel_at_period_end=sub.cancel_at_period_end,
+            canceled_at=None,
+        ),
+        now=now,
+    )
 
 
 async def prepare(settings: Settings, *, port: int) -> tuple[Settings, str, DemoSeed]:
@@ -377,6 +406,7 @@ def run_demo(settings: Settings, *, port: int) -> None:
                     "database_url": f"{SQLITE_PREFIX}{workdir / 'uplift.db'}",
                     "stripe_api_key": SecretStr(DEMO_STRIPE_KEY),
                     "stripe_api_base": emulator.url,
+                    "demo": True,
                     "widget_secret": settings.widget_secret or SecretStr(secrets.token_urlsafe(32)),
                     "public_url": f"http://127.0.0.1:{port}",
                 }
@@ -395,6 +425,7 @@ def run_demo(settings: Settings, *, port: int) -> None:
                     [
                         "Uplift demo",
                         f"  server:         {served.public_url}",
+                        f"  demo app:       {served.public_url}/demo",
                         f"  readiness:      {served.public_url}/readyz",
                         f"  local Stripe:   {emulator.url}",
                         f"  database:       {workdir / 'uplift.db'}",

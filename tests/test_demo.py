@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3  # noqa: TID251 -- the test inspects the demo's database file directly
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import Page, expect
 
+from tests.browser import Watched
 from tests.support import free_port, stop, uplift_env, wait_until_ready
 
 pytestmark = pytest.mark.e2e
@@ -102,3 +106,89 @@ def test_demo_serves_a_seeded_catalog_and_stops_everything_on_ctrl_c(
     with pytest.raises(httpx.TransportError):
         httpx.get(banner["local Stripe"], timeout=2)
     assert not Path(banner["database"]).exists()
+
+
+def _admin(url: str, banner: dict[str, str], path: str) -> Any:
+    response = httpx.get(
+        url + path, headers={"Authorization": f"Bearer {banner['admin key']}"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _widget_region(page: Page, container: str) -> Any:
+    """The first banner the widget rendered inside `container` (its Shadow DOM is open)."""
+    region = page.locator(container).get_by_role("region").first
+    await expect(region).to_be_visible(timeout=15_000)
+    return region
+
+
+@pytest.mark.browser
+async def test_demo_app_walks_upgrade_cross_sell_and_retention_through_the_real_server(
+    demo: tuple[subprocess.Popen[str], dict[str, str], str],
+    open_page: Callable[[str], Awaitable[Watched]],
+    artifacts: Path,
+) -> None:
+    """Acme Analytics under a strict CSP: Dana (Basic, 9 of 10 GB) sees the usage banner and
+    upgrades to Pro, charged and recorded by Uplift; she buys an add-on and says Yes to the
+    Advanced Reports cross-sell, which the emulator charges; Priya (Pro), picked in the
+    switcher, sees the annual switch and, on downgrade, the retention screen, then downgrades,
+    which comes back to Uplift through the emulator's webhooks."""
+    _, banner, url = demo
+    assert banner["demo app"] == f"{url}/demo"
+    watched = await open_page(f"{url}/demo")
+    page = watched.page
+    expect.set_options(timeout=15_000)
+
+    # Dashboard: the banner, then the upgrade modal, charged as shown.
+    storage = await _widget_region(page, "#storage-banner")
+    await expect(storage).to_contain_text(re.compile(r"You\u2019ve used 9\sGB of 10\sGB"))
+    await expect(page.locator("#plan")).to_have_text("Dana is on Basic (monthly).")
+    await page.screenshot(path=artifacts / "demo-dashboard-banner.png")
+    await storage.get_by_role("button").first.click()
+    dialog = page.get_by_role("dialog")
+    confirm = dialog.get_by_role("button", name="Confirm and pay")
+    await expect(confirm).to_be_visible()
+    shown = await dialog.locator("[data-uplift-due]").text_content()
+    await page.screenshot(path=artifacts / "demo-upgrade-quote.png")
+    await confirm.click()
+    await expect(dialog.get_by_role("heading")).to_have_text("You\u2019re upgraded")
+    await expect(dialog).to_contain_text(f"Paid {shown}.")
+    await page.screenshot(path=artifacts / "demo-upgrade-success.png")
+    await dialog.get_by_role("button", name="Done").click()
+    [upgrade] = _admin(url, banner, "/api/v1/admin/upgrades")["data"]
+    assert upgrade["status"] == "succeeded"
+    await expect(page.locator("#plan")).to_have_text("Dana is on Pro (monthly).")
+
+    # An order, then the post-order cross-sell: Yes adds Advanced Reports in the emulator.
+    await page.get_by_role("button", name="Buy Extra Storage").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Thank you for your order")
+    popup = page.get_by_role("dialog", name="Add Advanced Reports?")
+    await expect(popup).to_be_visible()
+    await page.screenshot(path=artifacts / "demo-order-cross-sell.png")
+    await popup.get_by_role("button", name="Yes, add it").click()
+    await expect(page.locator("#cross-sell-status")).to_contain_text(
+        "Advanced Reports added: $19.00 charged today"
+    )
+    await page.screenshot(path=artifacts / "demo-order-added.png")
+    await watched.assert_clean()
+
+    # Billing, as Priya (the switcher): the annual switch, then downgrade → retention.
+    await page.get_by_role("link", name="Billing").click()
+    await page.get_by_label("Signed in as").select_option("demo-pro")
+    await expect(page.locator("#plan")).to_have_text("Priya is on Pro (monthly).")
+    offers = page.locator("#billing-offers")
+    await expect(
+        offers.get_by_role("region", name="Switch to annual: 2 months free")
+    ).to_be_visible()
+    await page.screenshot(path=artifacts / "demo-billing.png")
+    await page.get_by_role("button", name="Downgrade to Basic").click()
+    retention = page.get_by_role("dialog", name="Before you go: 20 % off for 3 months")
+    await expect(retention).to_be_visible()
+    await page.screenshot(path=artifacts / "demo-retention.png")
+    await retention.get_by_role("button", name="Downgrade to Basic").click()
+    await expect(page.locator("#downgrade-status")).to_have_text(
+        "You are now on Basic from your next invoice."
+    )
+    await expect(page.locator("#plan")).to_have_text("Priya is on Basic (monthly).")
+    await watched.assert_clean()
