@@ -57,14 +57,18 @@ def start(directory: Path, *, timeout: float = 30) -> str:
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
     data = directory / "data"
-    subprocess.run(
+    initdb = subprocess.run(
         _as_owner(
             [str(BIN / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
              "--no-locale", "-E", "UTF8", "--no-sync"]
         ),
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
     )  # fmt: skip
+    if initdb.returncode != 0:
+        # e.g. `postgres` cannot enter a parent directory that only root may read
+        raise RuntimeError(f"initdb failed in {directory}: {initdb.stderr.strip()}")
     port = _free_port()
     settings = [arg for s in TEST_SETTINGS for arg in ("-c", s)]
     log = directory / "postgres.log"
