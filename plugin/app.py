@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from plugin import storage
+from plugin import customers, storage
 from plugin.api import routes
 from plugin.clock import Clock, SystemClock
 from plugin.errors import INTERNAL_ERROR_BODY, ApiError, to_response
@@ -109,7 +109,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = await storage.connect(settings.database_url)
+        # Every write in this process goes through `db`, which keeps the offers endpoint's
+        # cache of customer facts current (plugin/customers.py); `shared`: --workers N.
+        db = customers.tracked(
+            await storage.connect(settings.database_url),
+            database_url=settings.database_url,
+            shared=getattr(app.state, "shared_database", True),
+        )
         gateway = None
         if settings.stripe_api_key is not None:
             gateway = StripeGateway(

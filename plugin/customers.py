@@ -5,16 +5,32 @@ token's claims (the SaaS backend signed them seconds ago) for what the record la
 from the mirrored Stripe subscription, mapped through the admin's plan ladder; usage and
 feature hits as reported; the last order from Stripe's webhooks. All of it is one statement
 (`storage.customers.targeting_facts`): this runs on every offers request.
+
+That statement is most of an offers request's cost, so each process keeps the facts it read
+(`FactsCache`), and the database the process writes through (`tracked`) drops a customer's
+entry when one of its transactions commits with that customer in a statement's parameters:
+the customer id, their Stripe customer id or one of their subscription ids. Every writer in
+the process (ingest, widget events, first exposures, webhook processing, upgrades) goes
+through that database, so none has to remember the cache. Several processes on one SQLite
+file (`--workers N`) also watch the file: any change to it from any process empties the
+cache. With several instances on PostgreSQL there is nothing as cheap to watch, so the facts
+are read every time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from plugin.auth import CustomerIdentity
 from plugin.catalog import Interval, Plan
 from plugin.snapshot import Snapshot
-from plugin.storage import Database
+from plugin.storage import Connection, Database, Params, Row
 from plugin.storage import customers as customer_store
 from plugin.storage import offers as offer_store
 from plugin.targeting import CustomerContext, PlanState
@@ -51,16 +67,285 @@ def current_plan(
     return best
 
 
-async def view(
-    db: Database, *, identity: CustomerIdentity, snapshot: Snapshot, now: int
-) -> CustomerView:
+# The facts cache ---------------------------------------------------------------------------
+
+MAX_ENTRIES = 100_000  # customers whose facts a process keeps (a few KiB each at most)
+MAX_AGE = 60.0  # seconds: a bound on staleness should a write ever slip past the tracking
+_Key = tuple[str, str | None]  # (customer id, the token's Stripe customer)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    facts: customer_store.TargetingFacts
+    since: int  # the history cut-off it was read with
+    read_at: float  # loop time
+
+
+class FactsCache:
+    """Targeting facts by customer, dropped when a committed write names the customer."""
+
+    def __init__(
+        self, *, watch: str | None = None, shared: bool = False, enabled: bool = True
+    ) -> None:
+        self._entries: dict[_Key, _Entry] = {}
+        self._index: dict[str, set[_Key]] = {}  # customer/Stripe/subscription id -> keys
+        self._writes = 0  # bumped by every drop; a read that saw it move is not kept
+        # the SQLite file whose commits, from any process, to notice
+        self._marker = _CommitMarker(watch) if watch else None
+        self._shared = shared
+        self._seen: bytes | None = None
+        self.enabled = enabled
+        self.hits = 0
+        self.misses = 0
+
+    def stamp(self) -> int:
+        return self._writes
+
+    def get(self, key: _Key, *, now: float) -> _Entry | None:
+        if not self.enabled:
+            return None
+        if self._marker is not None:
+            self.notice_other_writers()
+        entry = self._entries.get(key)
+        if entry is not None and now - entry.read_at > MAX_AGE:
+            entry = None
+        if entry is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return entry
+
+    def put(self, key: _Key, entry: _Entry, *, stamp: int) -> None:
+        """Keep `entry` unless a write committed while it was being read."""
+        if not self.enabled or stamp != self._writes:
+            return
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries.pop(next(iter(self._entries)))  # the oldest
+            if len(self._index) > 4 * MAX_ENTRIES:
+                self._reindex()
+        self._entries[key] = entry
+        facts = entry.facts
+        names = {key[0], facts.stripe_customer, key[1], *(item[0] for item in facts.items)}
+        for name in names:
+            if name is not None:
+                self._index.setdefault(name, set()).add(key)
+
+    def drop(self, names: Iterable[str]) -> None:
+        """Forget every customer any of `names` identifies (called after a commit)."""
+        self._writes += 1
+        for name in names:
+            for key in self._index.pop(name, ()):
+                self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._writes += 1
+        self._entries.clear()
+        self._index.clear()
+
+    def _reindex(self) -> None:
+        self._index = {}
+        for key, entry in self._entries.items():
+            for name in (key[0], key[1], entry.facts.stripe_customer):
+                if name is not None:
+                    self._index.setdefault(name, set()).add(key)
+
+    def notice_other_writers(self) -> None:
+        """Start over if the database changed since this cache last looked."""
+        current = self._marker.read() if self._marker is not None else None
+        if current != self._seen:
+            self._seen = current
+            self.clear()
+
+    def after_own_commit(self) -> None:
+        """This process's own commit changed the marker; its entries are dropped already.
+        Alone on the file, take the new marker as seen (another process's commit in the
+        microseconds since is the one thing missed, and `MAX_AGE` bounds even that);
+        shared, start over, as for anyone's commit."""
+        if self._marker is None:
+            return
+        if self._shared:
+            self.notice_other_writers()
+        else:
+            self._seen = self._marker.read()
+
+    def close(self) -> None:
+        if self._marker is not None:
+            self._marker.close()
+
+
+class _CommitMarker:
+    """Bytes that change with every commit to the SQLite file at `path`, by any process: the
+    WAL-index header at the start of `-shm` (its change counter and last frame; sqlite.org,
+    "WAL-index format"), plus the size and mtime of the WAL and of the main file.
+
+    The `-shm` file is opened once and kept open until `close`: closing a descriptor drops
+    every POSIX lock this process holds on the file, SQLite's own included (its documented
+    pitfall), and then another process can corrupt the database. Call `close` only after
+    this process's connections to the file are closed."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def read(self) -> bytes:
+        if self._fd is None:
+            with contextlib.suppress(OSError):
+                self._fd = os.open(self._path + "-shm", os.O_RDONLY)
+        marker = b""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                marker = os.pread(self._fd, 96, 0)  # both copies of the 48-byte header
+        for path in (self._path + "-wal", self._path):
+            with contextlib.suppress(OSError):
+                found = os.stat(path)
+                marker += f"|{found.st_ino}:{found.st_size}:{found.st_mtime_ns}".encode()
+        return marker
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class _TrackingConnection:
+    """A transaction's connection that notes every string parameter of every statement."""
+
+    def __init__(self, conn: Connection, names: set[str]) -> None:
+        self._conn = conn
+        self._names = names
+
+    def _note(self, params: Params | None) -> None:
+        if params:
+            self._names.update(v for v in params.values() if type(v) is str)
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        self._note(params)
+        return await self._conn.execute(sql, params)
+
+    async def execute_script(self, sql: str) -> None:
+        self._names.add(_EVERYTHING)
+        await self._conn.execute_script(sql)
+
+    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
+        self._note(params)
+        return await self._conn.fetch_one(sql, params)
+
+    async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
+        self._note(params)
+        return await self._conn.fetch_all(sql, params)
+
+    async def fetch_value(self, sql: str, params: Params | None = None) -> Any:
+        self._note(params)
+        return await self._conn.fetch_value(sql, params)
+
+    async def table_exists(self, name: str) -> bool:
+        return await self._conn.table_exists(name)
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything this wrapper does not know (a backend's own method) may write: assume it
+        # touched everyone.
+        self._names.add(_EVERYTHING)
+        return getattr(self._conn, name)
+
+
+_EVERYTHING = "\x00everything"
+
+
+class TrackedDatabase:
+    """The process's `Database`, with the facts cache its own write transactions keep
+    current. Reads and everything else pass straight through."""
+
+    def __init__(self, db: Database, cache: FactsCache) -> None:
+        self._db = db
+        self.facts = cache
+
+    def read(self) -> Any:
+        return self._db.read()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        names: set[str] = set()
+        try:
+            async with self._db.transaction() as conn:
+                # Holding the write lock, no other process can commit until this one has:
+                # notice what they committed before, so `after_own_commit` hides nothing.
+                if self.facts.enabled:
+                    self.facts.notice_other_writers()
+                yield _TrackingConnection(conn, names)
+        finally:
+            # Committed or not (a failed COMMIT may still have landed): drop after it ended.
+            if _EVERYTHING in names:
+                self.facts.clear()
+            elif names:
+                self.facts.drop(names)
+            self.facts.after_own_commit()
+
+    async def close(self) -> None:
+        await self._db.close()
+        self.facts.close()  # after: see _CommitMarker
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def tracked(db: Database, *, database_url: str, shared: bool) -> Database:
+    """Wrap the process's database with a facts cache (see the module docstring). `shared`:
+    other processes write to the same database too (`--workers N`, several instances)."""
+    sqlite_prefix = "sqlite+aiosqlite:///"
+    path = database_url[len(sqlite_prefix) :] if database_url.startswith(sqlite_prefix) else None
+    path = os.path.abspath(path) if path is not None and path != ":memory:" else None
+    # Without a file to watch, only a process alone on its database may cache.
+    cache = FactsCache(watch=path, shared=shared, enabled=path is not None or not shared)
+    wrapped: Database = TrackedDatabase(db, cache)
+    return wrapped
+
+
+async def _facts(
+    db: Database, identity: CustomerIdentity, since: int
+) -> customer_store.TargetingFacts:
+    cache: FactsCache | None = getattr(db, "facts", None)
+    key = (identity.customer_id, identity.stripe_customer)
+    loop_time = asyncio.get_running_loop().time()
+    if cache is not None:
+        entry = cache.get(key, now=loop_time)
+        if entry is not None and entry.since <= since:
+            return _trimmed(entry, since)
+        stamp = cache.stamp()
     async with db.read() as conn:
         facts = await customer_store.targeting_facts(
             conn,
             customer_id=identity.customer_id,
             token_stripe_customer=identity.stripe_customer,
-            since=now - offer_store.HISTORY_DAYS * 86_400,
+            since=since,
         )
+    if cache is not None:
+        cache.put(key, _Entry(facts, since, loop_time), stamp=stamp)
+    return facts
+
+
+def _trimmed(entry: _Entry, since: int) -> customer_store.TargetingFacts:
+    """The cached facts as a read at `since` would return them: history before the cut-off
+    drops out (declines and accepts are kept forever, as the statement keeps them)."""
+    facts = entry.facts
+    if entry.since == since or not facts.events or facts.events[0][2] >= since:
+        return facts
+    events = [e for e in facts.events if e[2] >= since or e[1] in ("decline", "accept")]
+    return customer_store.TargetingFacts(
+        record=facts.record,
+        stripe_customer=facts.stripe_customer,
+        usage=facts.usage,
+        feature_hits=facts.feature_hits,
+        events=events,
+        assignments=facts.assignments,
+        items=facts.items,
+        last_order_at=facts.last_order_at,
+    )
+
+
+async def view(
+    db: Database, *, identity: CustomerIdentity, snapshot: Snapshot, now: int
+) -> CustomerView:
+    facts = await _facts(db, identity, now - offer_store.HISTORY_DAYS * 86_400)
     record = facts.record
     attrs = {**identity.attrs, **(record.attrs if record else {})}
     signup_at = record.signup_at if record else None

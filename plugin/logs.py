@@ -8,6 +8,7 @@ the exact values of the secrets this process was configured with.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -68,9 +69,64 @@ class JsonFormatter(logging.Formatter):
         return self._redact(json.dumps(entry, default=str, ensure_ascii=False))
 
 
+FLUSH_SECONDS = 0.1  # how late a line may reach stderr while a server is busy
+MAX_PENDING = 256  # lines held at most before they are written
+
+
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes the lines of one busy moment with one `write`.
+
+    Writing a line to stderr is a system call, which cost more than building the line (the
+    access log writes one per request). Inside an event loop lines are held for at most
+    `FLUSH_SECONDS` (or `MAX_PENDING` lines) and written together; warnings and errors, and
+    anything logged outside an event loop (the CLI, threads), are written at once. `flush`
+    (called by `logging.shutdown` at exit) writes whatever is held."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._scheduled = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self._pending.append(line)
+        if record.levelno >= logging.WARNING or len(self._pending) >= MAX_PENDING:
+            self.flush()
+            return
+        if not self._scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not on an event loop's thread
+                self.flush()
+                return
+            self._scheduled = True
+            loop.call_later(FLUSH_SECONDS, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            if self._pending:
+                lines, self._pending = self._pending, []
+                try:
+                    self.stream.write("\n".join(lines) + "\n")
+                except Exception:
+                    self.handleError(logging.makeLogRecord({"msg": "log write failed"}))
+            super().flush()
+        finally:
+            self.release()
+
+
 def configure(*, secrets: Iterable[str] = (), level: int = logging.INFO) -> None:
     """Route Uplift's and uvicorn's logs through the redacting JSON formatter."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BatchingStreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(Redactor(secrets)))
     for name in ("uplift", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)

@@ -23,7 +23,9 @@ def app_from_environment() -> Starlette:
     """uvicorn factory for `--workers N`: each worker process builds its own app."""
     settings = load_settings()
     logs.configure(secrets=secret_values(settings))
-    return create_app(settings)
+    app = create_app(settings)
+    app.state.shared_database = True  # the other workers write to the same database
+    return app
 
 
 def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
@@ -37,7 +39,10 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) ->
         "proxy_headers": False,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        app = create_app(settings)
+        # The only process serving this database (SQLite; PostgreSQL is there to be shared).
+        app.state.shared_database = settings.sqlite_path is None
+        uvicorn.run(app, **common)  # type: ignore[arg-type]
     else:
         # Several processes need an import string; they re-read the same environment.
         uvicorn.run(

@@ -33,9 +33,27 @@ class Snapshot:
     plans: tuple[Plan, ...]
     plan_by_price: dict[str, Plan] = field(default_factory=dict)
     prices: dict[str, Price] = field(default_factory=dict)  # the catalog, for display prices
+    # placement -> the active offers placed there, in `offers` order (built once per reload:
+    # most offers are not at the placement asked for, and need not be looked at)
+    by_placement: dict[str, tuple[Offer, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        placed: dict[str, list[Offer]] = {}
+        for offer in self.offers:
+            if offer.status == "active":
+                for placement in dict.fromkeys(offer.placements):
+                    placed.setdefault(placement, []).append(offer)
+        object.__setattr__(self, "by_placement", {k: tuple(v) for k, v in placed.items()})
 
     def offer(self, offer_id: str) -> Offer | None:
         return next((o for o in self.offers if o.id == offer_id), None)
+
+    def at(self, placement: str | None) -> tuple[Offer, ...]:
+        """The offers that can show at `placement` (every offer when None); inactive ones and
+        other placements' offers could only ever be reasons, never shown."""
+        if placement is None:
+            return self.offers
+        return self.by_placement.get(placement, ())
 
 
 class OfferSnapshot:

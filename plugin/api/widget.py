@@ -157,7 +157,7 @@ async def list_offers(request: Request) -> JSONResponse:
     now = ctx.clock.now()
     snapshot = await offer_snapshot(request).get()
     view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
-    candidates = [o for o in snapshot.offers if relevant(o, view, snapshot)]
+    candidates = [o for o in snapshot.at(placement) if relevant(o, view, snapshot)]
     result = eligibility.evaluate(
         candidates,
         CustomerState(

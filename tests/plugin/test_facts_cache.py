@@ -1,0 +1,194 @@
+"""The offers endpoint's cache of customer facts never shows what a committed write changed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from plugin import customers, eligibility, storage
+from plugin.auth import CustomerIdentity
+from plugin.catalog import Plan
+from plugin.customers import CustomerView, FactsCache, TrackedDatabase
+from plugin.eligibility import CustomerState
+from plugin.exposures import ExposureRecorder
+from plugin.offers import Copy, Offer, OfferVariant
+from plugin.settings import SQLITE_PREFIX
+from plugin.snapshot import OfferSnapshot
+from plugin.storage import Database
+from plugin.storage import customers as customer_store
+from plugin.storage import plans as plan_store
+from plugin.targeting import UsageAtLeast
+from tests.factories import seed_catalog, subscribe
+from tests.support import NOW
+
+ACME = CustomerIdentity(customer_id="acme", expires_at=NOW + 3600)
+OTHER = CustomerIdentity(customer_id="other", expires_at=NOW + 3600)
+NEAR_FULL = Offer(
+    id="offer_more_storage",
+    name="More storage",
+    kind="upgrade",
+    variants=(OfferVariant("control", Copy(title="Upgrade")),),
+    target_prices=("price_pro_monthly",),
+    placements=("banner",),
+    status="active",
+    targeting=UsageAtLeast("storage_gb", 80),
+)
+
+
+async def _setup(db: Database) -> None:
+    await seed_catalog(db)
+    async with db.transaction() as conn:
+        await plan_store.replace(
+            conn,
+            plans=[
+                Plan("basic", "Basic", 1, ("price_basic_monthly",), {"storage_gb": 10}),
+                Plan("pro", "Pro", 2, ("price_pro_monthly",), {"storage_gb": 100}),
+            ],
+            now=NOW,
+        )
+        for customer, cus in (("acme", "cus_acme"), ("other", "cus_other")):
+            await customer_store.upsert(
+                conn, customer_id=customer, stripe_customer=cus, attrs={}, signup_at=None, now=NOW
+            )
+            await _set_usage(conn, customer, 9)
+    await subscribe(db, stripe_customer="cus_acme", price_id="price_basic_monthly")
+    await subscribe(db, stripe_customer="cus_other", price_id="price_basic_monthly")
+
+
+async def _set_usage(conn: storage.Connection, customer: str, value: int) -> None:
+    await customer_store.apply_usage(
+        conn, customer_id=customer, metric="storage_gb", value=value, mode="set",
+        idempotency_key=f"k-{customer}-{value}", fingerprint=str(value), now=NOW,
+    )  # fmt: skip
+
+
+async def _open(url: str, *, shared: bool) -> Database:
+    return customers.tracked(await storage.connect(url), database_url=url, shared=shared)
+
+
+@pytest.fixture
+async def tracked(database_url: str) -> AsyncIterator[Database]:
+    """The database as `uplift serve` (one process) writes through it, set up."""
+    db = await _open(database_url, shared=False)
+    await storage.migrations.apply(db, now=NOW)
+    await _setup(db)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+def _cache(db: Database) -> FactsCache:
+    assert isinstance(db, TrackedDatabase)
+    return db.facts
+
+
+async def _view(db: Database, who: CustomerIdentity = ACME) -> CustomerView:
+    snapshot = await OfferSnapshot(db).get()
+    return await customers.view(db, identity=who, snapshot=snapshot, now=NOW)
+
+
+def _sees_offer(view: CustomerView) -> bool:
+    state = CustomerState(view.context, assignments=view.offer_state.assignments)
+    result = eligibility.evaluate([NEAR_FULL], state, placement="banner", now=NOW)
+    return bool(result.shown)
+
+
+async def test_a_second_look_at_a_customer_is_served_from_memory(tracked: Database) -> None:
+    first = await _view(tracked)
+    hits = _cache(tracked).hits
+    assert await _view(tracked) == first
+    assert _cache(tracked).hits == hits + 1
+
+
+async def test_usage_written_in_this_process_changes_the_offer_at_once(
+    tracked: Database,
+) -> None:
+    """At 9 of 10 GB the offer shows; after usage drops to 2 GB it must not, not even once."""
+    assert _sees_offer(await _view(tracked))
+    async with tracked.transaction() as conn:
+        await _set_usage(conn, "acme", 2)
+    view = await _view(tracked)
+    assert view.context.usage["storage_gb"] == 2
+    assert not _sees_offer(view)
+
+
+async def test_a_plan_change_mirrored_from_stripe_is_seen_at_once(tracked: Database) -> None:
+    """A subscription write names only the Stripe customer; the cache still drops the entry."""
+    assert (await _view(tracked)).context.plan.plan == "basic"
+    await subscribe(tracked, stripe_customer="cus_acme", price_id="price_pro_monthly")
+    assert (await _view(tracked)).context.plan.plan == "pro"
+
+
+async def test_a_first_exposure_written_in_a_batch_is_seen_after_it_lands(
+    tracked: Database,
+) -> None:
+    assert (await _view(tracked)).offer_state.assignments == {}
+    recorder = ExposureRecorder(db=tracked)
+    recorder.start()
+    try:
+        await recorder.record(offer_id="offer_more_storage", customer_id="acme", arm="control",
+                              now=NOW)  # fmt: skip
+        await recorder.flush()
+    finally:
+        await recorder.stop()
+    view = await _view(tracked)
+    assert view.offer_state.assignments == {"offer_more_storage": "control"}
+
+
+async def test_a_write_for_one_customer_keeps_the_others_cached(tracked: Database) -> None:
+    await _view(tracked, OTHER)
+    async with tracked.transaction() as conn:
+        await _set_usage(conn, "acme", 1)
+    hits = _cache(tracked).hits
+    await _view(tracked, OTHER)
+    assert _cache(tracked).hits == hits + 1
+
+
+async def test_facts_read_while_a_write_committed_are_not_kept(tracked: Database) -> None:
+    """A read that overlapped a commit may hold the old facts: used once, never kept."""
+    cache = _cache(tracked)
+    stamp = cache.stamp()  # a read begins…
+    stale = await _facts_of(tracked)
+    async with tracked.transaction() as conn:  # …and a write for the customer commits
+        await _set_usage(conn, "acme", 2)
+    cache.put(("acme", None), customers._Entry(stale, since=0, read_at=0.0), stamp=stamp)
+    assert cache.get(("acme", None), now=0.0) is None
+
+
+async def _facts_of(db: Database) -> customer_store.TargetingFacts:
+    async with db.read() as conn:
+        return await customer_store.targeting_facts(
+            conn, customer_id="acme", token_stripe_customer=None, since=0
+        )
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["alone", "workers"])
+async def test_a_commit_by_another_process_is_seen(database_url: str, shared: bool) -> None:
+    """Another process (here: another connection, as `--workers 2` or the CLI would write)
+    changes usage; the cache notices the file changed and reads again."""
+    if not database_url.startswith(SQLITE_PREFIX):
+        pytest.skip("watching for other writers is SQLite's (PostgreSQL: no cache when shared)")
+    db = await _open(database_url, shared=shared)
+    other = await storage.connect(database_url)
+    try:
+        await storage.migrations.apply(db, now=NOW)
+        await _setup(db)
+        assert _sees_offer(await _view(db))
+        async with other.transaction() as conn:
+            await _set_usage(conn, "acme", 3)
+        assert not _sees_offer(await _view(db))
+    finally:
+        await other.close()
+        await db.close()
+
+
+async def test_several_instances_on_postgresql_read_every_time(database_url: str) -> None:
+    """Nothing as cheap as a file to watch: shared PostgreSQL is read on every request."""
+    raw = await storage.connect(database_url)
+    try:
+        db = customers.tracked(raw, database_url="postgresql+asyncpg://db/uplift", shared=True)
+        assert not _cache(db).enabled
+    finally:
+        await raw.close()
