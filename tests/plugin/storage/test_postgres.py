@@ -121,3 +121,17 @@ async def test_sums_come_back_as_integers(db: Database) -> None:
         mean = await conn.fetch_value("SELECT avg(n) FROM (VALUES (2), (3)) AS t (n)")
     assert (total, type(total)) == (5, int)
     assert mean == 2.5
+
+
+@on_postgres
+async def test_claims_end_with_their_block(db: Database) -> None:
+    """Leaving `claims()` frees every lock it took, though its connection stays in the pool."""
+    await _insert(db, 1)
+    async with store.claims(db) as held:
+        assert len(await held.take(now=NOW, lease=300, limit=32)) == 1
+    async with db.read() as conn:
+        left = await conn.fetch_value(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+    assert left == 0
