@@ -144,7 +144,35 @@ def _percentile(sorted_values: Sequence[Fraction], pct: int) -> Fraction | None:
     return sorted_values[rank - 1]
 
 
-def compute(
+@dataclass(frozen=True, slots=True)
+class CurrencyFacts:
+    """What the metrics of one currency are computed from: sums and counts, which the read
+    model gets from SQL aggregates and `facts` gets from rows (the same definitions)."""
+
+    currency: str
+    mrr_start: int  # total MRR at start (everyone's; nobody's MRR is below zero)
+    mrr_end: int
+    paying_start: int  # customers with MRR > 0 at start: the NDR cohort
+    paying_end: int
+    cohort_change: int  # the cohort's movements in the period, other than `new`
+    moved: dict[str, int]  # movement kind -> sum of |amount| in the period
+    upgrades: int  # succeeded upgrades (kind "upgrade") in the period
+    upgrade_mrr: int  # their MRR change
+    cross_sell_mrr: int  # succeeded cross-sells in the period: MRR added
+    cross_sell_paid: int  # and charged today
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    start: int
+    end: int
+    currencies: Sequence[CurrencyFacts]
+    eligible: int  # customers paying at start below the top tier
+    converted: int  # of those, customers whose first succeeded upgrade is in the period
+    upsell_days: Sequence[Fraction]  # first paid to first upgrade, for those in the period
+
+
+def facts(
     *,
     movements: Sequence[Movement],
     upgrades: Sequence[Upgrade],
@@ -152,9 +180,8 @@ def compute(
     end: int,
     tier_at_start: dict[str, int] | None = None,
     top_tier: int | None = None,
-) -> Metrics:
-    """All metrics for `[start, end)`. `tier_at_start` maps customers to their plan tier at
-    `start` (for upsell conversion); customers below `top_tier` are the denominator."""
+) -> Facts:
+    """The facts for `[start, end)` from plain rows: the definitions, written out."""
     if end <= start:
         raise ValueError("the period must end after it starts")
     before = _per_customer(mrr_at(movements, start - 1))
@@ -167,45 +194,32 @@ def compute(
         set(before) | set(after) | {m.currency for m in in_period}
         | {u.currency for u in in_period_upgrades}
     )  # fmt: skip
-    result: dict[str, CurrencyMetrics] = {}
+    found = []
     for cur in currencies:
         moves = [m for m in in_period if m.currency == cur]
-        totals = dict.fromkeys(("new", "expansion", "contraction", "churn", "reactivation"), 0)
+        moved = dict.fromkeys(("new", "expansion", "contraction", "churn", "reactivation"), 0)
         for m in moves:
-            totals[m.kind] += abs(m.amount)
+            moved[m.kind] += abs(m.amount)
         cohort = {c for c, mrr in before.get(cur, {}).items() if mrr > 0}
-        cohort_start = sum(before.get(cur, {}).get(c, 0) for c in cohort)
-        cohort_change = sum(m.amount for m in moves if m.customer_id in cohort and m.kind != "new")
-        start_total = sum(before.get(cur, {}).values())
-        end_total = sum(after.get(cur, {}).values())
-        paying_start = sum(1 for v in before.get(cur, {}).values() if v > 0)
-        paying_end = sum(1 for v in after.get(cur, {}).values() if v > 0)
         ups = [u for u in in_period_upgrades if u.currency == cur and u.kind == "upgrade"]
         cross = [u for u in in_period_upgrades if u.currency == cur and u.kind == "cross_sell"]
-        result[cur] = CurrencyMetrics(
-            currency=cur,
-            mrr_start=start_total,
-            mrr_end=end_total,
-            new=totals["new"],
-            expansion=totals["expansion"],
-            contraction=totals["contraction"],
-            churn=totals["churn"],
-            reactivation=totals["reactivation"],
-            net_new=totals["new"] + totals["expansion"] + totals["reactivation"]
-            - totals["contraction"] - totals["churn"],
-            ndr=_ratio(
-                cohort_start + cohort_change,
-                cohort_start,
-                f"cohort of {len(cohort)} customers paying at start",
-            ),
-            arpu_start=_arpu(start_total, paying_start),
-            arpu_end=_arpu(end_total, paying_end),
-            average_upgrade_value=_ratio(
-                sum(u.mrr_delta for u in ups), len(ups), "expansion MRR per succeeded upgrade"
-            ),
-            cross_sell_recurring=sum(u.mrr_delta for u in cross),
-            cross_sell_one_off=sum(u.amount_paid for u in cross),
-        )  # fmt: skip
+        found.append(
+            CurrencyFacts(
+                currency=cur,
+                mrr_start=sum(before.get(cur, {}).values()),
+                mrr_end=sum(after.get(cur, {}).values()),
+                paying_start=len(cohort),
+                paying_end=sum(1 for v in after.get(cur, {}).values() if v > 0),
+                cohort_change=sum(
+                    m.amount for m in moves if m.customer_id in cohort and m.kind != "new"
+                ),
+                moved=moved,
+                upgrades=len(ups),
+                upgrade_mrr=sum(u.mrr_delta for u in ups),
+                cross_sell_mrr=sum(u.mrr_delta for u in cross),
+                cross_sell_paid=sum(u.amount_paid for u in cross),
+            )
+        )
 
     first_upgrade: dict[str, int] = {}
     for u in sorted(succeeded, key=lambda u: u.succeeded_at or 0):
@@ -218,28 +232,86 @@ def compute(
         for c, tier in (tier_at_start or {}).items()
         if (top_tier is None or tier < top_tier) and c in paying_at_start
     }
-    conversion = _ratio(
-        len(upgraded_in_period & eligible),
-        len(eligible),
-        "customers below the top tier at start who upgraded in the period",
-    )
     first_paid: dict[str, int] = {}
     for m in sorted(movements, key=lambda m: m.occurred_at):
         if m.kind == "new":
             first_paid.setdefault(m.customer_id, m.occurred_at)
-    days = sorted(
-        Fraction(first_upgrade[c] - first_paid[c], DAY)
-        for c in upgraded_in_period
-        if c in first_paid and first_upgrade[c] >= first_paid[c]
-    )
-    return Metrics(
+    return Facts(
         start=start,
         end=end,
+        currencies=found,
+        eligible=len(eligible),
+        converted=len(upgraded_in_period & eligible),
+        upsell_days=[
+            Fraction(first_upgrade[c] - first_paid[c], DAY)
+            for c in upgraded_in_period
+            if c in first_paid and first_upgrade[c] >= first_paid[c]
+        ],
+    )
+
+
+def summarise(found: Facts) -> Metrics:
+    """Every figure from the facts, with its numerator and denominator. NDR's cohort holds
+    every customer paying at start, so its MRR at start is the total MRR at start."""
+    result: dict[str, CurrencyMetrics] = {}
+    for f in found.currencies:
+        moved = f.moved
+        result[f.currency] = CurrencyMetrics(
+            currency=f.currency,
+            mrr_start=f.mrr_start,
+            mrr_end=f.mrr_end,
+            new=moved.get("new", 0),
+            expansion=moved.get("expansion", 0),
+            contraction=moved.get("contraction", 0),
+            churn=moved.get("churn", 0),
+            reactivation=moved.get("reactivation", 0),
+            net_new=moved.get("new", 0) + moved.get("expansion", 0)
+            + moved.get("reactivation", 0) - moved.get("contraction", 0) - moved.get("churn", 0),
+            ndr=_ratio(
+                f.mrr_start + f.cohort_change,
+                f.mrr_start,
+                f"cohort of {f.paying_start} customers paying at start",
+            ),
+            arpu_start=_arpu(f.mrr_start, f.paying_start),
+            arpu_end=_arpu(f.mrr_end, f.paying_end),
+            average_upgrade_value=_ratio(
+                f.upgrade_mrr, f.upgrades, "expansion MRR per succeeded upgrade"
+            ),
+            cross_sell_recurring=f.cross_sell_mrr,
+            cross_sell_one_off=f.cross_sell_paid,
+        )  # fmt: skip
+    days = sorted(found.upsell_days)
+    return Metrics(
+        start=found.start,
+        end=found.end,
         currencies=result,
-        upsell_conversion=conversion,
+        upsell_conversion=_ratio(
+            found.converted,
+            found.eligible,
+            "customers below the top tier at start who upgraded in the period",
+        ),
         time_to_upsell_median_days=Figure(_median(days), len(days), None, "customers"),
         time_to_upsell_p90_days=Figure(_percentile(days, 90), len(days), None, "customers"),
     )
+
+
+def compute(
+    *,
+    movements: Sequence[Movement],
+    upgrades: Sequence[Upgrade],
+    start: int,
+    end: int,
+    tier_at_start: dict[str, int] | None = None,
+    top_tier: int | None = None,
+) -> Metrics:
+    """All metrics for `[start, end)`. `tier_at_start` maps customers to their plan tier at
+    `start` (for upsell conversion); customers below `top_tier` are the denominator."""
+    return summarise(
+        facts(
+            movements=movements, upgrades=upgrades, start=start, end=end,
+            tier_at_start=tier_at_start, top_tier=top_tier,
+        )
+    )  # fmt: skip
 
 
 def _arpu(total: int, customers: int) -> Figure:
@@ -344,6 +416,7 @@ def series(
     movements: Sequence[Movement],
     upgrades: Sequence[Upgrade],
     cuts: Sequence[tuple[int, int]],
+    opening: dict[str, int] | None = None,
 ) -> dict[str, list[int]]:
     """currency -> one value per bucket. Movement series are sums of amounts (contraction and
     churn as positive amounts, net new signed); `mrr` is the MRR at each bucket's end;
@@ -372,18 +445,25 @@ def series(
             out.setdefault(currency, [0] * len(cuts))[i] += value
 
     if metric == "mrr":
-        ordered = sorted(movements, key=lambda m: m.occurred_at)
-        current: dict[str, tuple[str, int]] = {}  # subscription -> (currency, MRR)
+        # MRR at t is the sum of the amounts before t (the ledger is a chain), so `opening`
+        # (the totals at the first bucket's start, when the history before it is not given)
+        # plus the amounts since.
+        totals = dict(opening) if opening is not None else {
+            cur: sum(v for _, c, v in mrr_at(movements, first - 1).values() if c == cur)
+            for cur in {m.currency for m in movements if m.occurred_at < first}
+        }  # fmt: skip
+        ordered = sorted(
+            (m for m in movements if m.occurred_at >= first), key=lambda m: m.occurred_at
+        )
+        running: dict[str, list[int]] = {}
         k = 0
-        totals: dict[str, list[int]] = {}
         for i, (_, bucket_end) in enumerate(cuts):
             while k < len(ordered) and ordered[k].occurred_at < bucket_end:
-                m = ordered[k]
-                current[m.subscription_id] = (m.currency, m.mrr_after)
+                totals[ordered[k].currency] = totals.get(ordered[k].currency, 0) + ordered[k].amount
                 k += 1
-            for currency, mrr in current.values():
-                totals.setdefault(currency, [0] * len(cuts))[i] += mrr
-        return {c: v for c, v in sorted(totals.items()) if any(v)}
+            for currency, total in totals.items():
+                running.setdefault(currency, [0] * len(cuts))[i] = total
+        return {c: v for c, v in sorted(running.items()) if any(v)}
     if metric in ("upgrades", "upgrade_expansion_mrr"):
         for u in upgrades:
             if u.status == "succeeded" and u.succeeded_at is not None and u.kind == "upgrade":

@@ -7,6 +7,7 @@ money is per currency in minor units, never mixed (plugin/metrics.py has the def
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Iterable, Sequence
@@ -170,20 +171,14 @@ async def get_metrics(request: Request) -> Response:
     await require_admin(request)
     ctx = services(request)
     start, end = _period(request, ctx.clock.now())
-    async with ctx.db.read() as conn:
-        movements = await metrics_store.movements(conn, before=end)
-        upgrades = await metrics_store.upgrades(conn, before=end)
-        tiers = await metrics_store.tiers_at(conn, at=start)
-        top = await metrics_store.top_tier(conn)
-    result = metrics.compute(
-        movements=movements, upgrades=upgrades, start=start, end=end,
-        tier_at_start=tiers, top_tier=top,
-    )  # fmt: skip
+    (facts, upgrades), steps = await asyncio.gather(
+        metrics_store.aggregated(ctx.db, start=start, end=end),
+        metrics_store.funnel(ctx.db, start=start, end=end),
+    )
+    result = metrics.summarise(facts)
     by_offer: dict[tuple[str, str], dict[str, Any]] = {}
-    for u in upgrades:
-        if u.status != "succeeded" or u.offer_id is None or u.succeeded_at is None:
-            continue
-        if not start <= u.succeeded_at < end:
+    for u in upgrades:  # the period's succeeded upgrades
+        if u.offer_id is None:
             continue
         row = by_offer.setdefault(
             (u.offer_id, u.variant or ""),
@@ -191,6 +186,26 @@ async def get_metrics(request: Request) -> Response:
         )
         row["upgrades"] += 1
         row["expansion_mrr"][u.currency] = row["expansion_mrr"].get(u.currency, 0) + u.mrr_delta
+    funnel = []
+    for step in steps:
+        paid = by_offer.get((step["offer_id"], step["arm"]), {}).get("upgrades", 0)
+        conversion = metrics.Figure(
+            Fraction(paid, step["exposed"]) if step["exposed"] else None,
+            paid,
+            step["exposed"],
+            "upgrades paid in the period / customers first exposed in it",
+        )
+        funnel.append(
+            {
+                "offer_id": step["offer_id"],
+                "variant": step["arm"],
+                "exposed": step["exposed"],
+                "clicked": step["clicked"],
+                "accepted": step["accepted"],
+                "paid": paid,
+                "conversion": _figure(conversion),
+            }
+        )
     document = {
         "object": "metrics",
         "from": start,
@@ -220,6 +235,7 @@ async def get_metrics(request: Request) -> Response:
             "p90": _figure(result.time_to_upsell_p90_days),
         },
         "by_offer": sorted(by_offer.values(), key=lambda r: (r["offer_id"], r["variant"] or "")),
+        "funnel": funnel,
     }
     if wants_csv(request):
         return csv_response(METRICS_CSV_HEADER, _metrics_rows(document), f"metrics-{start}-{end}")
@@ -253,6 +269,12 @@ def _metrics_rows(document: dict[str, Any]) -> Iterable[Sequence[object]]:
         for currency, amount in row["expansion_mrr"].items():
             yield (row["offer_id"], variant, currency, "expansion_mrr", amount, "", "",
                    "minor units")  # fmt: skip
+    for row in document["funnel"]:
+        for step in ("exposed", "clicked", "accepted", "paid"):
+            yield (row["offer_id"], row["variant"], "", step, row[step], "", "", "customers")
+        f = row["conversion"]
+        yield (row["offer_id"], row["variant"], "", "offer_conversion", f["value"],
+               f["numerator"], f["denominator"], f["note"])  # fmt: skip
 
 
 async def get_timeseries(request: Request) -> Response:
@@ -280,14 +302,17 @@ async def get_timeseries(request: Request) -> Response:
             field="interval",
         )
     cuts = metrics.buckets(start, end, interval)
+    upgrades: list[metrics.Upgrade] = []
+    opening: dict[str, int] | None = None
+    if metric in ("upgrades", "upgrade_expansion_mrr"):
+        upgrades = await metrics_store.succeeded(ctx.db, start=start, end=end)
     async with ctx.db.read() as conn:
-        movements = await metrics_store.movements(conn, before=end)
-        upgrades = (
-            await metrics_store.upgrades(conn, before=end)
-            if metric in ("upgrades", "upgrade_expansion_mrr")
-            else []
-        )
-    values = metrics.series(metric=metric, movements=movements, upgrades=upgrades, cuts=cuts)
+        movements = await metrics_store.movements(conn, before=end, since=start)
+        if metric == "mrr":
+            opening = await metrics_store.opening_mrr(conn, at=start)
+    values = metrics.series(
+        metric=metric, movements=movements, upgrades=upgrades, cuts=cuts, opening=opening
+    )
     if wants_csv(request):
         return csv_response(
             ("currency", "bucket_start", "bucket_end", "value"),

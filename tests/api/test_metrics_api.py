@@ -14,14 +14,16 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import pytest
 
+from plugin import metrics
 from plugin.storage import Database
+from plugin.storage import metrics as metrics_store
 from plugin.storage import mrr as mrr_store
-from tests.factories import ADMIN
+from tests.factories import ADMIN, seed_catalog, seed_plans, subscribe
 from webhooks.mirror import Movement, MovementKind
 
 
@@ -41,15 +43,20 @@ LEDGER = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-async def ledger(client: httpx.AsyncClient, db: Database) -> httpx.AsyncClient:
+async def write_ledger(db: Database, rows: list[tuple[Any, ...]]) -> None:
+    """Ledger rows through storage, as the webhook handlers write them."""
     async with db.transaction() as conn:
-        for event, sub, customer, currency, kind, amount, before, after, day, offer in LEDGER:
+        for event, sub, customer, currency, kind, amount, before, after, day, offer in rows:
             await mrr_store.record(
                 conn, event_id=event, subscription_id=sub, customer_id=customer,
                 currency=currency, occurred_at=at(day), offer_id=offer,
                 movement=Movement(cast(MovementKind, kind), amount, before, after),
             )  # fmt: skip
+
+
+@pytest.fixture
+async def ledger(client: httpx.AsyncClient, db: Database) -> httpx.AsyncClient:
+    await write_ledger(db, LEDGER)
     return client
 
 
@@ -186,3 +193,71 @@ async def test_the_same_span_in_months_is_allowed(ledger: httpx.AsyncClient) -> 
 async def test_timeseries_needs_an_admin_key(ledger: httpx.AsyncClient) -> None:
     response = await ledger.get("/api/v1/admin/metrics/timeseries?metric=mrr")
     assert response.status_code == 401
+
+
+# Before March, in USD: old (Basic, untouched all March), top (Enterprise), two (Basic and a
+# Pro subscription; the Pro one churns on Mar 12), back (churned in February, back Mar 15).
+HISTORY = [
+    ("evt_old", "sub_old", "cus_old", "usd", "new", 2900, 0, 2900, "2026-01-10", None),
+    ("evt_top", "sub_top", "cus_top", "usd", "new", 29900, 0, 29900, "2026-01-05", None),
+    ("evt_two_a", "sub_two_a", "cus_two", "usd", "new", 2900, 0, 2900, "2026-01-02", None),
+    ("evt_two_b", "sub_two_b", "cus_two", "usd", "new", 9900, 0, 9900, "2026-02-02", None),
+    ("evt_two_b_churn", "sub_two_b", "cus_two", "usd", "churn", -9900, 9900, 0, "2026-03-12",
+     None),
+    ("evt_back", "sub_back", "cus_back", "usd", "new", 2900, 0, 2900, "2026-01-03", None),
+    ("evt_back_churn", "sub_back", "cus_back", "usd", "churn", -2900, 2900, 0, "2026-02-10",
+     None),
+    ("evt_back_again", "sub_back", "cus_back", "usd", "reactivation", 2900, 0, 2900,
+     "2026-03-15", None),
+]  # fmt: skip
+MIRROR = [
+    ("cus_old", "sub_old", "price_basic_monthly"),
+    ("cus_top", "sub_top", "price_enterprise_monthly"),
+    ("cus_two", "sub_two_a", "price_basic_monthly"),
+    ("cus_two", "sub_two_b", "price_pro_monthly"),
+    ("cus_back", "sub_back", "price_basic_monthly"),
+    ("acme", "sub_a", "price_pro_monthly"),
+]
+
+
+async def test_sql_aggregates_equal_the_definitions_over_rows(
+    ledger: httpx.AsyncClient, db: Database
+) -> None:
+    """The endpoint's SQL (plugin/storage/metrics.py `aggregated`) and plugin.metrics.facts over
+    every row give the same facts for March. By hand, USD: MRR at start old 2900 + top 29900 +
+    two 2900 + 9900 = 45600 from 3 paying customers (two counted once); the cohort's change is
+    two's churn, -9900, so NDR = 35700 / 45600; new 12800 (acme, bolt), expansion 7000,
+    churn 9900 + 9900 = 19800, reactivation 2900; MRR at end 45600 + 12800 + 7000 + 2900 -
+    19800 = 48500 from 5 (old, top, two, back, acme). Below the top tier and paying at start:
+    old and two (max tier Pro), so 2 eligible; none of them upgraded."""
+    await seed_catalog(db)
+    await seed_plans(ledger)
+    await write_ledger(db, HISTORY)
+    for customer, sub, price in MIRROR:
+        await subscribe(db, stripe_customer=customer, price_id=price, subscription_id=sub)
+    start, end = at("2026-03-01", 0), at("2026-04-01", 0)
+    found, _ = await metrics_store.aggregated(db, start=start, end=end)
+    async with db.read() as conn:
+        reference = metrics.facts(
+            movements=await metrics_store.movements(conn, before=end),
+            upgrades=await metrics_store.upgrades(conn, before=end),
+            start=start, end=end,
+            tier_at_start=await metrics_store.tiers_at(conn, at=start),
+            top_tier=await metrics_store.top_tier(conn),
+        )  # fmt: skip
+
+    def normal(facts: metrics.Facts) -> list[Any]:
+        return [
+            (c.currency, c.mrr_start, c.mrr_end, c.paying_start, c.paying_end, c.cohort_change,
+             {k: v for k, v in c.moved.items() if v}, c.upgrades, c.upgrade_mrr)
+            for c in facts.currencies
+        ] + [facts.eligible, facts.converted, sorted(facts.upsell_days)]  # fmt: skip
+
+    assert normal(found) == normal(reference)
+    usd = next(c for c in found.currencies if c.currency == "usd")
+    assert (usd.mrr_start, usd.paying_start, usd.cohort_change) == (45600, 3, -9900)
+    assert (usd.mrr_end, usd.paying_end) == (48500, 5)
+    assert {k: v for k, v in usd.moved.items() if v} == {
+        "new": 12800, "expansion": 7000, "churn": 19800, "reactivation": 2900,
+    }  # fmt: skip
+    assert (found.eligible, found.converted) == (2, 0)

@@ -167,3 +167,16 @@ def test_expansion_series_counts_each_movement_in_its_own_bucket() -> None:
         "eur": [1],
         "usd": [1],
     }
+
+
+def test_mrr_series_is_the_mrr_at_each_bucket_end() -> None:
+    """March as one bucket: usd at the end A 11800 + B 2900 + C 2900 + D 2900 + E 2900 +
+    F 0 = 23400; eur H 8500. The same from an opening balance and March's movements only:
+    usd at March 1 is A 2900 + B 8250 + C 2900 + E 2900 + F 9900 = 26850, eur H 2500."""
+    cuts = metrics.buckets(START, END, "month")
+    everything = metrics.series(metric="mrr", movements=MOVEMENTS, upgrades=[], cuts=cuts)
+    march = [m for m in MOVEMENTS if m.occurred_at >= START]
+    opened = metrics.series(
+        metric="mrr", movements=march, upgrades=[], cuts=cuts, opening={"usd": 26850, "eur": 2500}
+    )
+    assert everything == opened == {"eur": [8500], "usd": [23400]}
