@@ -17,6 +17,7 @@ from playwright.async_api import Page, expect
 
 from tests.browser import Watched
 from tests.support import free_port, stop, uplift_env, wait_until_ready
+from tests.widget.accessibility import wcag_violations
 
 pytestmark = pytest.mark.e2e
 
@@ -192,3 +193,35 @@ async def test_demo_app_walks_upgrade_cross_sell_and_retention_through_the_real_
     )
     await expect(page.locator("#plan")).to_have_text("Priya is on Basic (monthly).")
     await watched.assert_clean()
+
+
+@pytest.mark.browser
+async def test_demo_pages_have_no_serious_accessibility_violations(
+    demo: tuple[subprocess.Popen[str], dict[str, str], str],
+    open_page: Callable[[str], Awaitable[Watched]],
+) -> None:
+    """axe-core (WCAG 2.x A/AA): no serious or critical violation on the dashboard with its
+    banner, the order page with the cross-sell popup, the billing page and its retention screen
+    (each page checked clean first: axe adds globals of its own)."""
+    _, _, url = demo
+    watched = await open_page(f"{url}/demo")
+    await _widget_region(watched.page, "#storage-banner")
+    await watched.assert_clean()
+    assert await wcag_violations(watched.page) == []
+
+    watched = await open_page(f"{url}/demo")
+    page = watched.page
+    await page.get_by_role("button", name="Buy Extra Storage").click()
+    await expect(page.get_by_role("dialog", name="Add Advanced Reports?")).to_be_visible()
+    await watched.assert_clean()
+    assert await wcag_violations(page) == []
+
+    watched = await open_page(f"{url}/demo/billing?customer=demo-pro")
+    page = watched.page
+    await _widget_region(page, "#billing-offers")
+    await watched.assert_clean()
+    assert await wcag_violations(page) == []
+    await page.get_by_role("button", name="Downgrade to Basic").click()
+    retention = page.get_by_role("dialog", name="Before you go: 20 % off for 3 months")
+    await expect(retention).to_be_visible()
+    assert await wcag_violations(page) == []

@@ -48,6 +48,7 @@ from tests.support import (
     Subscribed,
     subscribed_customer,
 )
+from tests.widget.accessibility import wcag_violations
 from webhooks.mirror import MirrorItem, MirrorSubscription
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -775,3 +776,63 @@ async def test_host_translates_the_widgets_words(
     await expect(dialog).to_contain_text("Heute f\u00e4llig")
     await expect(dialog).to_contain_text("Danach 99,00\u00a0$")
     await watched.assert_clean()
+
+
+def _every_screen(world: Subscribed) -> list[dict[str, Any]]:
+    return [upgrade_offer(world), *_post_order_offer(world), *_retention_offer(world)]
+
+
+async def test_widget_screens_have_no_serious_accessibility_violations(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """axe-core (WCAG 2.x A/AA) finds no serious or critical violation on the banner, the open
+    upgrade modal with its details, the post-order popup and the retention screen. (Each page is
+    checked clean before axe runs: axe itself adds globals.)"""
+    acme = await shop(offers=_every_screen)
+    watched = await open_page(acme.page_url("upgrade.html"))
+    page = watched.page
+    banner = page.get_by_role("region", name="Running out of space?")
+    await expect(banner).to_contain_text("You\u2019ve used")
+    await watched.assert_clean()
+    assert await wcag_violations(page) == []
+    await banner.get_by_role("button", name="Upgrade").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_role("button", name="Confirm and pay")).to_be_visible()
+    assert await wcag_violations(page) == []
+    await dialog.get_by_role("button", name="Show details").click()
+    await expect(dialog.get_by_role("listitem").first).to_be_visible()
+    assert await wcag_violations(page) == []
+
+    watched = await open_page(acme.page_url("post_order.html"))
+    await expect(watched.page.get_by_role("dialog", name="Add Advanced Reports?")).to_be_visible()
+    await watched.assert_clean()
+    assert await wcag_violations(watched.page) == []
+
+    watched = await open_page(acme.page_url("downgrade.html"))
+    page = watched.page
+    await page.wait_for_function("window.Uplift && window.Uplift.version")
+    await page.get_by_role("button", name="Downgrade to Basic").click()
+    await expect(page.get_by_role("dialog", name="Before you go")).to_be_visible()
+    await watched.assert_clean()
+    assert await wcag_violations(page) == []
+
+
+async def test_axe_sees_inside_the_widgets_shadow_root(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """The check above means something only if axe-core looks inside the widget's (open)
+    Shadow DOM: a nameless button put next to the banner's is reported, at a shadow path."""
+    acme = await shop()
+    watched = await open_page(acme.page_url("upgrade.html"))
+    page = watched.page
+    await expect(page.get_by_role("region", name="Running out of space?")).to_be_visible()
+    await page.evaluate(
+        """() => {
+            const root = document.querySelector('#banner [data-uplift]').shadowRoot;
+            root.querySelector('.card').appendChild(document.createElement('button'));
+        }"""
+    )
+    [(rule, impact, [target])] = await wcag_violations(page)
+    assert (rule, impact) == ("button-name", "critical")
+    [(host, inside)] = target  # a shadow path: the host, then a selector inside its root
+    assert (host, inside) == ('div[data-uplift=""]', "button:nth-child(4)")
