@@ -20,7 +20,6 @@ import asyncio
 import json
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,9 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-import plugin
 from plugin import auth, customers
 from plugin.api.bodies import read_json
+from plugin.api.static import static_dir
 from plugin.auth import CustomerIdentity
 from plugin.catalog import Plan, Price
 from plugin.customers import CustomerView
@@ -43,7 +42,7 @@ from plugin.storage import orders as order_store
 from plugin.stripe_gateway import Subscription
 from webhooks import signature
 
-DEMO_DIR = Path(plugin.__file__).resolve().parent.parent / "static" / "demo"
+DEMO_DIR = static_dir("demo")
 PAGES = {"": "dashboard.html", "order": "order.html", "billing": "billing.html"}
 ASSETS = {"demo.js": "text/javascript; charset=utf-8", "demo.css": "text/css; charset=utf-8"}
 TOKEN_TTL = 15 * 60  # short, as a SaaS would issue them: the widget asks again on a 401

@@ -1,16 +1,17 @@
 """`GET /widget/uplift.js`: the embeddable widget, gzipped when the client accepts it, with a
 strong `ETag` (304 on `If-None-Match`) and a long, immutable cache only on a versioned URL.
 
-The file is found relative to the package (`<repo>/static/widget/uplift.js`), which is where an
-editable install (`pip install -e .`, what `.ci/run` and the README do) keeps it; it is not
-package data, so a wheel install would need it copied beside the package. It is read and
-compressed once per app, on the first request, never at import.
+The file is found by `static_dir`: beside the package in a checkout or an editable install
+(`<repo>/static/widget/uplift.js`), else where a wheel puts it (`static/` is not inside a
+package, so pyproject.toml ships it as data files, installed under `<prefix>/share/uplift/`).
+It is read and compressed once per app, on the first request, never at import.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,20 @@ from starlette.responses import Response
 
 import plugin
 
-WIDGET_PATH = Path(plugin.__file__).resolve().parent.parent / "static" / "widget" / "uplift.js"
+REPO_STATIC = Path(plugin.__file__).resolve().parent.parent / "static"
+
+
+def static_dir(name: str) -> Path:
+    """`static/<name>/` (widget, demo, admin): the repository's, else a wheel's data files in
+    the environment's prefix or the user's (`pip install --user`)."""
+    candidates = [REPO_STATIC]
+    for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")):
+        candidates.append(Path(sysconfig.get_path("data", scheme)) / "share" / "uplift" / "static")
+    found = next((base / name for base in candidates if (base / name).is_dir()), None)
+    return found or REPO_STATIC / name  # absent everywhere: reading it names the expected path
+
+
+WIDGET_PATH = static_dir("widget") / "uplift.js"
 SHORT_CACHE = "public, max-age=300"
 LONG_CACHE = "public, max-age=31536000, immutable"
 CONTENT_TYPE = "text/javascript; charset=utf-8"
