@@ -201,6 +201,12 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
 }
 
 
+# Responses that are not JSON, as served (RFC 9239 names JavaScript text/javascript).
+_CONTENT: dict[str, Any] = {
+    "/widget/uplift.js": {"text/javascript": {"schema": {"type": "string"}}},
+}
+
+
 def _operation(op: Operation) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -214,7 +220,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(op.status): {
             "description": "OK",
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": _CONTENT.get(op.path, {"application/json": {"schema": {"type": "object"}}}),
         },
         "default": {"description": "Error", **error},
     }

@@ -123,3 +123,14 @@ async def test_cors_is_only_for_the_widget_api(http: httpx.AsyncClient) -> None:
         headers={"Origin": ALLOWED, "Access-Control-Request-Method": "GET"},
     )
     assert "access-control-allow-origin" not in preflight.headers
+
+
+async def test_openapi_describes_the_script_as_the_javascript_it_serves(
+    http: httpx.AsyncClient,
+) -> None:
+    """The OpenAPI document gives the script's response the media type it is served with."""
+    served = await http.get("/widget/uplift.js")
+    document = (await http.get("/api/v1/openapi.json")).json()
+    content = document["paths"]["/widget/uplift.js"]["get"]["responses"]["200"]["content"]
+    assert list(content) == [served.headers["content-type"].partition(";")[0]]
+    assert content["text/javascript"]["schema"] == {"type": "string"}
