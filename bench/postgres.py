@@ -10,8 +10,9 @@ with one process for reference, in one run, on loopback.
   a share of the connections (as a load balancer would spread them); events/s and req/s are
   the sums, p50 the median and p99 the worst of the instances. Each instance's webhooks are
   distinct events (ids made unique per instance, re-signed).
-- PostgreSQL: a throwaway cluster from tests/postgres.py (fsync off: this measures Uplift and
-  the round trips, not the disk), unless `--dsn` names a server; a fresh database per run.
+- PostgreSQL: a throwaway cluster from tests/postgres.py, durable as in production (fsync
+  and synchronous_commit on, like SQLite's synchronous=FULL here), unless `--dsn` names a
+  server; a fresh database per run.
 
 On a 2-core box three instances, PostgreSQL and wrk share two cores, so the 3-instance column
 shows the cost of coordination more than any gain; on real hosts each instance has its own.
@@ -202,7 +203,7 @@ def main() -> None:
         if dsn is None:
             # A directory of its own: the server runs as `postgres`, which cannot enter `tmp`.
             started = Path(tempfile.mkdtemp(prefix="uplift-bench-pg-"))
-            dsn = cluster.start(started)
+            dsn = cluster.start(started, settings=cluster.DURABLE_SETTINGS)
         try:
             dbs = Databases(dsn, tmp)
             events = tmp / "events.tsv"

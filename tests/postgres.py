@@ -51,7 +51,12 @@ def _free_port() -> int:
         return port
 
 
-def start(directory: Path, *, timeout: float = 30) -> str:
+DURABLE_SETTINGS = ("max_connections=400", "shared_buffers=64MB")  # fsync on: for benchmarks
+
+
+def start(
+    directory: Path, *, settings: tuple[str, ...] = TEST_SETTINGS, timeout: float = 30
+) -> str:
     """Create and start a cluster in `directory`; returns its DSN (asyncpg/libpq form)."""
     directory.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
@@ -70,7 +75,7 @@ def start(directory: Path, *, timeout: float = 30) -> str:
         # e.g. `postgres` cannot enter a parent directory that only root may read
         raise RuntimeError(f"initdb failed in {directory}: {initdb.stderr.strip()}")
     port = _free_port()
-    settings = [arg for s in TEST_SETTINGS for arg in ("-c", s)]
+    options = [arg for s in settings for arg in ("-c", s)]
     log = directory / "postgres.log"
     with log.open("w") as sink:
         if os.geteuid() == 0:
@@ -78,7 +83,7 @@ def start(directory: Path, *, timeout: float = 30) -> str:
         process = subprocess.Popen(
             _as_owner(
                 [str(BIN / "postgres"), "-D", str(data), "-k", str(directory), "-h", "127.0.0.1",
-                 "-p", str(port), *settings]
+                 "-p", str(port), *options]
             ),
             stdout=sink,
             stderr=subprocess.STDOUT,
