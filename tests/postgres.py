@@ -51,6 +51,8 @@ def _free_port() -> int:
         return port
 
 
+_RUNNING: dict[Path, subprocess.Popen[bytes]] = {}
+
 DURABLE_SETTINGS = ("max_connections=400", "shared_buffers=64MB")  # fsync on: for benchmarks
 
 
@@ -89,7 +91,7 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-    (directory / "pid").write_text(str(process.pid))
+    _RUNNING[directory] = process  # kept (and waited for by `stop`) while it runs
     dsn = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -115,6 +117,9 @@ def stop(directory: Path) -> None:
             capture_output=True,
             check=False,
         )
+    process = _RUNNING.pop(directory, None)
+    if process is not None:
+        process.wait(30)
     shutil.rmtree(directory, ignore_errors=True)
 
 
