@@ -123,6 +123,8 @@ def bare_loop(offers: list[Offer], states: list[CustomerState]) -> float:
 
 
 def uplift(offers: list[Offer], states: list[CustomerState]) -> float:
+    for offer in offers:
+        offer.forget_arms()  # every run hashes the arms it needs, as the first one did
     started = time.perf_counter()
     for n, state in enumerate(states):
         eligibility.evaluate(offers, state, placement=PLACEMENTS[n % 4], now=NOW, max_per_day=5)

@@ -25,7 +25,7 @@ from plugin.clock import Clock, SystemClock
 from plugin.errors import INTERNAL_ERROR_BODY, ApiError, to_response
 from plugin.exposures import ExposureRecorder
 from plugin.logs import get_logger
-from plugin.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from plugin.middleware import AccessLogMiddleware, BodyLimitMiddleware, hot_routes_first
 from plugin.services import Services
 from plugin.settings import Settings
 from plugin.stripe_gateway import StripeGateway
@@ -157,7 +157,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
         extra = demo_routes()
     return Starlette(
-        routes=routes() + extra,
+        routes=hot_routes_first(routes()) + extra,
         middleware=[
             Middleware(AccessLogMiddleware),
             Middleware(WidgetCorsMiddleware, allowed_origins=list(settings.allowed_origins)),

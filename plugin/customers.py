@@ -71,14 +71,33 @@ def current_plan(
 
 MAX_ENTRIES = 100_000  # customers whose facts a process keeps (a few KiB each at most)
 MAX_AGE = 60.0  # seconds: a bound on staleness should a write ever slip past the tracking
+CHECK_EVERY = 0.1  # seconds between looks for other processes' commits, when alone on the file
+DAY = 86_400
 _Key = tuple[str, str | None]  # (customer id, the token's Stripe customer)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Entry:
     facts: customer_store.TargetingFacts
     since: int  # the history cut-off it was read with
     read_at: float  # loop time
+    # The offer histories made from `facts` (they do not depend on the time, only the last
+    # 24 hours' impressions do), made on first use.
+    state: offer_store.CustomerOfferState | None = None
+    impressions: tuple[int, ...] = ()
+
+    def offer_state(self, now: int) -> offer_store.CustomerOfferState:
+        state = self.state
+        if state is None:
+            facts = self.facts
+            state = self.state = offer_store.summarise(facts.events, facts.assignments, now=now)
+            self.impressions = tuple(at for _, kind, at in facts.events if kind == "impression")
+            return state
+        return offer_store.CustomerOfferState(
+            histories=state.histories,
+            recent_impressions=tuple(t for t in self.impressions if now - DAY < t <= now),
+            assignments=state.assignments,
+        )
 
 
 class FactsCache:
@@ -94,6 +113,7 @@ class FactsCache:
         self._marker = _CommitMarker(watch) if watch else None
         self._shared = shared
         self._seen: bytes | None = None
+        self._checked_at = float("-inf")
         self.enabled = enabled
         self.hits = 0
         self.misses = 0
@@ -104,7 +124,8 @@ class FactsCache:
     def get(self, key: _Key, *, now: float) -> _Entry | None:
         if not self.enabled:
             return None
-        if self._marker is not None:
+        if self._marker is not None and (self._shared or now - self._checked_at >= CHECK_EVERY):
+            self._checked_at = now
             self.notice_other_writers()
         entry = self._entries.get(key)
         if entry is not None and now - entry.read_at > MAX_AGE:
@@ -176,7 +197,7 @@ class FactsCache:
 class _CommitMarker:
     """Bytes that change with every commit to the SQLite file at `path`, by any process: the
     WAL-index header at the start of `-shm` (its change counter and last frame; sqlite.org,
-    "WAL-index format"), plus the size and mtime of the WAL and of the main file.
+    "WAL-index format"), or without one the size and mtime of the WAL and the main file.
 
     The `-shm` file is opened once and kept open until `close`: closing a descriptor drops
     every POSIX lock this process holds on the file, SQLite's own included (its documented
@@ -191,10 +212,10 @@ class _CommitMarker:
         if self._fd is None:
             with contextlib.suppress(OSError):
                 self._fd = os.open(self._path + "-shm", os.O_RDONLY)
-        marker = b""
         if self._fd is not None:
             with contextlib.suppress(OSError):
-                marker = os.pread(self._fd, 96, 0)  # both copies of the 48-byte header
+                return os.pread(self._fd, 96, 0)  # both copies of the 48-byte header
+        marker = b""  # not in WAL mode (yet): the files themselves
         for path in (self._path + "-wal", self._path):
             with contextlib.suppress(OSError):
                 found = os.stat(path)
@@ -302,14 +323,16 @@ def tracked(db: Database, *, database_url: str, shared: bool) -> Database:
 
 async def _facts(
     db: Database, identity: CustomerIdentity, since: int
-) -> customer_store.TargetingFacts:
+) -> tuple[customer_store.TargetingFacts, _Entry | None]:
+    """The customer's facts, and the cache entry they came from or went into (if any)."""
     cache: FactsCache | None = getattr(db, "facts", None)
     key = (identity.customer_id, identity.stripe_customer)
     loop_time = asyncio.get_running_loop().time()
     if cache is not None:
         entry = cache.get(key, now=loop_time)
         if entry is not None and entry.since <= since:
-            return _trimmed(entry, since)
+            facts = _trimmed(entry, since)
+            return facts, entry if facts is entry.facts else None
         stamp = cache.stamp()
     async with db.read() as conn:
         facts = await customer_store.targeting_facts(
@@ -318,9 +341,11 @@ async def _facts(
             token_stripe_customer=identity.stripe_customer,
             since=since,
         )
-    if cache is not None:
-        cache.put(key, _Entry(facts, since, loop_time), stamp=stamp)
-    return facts
+    if cache is None:
+        return facts, None
+    entry = _Entry(facts, since, loop_time)
+    cache.put(key, entry, stamp=stamp)
+    return facts, entry
 
 
 def _trimmed(entry: _Entry, since: int) -> customer_store.TargetingFacts:
@@ -345,7 +370,7 @@ def _trimmed(entry: _Entry, since: int) -> customer_store.TargetingFacts:
 async def view(
     db: Database, *, identity: CustomerIdentity, snapshot: Snapshot, now: int
 ) -> CustomerView:
-    facts = await _facts(db, identity, now - offer_store.HISTORY_DAYS * 86_400)
+    facts, entry = await _facts(db, identity, now - offer_store.HISTORY_DAYS * 86_400)
     record = facts.record
     attrs = {**identity.attrs, **(record.attrs if record else {})}
     signup_at = record.signup_at if record else None
@@ -366,5 +391,8 @@ async def view(
         signup_at=signup_at,
         last_order_at=max(orders) if orders else None,
     )
-    state = offer_store.summarise(facts.events, facts.assignments, now=now)
+    if entry is not None:
+        state = entry.offer_state(now)
+    else:
+        state = offer_store.summarise(facts.events, facts.assignments, now=now)
     return CustomerView(context, facts.stripe_customer, plan, subscription_id, state)

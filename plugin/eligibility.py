@@ -109,7 +109,7 @@ def evaluate(
         arm = assignments.get(offer.id)
         if arm is None or (arm != experiments.HOLDOUT and arm not in offer.by_key):
             # Unseen (or its recorded variant was deleted): assign now; the caller records it.
-            arm = experiments.assign(offer.design, offer_id=offer.id, customer_id=ctx.customer_id)
+            arm = offer.arm_for(ctx.customer_id)
         if arm == experiments.HOLDOUT:
             held_out.append(offer)
             blocked[offer.id] = "in the experiment's holdout"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from plugin import targeting
-from plugin.experiments import Design, ExperimentError, Variant
+from plugin.experiments import Design, ExperimentError, Variant, assign
 from plugin.schedule import FrequencyCap, ScheduleError, Window
 from plugin.targeting import EVERYONE, Predicate, Rule
 
@@ -38,6 +38,7 @@ MAX_TITLE = 120
 MAX_BODY = 1000
 MAX_CTA = 40
 MAX_PLACEMENTS = 20
+ARMS_KEPT = 100_000  # customers whose arm one offer remembers in one process
 _TARGETS: dict[str, tuple[int, int]] = {
     "upgrade": (1, 1),
     "interval_switch": (1, 1),
@@ -120,6 +121,7 @@ class Offer:
     design: Design = field(init=False, repr=False, compare=False)
     matches: Predicate = field(init=False, repr=False, compare=False)
     by_key: dict[str, OfferVariant] = field(init=False, repr=False, compare=False)
+    _arms: dict[str, str] = field(init=False, repr=False, compare=False)  # see `arm_for`
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(Kind):
@@ -169,9 +171,27 @@ class Offer:
         object.__setattr__(self, "design", design)
         object.__setattr__(self, "matches", targeting.compile_rule(self.targeting))
         object.__setattr__(self, "by_key", {v.key: v for v in self.variants})
+        object.__setattr__(self, "_arms", {})
 
     def variant(self, key: str) -> OfferVariant | None:
         return self.by_key.get(key)
+
+    def arm_for(self, customer_id: str) -> str:
+        """`experiments.assign` for this offer's design, remembered (up to `ARMS_KEPT`
+        customers): the offers endpoint asks again on every request for each eligible offer
+        whose arm is not recorded yet, and one that was eligible but not shown (better offers
+        filled the slots) is never recorded. New weights make a new `Offer`, and a new memory."""
+        arm = self._arms.get(customer_id)
+        if arm is None:
+            if len(self._arms) >= ARMS_KEPT:
+                self._arms.clear()
+            arm = assign(self.design, offer_id=self.id, customer_id=customer_id)
+            self._arms[customer_id] = arm
+        return arm
+
+    def forget_arms(self) -> None:
+        """Empty the memory of `arm_for` (benchmarks measure the hashing itself)."""
+        self._arms.clear()
 
     def live(self, now: int) -> bool:
         """Active and inside its schedule window at `now`."""

@@ -122,3 +122,23 @@ def test_accepted_offers_never_show_again() -> None:
     """Once accepted, an offer is gone for that customer."""
     state = CustomerState(CUSTOMER, histories={"a": OfferHistory(accepted_at=NOW - 1)})
     assert shown_ids([offer("a"), replace(offer("b"))], state) == ["b"]
+
+
+def test_remembered_arms_are_the_hashed_arms_and_new_weights_ask_again() -> None:
+    """An offer remembers each customer's arm; an offer with other weights is a new value
+    that hashes afresh, as `experiments.assign` would."""
+    two = (
+        OfferVariant("control", Copy(title="A")),
+        OfferVariant("bold", Copy(title="B"), weight=3),
+    )
+    first = offer("x", variants=two, holdout_bp=1000)
+    for n in range(300):
+        customer = f"cust_{n}"
+        expected = experiments.assign(first.design, offer_id="x", customer_id=customer)
+        assert first.arm_for(customer) == expected
+        assert first.arm_for(customer) == expected  # remembered
+    reweighted = replace(first, variants=(two[0], replace(two[1], weight=1)))
+    for n in range(300):
+        customer = f"cust_{n}"
+        expected = experiments.assign(reweighted.design, offer_id="x", customer_id=customer)
+        assert reweighted.arm_for(customer) == expected

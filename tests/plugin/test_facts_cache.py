@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,10 +18,13 @@ from plugin.settings import SQLITE_PREFIX
 from plugin.snapshot import OfferSnapshot
 from plugin.storage import Database
 from plugin.storage import customers as customer_store
+from plugin.storage import offers as offer_store
 from plugin.storage import plans as plan_store
 from plugin.targeting import UsageAtLeast
 from tests.factories import seed_catalog, subscribe
 from tests.support import NOW
+
+DAY = 86_400
 
 ACME = CustomerIdentity(customer_id="acme", expires_at=NOW + 3600)
 OTHER = CustomerIdentity(customer_id="other", expires_at=NOW + 3600)
@@ -84,9 +88,9 @@ def _cache(db: Database) -> FactsCache:
     return db.facts
 
 
-async def _view(db: Database, who: CustomerIdentity = ACME) -> CustomerView:
+async def _view(db: Database, who: CustomerIdentity = ACME, now: int = NOW) -> CustomerView:
     snapshot = await OfferSnapshot(db).get()
-    return await customers.view(db, identity=who, snapshot=snapshot, now=NOW)
+    return await customers.view(db, identity=who, snapshot=snapshot, now=now)
 
 
 def _sees_offer(view: CustomerView) -> bool:
@@ -167,7 +171,8 @@ async def _facts_of(db: Database) -> customer_store.TargetingFacts:
 @pytest.mark.parametrize("shared", [False, True], ids=["alone", "workers"])
 async def test_a_commit_by_another_process_is_seen(database_url: str, shared: bool) -> None:
     """Another process (here: another connection, as `--workers 2` or the CLI would write)
-    changes usage; the cache notices the file changed and reads again."""
+    changes usage; the cache notices the file changed and reads again: with workers at the
+    next request, alone within `CHECK_EVERY`."""
     if not database_url.startswith(SQLITE_PREFIX):
         pytest.skip("watching for other writers is SQLite's (PostgreSQL: no cache when shared)")
     db = await _open(database_url, shared=shared)
@@ -178,6 +183,8 @@ async def test_a_commit_by_another_process_is_seen(database_url: str, shared: bo
         assert _sees_offer(await _view(db))
         async with other.transaction() as conn:
             await _set_usage(conn, "acme", 3)
+        if not shared:  # alone, the file is looked at every CHECK_EVERY seconds at most
+            await asyncio.sleep(customers.CHECK_EVERY)
         assert not _sees_offer(await _view(db))
     finally:
         await other.close()
@@ -192,3 +199,20 @@ async def test_several_instances_on_postgresql_read_every_time(database_url: str
         assert not _cache(db).enabled
     finally:
         await raw.close()
+
+
+async def test_impressions_leave_the_daily_cap_as_they_age_while_cached(
+    tracked: Database,
+) -> None:
+    """The cached histories are reused; the last 24 hours are counted again at every look."""
+    async with tracked.transaction() as conn:
+        await offer_store.record_event(
+            conn, offer_id="offer_more_storage", customer_id="acme", arm="control",
+            event_type="impression", now=NOW - 100,
+        )  # fmt: skip
+    assert (await _view(tracked)).offer_state.recent_impressions == (NOW - 100,)
+    hits = _cache(tracked).hits
+    later = await _view(tracked, now=NOW + DAY)
+    assert _cache(tracked).hits == hits + 1
+    assert later.offer_state.recent_impressions == ()
+    assert later.offer_state.histories["offer_more_storage"].impressions == (NOW - 100,)
