@@ -135,7 +135,11 @@ async def _relay(request: Request, event_type: str, path: str, **changes: Any) -
     """Post Uplift the `event_type` event real Stripe would send for the emulator's object at
     `path` (see the module docstring), with `changes` Stripe would show that localstripe lacks."""
     settings = services(request).settings
-    if settings.stripe_api_key is None or not settings.stripe_webhook_secrets:
+    if (
+        settings.stripe_api_key is None
+        or settings.stripe_api_base is None  # real Stripe sends its own events
+        or not settings.stripe_webhook_secrets
+    ):
         return
     key = settings.stripe_api_key.get_secret_value()
     async with httpx.AsyncClient(timeout=10) as client:
