@@ -497,7 +497,13 @@ async def test_post_order_popup_answers(
     await expect(dialog).to_be_visible()
     await expect(dialog.get_by_role("button", name="Yes, add it")).to_be_focused()
     await page.screenshot(path=acme.artifacts / "post-order.png")
-    async with page.expect_response(re.compile(r"/api/v1/widget/events$")) as sent:
+    # The popup's impression may still be in flight under load: wait for the answer's event.
+    async with page.expect_response(
+        lambda r: (
+            r.url.endswith("/api/v1/widget/events")
+            and (r.request.post_data_json or {}).get("type") != "impression"
+        )
+    ) as sent:
         await dialog.get_by_role("button", name=answer).click()
     response = await sent.value
     assert response.status == 201
