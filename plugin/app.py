@@ -25,7 +25,12 @@ from plugin.clock import Clock, SystemClock
 from plugin.errors import INTERNAL_ERROR_BODY, ApiError, to_response
 from plugin.exposures import ExposureRecorder
 from plugin.logs import get_logger
-from plugin.middleware import AccessLogMiddleware, BodyLimitMiddleware, hot_routes_first
+from plugin.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    WidgetScriptMiddleware,
+    hot_routes_first,
+)
 from plugin.services import Services
 from plugin.settings import Settings
 from plugin.stripe_gateway import StripeGateway
@@ -160,6 +165,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         routes=hot_routes_first(routes()) + extra,
         middleware=[
             Middleware(AccessLogMiddleware),
+            Middleware(WidgetScriptMiddleware),
             Middleware(WidgetCorsMiddleware, allowed_origins=list(settings.allowed_origins)),
             Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),
         ],

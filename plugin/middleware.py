@@ -12,6 +12,7 @@ import logging
 import secrets
 import time
 
+from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -125,6 +126,32 @@ class AccessLogMiddleware:
                         },
                     )
                 )  # fmt: skip
+
+
+class WidgetScriptMiddleware:
+    """`GET /widget/uplift.js` answered by its own handler (plugin/api/static.py) at once,
+    without the router and the exception layer in between: every page of the SaaS loads the
+    script, and the response is bytes already in memory. Placed inside the access log, so the
+    request is logged and gets the same headers as any other; any other method or path goes
+    on through the whole stack (a POST still gets its 405)."""
+
+    PATH = "/widget/uplift.js"
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == self.PATH
+            and scope["method"] in ("GET", "HEAD")
+        ):
+            from plugin.api.static import widget_script  # the route's own handler
+
+            response = await widget_script(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 # The paths that carry nearly all traffic: the widget's offers on every page view of the SaaS,
