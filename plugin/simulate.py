@@ -232,6 +232,17 @@ class _Run:
         )
         return not pending["data"]
 
+    async def none_failed(self) -> None:
+        failed = await self.call(
+            "GET", "/api/v1/admin/webhook-events?status=failed&limit=500", headers=self.admin
+        )
+        ours = [e for e in failed["data"] if e["id"].startswith(f"evt_sim_{self.run}_")]
+        if ours:
+            raise SimulationError(
+                "webhook events failed: "
+                + "; ".join(f"{e['id']} {e['type']}: {e['last_error']}" for e in ours)
+            )
+
     async def settled(self, check: Any) -> None:
         for _ in range(int(WAIT_SECONDS / 0.1)):
             if await check():
@@ -254,7 +265,12 @@ async def simulate(world: World, *, customers: int, run: str, clock: Clock) -> R
             runner = _Run(world, run=run, clock=clock, uplift=uplift, stripe=raw, gateway=gateway)
             for i in range(customers):
                 report.outcomes.append(await runner.customer(i))
+            # The emulator's own events come about a second after each change: wait for
+            # them too, then make sure none of ours failed.
             await runner.settled(runner.nothing_pending)
+            await asyncio.sleep(1.5)
+            await runner.settled(runner.nothing_pending)
+            await runner.none_failed()
     finally:
         await gateway.close()
     return report
