@@ -109,7 +109,10 @@ class WidgetCorsMiddleware:
             await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = False) -> Starlette:
+    """The app. `demo` (only `uplift demo` passes it, never a setting, so no environment
+    variable can turn it on) also serves the demo SaaS app at /demo, which hands out widget
+    tokens for the seeded demo customers."""
     the_clock = clock or SystemClock()
 
     @asynccontextmanager
@@ -157,7 +160,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             await db.close()
 
     extra: list[BaseRoute] = []
-    if settings.demo:  # `uplift demo` only: the fake SaaS app embedding the widget
+    if demo:  # `uplift demo` only: the fake SaaS app embedding the widget
         from plugin.demo_site import demo_routes
 
         extra = demo_routes()

@@ -406,7 +406,6 @@ def run_demo(settings: Settings, *, port: int) -> None:
                     "database_url": f"{SQLITE_PREFIX}{workdir / 'uplift.db'}",
                     "stripe_api_key": SecretStr(DEMO_STRIPE_KEY),
                     "stripe_api_base": emulator.url,
-                    "demo": True,
                     "widget_secret": settings.widget_secret or SecretStr(secrets.token_urlsafe(32)),
                     "public_url": f"http://127.0.0.1:{port}",
                 }
@@ -438,6 +437,6 @@ def run_demo(settings: Settings, *, port: int) -> None:
                 ),
                 flush=True,
             )
-            run_server(served, host="127.0.0.1", port=port)
+            run_server(served, host="127.0.0.1", port=port, demo=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

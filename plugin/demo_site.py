@@ -1,5 +1,6 @@
 """`/demo`: "Acme Analytics", a small fake SaaS app that embeds the widget exactly as a customer
-would, mounted only when `uplift demo` runs (`Settings.demo`).
+would, mounted only when `uplift demo` runs (`create_app(..., demo=True)`; no setting or
+environment variable turns it on).
 
 Its pages (static/demo/) load `/widget/uplift.js` and their own script under a strict CSP, and
 get each demo customer's widget token from `GET /demo/api/session`, the stand-in for a SaaS's

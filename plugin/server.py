@@ -28,7 +28,9 @@ def app_from_environment() -> Starlette:
     return app
 
 
-def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
+def run_server(
+    settings: Settings, *, host: str, port: int, workers: int = 1, demo: bool = False
+) -> None:
     logs.configure(secrets=secret_values(settings))
     common = {
         "host": host,
@@ -39,7 +41,7 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int = 1) ->
         "proxy_headers": False,
     }
     if workers == 1:
-        app = create_app(settings)
+        app = create_app(settings, demo=demo)
         # The only process serving this database (SQLite; PostgreSQL is there to be shared).
         app.state.shared_database = settings.sqlite_path is None
         uvicorn.run(app, **common)  # type: ignore[arg-type]

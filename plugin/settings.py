@@ -36,9 +36,6 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     public_url: str = "http://127.0.0.1:8000"
-    # Set by `uplift demo` only: mounts the demo SaaS app at /demo (plugin/demo_site.py), which
-    # hands out tokens for the seeded demo customers. Never set it on a real server.
-    demo: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -303,7 +303,7 @@ def run_demo(settings: Settings, *, port: int, customers: int) -> None:
             logs.configure(secrets=secret_values(served))
             server = uvicorn.Server(
                 uvicorn.Config(
-                    create_app(served), host="127.0.0.1", port=port, log_config=None,
+                    create_app(served, demo=True), host="127.0.0.1", port=port, log_config=None,
                     access_log=False, server_header=False,
                 )
             )  # fmt: skip

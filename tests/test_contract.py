@@ -4,12 +4,13 @@ document, every documented route exists, and nothing outside the contract is ser
 from __future__ import annotations
 
 import httpx
+import pytest
 from starlette.routing import Route
 
 from plugin.api import openapi, routes
 from plugin.app import create_app
 from plugin.demo_site import demo_routes
-from plugin.settings import Settings
+from plugin.settings import Settings, load_settings
 
 # CONTRACT.md's route table, copied: a change there is a change here, on purpose.
 CONTRACT = {
@@ -85,13 +86,26 @@ async def test_demo_app_is_served_only_in_demo_mode(settings: Settings) -> None:
     demo_paths = {route.path for route in demo_routes() if isinstance(route, Route)}
     assert all(path == "/demo" or path.startswith("/demo/") for path in demo_paths)
     for demo, status in ((False, 404), (True, 200)):
-        app = create_app(settings.model_copy(update={"demo": demo}))
+        app = create_app(settings, demo=demo)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             response = await client.get("/demo")
         assert response.status_code == status
     assert response.headers["content-type"].startswith("text/html")
     assert "script-src 'self';" in response.headers["content-security-policy"]
+
+
+async def test_no_environment_variable_turns_demo_mode_on(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """The demo hands out widget tokens for any demo customer, so only `uplift demo` can turn
+    it on (a `create_app` argument); `UPLIFT_DEMO=1` on a real server changes nothing."""
+    monkeypatch.setenv("UPLIFT_DEMO", "1")
+    app = create_app(load_settings(database_url=database_url))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/demo")).status_code == 404
+        assert (await client.get("/demo/api/session?customer=dana")).status_code == 404
 
 
 async def test_openapi_document_is_served_without_auth(client: httpx.AsyncClient) -> None:
