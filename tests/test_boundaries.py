@@ -23,6 +23,7 @@ PURE = [
     "plugin/offers.py",
     "plugin/eligibility.py",
     "plugin/metrics.py",
+    "plugin/downgrades.py",
     "plugin/trials.py",
     "plugin/ratelimit.py",
     "webhooks/signature.py",

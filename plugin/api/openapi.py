@@ -158,8 +158,11 @@ OPERATIONS = (
         body=FeatureEventIn, status=201,
     ),
     Operation(
-        "GET", "/api/v1/widget/offers", "Offers eligible now for the token's customer",
-        "customer", params=(Param("placement", "query", {**_NAME, "maxLength": 64}),),
+        "GET", "/api/v1/widget/offers",
+        "Offers eligible now for the token's customer (`to_plan`: and what moving down to that "
+        "plan would take away)",
+        "customer", params=(Param("placement", "query", {**_NAME, "maxLength": 64}),
+                            Param("to_plan", "query", _NAME)),
     ),
     Operation(
         "POST", "/api/v1/widget/events", "Impression, click, dismiss or decline", "customer",

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from plugin import customers, eligibility, experiments, targeting
+from plugin import customers, downgrades, eligibility, experiments, targeting
 from plugin.api.bodies import read_model
 from plugin.api.schemas import WidgetEventIn
 from plugin.auth import CustomerIdentity, CustomerTokens, bearer_token
@@ -146,6 +146,26 @@ def _shown_document(shown: Shown, snapshot: Snapshot, context: CustomerContext) 
     }
 
 
+def _downgrade_part(to_plan: str | None, view: CustomerView, snapshot: Snapshot) -> dict[str, Any]:
+    """With `?to_plan=`, what moving there would take away (the retention screen's list):
+    `{"downgrade": {...}}`, or `{"downgrade": None}` when it is not a lower tier than the
+    customer's plan; without it, nothing, so the hot path's answer is unchanged."""
+    if to_plan is None:
+        return {}
+    target = downgrades.find_plan(snapshot.plans, to_plan) if len(to_plan) <= 100 else None
+    if target is None:
+        raise ValidationFailed(
+            f"to_plan {to_plan[:100]!r} is not a plan of the ladder (give a plan id).",
+            code="unknown_plan",
+            field="to_plan",
+        )
+    # Feature hits are known by their last time only: the facts read carries no hit counts.
+    lost = downgrades.lost(
+        view.plan, target, usage=view.context.usage, last_used=view.context.feature_hits
+    )
+    return {"downgrade": lost.document() if lost is not None else None}
+
+
 async def list_offers(request: Request) -> JSONResponse:
     identity = require_customer(request)
     ctx = services(request)
@@ -157,6 +177,7 @@ async def list_offers(request: Request) -> JSONResponse:
     now = ctx.clock.now()
     snapshot = await offer_snapshot(request).get()
     view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
+    downgrade = _downgrade_part(request.query_params.get("to_plan"), view, snapshot)
     candidates = [o for o in snapshot.at(placement) if relevant(o, view, snapshot)]
     result = eligibility.evaluate(
         candidates,
@@ -190,6 +211,7 @@ async def list_offers(request: Request) -> JSONResponse:
             "object": "list",
             "data": [_shown_document(s, snapshot, view.context) for s in result.shown],
             "has_more": False,
+            **downgrade,
         },
         headers={"Cache-Control": "no-store"},
     )

@@ -274,3 +274,114 @@ async def test_a_customer_hammering_the_api_gets_429_with_retry_after(
     assert limited.json()["error"]["code"] == "rate_limited"
     other = await shop.get("/api/v1/widget/offers?placement=x", headers=customer_headers("bob"))
     assert other.status_code == 200
+
+
+async def _downgrade_answer(
+    client: httpx.AsyncClient, customer: str, to_plan: str
+) -> httpx.Response:
+    return await client.get(
+        f"/api/v1/widget/offers?placement=downgrade&to_plan={to_plan}",
+        headers=customer_headers(customer),
+    )
+
+
+async def test_downgrade_lists_the_limits_and_features_that_would_be_lost(
+    shop: httpx.AsyncClient, db: Database
+) -> None:
+    """`?to_plan=` a lower tier: the answer says, from the ladder and the customer's facts,
+    which limits shrink (with usage, `over` first) and which features go (used ones first)."""
+    await add_trial_offer_and_pro_customer(shop, db)
+    await shop.post(
+        "/api/v1/usage",
+        json={"customer": "pro1", "metric": "storage_gb", "value": 42},
+        headers={**ADMIN, "Idempotency-Key": "pro1-storage"},
+    )
+    await shop.post(
+        "/api/v1/feature-events", json={"customer": "pro1", "feature": "sso"}, headers=ADMIN
+    )
+    response = await _downgrade_answer(shop, "pro1", "basic")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["data"] == []
+    assert body["downgrade"] == {
+        "from_plan": "pro",
+        "from_plan_name": "Pro",
+        "to_plan": "basic",
+        "to_plan_name": "Basic",
+        "limits": [
+            {"metric": "storage_gb", "used": 42, "current_limit": 100, "new_limit": 10,
+             "over": True},
+            {"metric": "integrations", "used": None, "current_limit": 10, "new_limit": 3,
+             "over": False},
+            {"metric": "users", "used": None, "current_limit": 25, "new_limit": 5, "over": False},
+        ],
+        # Hit counts are not in the customer's facts yet: the last use is what is known.
+        "features": [{"feature": "sso", "uses": None, "last_used_at": NOW}],
+    }  # fmt: skip
+
+
+async def test_downgrade_comes_with_the_retention_offer(shop: httpx.AsyncClient) -> None:
+    """The list rides along with the placement's offers, which are chosen as without it."""
+    body = offer_body(
+        id="offer_stay", kind="retention", placements=["downgrade"], target_prices=[],
+        targeting={"plan": {"in": ["basic"]}},
+        variants=[{"key": "control", "copy": {"title": "Before you go"}}],
+    )  # fmt: skip
+    assert (await shop.post("/api/v1/admin/offers", json=body, headers=ADMIN)).status_code == 201
+    with_plan = (await _downgrade_answer(shop, "acme", "basic")).json()
+    assert [o["offer_id"] for o in with_plan["data"]] == ["offer_stay"]
+    assert with_plan["downgrade"] is None  # Basic is Acme's own plan
+    without = await offers_for(shop, "acme", placement="downgrade")
+    assert without == with_plan["data"]
+
+
+@pytest.mark.parametrize(
+    ("customer", "to_plan"),
+    [("acme", "basic"), ("acme", "pro"), ("stranger", "basic")],
+    ids=["same plan", "higher plan", "no known plan"],
+)
+async def test_downgrade_is_null_unless_the_plan_is_a_lower_tier(
+    shop: httpx.AsyncClient, customer: str, to_plan: str
+) -> None:
+    """The same tier, a higher one, or a customer on no plan of the ladder: `downgrade: null`.
+    Without `to_plan` the key is absent (the answer every page view gets is unchanged)."""
+    response = await _downgrade_answer(shop, customer, to_plan)
+    assert response.status_code == 200, response.text
+    assert response.json()["downgrade"] is None
+    plain = await shop.get(
+        "/api/v1/widget/offers?placement=downgrade", headers=customer_headers(customer)
+    )
+    assert "downgrade" not in plain.json()
+
+
+async def test_downgrade_plan_may_be_named_by_its_display_name(
+    shop: httpx.AsyncClient, db: Database
+) -> None:
+    """Pages that pass the plan's name ("Basic", any case) get the same answer as with its id:
+    `confirmDowngrade({toPlan})` took a display name before it took an id."""
+    await add_trial_offer_and_pro_customer(shop, db)
+    by_id = (await _downgrade_answer(shop, "pro1", "basic")).json()["downgrade"]
+    by_name = (await _downgrade_answer(shop, "pro1", "BASIC")).json()["downgrade"]
+    assert by_id is not None
+    assert by_name == by_id
+
+
+@pytest.mark.parametrize("to_plan", ["gold", "", "x" * 500], ids=["unknown", "empty", "long"])
+async def test_unknown_downgrade_plan_is_refused_with_the_field_named(
+    shop: httpx.AsyncClient, db: Database, app: Starlette, to_plan: str
+) -> None:
+    """A `to_plan` that names no plan of the ladder is a 422 on `to_plan`, and the refused
+    request records nothing (no first exposure for the offers it would have shown)."""
+    response = await shop.get(
+        f"/api/v1/widget/offers?placement=storage_banner&to_plan={to_plan}",
+        headers=customer_headers("acme"),
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("unknown_plan", "to_plan")
+    assert "to_plan" in error["message"]
+    assert len(error["message"]) < 200
+    await app.state.exposures.flush()
+    async with db.read() as conn:
+        state = await offer_store.customer_state(conn, customer_id="acme", now=NOW)
+    assert state.assignments == {}
