@@ -85,16 +85,18 @@ def test_installed_wheel_serves_the_widget_from_its_data_files(wheel: Path, tmp_
         capture_output=True,
     )  # fmt: skip
     probe = (
-        "import plugin; from plugin.api import static; from plugin import demo_site; "
+        "import plugin; from plugin.api import dashboard, static; from plugin import demo_site; "
         "print(plugin.__file__); print(static.WIDGET_PATH); print(demo_site.DEMO_DIR); "
+        "print(dashboard.ADMIN_DIR); "
         "print(len(static.Asset.load(static.WIDGET_PATH).gzipped))"
     )
     shown = subprocess.run(
         [str(python), "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert shown.returncode == 0, shown.stderr
-    package, widget, demo, gzipped = shown.stdout.splitlines()
+    package, widget, demo, admin, gzipped = shown.stdout.splitlines()
     assert Path(package).is_relative_to(env)  # the wheel's copy, not the editable checkout
     assert Path(widget) == env / "share" / "uplift" / "static" / "widget" / "uplift.js"
     assert Path(demo) == env / "share" / "uplift" / "static" / "demo"
+    assert Path(admin) == env / "share" / "uplift" / "static" / "admin"
     assert int(gzipped) > 0

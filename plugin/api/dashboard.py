@@ -7,7 +7,8 @@ CSP can forbid everything but this server's own script, style and API: no inline
 style, no other origin, no framing, no form submission, and Trusted Types required (the
 script builds the DOM with createElement and textContent only, so it never needs a policy).
 
-The files live beside the widget (`<repo>/static/admin/`), read once per app on first use. The
+The files live beside the widget (`static/admin/`: the repository's, or a wheel's data files;
+plugin.api.static.static_dir), read once per app on first use. The
 page learns Stripe's zero- and three-decimal currencies from plugin.money, so the amounts it
 formats use the same exponent the server does.
 """
@@ -16,16 +17,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-import plugin
 from plugin import money
+from plugin.api.static import static_dir
 from plugin.errors import NotFound
 
-ADMIN_DIR = Path(plugin.__file__).resolve().parent.parent / "static" / "admin"
+ADMIN_DIR = static_dir("admin")
 ASSETS = {
     "admin.js": "text/javascript; charset=utf-8",
     "admin.css": "text/css; charset=utf-8",
