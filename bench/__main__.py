@@ -52,7 +52,7 @@ UVICORN = [
 ]  # fmt: skip
 UPLIFT = [sys.executable, "-m", "plugin", "serve", "--host", "127.0.0.1"]
 SCENARIOS = ("offers", "webhooks", "widget", "micro", "metrics")
-OFFERS_WARMUP = 3  # seconds of load before the measured run
+OFFERS_WARMUP_LIMIT = 20  # seconds of warm-up load at most before the measured run
 
 WIDGET_LUA = (
     """
@@ -133,11 +133,13 @@ def bench_offers(args: argparse.Namespace, wrk_bin: str, tmp: Path) -> dict[str,
 
     def one(name: str, rep: int) -> dict[str, float]:
         with server(commands[name], env, path) as (url, pid):
-            # Warm-up, the same for both: long enough that every customer has been asked for
-            # at least once (the tokens are used in turn), as on a server that has been up.
-            wrk.run(
-                wrk_bin, url + path, script, seconds=OFFERS_WARMUP, connections=args.connections
-            )
+            # Warm-up, the same for both: until every customer has been asked for twice (the
+            # tokens are used in turn), as on a server that has been up a while.
+            warmed, deadline = 0.0, time.monotonic() + OFFERS_WARMUP_LIMIT
+            while warmed < 2 * len(tokens) and time.monotonic() < deadline:
+                warmed += wrk.run(
+                    wrk_bin, url + path, script, seconds=1, connections=args.connections
+                )["requests"]
             result = measured(
                 wrk_bin, url + path, script, pid, seconds=args.seconds,
                 connections=args.connections,

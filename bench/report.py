@@ -103,7 +103,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"Machine: {m['cpus']} cores ({m['cpu_model'] or 'unknown CPU'}), {m['memory_gib']} GiB,"
         f" Linux {m['kernel']}, Python {m['python']}; load average at start {load}. "
         f"wrk, {s['wrk_threads']} threads, loopback; {s['seconds']} s per run after a warm-up "
-        f"(offers 3 s: every customer asked for at least once; others 1 s), median of "
+        f"(offers: until every customer was asked for twice; others 1 s), median of "
         f"{s['repeat']} (baseline and Uplift interleaved, each run a fresh server process); "
         f"{s['workers']} uvicorn process(es) per server.",
         "",

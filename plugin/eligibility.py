@@ -97,7 +97,9 @@ def evaluate(
     for offer in offers:
         # Placement first: it is the gate most offers fail (`_blocked` checks status first;
         # the order changes no outcome, only which reason is worded, and that is `_blocked`'s).
-        if (placement is not None and placement not in offer.placements) or not offer.live(now):
+        if (placement is not None and placement not in offer.placements) or not (
+            offer.active and offer.opens <= now < offer.closes  # offer.live(now), inlined
+        ):
             blocked[offer.id] = offer
             continue
         history = histories.get(offer.id)

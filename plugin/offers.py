@@ -122,6 +122,10 @@ class Offer:
     matches: Predicate = field(init=False, repr=False, compare=False)
     by_key: dict[str, OfferVariant] = field(init=False, repr=False, compare=False)
     _arms: dict[str, str] = field(init=False, repr=False, compare=False)  # see `arm_for`
+    # `live(now)` as plain values: active, and the window as [opens, closes) in unix seconds
+    active: bool = field(init=False, repr=False, compare=False)
+    opens: int | float = field(init=False, repr=False, compare=False)
+    closes: int | float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(Kind):
@@ -172,6 +176,10 @@ class Offer:
         object.__setattr__(self, "matches", targeting.compile_rule(self.targeting))
         object.__setattr__(self, "by_key", {v.key: v for v in self.variants})
         object.__setattr__(self, "_arms", {})
+        object.__setattr__(self, "active", self.status == "active")
+        starts, ends = self.window.starts_at, self.window.ends_at
+        object.__setattr__(self, "opens", float("-inf") if starts is None else starts)
+        object.__setattr__(self, "closes", float("inf") if ends is None else ends)
 
     def variant(self, key: str) -> OfferVariant | None:
         return self.by_key.get(key)
@@ -195,12 +203,7 @@ class Offer:
 
     def live(self, now: int) -> bool:
         """Active and inside its schedule window at `now`."""
-        window = self.window
-        return (
-            self.status == "active"
-            and (window.starts_at is None or now >= window.starts_at)
-            and (window.ends_at is None or now < window.ends_at)
-        )
+        return self.active and self.opens <= now < self.closes
 
 
 def _text(value: str, path: str, minimum: int, maximum: int) -> None:

@@ -8,6 +8,8 @@ import json
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from plugin import logs
 
@@ -63,3 +65,14 @@ async def test_flush_writes_what_is_held(logged: tuple[logging.Logger, io.String
     for handler in logger.handlers:
         handler.flush()
     assert _events(stream) == ["held"]
+
+
+_pieces = st.sampled_from(
+    ["sk_test_abc123", "rk_live_X", "pk_test_", "whsec_Zm9v", "uplift_sk_k-1", "eyJa.eyJb.c",
+     "Bearer tok", "Bearer", "bearer x", "sk", "_test_", "eyJ", " ", "/api/v1/x", '"', "é"]
+)  # fmt: skip
+
+
+@given(st.lists(st.one_of(_pieces, st.text(max_size=5)), max_size=12).map("".join))
+def test_skipping_the_pattern_on_lines_without_a_marker_redacts_the_same(text: str) -> None:
+    assert logs.Redactor()(text) == logs.SECRET_SHAPES.sub(logs.REDACTED, text)
