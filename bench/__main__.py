@@ -357,7 +357,7 @@ def bench_widget(args: argparse.Namespace, wrk_bin: str, tmp: Path) -> dict[str,
 
 
 def bench_micro(args: argparse.Namespace) -> dict[str, Any]:
-    command = [sys.executable, "-m", "bench.micro", "--repeat", str(args.repeat)]
+    command = [sys.executable, "-m", "bench.micro", "--repeat", str(max(5, args.repeat))]
     if args.quick:
         command += ["--customers", "1000", "--quotes", "5000"]
     out = subprocess.run(

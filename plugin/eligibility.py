@@ -94,6 +94,7 @@ def evaluate(
     candidates: list[tuple[Offer, str]] = []
     held_out: list[Offer] = []
     ctx, histories, assignments = state.context, state.histories, state.assignments
+    holdout, check_frequency = experiments.HOLDOUT, schedule.check_frequency
     for offer in offers:
         # Placement first: it is the gate most offers fail (`_blocked` checks status first;
         # the order changes no outcome, only which reason is worded, and that is `_blocked`'s).
@@ -102,19 +103,20 @@ def evaluate(
         ):
             blocked[offer.id] = offer
             continue
-        history = histories.get(offer.id)
+        offer_id = offer.id
+        history = histories.get(offer_id) if histories else None
         if (
-            history is not None and not schedule.check_frequency(offer.frequency, history, now=now)
+            history is not None and not check_frequency(offer.frequency, history, now=now)
         ) or not offer.matches(ctx, now):
-            blocked[offer.id] = offer
+            blocked[offer_id] = offer
             continue
-        arm = assignments.get(offer.id)
-        if arm is None or (arm != experiments.HOLDOUT and arm not in offer.by_key):
+        arm = assignments.get(offer_id)
+        if arm is None or (arm != holdout and arm not in offer.by_key):
             # Unseen (or its recorded variant was deleted): assign now; the caller records it.
             arm = offer.arm_for(ctx.customer_id)
-        if arm == experiments.HOLDOUT:
+        if arm == holdout:
             held_out.append(offer)
-            blocked[offer.id] = "in the experiment's holdout"
+            blocked[offer_id] = "in the experiment's holdout"
         else:
             candidates.append((offer, arm))
 
