@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -355,16 +356,7 @@ def _trimmed(entry: _Entry, since: int) -> customer_store.TargetingFacts:
     if entry.since == since or not facts.events or facts.events[0][2] >= since:
         return facts
     events = [e for e in facts.events if e[2] >= since or e[1] in ("decline", "accept")]
-    return customer_store.TargetingFacts(
-        record=facts.record,
-        stripe_customer=facts.stripe_customer,
-        usage=facts.usage,
-        feature_hits=facts.feature_hits,
-        events=events,
-        assignments=facts.assignments,
-        items=facts.items,
-        last_order_at=facts.last_order_at,
-    )
+    return dataclasses.replace(facts, events=events)
 
 
 async def view(

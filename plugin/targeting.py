@@ -223,25 +223,9 @@ def compile_rule(rule: Rule) -> Predicate:
     reasons); tests/plugin/test_targeting.py checks the two agree."""
     match rule:
         case AllOf(rules):
-            parts = tuple(compile_rule(r) for r in rules)
-            if not parts:
-                return _always
-            if len(parts) == 1:
-                return parts[0]
-            if len(parts) == 2:
-                first, second = parts
-                return lambda ctx, now: first(ctx, now) and second(ctx, now)
-            return lambda ctx, now: all(p(ctx, now) for p in parts)
+            return _joined(rules, every=True)
         case AnyOf(rules):
-            parts = tuple(compile_rule(r) for r in rules)
-            if not parts:
-                return _never
-            if len(parts) == 1:
-                return parts[0]
-            if len(parts) == 2:
-                first, second = parts
-                return lambda ctx, now: first(ctx, now) or second(ctx, now)
-            return lambda ctx, now: any(p(ctx, now) for p in parts)
+            return _joined(rules, every=False)
         case Not(sub):
             inner = compile_rule(sub)
             return lambda ctx, now: not inner(ctx, now)
@@ -273,6 +257,23 @@ def compile_rule(rule: Rule) -> Predicate:
 
             return order_within
     raise TypeError(f"not a targeting rule: {rule!r}")  # pragma: no cover -- exhaustive match
+
+
+def _joined(rules: tuple[Rule, ...], *, every: bool) -> Predicate:
+    """AllOf (`every`) or AnyOf: an empty one is everyone or no one, as in `evaluate`."""
+    parts = tuple(compile_rule(r) for r in rules)
+    if not parts:
+        return _always if every else _never
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        if every:
+            return lambda ctx, now: first(ctx, now) and second(ctx, now)
+        return lambda ctx, now: first(ctx, now) or second(ctx, now)
+    if every:
+        return lambda ctx, now: all(p(ctx, now) for p in parts)
+    return lambda ctx, now: any(p(ctx, now) for p in parts)
 
 
 def _always(ctx: CustomerContext, now: int) -> bool:

@@ -216,3 +216,25 @@ async def test_impressions_leave_the_daily_cap_as_they_age_while_cached(
     assert _cache(tracked).hits == hits + 1
     assert later.offer_state.recent_impressions == ()
     assert later.offer_state.histories["offer_more_storage"].impressions == (NOW - 100,)
+
+
+async def test_cached_history_past_the_cut_off_drops_out_as_a_new_read_would(
+    tracked: Database,
+) -> None:
+    """Impressions older than the history window leave; declines stay, as the statement
+    keeps them: the cached facts answer exactly what a fresh read would."""
+    async with tracked.transaction() as conn:
+        for event_type in ("impression", "decline"):
+            await offer_store.record_event(
+                conn, offer_id="offer_more_storage", customer_id="acme", arm="control",
+                event_type=event_type, now=NOW - 100,
+            )  # fmt: skip
+    await _view(tracked)
+    later = NOW + offer_store.HISTORY_DAYS * DAY
+    cached = await _view(tracked, now=later)
+    _cache(tracked).clear()
+    fresh = await _view(tracked, now=later)
+    assert cached == fresh
+    history = cached.offer_state.histories["offer_more_storage"]
+    assert history.impressions == ()
+    assert history.declines == 1
