@@ -10,10 +10,6 @@ from plugin import auth
 from tests.support import WIDGET_SECRET, run_uplift, uplift_env
 
 
-def _db(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-
-
 def assert_one_line_error(stderr: str, *fragments: str) -> None:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
@@ -23,9 +19,9 @@ def assert_one_line_error(stderr: str, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
-def test_serve_without_a_stripe_key_stops_with_one_line(tmp_path: Path) -> None:
+def test_serve_without_a_stripe_key_stops_with_one_line(empty_database_url: str) -> None:
     """`uplift serve` needs UPLIFT_STRIPE_API_KEY and says so."""
-    result = run_uplift("serve", env=uplift_env(database_url=_db(tmp_path)))
+    result = run_uplift("serve", env=uplift_env(database_url=empty_database_url))
     assert result.returncode == 2
     assert_one_line_error(result.stderr, "UPLIFT_STRIPE_API_KEY")
 
@@ -45,9 +41,9 @@ def test_serve_with_a_bad_database_url_stops_with_one_line(url: str, fragment: s
     assert_one_line_error(result.stderr, fragment)
 
 
-def test_migrate_then_admin_key_create_prints_the_key_once(tmp_path: Path) -> None:
+def test_migrate_then_admin_key_create_prints_the_key_once(empty_database_url: str) -> None:
     """`migrate` reports what it applied; `admin-key create` prints only the key on stdout."""
-    env = uplift_env(database_url=_db(tmp_path))
+    env = uplift_env(database_url=empty_database_url)
     migrated = run_uplift("migrate", env=env)
     assert migrated.returncode == 0, migrated.stderr
     assert "0001_initial" in migrated.stdout
@@ -62,10 +58,10 @@ def test_migrate_then_admin_key_create_prints_the_key_once(tmp_path: Path) -> No
     assert "shown only once" in created.stderr
 
 
-def test_admin_key_create_before_migrate_says_what_to_run(tmp_path: Path) -> None:
+def test_admin_key_create_before_migrate_says_what_to_run(empty_database_url: str) -> None:
     """An unmigrated database is a clear instruction, not an SQL error."""
     result = run_uplift(
-        "admin-key", "create", "--name", "ops", env=uplift_env(database_url=_db(tmp_path))
+        "admin-key", "create", "--name", "ops", env=uplift_env(database_url=empty_database_url)
     )
     assert result.returncode == 2
     assert_one_line_error(result.stderr, "uplift migrate")
