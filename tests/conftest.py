@@ -123,6 +123,19 @@ def new_database_url(tmp_path: Path, postgres: Databases | None) -> Iterator[Cal
             _blocking(postgres.drop(dsn))
 
 
+@pytest.fixture(scope="module")
+def module_database_url(
+    tmp_path_factory: pytest.TempPathFactory, postgres: Databases | None
+) -> Iterator[str]:
+    """One migrated database for a whole module (tests that share one server)."""
+    if postgres is None:
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('module') / 'uplift.db'}"
+        return
+    dsn = _blocking(postgres.fresh())
+    yield uplift_url(dsn)
+    _blocking(postgres.drop(dsn))
+
+
 @pytest.fixture
 def database_url(new_database_url: Callable[..., str]) -> str:
     """A fresh database: an absent SQLite file, or a migrated PostgreSQL clone (applying the

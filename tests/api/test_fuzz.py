@@ -28,12 +28,12 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def served_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served_url(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[str]:
     """One `uplift serve` for the module: fuzzing is about the HTTP edge, not isolation."""
     tmp = tmp_path_factory.mktemp("fuzz")
     port = free_port()
     env = uplift_env(
-        database_url=f"sqlite+aiosqlite:///{tmp / 'fuzz.db'}",
+        database_url=module_database_url,
         stripe_api_key=STRIPE_TEST_KEY,
         stripe_api_base="http://127.0.0.1:9",  # nothing listens: Stripe calls fail cleanly
         admin_key=ADMIN_KEY,
