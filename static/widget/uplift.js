@@ -66,6 +66,9 @@
     keep: 'Keep my plan', downgrade: 'Downgrade to {plan}', downgradeTitle: 'Downgrade to {plan}?',
     lose: 'You will lose the features of your current plan at the end of the billing period.',
     takeOffer: 'Take the offer', beforeYouGo: 'Before you go', used: 'You\u2019ve used {used} of {limit}',
+    lostTitle: 'What you would give up on {plan}', lostLimit: '{metric}: you use {used}; {plan} allows {limit}',
+    lostCap: '{metric}: {plan} allows {limit}', usedTimes: '{feature}: used {n} times', usedOnce: '{feature}: used once',
+    lastUsed: '{feature}: last used {date}', notIn: '{feature}: not in {plan}',
   };
   function t(key, vars) {
     return String(S[key]).replace(/\{(\w+)\}/g, function (_, name) { return vars && vars[name] != null ? vars[name] : ''; });
@@ -146,12 +149,35 @@
   function uuid() {
     try { return crypto.randomUUID(); } catch (e) { return Date.now().toString(36) + Math.random().toString(36).slice(2); }
   }
+  // A number of `metric` in the locale: "9 GB" for *_gb/*_tb, else "5 users" (`bare`: "5").
+  function quantity(metric) {
+    var unit = { gb: 'gigabyte', tb: 'terabyte' }[metric.split('_').pop()], f;
+    try { f = new Intl.NumberFormat(locale, unit && { style: 'unit', unit: unit }); } catch (e) { f = { format: String }; }
+    return function (n, bare) { return f.format(n) + (unit || bare ? '' : ' ' + metric.replace(/_/g, ' ')); };
+  }
+  // A metric or feature id in words: storage_gb → "Storage", audit_log → "Audit log".
+  function label(id) {
+    var s = id.replace(/_[gt]b$/, '').replace(/_/g, ' ');
+    return s.charAt(0).toUpperCase() + s.slice(1);
+  }
   // "You've used 9 GB of 10 GB" in the customer's locale; other metrics: "4 of 5 users".
   function usageLine(u) {
     if (!u) return null;
-    var unit = { gb: 'gigabyte', tb: 'terabyte' }[u.metric.split('_').pop()], f;
-    try { f = new Intl.NumberFormat(locale, unit && { style: 'unit', unit: unit }); } catch (e) { f = { format: String }; }
-    return t('used', { used: f.format(u.used), limit: f.format(u.limit) + (unit ? '' : ' ' + u.metric.replace(/_/g, ' ')) });
+    var q = quantity(u.metric);
+    return t('used', { used: q(u.used, 1), limit: q(u.limit) });
+  }
+  // The retention screen's list of what moving down to `plan` takes away (the API's
+  // `downgrade`): limits the customer is over first, then features, used ones first.
+  function lostList(down, plan) {
+    var items = down ? down.limits.map(function (l) {
+      var q = quantity(l.metric);
+      return el('li', { class: l.over ? 'bad' : null }, t(l.used == null ? 'lostCap' : 'lostLimit', { metric: label(l.metric), plan: plan, used: q(l.used), limit: q(l.new_limit) }));
+    }).concat(down.features.map(function (f) {
+      var n = f.uses;
+      return el('li', null, t(n ? (n === 1 ? 'usedOnce' : 'usedTimes') : f.last_used_at ? 'lastUsed' : 'notIn',
+        { feature: label(f.feature), plan: plan, n: n && quantity('')(n, 1), date: date(f.last_used_at) }));
+    })) : [];
+    return items.length ? [el('p', { id: 'uplift-lost', class: 't' }, t('lostTitle', { plan: plan })), el('ul', { 'aria-labelledby': 'uplift-lost' }, ...items)] : [];
   }
   function priceLine(offer) {
     var p = offer && offer.prices && offer.prices[0];
@@ -473,9 +499,14 @@
   // Resolves with the customer's choice: {choice: 'downgrade' | 'stay' | 'offer', offer_id?}.
   // Never rejects: if the offer list cannot be read, the plain confirmation is shown.
   function confirmDowngrade(options) {
-    var toPlan = (options && options.toPlan) || 'the lower plan';
+    var toPlan = options && options.toPlan;
     var opener = document.activeElement;
-    return offersFor('downgrade').catch(function (e) { fail(e, 'downgrade'); return []; }).then(function (offers) {
+    var ask = function (plan) { return api('GET', '/offers?placement=downgrade' + (plan ? '&to_plan=' + encodeURIComponent(plan) : '')); };
+    // A plan the server does not know (422) still gets the retention offer, without the list.
+    return ask(toPlan).catch(function (e) { fail(e, 'downgrade'); if (e.status === 422) return ask(); }).catch(function (e) { fail(e, 'downgrade'); }).then(function (list) {
+      var offers = (list && list.data) || [], down = list && list.downgrade;
+      var plan = (down && down.to_plan_name) || toPlan || 'the lower plan';
+      var lost = lostList(down, plan);
       var offer = offers.filter(function (o) { return o.kind === 'retention'; })[0] || offers[0];
       return new Promise(function (resolve) {
         var choice = { choice: 'stay' };
@@ -487,7 +518,7 @@
         });
         var pick = function (c) { return function () { choice = c; d.close(c.choice); }; };
         var keep = button(t('keep'), null, pick({ choice: 'stay' }));
-        var down = button(t('downgrade', { plan: toPlan }), null, pick({ choice: 'downgrade' }));
+        var go = button(t('downgrade', { plan: plan }), null, pick({ choice: 'downgrade' }));
         if (offer) {
           var copy = offer.copy || {};
           track(offer.offer_id, offer.variant, 'impression');
@@ -495,9 +526,9 @@
             track(offer.offer_id, offer.variant, 'click');
             pick({ choice: 'offer', offer_id: offer.offer_id })();
           });
-          d.show(copy.title || t('beforeYouGo'), [copy.body ? el('p', null, copy.body) : null, el('p', null, priceLine(offer)), el('div', { class: 'row' }, down, keep, take)], take);
+          d.show(copy.title || t('beforeYouGo'), lost.concat([copy.body ? el('p', null, copy.body) : null, el('p', null, priceLine(offer)), el('div', { class: 'row' }, go, keep, take)]), take);
         } else {
-          d.show(t('downgradeTitle', { plan: toPlan }), [el('p', null, t('lose')), el('div', { class: 'row' }, keep, down)], keep);
+          d.show(t('downgradeTitle', { plan: plan }), (lost.length ? lost : [el('p', null, t('lose'))]).concat([el('div', { class: 'row' }, keep, go)]), keep);
         }
       });
     });

@@ -523,36 +523,84 @@ def _retention_offer(world: Subscribed) -> list[dict[str, Any]]:
             "id": "offer_stay", "name": "Stay on your plan", "kind": "retention",
             "status": "active", "placements": ["downgrade"], "target_prices": [],
             "variants": [{"key": "control", "copy": {"title": "Before you go",
-                                                      "body": "Keep Pro at 30% off.",
-                                                      "cta": "Keep Pro at 30% off"}}],
+                                                      "body": "Keep Basic at 30% off.",
+                                                      "cta": "Keep Basic at 30% off"}}],
         }
     ]  # fmt: skip
 
 
+def _starter_below_basic(acme: Shop) -> None:
+    """A Starter plan below Acme's Basic, with less storage than Acme uses (9 GB) and without
+    Basic's audit log (which Acme has used) and exports (which it has not): what
+    downgrade.html's "Downgrade to Starter" would take away."""
+    world = acme.world
+    plans = {
+        "plans": [
+            {"id": "starter", "name": "Starter", "tier": 0, "limits": {"storage_gb": 5}},
+            {"id": "basic", "name": "Basic", "tier": 1, "prices": [world.basic],
+             "limits": {"storage_gb": 10}, "features": ["audit_log", "exports"]},
+            {"id": "pro", "name": "Pro", "tier": 2, "prices": [world.pro, world.pro_annual],
+             "limits": {"storage_gb": 100}, "features": ["audit_log", "exports"]},
+        ]
+    }  # fmt: skip
+    assert acme.admin("PUT", "/api/v1/admin/plans", json=plans).status_code == 200
+    hit = {"customer": "acme", "feature": "audit_log"}
+    assert acme.admin("POST", "/api/v1/feature-events", json=hit).status_code < 300
+
+
 @pytest.mark.parametrize(
     ("button", "choice"),
-    [("Keep Pro at 30% off", "offer"), ("Downgrade to Basic", "downgrade"),
+    [("Keep Basic at 30% off", "offer"), ("Downgrade to Starter", "downgrade"),
      ("Keep my plan", "stay")],
     ids=["takes the offer", "downgrades", "stays"],
 )  # fmt: skip
 async def test_downgrade_confirmation_resolves_the_choice(
     shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]], button: str, choice: str
 ) -> None:
-    """`Uplift.confirmDowngrade` shows the retention offer and resolves with what the customer
-    picked; focus goes back to the host's button."""
+    """`Uplift.confirmDowngrade({toPlan})` shows what the lower plan would take away (usage
+    over its limit, features used and unused) above the retention offer, and resolves with
+    what the customer picked; focus goes back to the host's button."""
     acme = await shop(offers=_retention_offer)
+    _starter_below_basic(acme)
     watched = await open_page(acme.page_url("downgrade.html"))
     page = watched.page
-    opener = page.get_by_role("button", name="Downgrade to Basic")
+    opener = page.get_by_role("button", name="Downgrade to Starter")
     await page.wait_for_function("window.Uplift && window.Uplift.version")
     await opener.click()
     dialog = page.get_by_role("dialog", name="Before you go")
-    await expect(dialog).to_contain_text("Keep Pro at 30% off.")
+    lost = dialog.get_by_role("list", name="What you would give up on Starter")
+    await expect(lost.get_by_role("listitem")).to_have_text(
+        [
+            re.compile(r"^Storage: you use 9\sGB; Starter allows 5\sGB$"),
+            re.compile(r"^Audit log: last used \w{3} \d{1,2}, \d{4}$"),
+            "Exports: not in Starter",
+        ]
+    )
+    await expect(dialog).to_contain_text("Keep Basic at 30% off.")
     await page.screenshot(path=acme.artifacts / "retention.png")
     await dialog.get_by_role("button", name=button).click()
     await expect(page.get_by_text(f"choice: {choice}")).to_be_visible()
     await expect(opener).to_be_focused()
     await watched.assert_clean()
+
+
+async def test_downgrade_to_a_plan_the_server_does_not_know_still_offers_to_stay(
+    shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    """A `toPlan` that names no plan (the server answers 422) is reported as `uplift:error`,
+    and the retention offer is shown all the same, without a list."""
+    acme = await shop(offers=_retention_offer)
+    watched = await open_page(acme.page_url("downgrade.html") + "&to=Gold")
+    page = watched.page
+    await page.wait_for_function("window.Uplift && window.Uplift.version")
+    await page.get_by_role("button", name="Downgrade to Starter").click()
+    dialog = page.get_by_role("dialog", name="Before you go")
+    await expect(dialog).to_contain_text("Keep Basic at 30% off.")
+    await expect(dialog.get_by_role("list")).to_have_count(0)
+    await expect(page.get_by_role("list", name="Widget events")).to_contain_text("unknown_plan")
+    await dialog.get_by_role("button", name="Downgrade to Gold").click()
+    await expect(page.get_by_text("choice: downgrade")).to_be_visible()
+    await watched.assert_clean(http_errors=(422,))
 
 
 async def test_subscription_changed_after_the_quote_shows_the_fresh_price(
@@ -814,11 +862,12 @@ async def test_widget_screens_have_no_serious_accessibility_violations(
     await watched.assert_clean()
     assert await wcag_violations(watched.page) == []
 
+    _starter_below_basic(acme)
     watched = await open_page(acme.page_url("downgrade.html"))
     page = watched.page
     await page.wait_for_function("window.Uplift && window.Uplift.version")
-    await page.get_by_role("button", name="Downgrade to Basic").click()
-    await expect(page.get_by_role("dialog", name="Before you go")).to_be_visible()
+    await page.get_by_role("button", name="Downgrade to Starter").click()
+    await expect(page.get_by_role("list", name="What you would give up on Starter")).to_be_visible()
     await watched.assert_clean()
     assert await wcag_violations(page) == []
 

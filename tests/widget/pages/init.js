@@ -41,7 +41,9 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
   var downgrade = document.getElementById('downgrade');
   if (downgrade) {
     downgrade.addEventListener('click', function () {
-      window.Uplift.confirmDowngrade({ toPlan: 'Basic' }).then(function (choice) {
+      // ?to= overrides the button's plan (a plan the server may not know).
+      var toPlan = params.get('to') || downgrade.getAttribute('data-to-plan');
+      window.Uplift.confirmDowngrade({ toPlan: toPlan }).then(function (choice) {
         document.getElementById('choice').textContent = 'choice: ' + choice.choice;
       });
     });
