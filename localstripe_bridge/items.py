@@ -1,13 +1,18 @@
 """Subscription items as Stripe reads them, translated for localstripe.
 
 localstripe's items take `plan`, not `price` (every Price is a Plan with the same id, see
-prices.py); a subscription has exactly one item; and changing an item's plan or quantity makes
-localstripe replace the item with a new one (new `si_` id, quantity reset to 1 when omitted,
-metadata and tax rates dropped), where Stripe changes the item in place.
+prices.py); its subscription code acts on exactly one item (the first); and changing an item's
+plan or quantity makes localstripe replace the item with a new one (new `si_` id, quantity reset
+to 1 when omitted, metadata and tax rates dropped), where Stripe changes the item in place.
+
+A subscription may hold several items here (subscription_items.py adds them): an update names
+one of them, and `alone` shows localstripe only that one while it applies the change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from localstripe.resources import store
@@ -20,31 +25,36 @@ PARAMS = {"id", "price", "plan", "quantity", "metadata", "tax_rates", "deleted",
 
 
 def price_to_plan(item: Params, param: str) -> None:
-    """`{param}[price]` → `{param}[plan]`, with Stripe's checks on the price."""
+    """`{param}[price]` → `{param}[plan]`, with Stripe's checks on the price. An empty `param`
+    is a top-level item (`POST /v1/subscription_items`): errors name `price` itself."""
+
+    def where(name: str) -> str:
+        return f"{param}[{name}]" if param else name
+
     if "price_data" in item:
-        raise not_emulated("price_data on subscription items", param=f"{param}[price_data]")
-    price_id = params.text(item, "price", param=f"{param}[price]")
+        raise not_emulated("price_data on subscription items", param=where("price_data"))
+    price_id = params.text(item, "price", param=where("price"))
     if price_id is not None and "plan" in item:
         raise invalid(
-            "You may only specify one of these parameters: plan, price.", param=f"{param}[price]"
+            "You may only specify one of these parameters: plan, price.", param=where("price")
         )
     name = "price" if price_id is not None else "plan"
-    plan_id = price_id or params.text(item, "plan", param=f"{param}[plan]")
+    plan_id = price_id or params.text(item, "plan", param=where("plan"))
     if plan_id is None:
         return
     plan = prices.find(plan_id)
     if plan is None:
-        raise no_such(name, plan_id, param=f"{param}[{name}]")
+        raise no_such(name, plan_id, param=where(name))
     if prices.price_type(plan) != "recurring":
         raise invalid(
             "The price specified is set to `type=one_time` but this field only accepts prices "
             "with `type=recurring`.",
-            param=f"{param}[{name}]",
+            param=where(name),
         )
     if not plan.active:
         raise invalid(
             "The price specified is inactive. This field only accepts active prices.",
-            param=f"{param}[{name}]",
+            param=where(name),
         )
     item.pop("price", None)
     item["plan"] = plan_id
@@ -63,12 +73,16 @@ def new_items(items: list[Params], param: str) -> None:
             raise missing(f"{where}[price]")
 
 
-def change_the_only_item(sub: Any, items: list[Params], param: str) -> None:
-    """Items of an update (or of its preview): exactly one, naming the subscription's item, with
-    what the request omits filled in from that item, as Stripe keeps it."""
-    current = sub.items._list[0]
+def find(sub: Any, item_id: str) -> Any | None:
+    return next((item for item in sub.items._list if item.id == item_id), None)
+
+
+def change_one_item(sub: Any, items: list[Params], param: str) -> Any:
+    """Items of an update (or of its preview): exactly one, naming one of the subscription's
+    items, with what the request omits filled in from that item, as Stripe keeps it. Returns
+    the item named."""
     if len(items) != 1:
-        raise not_emulated("a subscription with more than one item", param=param)
+        raise not_emulated("changing more than one item in one request", param=param)
     item = items[0]
     where = f"{param}[0]"
     params.only(item, PARAMS, prefix=where)
@@ -76,13 +90,18 @@ def change_the_only_item(sub: Any, items: list[Params], param: str) -> None:
     if item_id is None:
         # On Stripe an item without `id` is *added*; localstripe would replace the plan instead.
         raise not_emulated(
-            "adding a second item (pass items[0][id] to change the current one)",
+            "adding an item in a subscription update (use POST /v1/subscription_items, or pass "
+            "items[0][id] to change an item)",
             param=f"{where}[id]",
         )
-    if item_id != current.id:
+    current = find(sub, item_id)
+    if current is None:
         raise no_such("subscription item", item_id, param=f"{where}[id]")
     if params.boolean(item, "deleted", param=f"{where}[deleted]"):
-        raise not_emulated("removing a subscription's only item", param=f"{where}[deleted]")
+        raise not_emulated(
+            "removing an item in a subscription update (use DELETE /v1/subscription_items/{id})",
+            param=f"{where}[deleted]",
+        )
     item.pop("deleted", None)
     price_to_plan(item, where)
     params.integer(item, "quantity", minimum=1, param=f"{where}[quantity]")
@@ -92,11 +111,54 @@ def change_the_only_item(sub: Any, items: list[Params], param: str) -> None:
         current.metadata or {}, params.metadata(item, "metadata")
     )
     item.setdefault("tax_rates", [rate.id for rate in current.tax_rates or []])
+    others = [other for other in sub.items._list if other is not current]
+    plan = prices.find(item["plan"])
+    if others and plan is not None and _interval(plan) != _interval(current.plan):
+        # localstripe would invoice only the changed item for the new period.
+        raise not_emulated(
+            "changing the billing interval of one item of a subscription with several items",
+            param=f"{where}[price]",
+        )
+    return current
+
+
+def _interval(plan: Any) -> tuple[str, int]:
+    return plan.interval, plan.interval_count
+
+
+def unchanged_items(sub: Any, changed: Any) -> list[Params]:
+    """The items a preview leaves as they are, as localstripe's simulated item list wants them
+    (it bills exactly the list it is given)."""
+    return [
+        {
+            "plan": item.plan.id,
+            "quantity": item.quantity,
+            "tax_rates": [rate.id for rate in item.tax_rates or []],
+        }
+        for item in sub.items._list
+        if item is not changed
+    ]
+
+
+@contextmanager
+def alone(sub: Any, item: Any) -> Iterator[None]:
+    """localstripe's update acts on the subscription's first (and, to it, only) item and
+    replaces the item list when the plan or quantity changes: let it see only `item`, then
+    put the (possibly replaced) item back in its place among the others."""
+    before = list(sub.items._list)
+    position = before.index(item)
+    sub.items._list = [item]
+    try:
+        yield
+    finally:
+        changed = sub.items._list[0]
+        sub.items._list = [*before[:position], changed, *before[position + 1 :]]
 
 
 def keep_item_id(sub: Any, item_id: str) -> None:
-    """After localstripe replaced the item, give the new one the old item's id and creation time
-    (Uplift keys on the id), and point invoice lines already made for it at that id."""
+    """After localstripe replaced the item (inside `alone`), give the new one the old item's id
+    and creation time (Uplift keys on the id), and point invoice lines already made for it at
+    that id."""
     item = sub.items._list[0]
     if item.id == item_id:
         return
@@ -116,6 +178,6 @@ def keep_item_id(sub: Any, item_id: str) -> None:
 def holder_of(item_id: str) -> Any:
     """The subscription whose item this is (404 as Stripe's "No such subscription item")."""
     for key, sub in store.items():
-        if key.startswith("subscription:") and sub.items._list[0].id == item_id:
+        if key.startswith("subscription:") and find(sub, item_id) is not None:
             return sub
     raise no_such("subscription item", item_id, status=404)

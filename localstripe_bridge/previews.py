@@ -47,9 +47,11 @@ def _subscription_and_customer(data: Params) -> Any:
 
 
 def _items(previewed: list[Params], sub: Any, param: str) -> None:
-    """With a subscription, items change its item; without, they make a new one."""
+    """With a subscription, items change one of its items (the others are billed as they
+    are); without, they make a new one."""
     if sub is not None:
-        items.change_the_only_item(sub, previewed, param)
+        changed = items.change_one_item(sub, previewed, param)
+        previewed += items.unchanged_items(sub, changed)
     else:
         items.new_items(previewed, param)
 

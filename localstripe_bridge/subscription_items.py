@@ -1,19 +1,27 @@
-"""`/v1/subscription_items`: the one item of each emulated subscription.
+"""`/v1/subscription_items`: the items of an emulated subscription, one or several.
 
 localstripe serves these routes generically: its list refuses the `subscription` filter Stripe
 requires and would list every item ever made (replaced ones, those built for previews), an
 update sets attributes blindly (a `price` would crash), a create makes an item attached to no
 subscription, and a delete leaves the subscription pointing at a deleted item.
+
+Here an item is created *on* its subscription (appended to its items, so the subscription, its
+next invoice and its previews show and bill it), updated like a subscription update naming it,
+and deleted from it unless it is the last one. Adding or removing an item never creates
+prorations here (the bridge does not prorate, see docs/stripe-emulator.md): `proration_behavior`
+other than `none` is validated, dropped and named in `Localstripe-Bridge-Ignored`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
+from localstripe.resources import SubscriptionItem, store
 
 from localstripe_bridge import ignored, items, lists, params
-from localstripe_bridge.errors import invalid, not_emulated
+from localstripe_bridge.errors import invalid, missing, not_emulated
 from localstripe_bridge.params import Params
 from localstripe_bridge.routes import Router
 from localstripe_bridge.subscriptions import apply_update, retrieve
@@ -23,6 +31,13 @@ UPDATE_PARAMS = {
     "proration_date", "quantity", "tax_rates",
 }  # fmt: skip
 SUBSCRIPTION_LEVEL = ("payment_behavior", "proration_behavior", "proration_date")
+CREATE_PARAMS = {
+    "subscription", "metadata", "payment_behavior", "plan", "price", "price_data",
+    "proration_behavior", "proration_date", "quantity", "tax_rates",
+}  # fmt: skip
+DELETE_PARAMS = {"clear_usage", "proration_behavior", "proration_date"}
+# Subscriptions that can no longer change.
+ENDED = ("canceled", "incomplete_expired")
 
 
 async def update(request: web.Request, path: Mapping[str, str]) -> web.Response:
@@ -34,7 +49,8 @@ async def update(request: web.Request, path: Mapping[str, str]) -> web.Response:
     change: Params = {name: data.pop(name) for name in SUBSCRIPTION_LEVEL if name in data}
     change["items"] = [{"id": path["id"], **data}]
     dropped = apply_update(sub, change)
-    return ignored.respond(sub.items._list[0]._export(expand=expand), dropped)
+    changed = items.find(sub, path["id"])
+    return ignored.respond(changed._export(expand=expand), dropped)
 
 
 async def list_items(request: web.Request, _: Mapping[str, str]) -> web.Response:
@@ -47,17 +63,95 @@ async def list_items(request: web.Request, _: Mapping[str, str]) -> web.Response
     return web.json_response(lists.body("/v1/subscription_items", exported, has_more))
 
 
+def _prorations(data: Params, dropped: list[str]) -> None:
+    """Adding or removing an item prorates nothing here; `none` is exactly that, anything else
+    is validated and reported as ignored."""
+    if data.get("proration_behavior") == "none":
+        del data["proration_behavior"]
+        data.pop("proration_date", None)
+        return
+    ignored.strip(data, "proration_behavior", ignored.one_of(ignored.PRORATION_BEHAVIORS), dropped)
+    if "proration_date" in data:
+        params.integer(data, "proration_date", minimum=0, param="proration_date")
+        del data["proration_date"]
+        dropped.append("proration_date")
+
+
+def _check_addition(sub: Any, plan_id: str, *, param: str) -> Any:
+    """Stripe's rules for a new item: an active recurring price (items.price_to_plan), not one
+    the subscription already has, in the subscription's currency. An item billed on another
+    interval is not emulated (localstripe bills every item on the first item's period)."""
+    plan = store[f"plan:{plan_id}"]
+    where = param
+    first = sub.items._list[0].plan
+    if any(existing.plan.id == plan.id for existing in sub.items._list):
+        raise invalid(
+            f"Cannot add multiple subscription items with the same price: {plan.id}",
+            param=where,
+        )
+    if plan.currency != first.currency:
+        raise invalid(
+            f"The price's currency ({plan.currency}) must match the subscription's "
+            f"({first.currency}).",
+            param=where,
+        )
+    if (plan.interval, plan.interval_count) != (first.interval, first.interval_count):
+        raise not_emulated(
+            "subscription items with different billing intervals on one subscription",
+            param=where,
+        )
+    return plan
+
+
 async def create(request: web.Request, _: Mapping[str, str]) -> web.Response:
-    raise not_emulated("adding a second item to a subscription")
+    """An item added to a live subscription."""
+    data = await params.read(request)
+    expand = params.expand(data)
+    params.only(data, CREATE_PARAMS)
+    sub = retrieve(params.required_text(data, "subscription"), param="subscription")
+    if sub.status in ENDED:
+        raise invalid(
+            f"You cannot add items to a subscription whose status is {sub.status}.",
+            param="subscription",
+        )
+    dropped: list[str] = []
+    _prorations(data, dropped)
+    ignored.strip(data, "payment_behavior", ignored.one_of(ignored.PAYMENT_BEHAVIORS), dropped)
+    item: Params = {name: data[name] for name in ("price", "plan", "price_data") if name in data}
+    items.price_to_plan(item, "")
+    if "plan" not in item:
+        raise missing("price")
+    plan = _check_addition(sub, item["plan"], param="price" if "price" in data else "plan")
+    quantity = params.integer(data, "quantity", minimum=1, param="quantity")
+    tax_rates = params.text_list(data, "tax_rates") or []
+    added = SubscriptionItem(
+        subscription=sub.id,
+        plan=plan.id,
+        quantity=1 if quantity is None else quantity,
+        tax_rates=tax_rates,
+        metadata=params.metadata(data),
+    )
+    sub.items._list.append(added)
+    return ignored.respond(added._export(expand=expand), dropped)
 
 
 async def delete(request: web.Request, path: Mapping[str, str]) -> web.Response:
-    items.holder_of(path["id"])
-    # Every emulated subscription has exactly one item, and Stripe refuses to delete the last.
-    raise invalid(
-        "A subscription must have at least one active item. To cancel the subscription, "
-        "use DELETE /v1/subscriptions/{id}."
-    )
+    sub = items.holder_of(path["id"])
+    data = await params.read(request)
+    params.only(data, DELETE_PARAMS)
+    dropped: list[str] = []
+    _prorations(data, dropped)
+    params.boolean(data, "clear_usage", param="clear_usage")
+    if len(sub.items._list) == 1:
+        # Stripe refuses to delete a subscription's last item.
+        raise invalid(
+            "A subscription must have at least one active item. To cancel the subscription, "
+            "use DELETE /v1/subscriptions/{id}."
+        )
+    sub.items._list = [item for item in sub.items._list if item.id != path["id"]]
+    store.pop(f"subscription_item:{path['id']}", None)
+    body = {"id": path["id"], "object": "subscription_item", "deleted": True}
+    return ignored.respond(body, dropped)
 
 
 def register(router: Router) -> None:

@@ -5,8 +5,9 @@ on create), rejects `billing_mode` and `default_payment_method` on create, and r
 (HTTP 500) when an update carries `proration_behavior`, `billing_cycle_anchor` or
 `payment_behavior`. These routes read the request the way Stripe does and call localstripe's own
 `Subscription` in this process with what it understands: items via items.py, parameters it
-cannot act on yet via ignored.py, and changes it would get wrong (adding or removing items: it
-holds exactly one) refused with a 400 `not_emulated`.
+cannot act on yet via ignored.py, and changes it would get wrong (adding or removing items in an
+update, several items at creation) refused with a 400 `not_emulated`. Items are added to and
+removed from a live subscription through `/v1/subscription_items` (subscription_items.py).
 """
 
 from __future__ import annotations
@@ -82,14 +83,13 @@ def apply_update(sub: Any, data: Params) -> list[str]:
     ignored.strip(data, "payment_behavior", ignored.one_of(ignored.PAYMENT_BEHAVIORS), dropped)
     params.only(data, UPDATE_PARAMS)
     before = {key for key in store if key.startswith("invoiceitem:")}
-    item_id = None
     if "items" in data:
-        items.change_the_only_item(sub, params.items_list(data, "items"), "items")
-        item_id = sub.items._list[0].id
-    if data:  # localstripe answers an empty update with 400; Stripe returns the subscription
+        changed = items.change_one_item(sub, params.items_list(data, "items"), "items")
+        with items.alone(sub, changed):
+            Subscription._api_update(sub.id, **data)
+            items.keep_item_id(sub, changed.id)
+    elif data:  # localstripe answers an empty update with 400; Stripe returns the subscription
         Subscription._api_update(sub.id, **data)
-    if item_id is not None:
-        items.keep_item_id(sub, item_id)
     if no_prorations:
         for key in [k for k in store if k.startswith("invoiceitem:") and k not in before]:
             if store[key].proration and store[key].invoice is None:

@@ -28,6 +28,7 @@ from stripe.params import (  # noqa: TID251 -- this is the Stripe gateway
     ProductCreateParams,
     ProductListParams,
     SubscriptionCreateParams,
+    SubscriptionItemCreateParams,
     SubscriptionUpdateParams,
     WebhookEndpointCreateParams,
 )
@@ -237,17 +238,18 @@ def _invoice(obj: stripe.Invoice) -> Invoice:
     )
 
 
-def _subscription(obj: stripe.Subscription) -> Subscription:
-    items = tuple(
-        SubscriptionItem(
-            id=item.id,
-            price_id=item.price.id,
-            quantity=item.quantity or 1,
-            current_period_start=item.current_period_start,
-            current_period_end=item.current_period_end,
-        )
-        for item in obj["items"].data
+def _subscription_item(item: stripe.SubscriptionItem) -> SubscriptionItem:
+    return SubscriptionItem(
+        id=item.id,
+        price_id=item.price.id,
+        quantity=item.quantity or 1,
+        current_period_start=item.current_period_start,
+        current_period_end=item.current_period_end,
     )
+
+
+def _subscription(obj: stripe.Subscription) -> Subscription:
+    items = tuple(_subscription_item(item) for item in obj["items"].data)
     return Subscription(
         id=obj.id,
         customer_id=_id(obj.customer),
@@ -400,6 +402,18 @@ class StripeGateway:
             )
         )
         return _subscription(obj)
+
+    async def create_subscription_item(
+        self, params: SubscriptionItemCreateParams, *, idempotency_key: str
+    ) -> SubscriptionItem:
+        """Add an item (an add-on's price) to an existing subscription: never a second
+        subscription."""
+        obj = await _call(
+            lambda: self._client.v1.subscription_items.create_async(
+                params, _options(idempotency_key)
+            )
+        )
+        return _subscription_item(obj)
 
     # Invoice items and invoices
 

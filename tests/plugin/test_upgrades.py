@@ -506,3 +506,47 @@ async def test_stripe_mode_changes_the_same_subscription_in_one_update(
     assert await _paid_upgrade_invoices(stripe_http, world) == []
     listed = await stripe_http.get("/v1/subscriptions", params={"customer": world.customer_id})
     assert [sub["id"] for sub in listed.json()["data"]] == [world.subscription_id]
+
+
+# Add-ons: items added to the customer's existing subscription ------------------------------
+
+
+async def _addon_price(gateway: StripeGateway, *, name: str, amount: int = 1900) -> str:
+    product = await gateway.create_product(
+        {"name": f"Advanced Reports {name}"}, idempotency_key=f"test:{name}:addon-product"
+    )
+    price = await gateway.create_price(
+        {
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": amount,
+            "recurring": {"interval": "month"},
+        },
+        idempotency_key=f"test:{name}:addon-price:{amount}",
+    )
+    return price.id
+
+
+async def test_gateway_adds_an_item_to_the_existing_subscription(gateway: StripeGateway) -> None:
+    """`create_subscription_item` adds the price to the same subscription (never a second one);
+    a retry under the same idempotency key adds nothing more."""
+    world = await subscribed_customer(gateway, name="gateway-add-item")
+    addon = await _addon_price(gateway, name="gateway-add-item")
+    params: Any = {
+        "subscription": world.subscription_id,
+        "price": addon,
+        "quantity": 1,
+        "proration_behavior": "none",
+    }
+    item = await gateway.create_subscription_item(params, idempotency_key="test:add-item")
+    again = await gateway.create_subscription_item(params, idempotency_key="test:add-item")
+    assert again == item
+    subscription = await gateway.retrieve_subscription(world.subscription_id)
+    assert [(i.id, i.price_id) for i in subscription.items] == [
+        (world.item_id, world.basic),
+        (item.id, addon),
+    ]
+    assert (item.current_period_start, item.current_period_end) == (
+        world.period_start,
+        world.period_end,
+    )
