@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]  # noqa: TID251 -- storage is where SQL lives
 
+from plugin.errors import BadRequest
 from plugin.storage import DatabaseError, Params, Row
 from plugin.storage.dialect import Dialect, positional, postgres_ddl
 
@@ -34,12 +35,24 @@ def _numeric(text: str) -> int | float:
     return int(text)
 
 
+class UnstorableText(BadRequest, DatabaseError):
+    """Text with a NUL character: PostgreSQL's `text` cannot hold one (SQLite's can), and the
+    driver's own error for it would surface as a 500. Bad input is a 400 and stores nothing:
+    it is refused before the statement is sent, and the transaction rolls back."""
+
+    default_code = "invalid_character"
+
+
 def _args(names: tuple[str, ...], params: Params | None) -> list[Any]:
     if not names:
         return []
     if params is None:
         raise DatabaseError(f"statement needs parameters {names} but got none")
-    return [params[name] for name in names]
+    values = [params[name] for name in names]
+    for value in values:
+        if isinstance(value, str) and "\x00" in value:
+            raise UnstorableText("Text may not contain the NUL character (U+0000).")
+    return values
 
 
 def _count(status: str) -> int:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 from plugin import storage
 from plugin.storage import Database
 from plugin.storage.dialect import positional, postgres_ddl
+from tests.factories import ADMIN
 from tests.support import NOW, ON_POSTGRES
 from tests.webhooks import factories as f
 from webhooks import store
@@ -135,3 +137,18 @@ async def test_claims_end_with_their_block(db: Database) -> None:
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
     assert left == 0
+
+
+@on_postgres
+async def test_text_with_a_nul_character_is_a_400_not_a_500(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """PostgreSQL's text cannot hold U+0000 (SQLite's can): such input is refused as bad input
+    and stores nothing, wherever it arrives (a path id, a query parameter)."""
+    in_path = await client.put("/api/v1/customers/a%00b", json={}, headers=ADMIN)
+    in_query = await client.get("/api/v1/admin/offers?starting_after=a%00b", headers=ADMIN)
+    for response in (in_path, in_query):
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "invalid_character"
+    async with db.read() as conn:
+        assert await conn.fetch_value("SELECT count(*) FROM customers") == 0
