@@ -133,7 +133,7 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
     down.addEventListener('click', function () {
       var lower = current && current.lower_plan;
       if (!lower) return;
-      window.Uplift.confirmDowngrade({ toPlan: lower.name }).then(function (choice) {
+      window.Uplift.confirmDowngrade({ toPlan: lower.id }).then(function (choice) {
         if (choice.choice === 'downgrade') {
           say('downgrade-status', 'Downgrading…');
           return api('POST', 'downgrades', { customer: customer, plan: lower.id }).then(function () {
