@@ -110,15 +110,29 @@ async def apply_usage(
     fingerprint: str,
     now: int,
 ) -> UsageOutcome:
-    """Set or increment one metric, once per idempotency key (call inside a transaction)."""
-    seen = await conn.fetch_one(
+    """Set or increment one metric, once per idempotency key (call inside a transaction).
+
+    The key is claimed first (insert, not look up): a second request with the same key waits
+    for the first one's transaction on PostgreSQL and then replays its outcome, rather than
+    both reading "not seen" and the loser failing on the primary key."""
+    claimed = await conn.execute(
         """
-        SELECT fingerprint, value FROM usage_requests
-        WHERE customer_id = :customer AND idempotency_key = :key
+        INSERT INTO usage_requests (customer_id, idempotency_key, fingerprint, value, created_at)
+        VALUES (:customer, :key, :fingerprint, 0, :now)
+        ON CONFLICT (customer_id, idempotency_key) DO NOTHING
         """,
-        {"customer": customer_id, "key": idempotency_key},
+        {"customer": customer_id, "key": idempotency_key, "fingerprint": fingerprint, "now": now},
     )
-    if seen is not None:
+    if claimed == 0:
+        seen = await conn.fetch_one(
+            """
+            SELECT fingerprint, value FROM usage_requests
+            WHERE customer_id = :customer AND idempotency_key = :key
+            """,
+            {"customer": customer_id, "key": idempotency_key},
+        )
+        if seen is None:  # pragma: no cover -- the conflict means the row exists
+            raise RuntimeError(f"usage request {idempotency_key!r} conflicted with nothing")
         if seen["fingerprint"] != fingerprint:
             raise UsageKeyReused(idempotency_key)
         return UsageOutcome(seen["value"], replayed=True)
@@ -140,16 +154,10 @@ async def apply_usage(
     )
     await conn.execute(
         """
-        INSERT INTO usage_requests (customer_id, idempotency_key, fingerprint, value, created_at)
-        VALUES (:customer, :key, :fingerprint, :value, :now)
+        UPDATE usage_requests SET value = :value
+        WHERE customer_id = :customer AND idempotency_key = :key
         """,
-        {
-            "customer": customer_id,
-            "key": idempotency_key,
-            "fingerprint": fingerprint,
-            "value": new_value,
-            "now": now,
-        },
+        {"customer": customer_id, "key": idempotency_key, "value": new_value},
     )
     return UsageOutcome(int(new_value), replayed=False)
 

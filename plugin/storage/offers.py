@@ -39,6 +39,7 @@ def _record(row: Row) -> OfferRecord:
 
 
 async def _next_version(conn: Connection) -> int:
+    await conn.lock("uplift.offers.version")  # two writers never read the same max
     return int(await conn.fetch_value("SELECT coalesce(max(version), 0) + 1 FROM offers"))
 
 
@@ -163,7 +164,9 @@ async def record_event_once(
     conn: Connection, *, offer_id: str, customer_id: str, arm: str, event_type: EventType, now: int
 ) -> None:
     """Record an event unless this customer already has one of this type for this offer (an
-    accept replayed by a retried request counts once)."""
+    accept replayed by a retried request counts once). The lock makes two concurrent ones take
+    turns, so the second sees the first (on SQLite the write lock does this already)."""
+    await conn.lock(f"uplift.offer_event:{customer_id}:{offer_id}:{event_type}")
     await conn.execute(
         """
         INSERT INTO offer_events (offer_id, customer_id, arm, type, at)

@@ -20,7 +20,10 @@ def _plan(row: Row, prices: tuple[str, ...]) -> Plan:
 
 
 async def replace(conn: Connection, *, plans: list[Plan], now: int) -> None:
-    """The ladder is replaced whole (PUT): it is small, and a partial ladder has no order."""
+    """The ladder is replaced whole (PUT): it is small, and a partial ladder has no order.
+    Two replacements at once take turns (on PostgreSQL the second's DELETE would not see the
+    first's new rows, and its INSERTs would collide with them)."""
+    await conn.lock("uplift.plans")
     await conn.execute("DELETE FROM plan_prices")
     await conn.execute("DELETE FROM plans")
     for plan in plans:

@@ -152,3 +152,20 @@ async def test_text_with_a_nul_character_is_a_400_not_a_500(
         assert response.json()["error"]["code"] == "invalid_character"
     async with db.read() as conn:
         assert await conn.fetch_value("SELECT count(*) FROM customers") == 0
+
+
+async def test_concurrent_usage_requests_with_one_key_count_once(
+    client: httpx.AsyncClient,
+) -> None:
+    """Five copies of one increment at once (a retrying client, several instances): one is
+    applied, the others replay its outcome; none fails on the key."""
+    await client.put("/api/v1/customers/acme", json={}, headers=ADMIN)
+    body = {"customer": "acme", "metric": "seats", "value": 3, "mode": "increment"}
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/v1/usage", json=body, headers={**ADMIN, "Idempotency-Key": "once"})
+            for _ in range(5)
+        )
+    )
+    assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+    assert {a.json()["value"] for a in answers} == {3}
