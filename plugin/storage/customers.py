@@ -70,6 +70,11 @@ async def get(conn: Connection, customer_id: str) -> CustomerRecord | None:
 async def stripe_customer_taken(
     conn: Connection, *, stripe_customer: str, by_other_than: str
 ) -> bool:
+    """Whether another customer has this Stripe customer. Inside a transaction, the answer
+    holds until it ends: a concurrent check of the same Stripe customer waits (PostgreSQL;
+    SQLite's write lock already serializes), so two customers never both claim one and the
+    loser gets its 409 rather than a unique violation."""
+    await conn.lock(f"uplift.stripe_customer:{stripe_customer}")
     found = await conn.fetch_value(
         "SELECT count(*) FROM customers WHERE stripe_customer = :s AND id != :id",
         {"s": stripe_customer, "id": by_other_than},

@@ -169,3 +169,18 @@ async def test_concurrent_usage_requests_with_one_key_count_once(
     )
     assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
     assert {a.json()["value"] for a in answers} == {3}
+
+
+async def test_customers_claiming_one_stripe_customer_at_once_get_409s_not_500s(
+    client: httpx.AsyncClient,
+) -> None:
+    """Concurrent PUTs naming the same Stripe customer for different customers: one wins, the
+    others are told it is taken (409s, never a 500 from the unique constraint)."""
+    answers = await asyncio.gather(
+        *(
+            client.put(f"/api/v1/customers/{name}", json={"stripe_customer": "cus_shared"},
+                       headers=ADMIN)
+            for name in [f"customer_{n}" for n in range(8)]
+        )
+    )  # fmt: skip
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 7, [a.text for a in answers]
