@@ -129,29 +129,60 @@ class AccessLogMiddleware:
 
 
 class WidgetScriptMiddleware:
-    """`GET /widget/uplift.js` answered by its own handler (plugin/api/static.py) at once,
-    without the router and the exception layer in between: every page of the SaaS loads the
-    script, and the response is bytes already in memory. Placed inside the access log, so the
+    """`GET /widget/uplift.js` answered at once, without the router and the exception layer in
+    between: every page of the SaaS loads the script. Placed inside the access log, so the
     request is logged and gets the same headers as any other; any other method or path goes
-    on through the whole stack (a POST still gets its 405)."""
+    on through the whole stack (a POST still gets its 405).
+
+    The answer comes from the route's own handler (plugin/api/static.py), which depends on
+    nothing but the file (read once per process) and three request values: the query string
+    (`?v=`), `Accept-Encoding` and `If-None-Match`. So its response messages are kept per
+    combination of those (the first `KEPT` combinations; others call the handler each time)
+    and replayed."""
 
     PATH = "/widget/uplift.js"
+    KEPT = 64
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._answers: dict[tuple[bytes, bytes, bytes], tuple[Message, ...]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
+        if not (
             scope["type"] == "http"
             and scope["path"] == self.PATH
             and scope["method"] in ("GET", "HEAD")
         ):
+            await self.app(scope, receive, send)
+            return
+        encoding = match = None
+        for name, value in scope["headers"]:
+            if name == b"accept-encoding" and encoding is None:
+                encoding = value
+            elif name == b"if-none-match" and match is None:
+                match = value
+        key = (scope.get("query_string", b""), encoding or b"", match or b"")
+        answer = self._answers.get(key)
+        if answer is None:
             from plugin.api.static import widget_script  # the route's own handler
 
+            messages: list[Message] = []
+
+            async def keep(message: Message) -> None:
+                messages.append(message)
+
             response = await widget_script(Request(scope, receive))
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+            await response(scope, receive, keep)
+            answer = tuple(messages)
+            if len(self._answers) < self.KEPT:
+                self._answers[key] = answer
+        for message in answer:
+            # Copies: a layer outside may change a message or its header list in place.
+            if "headers" in message:
+                message = {**message, "headers": list(message["headers"])}
+            else:
+                message = dict(message)
+            await send(message)
 
 
 # The paths that carry nearly all traffic: the widget's offers on every page view of the SaaS,
