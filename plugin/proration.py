@@ -269,3 +269,52 @@ def _immediate(change: Change, factor: Fraction, lines: list[Line], net: int) ->
         next_renewal_invoice_total=None,
         next_renewal_amount_due=None,
     )
+
+
+def prorate_additions(
+    *,
+    currency: str,
+    added: tuple[Item, ...],
+    period_start: int,
+    period_end: int,
+    change_time: int,
+    percent_off: Fraction = Fraction(0),
+    starting_balance: int = 0,
+) -> Quote:
+    """Items added to a subscription at `t` inside its current period, invoiced now (Stripe's
+    `always_invoice`). Adding an item is one of Stripe's proration triggers (PRORATION-NOTES
+    §2.1); nothing is credited, each added item gets one debit line for the remaining time,
+    `+round(unit * qty * f)` "Remaining time on …", period `[t, E]`, rounded on its own
+    exactly as `prorate`'s debits. Each added item bills on the subscription's period, so it
+    must share the subscription's interval (the caller checks against the existing item)."""
+    if not added:
+        raise ProrationError("nothing to add")
+    lines: list[Line] = []
+    elapsed, period = period_end - change_time, period_end - period_start
+    for item in added:
+        change = Change(
+            currency=currency,
+            old=item,
+            new=item,
+            period_start=period_start,
+            period_end=period_end,
+            change_time=change_time,
+            behavior="always_invoice",
+            percent_off=percent_off,
+            starting_balance=starting_balance,
+        )
+        _validate(change)
+        lines.append(
+            Line(
+                "debit",
+                _amount(item.unit_amount, item.quantity, elapsed, period, percent_off),
+                f"Remaining time on {_label(item)} after {_date(change_time)}",
+                change_time,
+                period_end,
+                True,
+                item.price,
+                item.quantity,
+            )
+        )
+    net = sum(line.amount for line in lines)
+    return _immediate(change, Fraction(elapsed, period), lines, net)

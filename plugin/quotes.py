@@ -11,6 +11,12 @@ default, with no refund: their quote has no lines and charges nothing. An interv
 (monthly → annual) starts a new period at `t`: the unused time is credited and the new price
 billed in full, which only Stripe can do (it resets the billing anchor), so such a quote is
 executed in "stripe" mode whatever the offer asks.
+
+Add-ons (cross-sell, post-order and bundle offers) add one or more recurring prices to the same
+subscription as new items, prorated for the rest of the current period as Stripe's
+`always_invoice` would bill them (`proration.prorate_additions`). Their quote keeps the plan
+item's state like a change does (a renewal or plan change in between makes it stale) and lists
+what it adds; a price the subscription already has is a 409.
 """
 
 from __future__ import annotations
@@ -23,20 +29,24 @@ from plugin import proration, storage
 from plugin.catalog import Price
 from plugin.errors import Conflict, Gone, NotFound, ValidationFailed
 from plugin.storage import Database
-from plugin.storage.quotes import Execution, QuoteRecord, SubscriptionState, Timing
+from plugin.storage.quotes import AddedItem, Execution, QuoteRecord, SubscriptionState, Timing
 
 DEFAULT_TTL = 600  # seconds a customer has to accept what they were shown
 DowngradeTiming = Literal["period_end", "now"]
 
 __all__ = [
     "DEFAULT_TTL",
+    "AddedItem",
+    "AlreadySubscribed",
     "DowngradeTiming",
     "QuoteRecord",
     "StaleQuote",
     "SubscriptionState",
     "Target",
     "accepted_state_matches",
+    "check_not_subscribed",
     "create",
+    "create_addition",
     "get_for_accept",
 ]
 
@@ -68,6 +78,12 @@ class StaleQuote(Conflict):
         body = super().body()
         body["error"]["fresh_quote_id"] = self.fresh.id
         return body
+
+
+class AlreadySubscribed(Conflict):
+    """An add-on the subscription already has: adding it again is refused, as Stripe does."""
+
+    default_code = "addon_already_subscribed"
 
 
 def _item(target: Target, quantity: int) -> proration.Item:
@@ -163,6 +179,92 @@ async def create(
         mrr_delta=mrr_delta,
         created_at=now,
         expires_at=now + ttl,
+    )
+    await storage.quotes.insert(db, quote=quote)
+    return quote
+
+
+def check_not_subscribed(prices: tuple[str, ...], subscribed: frozenset[str]) -> None:
+    had = [price for price in prices if price in subscribed]
+    if had:
+        raise AlreadySubscribed(
+            f"The subscription already has {', '.join(had)}; an add-on is added once.",
+            field="offer_id",
+        )
+
+
+async def create_addition(
+    db: Database,
+    *,
+    customer_id: str,
+    state: SubscriptionState,
+    current: Target,
+    added: tuple[Target, ...],
+    subscribed: frozenset[str],
+    now: int,
+    starting_balance: int = 0,
+    offer_id: str | None = None,
+    variant: str | None = None,
+    ttl: int = DEFAULT_TTL,
+) -> QuoteRecord:
+    """Quote adding `added` (quantity 1 each) to `state`'s subscription at `now`, prorated for
+    the rest of its current period, and store the quote. `subscribed` is every price the
+    subscription has now."""
+    prices = tuple(target.price.id for target in added)
+    if not prices:
+        raise ValidationFailed("An add-on quote needs at least one price.", field="offer_id")
+    if len(set(prices)) != len(prices):
+        raise ValidationFailed("An add-on quote lists a price twice.", field="offer_id")
+    if current.price.id != state.price:
+        raise ValidationFailed("the current price does not match the subscription's item")
+    check_not_subscribed(prices, subscribed)
+    plan = _item(current, state.quantity)
+    items = tuple(_item(target, 1) for target in added)
+    for target, item in zip(added, items, strict=True):
+        if target.price.currency != current.price.currency:
+            raise ValidationFailed(
+                f"Price {target.price.id!r} is in {target.price.currency}, the subscription in "
+                f"{current.price.currency}; a subscription bills in one currency.",
+                field="offer_id",
+            )
+        if (item.interval, item.interval_count) != (plan.interval, plan.interval_count):
+            # An item on another interval would have its own period (flexible billing only).
+            raise ValidationFailed(
+                f"Price {target.price.id!r} bills every {item.interval_count} {item.interval}, "
+                f"the subscription every {plan.interval_count} {plan.interval}.",
+                field="offer_id",
+            )
+    try:
+        computed = proration.prorate_additions(
+            currency=current.price.currency,
+            added=items,
+            period_start=state.period_start,
+            period_end=state.period_end,
+            change_time=now,
+            starting_balance=starting_balance,
+        )
+    except proration.ProrationError as exc:
+        raise ValidationFailed(str(exc)) from None
+    quote = QuoteRecord(
+        id="qt_" + secrets.token_hex(12),
+        customer_id=customer_id,
+        offer_id=offer_id,
+        variant=variant,
+        execution="uplift",
+        timing="now",
+        state=state,
+        to_price=prices[0],
+        to_quantity=1,
+        proration_date=now,
+        currency=current.price.currency,
+        lines=computed.lines,
+        invoice_total=computed.invoice_total or 0,
+        amount_due_now=computed.amount_due_now,
+        mrr_delta=sum(_mrr(target, 1) for target in added),
+        created_at=now,
+        expires_at=now + ttl,
+        kind="add",
+        added=tuple(AddedItem(price=price, quantity=1) for price in prices),
     )
     await storage.quotes.insert(db, quote=quote)
     return quote

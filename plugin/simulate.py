@@ -9,8 +9,9 @@ Uplift, then plays one role, in turn:
 - `decline`: sees it and declines;
 - `declined_card`: accepts, but the bank refuses the card (a failed upgrade, no MRR);
 - `annual`: takes the monthly→annual switch ("2 months free": a contraction of MRR);
-- `cross_sell`: just bought (an order), sees and clicks the post-order Advanced Reports offer;
-  Uplift does not quote post-order offers yet (422 `offer_not_quotable`), so it ends there.
+- `cross_sell`: just bought (an order), sees and clicks the post-order Advanced Reports offer,
+  quotes and accepts it: the add-on is charged for the rest of the period and added to the
+  same subscription.
 
 A customer the experiment holds out sees no offer, which is the holdout working, not a bug.
 

@@ -17,6 +17,11 @@ A declined card voids the invoice (its items go with it), leaves the plan as it 
 `requires_action` with the invoice's `hosted_invoice_url`, and `on_invoice_paid` switches the
 plan when the customer has paid.
 
+Add-on quotes (cross-sell, post-order, bundle) run the same steps: their invoice items are the
+quoted "Remaining time on …" lines, and step 4 adds each add-on as a new item of the same
+subscription (`POST /v1/subscription_items`, `proration_behavior="none"`, one idempotency key
+per item) instead of switching the plan item. They always run in "uplift" mode.
+
 "stripe" execution (per offer, and always for interval changes) lets Stripe prorate:
 one subscription update with the quote's `proration_date`, `proration_behavior="always_invoice"`
 and `payment_behavior="pending_if_incomplete"` (the change is held until the invoice is paid).
@@ -56,13 +61,14 @@ def _key(quote_id: str, step: str) -> str:
 
 
 def _state(subscription: Subscription) -> SubscriptionState:
-    if len(subscription.items) != 1:
+    """The plan item's state. The plan is the subscription's first item: add-ons are added
+    after it (Stripe lists items in the order they were added), and only the plan item is ever
+    changed by a quote."""
+    if not subscription.items:
         raise ValidationFailed(
-            f"Subscription {subscription.id} has {len(subscription.items)} items; "
-            "upgrades change single-item subscriptions only.",
-            field="subscription_id",
+            f"Subscription {subscription.id} has no items.", field="subscription_id"
         )
-    [item] = subscription.items
+    item = subscription.items[0]
     return SubscriptionState(
         subscription_id=subscription.id,
         item_id=item.id,
@@ -71,6 +77,10 @@ def _state(subscription: Subscription) -> SubscriptionState:
         period_start=item.current_period_start,
         period_end=item.current_period_end,
     )
+
+
+def _subscribed(subscription: Subscription) -> frozenset[str]:
+    return frozenset(item.price_id for item in subscription.items)
 
 
 async def _target(gateway: StripeGateway, price_id: str) -> Target:
@@ -131,6 +141,71 @@ async def quote(
     )
 
 
+async def quote_addons(
+    db: Database,
+    gateway: StripeGateway,
+    *,
+    customer_id: str,
+    subscription_id: str,
+    prices: tuple[str, ...],
+    now: int,
+    offer_id: str | None = None,
+    variant: str | None = None,
+    ttl: int = DEFAULT_TTL,
+) -> QuoteRecord:
+    """Read the subscription, its plan price, the add-on prices and the customer balance from
+    Stripe and store a quote for adding the add-ons to that same subscription at `now`."""
+    subscription = await _subscription(
+        gateway, customer_id=customer_id, subscription_id=subscription_id
+    )
+    state = _state(subscription)
+    current = await _target(gateway, state.price)
+    added = tuple([await _target(gateway, price) for price in prices])
+    customer = await gateway.retrieve_customer(customer_id)
+    return await quotes.create_addition(
+        db,
+        customer_id=customer_id,
+        state=state,
+        current=current,
+        added=added,
+        subscribed=_subscribed(subscription),
+        now=now,
+        starting_balance=customer.balance,
+        offer_id=offer_id,
+        variant=variant,
+        ttl=ttl,
+    )
+
+
+async def _fresh(
+    db: Database, gateway: StripeGateway, stored: QuoteRecord, *, now: int
+) -> QuoteRecord:
+    """The same change or addition quoted again at `now` (for a stale quote's 409)."""
+    if stored.kind == "add":
+        return await quote_addons(
+            db,
+            gateway,
+            customer_id=stored.customer_id,
+            subscription_id=stored.state.subscription_id,
+            prices=tuple(item.price for item in stored.added),
+            now=now,
+            offer_id=stored.offer_id,
+            variant=stored.variant,
+        )
+    return await quote(
+        db,
+        gateway,
+        customer_id=stored.customer_id,
+        subscription_id=stored.state.subscription_id,
+        to_price=stored.to_price,
+        to_quantity=stored.to_quantity,
+        now=now,
+        offer_id=stored.offer_id,
+        variant=stored.variant,
+        execution=stored.execution,
+    )
+
+
 async def accept(
     db: Database,
     gateway: StripeGateway,
@@ -162,20 +237,13 @@ async def accept(
         )
     except StripeUnavailable as exc:
         raise ServiceUnavailable(f"Stripe is unreachable: {exc}") from None
-    if not quotes.accepted_state_matches(stored, _state(subscription)):
-        fresh = await quote(
-            db,
-            gateway,
-            customer_id=customer_id,
-            subscription_id=stored.state.subscription_id,
-            to_price=stored.to_price,
-            to_quantity=stored.to_quantity,
-            now=now,
-            offer_id=stored.offer_id,
-            variant=stored.variant,
-            execution=stored.execution,
+    if stored.kind == "add":
+        # Added meanwhile (another quote, the dashboard): a 409, nothing to charge.
+        quotes.check_not_subscribed(
+            tuple(item.price for item in stored.added), _subscribed(subscription)
         )
-        raise quotes.StaleQuote(stored, fresh)
+    if not quotes.accepted_state_matches(stored, _state(subscription)):
+        raise quotes.StaleQuote(stored, await _fresh(db, gateway, stored, now=now))
 
     scheduled = stored.timing == "period_end"
     upgrade, claimed = await storage.upgrades.claim(
@@ -298,7 +366,7 @@ async def _execute_in_uplift(
                 "pending_invoice_items_behavior": "include",
                 "auto_advance": False,
                 "collection_method": "charge_automatically",
-                "description": "Plan change",
+                "description": "Add-on" if quote.kind == "add" else "Plan change",
                 "metadata": {"uplift_quote": quote.id, "uplift_upgrade": upgrade.id},
             },
             idempotency_key=_key(quote.id, "invoice"),
@@ -382,7 +450,25 @@ async def _record_paid(
 async def _switch(
     db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, invoice: Invoice, now: int
 ) -> None:
-    """The invoice is paid: move the item to the new price, adding no prorations of Stripe's."""
+    """The invoice is paid: move the item to the new price (or add the add-ons as new items of
+    the same subscription), adding no prorations of Stripe's."""
+    stored = await storage.quotes.get(db, upgrade.quote_id)
+    if stored is not None and stored.kind == "add":
+        for index, added in enumerate(stored.added):
+            await gateway.create_subscription_item(
+                {
+                    "subscription": upgrade.subscription_id,
+                    "price": added.price,
+                    "quantity": added.quantity,
+                    "proration_behavior": "none",
+                    "metadata": {"uplift_quote": stored.id, "uplift_upgrade": upgrade.id},
+                },
+                idempotency_key=_key(upgrade.quote_id, f"add:{index}"),
+            )
+        await _record_paid(
+            db, upgrade, invoice, allowed_from=("processing", "requires_action"), now=now
+        )
+        return
     await gateway.update_subscription(
         upgrade.subscription_id,
         {
@@ -580,5 +666,6 @@ __all__ = [
     "on_invoice_paid",
     "on_invoice_payment_failed",
     "quote",
+    "quote_addons",
     "resume",
 ]

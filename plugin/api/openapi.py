@@ -169,7 +169,9 @@ OPERATIONS = (
         body=WidgetEventIn, status=201,
     ),
     Operation(
-        "POST", "/api/v1/widget/quotes", "Quote an offer: the exact charge today and after",
+        "POST", "/api/v1/widget/quotes",
+        "Quote an offer (a plan change, or add-ons added to the same subscription): the exact "
+        "charge today and after",
         "customer", body=QuoteIn, status=201,
     ),
     Operation(

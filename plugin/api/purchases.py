@@ -31,10 +31,11 @@ from plugin.storage import trials as trial_store
 from plugin.storage import upgrades as upgrade_store
 from plugin.storage.upgrades import UpgradeRecord
 
-# Offer kinds that change the price of the subscription's plan item. Add-ons (cross-sell,
-# post-order, bundle) add an item, and trials and retention offers charge nothing now; those
-# flows come with the widget's screens.
+# Offer kinds that change the price of the subscription's plan item, and those that add their
+# prices to the subscription as new items (add-ons). Trials are quoted apart (nothing charged);
+# retention offers are not quoted.
 QUOTABLE = frozenset({"upgrade", "interval_switch"})
+ADD_ON_KINDS = frozenset({"cross_sell", "post_order", "bundle"})
 MAX_KEY = 255
 
 # The contract's statuses: `processing` (charging now) and `scheduled` (a downgrade waiting for
@@ -68,6 +69,8 @@ def quote_document(quote: QuoteRecord, *, next_invoice_amount: int | None) -> di
         "next_renewal_at": quote.state.period_end if quote.timing != "now" else None,
         "applies": quote.timing,
         "expires_at": quote.expires_at,
+        "kind": quote.kind,
+        "added": [{"price": item.price, "quantity": item.quantity} for item in quote.added],
     }
 
 
@@ -104,9 +107,10 @@ async def create_quote(request: Request) -> JSONResponse:
     _check_eligible(offer, view, snapshot, now=now)
     if offer.kind == "trial":
         return await _trial_quote(request, offer, identity.customer_id, arm, snapshot, now=now)
-    if offer.kind not in QUOTABLE:
+    if offer.kind not in QUOTABLE | ADD_ON_KINDS:
         raise ValidationFailed(
-            f"{offer.kind} offers are not quoted yet; only upgrades and interval switches.",
+            f"{offer.kind} offers are not quoted; upgrades, interval switches, add-ons and "
+            "trials are.",
             field="offer_id",
             code="offer_not_quotable",
         )
@@ -124,6 +128,10 @@ async def create_quote(request: Request) -> JSONResponse:
             arm = await offer_store.assign(
                 conn, offer_id=offer.id, customer_id=identity.customer_id, arm=arm, now=now
             )
+    if offer.kind in ADD_ON_KINDS:
+        return await _addon_quote(
+            request, offer, view.stripe_customer, view.subscription_id, arm, snapshot, now=now
+        )
     quote = await upgrades.quote(
         ctx.db,
         ctx.stripe(),
@@ -139,6 +147,35 @@ async def create_quote(request: Request) -> JSONResponse:
     target = snapshot.prices.get(offer.target_prices[0])
     renewal = target.unit_amount * quantity if target is not None and target.unit_amount else None
     return JSONResponse(quote_document(quote, next_invoice_amount=renewal), status_code=201)
+
+
+async def _addon_quote(
+    request: Request,
+    offer: Offer,
+    stripe_customer: str,
+    subscription_id: str,
+    arm: str,
+    snapshot: Snapshot,
+    *,
+    now: int,
+) -> JSONResponse:
+    """The offer's prices added to the customer's subscription, prorated for the rest of the
+    period; `next_invoice_amount` is what the add-ons then cost each period."""
+    ctx = services(request)
+    quote = await upgrades.quote_addons(
+        ctx.db,
+        ctx.stripe(),
+        customer_id=stripe_customer,
+        subscription_id=subscription_id,
+        prices=tuple(offer.target_prices),
+        now=now,
+        offer_id=offer.id,
+        variant=arm,
+    )
+    prices = [snapshot.prices.get(item.price) for item in quote.added]
+    amounts = [price.unit_amount if price is not None else None for price in prices]
+    recurring = None if None in amounts else sum(amount or 0 for amount in amounts)
+    return JSONResponse(quote_document(quote, next_invoice_amount=recurring), status_code=201)
 
 
 def _check_eligible(

@@ -11,6 +11,16 @@ from plugin.storage import Database, Row
 
 Execution = Literal["uplift", "stripe"]
 Timing = Literal["now", "period_end"]
+# "change" moves the subscription's item to another price or quantity; "add" adds items (add-ons).
+QuoteKind = Literal["change", "add"]
+
+
+@dataclass(frozen=True, slots=True)
+class AddedItem:
+    """An item an add-on quote adds to the subscription."""
+
+    price: str
+    quantity: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,8 @@ class QuoteRecord:
     mrr_delta: int
     created_at: int
     expires_at: int
+    kind: QuoteKind = "change"
+    added: tuple[AddedItem, ...] = ()
 
 
 def _line(data: dict[str, Any]) -> Line:
@@ -85,7 +97,16 @@ def _record(row: Row) -> QuoteRecord:
         mrr_delta=row["mrr_delta"],
         created_at=row["created_at"],
         expires_at=row["expires_at"],
+        kind=row["kind"],
+        added=tuple(
+            AddedItem(price=str(item["price"]), quantity=int(item["quantity"]))
+            for item in json.loads(row["added"] or "[]")
+        ),
     )
+
+
+def _added(quote: QuoteRecord) -> str | None:
+    return json.dumps([asdict(item) for item in quote.added]) if quote.added else None
 
 
 async def insert(db: Database, *, quote: QuoteRecord) -> None:
@@ -97,12 +118,12 @@ async def insert(db: Database, *, quote: QuoteRecord) -> None:
                 id, customer_id, offer_id, variant, execution, timing, subscription_id,
                 subscription_item_id, from_price, from_quantity, to_price, to_quantity,
                 period_start, period_end, proration_date, currency, lines, invoice_total,
-                amount_due_now, mrr_delta, created_at, expires_at
+                amount_due_now, mrr_delta, created_at, expires_at, kind, added
             ) VALUES (
                 :id, :customer_id, :offer_id, :variant, :execution, :timing, :subscription_id,
                 :item_id, :from_price, :from_quantity, :to_price, :to_quantity,
                 :period_start, :period_end, :proration_date, :currency, :lines, :invoice_total,
-                :amount_due_now, :mrr_delta, :created_at, :expires_at
+                :amount_due_now, :mrr_delta, :created_at, :expires_at, :kind, :added
             )
             """,
             {
@@ -128,6 +149,8 @@ async def insert(db: Database, *, quote: QuoteRecord) -> None:
                 "mrr_delta": quote.mrr_delta,
                 "created_at": quote.created_at,
                 "expires_at": quote.expires_at,
+                "kind": quote.kind,
+                "added": _added(quote),
             },
         )
 

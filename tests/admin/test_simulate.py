@@ -39,22 +39,23 @@ def _succeeded(shop: Shop, role: str) -> int:
 
 
 def test_every_customer_played_a_role(shop: Shop) -> None:
-    """Six customers, one outcome each; the declined card is a failed upgrade; the cross-sell
-    stops at the quote Uplift cannot make yet."""
+    """Six customers, one outcome each; the declined card is a failed upgrade; the post-order
+    cross-sell (Advanced Reports) is bought."""
     outcomes = {o.role: o.result for o in shop.report.outcomes}
     assert len(shop.report.outcomes) == CUSTOMERS
     assert outcomes["decline"] in ("declined", "held_out")
     assert outcomes["declined_card"] in ("failed", "held_out")
     assert outcomes["annual"] == "succeeded"
-    assert outcomes["cross_sell"] == "offer_not_quotable"
+    assert outcomes["cross_sell"] in ("succeeded", "held_out")
     failed = shop.json("/api/v1/admin/upgrades?status=failed")["data"]
     assert len(failed) == (outcomes["declined_card"] == "failed")
 
 
 def test_metrics_are_the_ledgers_sums(shop: Shop) -> None:
     """Each MRR figure for [now - 1 day, now + 1 day) equals the ledger's own sum, and the
-    hand-computed one: new 6 x 2900 = 17400; expansion 7000 per succeeded upgrade;
-    contraction 483 per annual switch; MRR at end = new + expansion - contraction."""
+    hand-computed one: new 6 x 2900 = 17400; expansion 7000 per succeeded upgrade and 1900
+    per add-on bought; contraction 483 per annual switch; MRR at end = new + expansion -
+    contraction."""
     now = SystemClock().now()
     metrics = shop.json(f"/api/v1/admin/metrics?from={now - DAY}&to={now + DAY}")
     ledger = _ledger(shop)
@@ -65,17 +66,19 @@ def test_metrics_are_the_ledgers_sums(shop: Shop) -> None:
     last: dict[str, int] = {m.subscription_id: m.mrr_after for m in ledger}
     usd = metrics["currencies"]["usd"]
     upgraded, annual = _succeeded(shop, "upgrade"), _succeeded(shop, "annual")
+    expansion = 7000 * upgraded + 1900 * _succeeded(shop, "cross_sell")
     assert (usd["new_mrr"], sums["new"]) == (17400, 17400)
-    assert (usd["expansion_mrr"], sums["expansion"]) == (7000 * upgraded, 7000 * upgraded)
+    assert (usd["expansion_mrr"], sums["expansion"]) == (expansion, expansion)
     assert (usd["contraction_mrr"], sums["contraction"]) == (483 * annual, 483 * annual)
     assert usd["churned_mrr"] == sums["churn"] == 0
-    assert usd["mrr_end"] == sum(last.values()) == 17400 + 7000 * upgraded - 483 * annual
+    assert usd["mrr_end"] == sum(last.values()) == 17400 + expansion - 483 * annual
     assert usd["net_new_mrr"] == usd["mrr_end"] - usd["mrr_start"]
 
 
 def test_each_movement_is_credited_to_its_offer(shop: Shop) -> None:
-    """The ledger credits the upgrades' expansions to offer_basic_to_pro and the switch's
-    contraction to offer_basic_annual; the metrics' per-offer expansion is the same sum."""
+    """The ledger credits the upgrades' expansions to offer_basic_to_pro, the add-on's to
+    offer_reports_post_order and the switch's contraction to offer_basic_annual; the metrics'
+    per-offer expansion is the same sum."""
     now = SystemClock().now()
     metrics = shop.json(f"/api/v1/admin/metrics?from={now - DAY}&to={now + DAY}")
     credited: dict[tuple[str | None, str], int] = defaultdict(int)
@@ -88,6 +91,8 @@ def test_each_movement_is_credited_to_its_offer(shop: Shop) -> None:
         expected[("offer_basic_to_pro", "expansion")] = 7000 * upgraded
     if annual:
         expected[("offer_basic_annual", "contraction")] = -483 * annual
+    if cross_sold := _succeeded(shop, "cross_sell"):
+        expected[("offer_reports_post_order", "expansion")] = 1900 * cross_sold
     assert dict(credited) == expected
     by_offer: dict[str, Any] = defaultdict(int)
     for row in metrics["by_offer"]:

@@ -21,7 +21,7 @@ from plugin.storage import catalog as catalog_store
 from plugin.storage import subscriptions as subscription_store
 from plugin.stripe_gateway import StripeGateway
 from tests.factories import ADMIN, customer_headers
-from tests.support import Subscribed, subscribed_customer
+from tests.support import STRIPE_TEST_KEY, Subscribed, subscribed_customer
 from webhooks.mirror import MirrorItem, MirrorSubscription
 
 DAY = 86_400
@@ -180,10 +180,10 @@ async def test_others_cannot_see_or_accept_it(
     ("change", "status", "code"),
     [
         ({"offer_id": "offer_nope"}, 404, "offer_not_found"),
-        ({"kind": "cross_sell"}, 422, "offer_not_quotable"),
+        ({"kind": "retention"}, 422, "offer_not_quotable"),
         ({"usage": 1}, 409, "offer_unavailable"),
     ],
-    ids=["unknown offer", "kind not quotable yet", "no longer targeted"],
+    ids=["unknown offer", "kind not quoted", "no longer targeted"],
 )
 async def test_quotes_only_for_offers_the_customer_may_take(
     shop: tuple[httpx.AsyncClient, Subscribed, FixedClock],
@@ -191,7 +191,7 @@ async def test_quotes_only_for_offers_the_customer_may_take(
     status: int,
     code: str,
 ) -> None:
-    """Unknown offers, offers of a kind not quoted yet, and offers the customer no longer
+    """Unknown offers, offers of a kind that is not quoted, and offers the customer no longer
     qualifies for are refused before anything is asked of Stripe."""
     http, _, clock = shop
     offer_id = change.get("offer_id", "offer_basic_to_pro")
@@ -268,3 +268,199 @@ async def test_bad_periods_and_filters_are_422(
     response = await http.get(f"{path}?{query}", headers=ADMIN)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == field
+
+
+# Add-ons: cross-sell, post-order and bundle offers add items to the same subscription --------
+
+
+async def _addon_offer(
+    http: httpx.AsyncClient,
+    gateway: StripeGateway,
+    db: Database,
+    clock: FixedClock,
+    *,
+    offer_id: str,
+    kind: str,
+    amounts: tuple[int, ...],
+) -> list[str]:
+    """Monthly add-on prices (in the emulator and Uplift's catalog) and an active offer of
+    `kind` selling them to everyone; returns the prices."""
+    prices = []
+    for amount in amounts:
+        product = await gateway.create_product(
+            {"name": f"Add-on {amount}"}, idempotency_key=f"test:{offer_id}:product:{amount}"
+        )
+        price = await gateway.create_price(
+            {"product": product.id, "currency": "usd", "unit_amount": amount,
+             "recurring": {"interval": "month"}},
+            idempotency_key=f"test:{offer_id}:price:{amount}",
+        )  # fmt: skip
+        async with db.transaction() as conn:
+            await catalog_store.upsert_product(conn, product=product, now=clock.now())
+            await catalog_store.upsert_price(conn, price=price, now=clock.now())
+        prices.append(price.id)
+    offer = {
+        "id": offer_id, "name": offer_id, "kind": kind, "status": "active",
+        "placements": ["billing"], "target_prices": prices,
+        "variants": [{"key": "control", "copy": {"title": "Add it?"}}],
+    }  # fmt: skip
+    created = await http.post("/api/v1/admin/offers", json=offer, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    return prices
+
+
+async def _paid_invoices(http: httpx.AsyncClient, customer_id: str, emulator_url: str) -> list[Any]:
+    async with httpx.AsyncClient(
+        base_url=emulator_url, headers={"Authorization": f"Bearer {STRIPE_TEST_KEY}"}
+    ) as stripe_http:
+        found = (await stripe_http.get("/v1/invoices", params={"customer": customer_id})).json()
+    return [
+        invoice
+        for invoice in found["data"]
+        if invoice["metadata"].get("uplift_quote") and invoice["status"] == "paid"
+    ]
+
+
+async def test_a_cross_sell_adds_the_item_for_exactly_the_amount_shown_once(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock],
+    gateway: StripeGateway,
+    db: Database,
+    emulator_url: str,
+) -> None:
+    """A cross-sell is quoted as the add-on's remaining time this period (one line, rounded
+    as Stripe does); accepting it charges exactly that in one paid invoice and adds the price
+    as a new item of the same subscription. A second accept (same or another key) charges
+    nothing more; quoting it again is a 409; admins and metrics see a cross-sell."""
+    http, world, clock = shop
+    [addon] = await _addon_offer(
+        http, gateway, db, clock, offer_id="offer_reports", kind="cross_sell", amounts=(1900,)
+    )
+    quoted = await http.post(
+        "/api/v1/widget/quotes", json={"offer_id": "offer_reports"}, headers=_as(clock)
+    )
+    assert quoted.status_code == 201, quoted.text
+    quote = quoted.json()
+    f = Fraction(world.period_end - clock.now(), world.period_end - world.period_start)
+    assert [(line["amount"], line["price"]) for line in quote["lines"]] == [
+        (round(1900 * f), addon)
+    ]
+    assert quote["lines"][0]["description"].startswith("Remaining time on Add-on 1900 after ")
+    assert (quote["amount_due_now"], quote["next_invoice_amount"]) == (round(1900 * f), 1900)
+    assert (quote["kind"], quote["added"]) == ("add", [{"price": addon, "quantity": 1}])
+
+    accept = {"quote_id": quote["quote_id"]}
+    accepted = await http.post(
+        "/api/v1/widget/accept", json=accept, headers={**_as(clock), "Idempotency-Key": "yes-1"}
+    )
+    assert accepted.status_code == 200, accepted.text
+    upgrade = accepted.json()
+    assert (upgrade["status"], upgrade["amount_paid"]) == ("succeeded", quote["amount_due_now"])
+    [paid] = await _paid_invoices(http, world.customer_id, emulator_url)
+    assert paid["amount_paid"] == quote["amount_due_now"]
+    subscription = await gateway.retrieve_subscription(world.subscription_id)
+    assert [i.price_id for i in subscription.items] == [world.basic, addon]
+    assert subscription.items[0].id == world.item_id  # the plan item is untouched
+
+    for key in ("yes-1", "yes-2"):
+        again = await http.post(
+            "/api/v1/widget/accept", json=accept, headers={**_as(clock), "Idempotency-Key": key}
+        )
+        assert again.json()["id"] == upgrade["id"]
+    assert len(await _paid_invoices(http, world.customer_id, emulator_url)) == 1
+    assert len((await gateway.retrieve_subscription(world.subscription_id)).items) == 2
+
+    twice = await http.post(
+        "/api/v1/widget/quotes", json={"offer_id": "offer_reports"}, headers=_as(clock)
+    )
+    assert (twice.status_code, twice.json()["error"]["code"]) in (
+        (409, "addon_already_subscribed"),
+        (409, "offer_unavailable"),  # accepted offers are not offered again
+    )
+
+    listed = (await http.get("/api/v1/admin/upgrades?offer=offer_reports", headers=ADMIN)).json()
+    [row] = listed["data"]
+    assert (row["id"], row["offer_id"], row["variant"], row["mrr_delta"]) == (
+        upgrade["id"], "offer_reports", "control", 1900,
+    )  # fmt: skip
+    period = f"from={clock.now() - DAY}&to={clock.now() + DAY}"
+    report = (await http.get(f"/api/v1/admin/metrics?{period}", headers=ADMIN)).json()
+    usd = report["currencies"]["usd"]
+    assert (usd["cross_sell_recurring"], usd["cross_sell_one_off"]) == (
+        1900, quote["amount_due_now"],
+    )  # fmt: skip
+
+
+async def test_a_declined_cross_sell_adds_nothing(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock],
+    gateway: StripeGateway,
+    db: Database,
+    emulator_url: str,
+) -> None:
+    """A declined card fails the add-on: nothing paid, no item added."""
+    http, world, clock = shop
+    await _addon_offer(
+        http, gateway, db, clock, offer_id="offer_support", kind="post_order", amounts=(4900,)
+    )
+    await gateway.set_default_payment_method(
+        customer_id=world.customer_id,
+        payment_method="pm_card_chargeCustomerFail",
+        idempotency_key=f"test:{world.customer_id}:declining",
+    )
+    quote = (
+        await http.post(
+            "/api/v1/widget/quotes", json={"offer_id": "offer_support"}, headers=_as(clock)
+        )
+    ).json()
+    accepted = await http.post(
+        "/api/v1/widget/accept",
+        json={"quote_id": quote["quote_id"]},
+        headers={**_as(clock), "Idempotency-Key": "declined"},
+    )
+    assert accepted.json()["status"] == "failed", accepted.text
+    assert await _paid_invoices(http, world.customer_id, emulator_url) == []
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert item.price_id == world.basic
+
+
+async def test_a_bundle_is_one_quote_one_charge_and_every_item(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock],
+    gateway: StripeGateway,
+    db: Database,
+    emulator_url: str,
+) -> None:
+    """A bundle's prices are quoted together (a line each) and charged in one invoice; every
+    price becomes an item of the same subscription. Another customer cannot accept it."""
+    http, world, clock = shop
+    prices = await _addon_offer(
+        http, gateway, db, clock, offer_id="offer_bundle", kind="bundle", amounts=(1900, 1000)
+    )
+    quote = (
+        await http.post(
+            "/api/v1/widget/quotes", json={"offer_id": "offer_bundle"}, headers=_as(clock)
+        )
+    ).json()
+    f = Fraction(world.period_end - clock.now(), world.period_end - world.period_start)
+    assert sorted(line["amount"] for line in quote["lines"]) == [round(1000 * f), round(1900 * f)]
+    assert quote["amount_due_now"] == round(1000 * f) + round(1900 * f)
+    assert quote["next_invoice_amount"] == 2900
+
+    await http.put("/api/v1/customers/mallory", json={}, headers=ADMIN)
+    stolen = await http.post(
+        "/api/v1/widget/accept",
+        json={"quote_id": quote["quote_id"]},
+        headers={**_as(clock, "mallory"), "Idempotency-Key": "steal"},
+    )
+    assert stolen.status_code == 404
+
+    upgrade = (
+        await http.post(
+            "/api/v1/widget/accept",
+            json={"quote_id": quote["quote_id"]},
+            headers={**_as(clock), "Idempotency-Key": "bundle"},
+        )
+    ).json()
+    assert (upgrade["status"], upgrade["amount_paid"]) == ("succeeded", quote["amount_due_now"])
+    [paid] = await _paid_invoices(http, world.customer_id, emulator_url)
+    assert paid["amount_paid"] == quote["amount_due_now"]
+    items = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert [i.price_id for i in items] == [world.basic, *prices]

@@ -138,3 +138,82 @@ async def test_impossible_changes_are_refused(
     with pytest.raises(ValidationFailed) as refused:
         await _create(db, **overrides)
     assert refused.value.field == field
+
+
+# Add-ons --------------------------------------------------------------------------------------
+
+REPORTS = Target(Price("price_reports", "prod_reports", "usd", 1900, "month"), "Advanced Reports")
+SUPPORT = Target(Price("price_support", "prod_support", "usd", 4900, "month"), "Priority Support")
+REPORTS_YEARLY = Target(Price("price_reports_y", "prod_reports", "usd", 19000, "year"), "Reports")
+REPORTS_EUR = Target(Price("price_reports_eur", "prod_reports", "eur", 1900, "month"), "Reports")
+
+
+async def _add(db: Database, *added: Target, **overrides: Any) -> quotes.QuoteRecord:
+    args: dict[str, Any] = {
+        "customer_id": "cus_1",
+        "state": STATE,
+        "current": BASIC,
+        "added": added,
+        "subscribed": frozenset({"price_basic"}),
+        "now": START + 10 * DAY + 3600,
+    }
+    args.update(overrides)
+    return await quotes.create_addition(db, **args)
+
+
+async def test_addon_quote_bills_the_remaining_time_of_each_added_price(db: Database) -> None:
+    """Adding Advanced Reports ($19) and Priority Support ($49) with 19 days 23 h of a 30-day
+    period left debits each for that share, rounded on its own, nothing credited; due now is
+    their sum; it reads back whole, with what it adds."""
+    quote = await _add(db, REPORTS, SUPPORT)
+    left = 30 * DAY - (10 * DAY + 3600)
+    reports, support = round(1900 * left / (30 * DAY)), round(4900 * left / (30 * DAY))
+    assert (reports, support) == (1264, 3260)  # 1264.03…, 3259.86…: no ties
+    assert [(line.type, line.amount, line.price) for line in quote.lines] == [
+        ("debit", reports, "price_reports"),
+        ("debit", support, "price_support"),
+    ]
+    assert [line.description for line in quote.lines] == [
+        "Remaining time on Advanced Reports after 02 Dec 2026",
+        "Remaining time on Priority Support after 02 Dec 2026",
+    ]
+    assert all((line.period_start, line.period_end) == (quote.proration_date, END)
+               for line in quote.lines)  # fmt: skip
+    assert (quote.invoice_total, quote.amount_due_now, quote.mrr_delta) == (
+        reports + support, reports + support, 1900 + 4900,
+    )  # fmt: skip
+    assert (quote.kind, quote.execution, quote.timing) == ("add", "uplift", "now")
+    assert [(item.price, item.quantity) for item in quote.added] == [
+        ("price_reports", 1),
+        ("price_support", 1),
+    ]
+    assert quote.state == STATE
+    assert await storage.quotes.get(db, quote.id) == quote
+
+
+async def test_addon_quote_uses_the_customer_credit_first(db: Database) -> None:
+    """A customer credit pays what it covers; under the minimum charge nothing is collected."""
+    covered = await _add(db, REPORTS, starting_balance=-1000)
+    assert covered.amount_due_now == covered.invoice_total - 1000
+    late = await _add(db, REPORTS, now=END - 3600)
+    assert (late.invoice_total, late.amount_due_now) == (3, 0)  # 1900 / 720 h ≈ 2.6 cents
+
+
+async def test_an_addon_the_subscription_has_is_a_conflict(db: Database) -> None:
+    """Stripe refuses a second item with the same price; the quote says so before that."""
+    with pytest.raises(quotes.AlreadySubscribed) as refused:
+        await _add(db, REPORTS, subscribed=frozenset({"price_basic", "price_reports"}))
+    assert (refused.value.status, refused.value.code) == (409, "addon_already_subscribed")
+
+
+@pytest.mark.parametrize(
+    "added",
+    [(), (REPORTS, REPORTS), (REPORTS_YEARLY,), (REPORTS_EUR,)],
+    ids=["nothing", "twice", "another interval", "another currency"],
+)
+async def test_addons_the_subscription_cannot_bill_are_refused(
+    db: Database, added: tuple[Target, ...]
+) -> None:
+    """An add-on quote needs prices that bill with the plan: same currency, same interval."""
+    with pytest.raises(ValidationFailed):
+        await _add(db, *added)

@@ -550,3 +550,204 @@ async def test_gateway_adds_an_item_to_the_existing_subscription(gateway: Stripe
         world.period_start,
         world.period_end,
     )
+
+
+async def _quote_addon(
+    db: Database, gateway: StripeGateway, world: Subscribed, *, prices: tuple[str, ...], now: int
+) -> quotes.QuoteRecord:
+    return await upgrades.quote_addons(
+        db,
+        gateway,
+        customer_id=world.customer_id,
+        subscription_id=world.subscription_id,
+        prices=prices,
+        now=now,
+        offer_id=None,
+        variant=None,
+    )
+
+
+async def test_addon_is_charged_as_quoted_then_added_to_the_same_subscription(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """Accepting an add-on quote charges its amount in one paid invoice whose lines are the
+    quoted lines, then adds the price as a second item of the same subscription (the plan item
+    untouched); a plan upgrade afterwards changes the plan item and keeps the add-on."""
+    world = await subscribed_customer(gateway, name="addon-ok")
+    addon = await _addon_price(gateway, name="addon-ok")
+    now = world.period_start + 9 * DAY + 777
+    quote = await _quote_addon(db, gateway, world, prices=(addon,), now=now)
+    assert quote.amount_due_now > 0
+
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-addon-ok",
+        now=now,
+    )
+
+    assert (upgrade.status, upgrade.amount_paid) == ("succeeded", quote.amount_due_now)
+    assert (upgrade.subscription_item_id, upgrade.to_price, upgrade.mrr_delta) == (
+        world.item_id,
+        addon,
+        1900,
+    )
+    assert upgrade.invoice_id is not None
+    invoice = await gateway.retrieve_invoice(upgrade.invoice_id)
+    assert (invoice.status, invoice.amount_paid) == ("paid", quote.amount_due_now)
+    assert [line.amount for line in invoice.lines] == [line.amount for line in quote.lines]
+    subscription = await gateway.retrieve_subscription(world.subscription_id)
+    assert [(i.price_id, i.quantity) for i in subscription.items] == [
+        (world.basic, 1),
+        (addon, 1),
+    ]
+    assert subscription.items[0].id == world.item_id
+
+    upgrade_quote = await _quote(db, gateway, world, to_price=world.pro, now=now + 60)
+    upgraded = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=upgrade_quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-addon-then-pro",
+        now=now + 60,
+    )
+    assert upgraded.status == "succeeded"
+    after = await gateway.retrieve_subscription(world.subscription_id)
+    assert [(i.id, i.price_id) for i in after.items] == [
+        (world.item_id, world.pro),
+        (subscription.items[1].id, addon),
+    ]
+
+
+async def test_declined_addon_charges_nothing_and_adds_nothing(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """A declined card voids the add-on's invoice and adds no item."""
+    world = await subscribed_customer(
+        gateway, name="addon-declined", card="pm_card_chargeCustomerFail"
+    )
+    addon = await _addon_price(gateway, name="addon-declined")
+    now = world.period_start + 4 * DAY
+    quote = await _quote_addon(db, gateway, world, prices=(addon,), now=now)
+
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-addon-declined",
+        now=now,
+    )
+
+    assert upgrade.status == "failed"
+    assert upgrade.invoice_id is not None
+    assert (await gateway.retrieve_invoice(upgrade.invoice_id)).status == "void"
+    assert await _paid_upgrade_invoices(stripe_http, world) == []
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert item.price_id == world.basic
+
+
+async def test_3ds_addon_is_added_once_the_customer_pays(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """A card needing 3-D Secure leaves the add-on `requires_action` with no item added; once
+    the customer pays, `on_invoice_paid` adds it, once, however often the event comes."""
+    world = await subscribed_customer(
+        gateway, name="addon-3ds", card="pm_card_authenticationRequired"
+    )
+    addon = await _addon_price(gateway, name="addon-3ds")
+    now = world.period_start + 6 * DAY
+    quote = await _quote_addon(db, gateway, world, prices=(addon,), now=now)
+    upgrade = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-addon-3ds",
+        now=now,
+    )
+    assert upgrade.status == "requires_action"
+    assert upgrade.hosted_invoice_url
+    assert upgrade.invoice_id is not None
+    assert len((await gateway.retrieve_subscription(world.subscription_id)).items) == 1
+
+    open_invoice = (await stripe_http.get(f"/v1/invoices/{upgrade.invoice_id}")).json()
+    intent = (await stripe_http.get(f"/v1/payment_intents/{open_invoice['payment_intent']}")).json()
+    authenticated = await stripe_http.post(
+        f"/v1/payment_intents/{intent['id']}/_authenticate",
+        data={"client_secret": intent["client_secret"], "success": "true"},
+    )
+    assert authenticated.status_code == 200
+
+    await upgrades.on_invoice_paid(db, gateway, invoice_id=upgrade.invoice_id, now=now + 60)
+    await upgrades.on_invoice_paid(db, gateway, invoice_id=upgrade.invoice_id, now=now + 61)
+    done = await storage.upgrades.get(db, upgrade.id)
+    assert done is not None
+    assert (done.status, done.amount_paid) == ("succeeded", quote.amount_due_now)
+    items = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert [i.price_id for i in items] == [world.basic, addon]
+
+
+async def test_concurrent_addon_accepts_charge_and_add_once(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """Five accepts of one bundle quote racing: one upgrade, one paid invoice, each price added
+    once."""
+    world = await subscribed_customer(gateway, name="addon-race")
+    first = await _addon_price(gateway, name="addon-race", amount=1900)
+    second = await _addon_price(gateway, name="addon-race", amount=1000)
+    now = world.period_start + 2 * DAY
+    quote = await _quote_addon(db, gateway, world, prices=(first, second), now=now)
+    assert len(quote.lines) == 2
+
+    results = await asyncio.gather(
+        *(
+            upgrades.accept(
+                db,
+                gateway,
+                quote_id=quote.id,
+                customer_id=world.customer_id,
+                idempotency_key=f"idem-addon-race-{n}",
+                now=now,
+            )
+            for n in range(5)
+        ),
+        return_exceptions=True,
+    )
+
+    finished = [r for r in results if isinstance(r, upgrades.UpgradeRecord)]
+    assert finished
+    assert all(isinstance(r, upgrades.UpgradeRecord | Conflict) for r in results)
+    assert {r.id for r in finished} == {finished[0].id}
+    paid = await _paid_upgrade_invoices(stripe_http, world)
+    assert [invoice["amount_paid"] for invoice in paid] == [quote.amount_due_now]
+    items = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert [i.price_id for i in items] == [world.basic, first, second]
+
+
+async def test_addon_added_meanwhile_is_a_conflict_at_accept(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """If the price was added to the subscription after the quote, accepting it is a 409 and
+    charges nothing."""
+    world = await subscribed_customer(gateway, name="addon-meanwhile")
+    addon = await _addon_price(gateway, name="addon-meanwhile")
+    now = world.period_start + 3 * DAY
+    quote = await _quote_addon(db, gateway, world, prices=(addon,), now=now)
+    await gateway.create_subscription_item(
+        {"subscription": world.subscription_id, "price": addon, "proration_behavior": "none"},
+        idempotency_key="test:addon-meanwhile:elsewhere",
+    )
+    with pytest.raises(quotes.AlreadySubscribed):
+        await upgrades.accept(
+            db,
+            gateway,
+            quote_id=quote.id,
+            customer_id=world.customer_id,
+            idempotency_key="idem-addon-meanwhile",
+            now=now + 5,
+        )
+    assert await _paid_upgrade_invoices(stripe_http, world) == []

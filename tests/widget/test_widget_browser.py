@@ -891,3 +891,66 @@ async def test_axe_sees_inside_the_widgets_shadow_root(
     assert (rule, impact) == ("button-name", "critical")
     [(host, inside)] = target  # a shadow path: the host, then a selector inside its root
     assert (host, inside) == ('div[data-uplift=""]', "button:nth-child(4)")
+
+
+async def test_post_order_yes_on_a_cross_sell_charges_exactly_the_amount_shown(
+    shop: ShopFactory,
+    open_page: Callable[[str], Awaitable[Watched]],
+    gateway: StripeGateway,
+    tmp_path: Path,
+) -> None:
+    """A cross-sell in the post-order popup: Yes opens the quote (today's prorated charge, then
+    the add-on's monthly price); confirming charges exactly the amount shown in one paid
+    invoice, and the add-on becomes a second item of the same subscription."""
+    acme = await shop(offers=lambda world: [])
+    world = acme.world
+    product = await gateway.create_product(
+        {"name": "Advanced Reports"}, idempotency_key=f"test:{world.customer_id}:reports"
+    )
+    addon = await gateway.create_price(
+        {"product": product.id, "currency": "usd", "unit_amount": 1900,
+         "recurring": {"interval": "month"}},
+        idempotency_key=f"test:{world.customer_id}:reports-price",
+    )  # fmt: skip
+    db = await storage.connect(f"sqlite+aiosqlite:///{tmp_path / 'browser.db'}")
+    try:
+        async with db.transaction() as conn:
+            await catalog_store.upsert_product(conn, product=product, now=world.period_start)
+            await catalog_store.upsert_price(conn, price=addon, now=world.period_start)
+    finally:
+        await db.close()
+    offer = {
+        "id": "offer_reports_addon", "name": "Reports after an order", "kind": "cross_sell",
+        "status": "active", "placements": ["post_order"], "target_prices": [addon.id],
+        "variants": [{"key": "control", "copy": {"title": "Add Advanced Reports?",
+                                                  "cta": "Yes, add it", "decline": "No thanks"}}],
+    }  # fmt: skip
+    created = acme.admin("POST", "/api/v1/admin/offers", json=offer)
+    assert created.status_code == 201, created.text
+
+    watched = await open_page(acme.page_url("post_order.html"))
+    page = watched.page
+    popup = page.get_by_role("dialog", name="Add Advanced Reports?")
+    await popup.get_by_role("button", name="Yes, add it").click()
+    dialog = page.get_by_role("dialog")
+    due = dialog.locator("[data-uplift-due]")
+    await expect(due).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
+    shown = await due.text_content()
+    await expect(dialog).to_contain_text("Then $19.00 / month")
+    await dialog.get_by_role("button", name="Show details").click()
+    await expect(dialog.get_by_role("listitem")).to_have_count(1)
+    await expect(dialog.get_by_role("listitem")).to_contain_text(
+        "Remaining time on Advanced Reports after"
+    )
+    await page.screenshot(path=acme.artifacts / "cross-sell-quote.png")
+
+    await dialog.get_by_role("button", name="Confirm and pay").click()
+    await expect(dialog).to_contain_text(f"Paid {shown}.")
+    [upgrade] = acme.upgrades()
+    assert (upgrade["status"], upgrade["offer_id"]) == ("succeeded", "offer_reports_addon")
+    invoice = await gateway.retrieve_invoice(upgrade["invoice"])
+    assert (invoice.status, _dollars(invoice.amount_paid)) == ("paid", shown)
+    items = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert [i.price_id for i in items] == [world.basic, addon.id]
+    assert items[0].id == world.item_id
+    await watched.assert_clean()
