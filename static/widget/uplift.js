@@ -56,7 +56,7 @@
     confirmTitle: 'Confirm your upgrade', due: 'Due today', then: 'Then {price}', from: ' from {date}',
     held: 'This price is held for {time}', cancel: 'Cancel', processing: 'Processing your payment\u2026',
     expired: 'That price expired, so here is a fresh one.', stale: 'Your subscription changed, so the price was updated.',
-    done: 'Done', upgraded: 'You\u2019re upgraded', trialStarted: 'Your trial has started',
+    done: 'Done', upgraded: 'You\u2019re upgraded', added: 'Added to your subscription', trialStarted: 'Your trial has started',
     applying: 'Your change is being applied.', paid: 'Paid {amount}. Thank you!',
     open3ds: 'Open secure payment page', waiting: 'Waiting for your bank\u2026', bankTitle: 'Confirm with your bank',
     bankBody: 'Your bank asks you to confirm this payment in a new window.', stillWaiting: 'Still waiting for your bank; we will email you when it is done.',
@@ -377,7 +377,7 @@
         done = true;
         var paid = upgrade.amount_paid != null ? money(upgrade.amount_paid, upgrade.currency || quote.currency) : quote.amount_due_now_display;
         var ok = button(t('done'), 'p', function () { d.close('done'); });
-        d.show(t(upgrade.object === 'trial' ? 'trialStarted' : 'upgraded'), [
+        d.show(t(upgrade.object === 'trial' ? 'trialStarted' : quote.kind === 'add' ? 'added' : 'upgraded'), [
           el('p', { class: 'ok', role: 'status' }, upgrade.status === 'pending' ? t('applying') : t('paid', { amount: paid })),
           el('div', { class: 'row' }, ok),
         ], ok);

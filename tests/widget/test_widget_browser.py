@@ -945,6 +945,7 @@ async def test_post_order_yes_on_a_cross_sell_charges_exactly_the_amount_shown(
     await page.screenshot(path=acme.artifacts / "cross-sell-quote.png")
 
     await dialog.get_by_role("button", name="Confirm and pay").click()
+    await expect(dialog.get_by_role("heading")).to_have_text("Added to your subscription")
     await expect(dialog).to_contain_text(f"Paid {shown}.")
     [upgrade] = acme.upgrades()
     assert (upgrade["status"], upgrade["offer_id"]) == ("succeeded", "offer_reports_addon")
