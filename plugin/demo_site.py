@@ -5,8 +5,9 @@ environment variable turns it on).
 Its pages (static/demo/) load `/widget/uplift.js` and their own script under a strict CSP, and
 get each demo customer's widget token from `GET /demo/api/session`, the stand-in for a SaaS's
 logged-in session. Everything the widget does goes through Uplift's real API; what a SaaS's own
-backend would do (sell an add-on, add the cross-sold one, downgrade) is done here through the
-same Stripe gateway, against the emulator, and comes back through its webhooks.
+backend would do (sell an add-on as an order, downgrade) is done here through the same Stripe
+gateway, against the emulator, and comes back through its webhooks. The post-order cross-sell
+is bought through Uplift itself (quote, accept), like any offer.
 
 The emulator never sends `customer.subscription.updated` or `invoice.paid`
 (docs/stripe-emulator.md, Events), which real Stripe sends after an upgrade, a downgrade or a
@@ -268,23 +269,6 @@ async def create_order(request: Request) -> JSONResponse:
     )
 
 
-async def add_cross_sell(request: Request) -> JSONResponse:
-    """The post-order "Yes": the SaaS adds the offer's add-on (a subscription of its own)."""
-    body = await _body(request, "customer", "offer_id")
-    customer = _demo_customer(body["customer"])
-    snapshot = await offer_snapshot(request).get()
-    offer = snapshot.offer(body["offer_id"])
-    if offer is None or offer.kind not in ("post_order", "cross_sell") or not offer.target_prices:
-        raise NotFound("No active add-on offer with that id.", code="offer_not_found")
-    price = snapshot.prices.get(offer.target_prices[0])
-    if price is None:
-        raise NotFound("The offer's price is not in the catalog.", code="price_not_found")
-    subscription, paid = await _subscribe(request, customer, price, what="add-on")
-    return JSONResponse(
-        {"subscription": subscription.id, "offer_id": offer.id, **paid}, status_code=201
-    )
-
-
 async def downgrade(request: Request) -> JSONResponse:
     """The downgrade the customer confirmed: the plan item moves to the lower plan's price on
     the same interval, from the next invoice (no proration), as many SaaS do it."""
@@ -329,7 +313,6 @@ def demo_routes() -> list[BaseRoute]:
         Route("/demo/api/customers", list_customers, methods=["GET"]),
         Route("/demo/api/session", session, methods=["GET"]),
         Route("/demo/api/orders", create_order, methods=["POST"]),
-        Route("/demo/api/cross-sells", add_cross_sell, methods=["POST"]),
         Route("/demo/api/downgrades", downgrade, methods=["POST"]),
         Route("/demo/api/subscription-changed", subscription_changed, methods=["POST"]),
         Route("/demo/{page}", page, methods=["GET"]),

@@ -161,16 +161,26 @@ async def test_demo_app_walks_upgrade_cross_sell_and_retention_through_the_real_
     assert upgrade["status"] == "succeeded"
     await expect(page.locator("#plan")).to_have_text("Dana is on Pro (monthly).")
 
-    # An order, then the post-order cross-sell: Yes adds Advanced Reports in the emulator.
+    # An order, then the post-order cross-sell: Yes opens Uplift's quote for the add-on,
+    # confirming charges exactly the amount shown and adds it to the same subscription.
     await page.get_by_role("button", name="Buy Extra Storage").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Thank you for your order")
     popup = page.get_by_role("dialog", name="Add Advanced Reports?")
     await expect(popup).to_be_visible()
     await page.screenshot(path=artifacts / "demo-order-cross-sell.png")
     await popup.get_by_role("button", name="Yes, add it").click()
+    confirm = dialog.get_by_role("button", name="Confirm and pay")
+    await expect(confirm).to_be_visible()
+    shown = await dialog.locator("[data-uplift-due]").text_content()
+    await confirm.click()
+    await expect(dialog.get_by_role("heading")).to_have_text("Added to your subscription")
+    await dialog.get_by_role("button", name="Done").click()
     await expect(page.locator("#cross-sell-status")).to_contain_text(
-        "Advanced Reports added: $19.00 charged today"
+        f"Advanced Reports added to your subscription: {shown} charged today"
     )
+    upgrades = _admin(url, banner, "/api/v1/admin/upgrades")["data"]
+    cross_sells = [u for u in upgrades if u["offer_id"] == "offer_reports_post_order"]
+    assert [u["status"] for u in cross_sells] == ["succeeded"]
     await page.screenshot(path=artifacts / "demo-order-added.png")
     await watched.assert_clean()
 

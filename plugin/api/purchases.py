@@ -43,6 +43,15 @@ MAX_KEY = 255
 PUBLIC_STATUS = {"processing": "pending", "scheduled": "pending"}
 
 
+def adds_items(offer: Offer, snapshot: Snapshot) -> bool:
+    """Cross-sells and bundles add their prices to the subscription as new items. A post-order
+    offer does too, unless it offers a plan of the ladder ("Go annual and save"): then it is a
+    plan change, quoted like an upgrade."""
+    if offer.kind == "post_order":
+        return not any(price in snapshot.plan_by_price for price in offer.target_prices)
+    return offer.kind in ADD_ON_KINDS
+
+
 def quote_document(quote: QuoteRecord, *, next_invoice_amount: int | None) -> dict[str, Any]:
     return {
         "object": "quote",
@@ -128,7 +137,7 @@ async def create_quote(request: Request) -> JSONResponse:
             arm = await offer_store.assign(
                 conn, offer_id=offer.id, customer_id=identity.customer_id, arm=arm, now=now
             )
-    if offer.kind in ADD_ON_KINDS:
+    if adds_items(offer, snapshot):
         return await _addon_quote(
             request, offer, view.stripe_customer, view.subscription_id, arm, snapshot, now=now
         )

@@ -30,6 +30,9 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
     var query = new URLSearchParams(Object.assign({ customer: customer }, extra || {}));
     return path + '?' + query.toString();
   }
+  function formatPaid(minor) {  // the demo's catalog is in US dollars
+    return new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(minor / 100);
+  }
   function say(id, text) { var node = $(id); if (node) node.textContent = text; }
 
   // The widget asks for a token when it first needs one and again after a 401 (expired).
@@ -98,12 +101,10 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
     // Stripe would now send `customer.subscription.updated`; the emulator does not, so the
     // demo's backend sends it in its place (plugin/demo_site.py).
     if (detail.upgrade_id) api('POST', 'subscription-changed', { customer: customer }).then(refreshSoon);
-    if (page === 'order' && (detail.kind === 'post_order' || detail.kind === 'cross_sell')) {
-      say('cross-sell-status', 'Adding Advanced Reports…');
-      api('POST', 'cross-sells', { customer: customer, offer_id: detail.offer_id }).then(function (r) {
-        // The emulator charged the full price: the demo applies no discount in Stripe yet.
-        say('cross-sell-status', 'Advanced Reports added: ' + r.display + ' charged today (the demo does not apply the offer\u2019s discount in Stripe yet).');
-      }).catch(function (e) { say('cross-sell-status', 'Could not add it: ' + e.message); });
+    // The cross-sell was quoted and charged by Uplift (an add-on item of the same subscription,
+    // prorated for the rest of the period); the page only says so.
+    if (page === 'order' && detail.upgrade_id && detail.status === 'succeeded') {
+      say('cross-sell-status', 'Advanced Reports added to your subscription: ' + formatPaid(detail.amount_paid) + ' charged today for the rest of this period.');
     }
   });
   document.addEventListener('uplift:declined', function (event) {

@@ -14,7 +14,7 @@
   var data = function (name) { return script.getAttribute('data-' + name); };
   var API = (data('api') || new URL(script.src, location.href).origin).replace(/\/$/, '') + '/api/v1/widget';
   // Kinds whose Yes opens the quote modal (add-ons are charged by Uplift; post_order's Yes is still the host's).
-  var QUOTABLE = ['upgrade', 'interval_switch', 'trial', 'cross_sell', 'bundle'];
+  var QUOTABLE = ['upgrade', 'interval_switch', 'trial', 'cross_sell', 'bundle', 'post_order'];
   var tokenSource = null;
   var token = null;
   var locale = data('locale') || navigator.language || 'en';

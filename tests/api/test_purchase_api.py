@@ -464,3 +464,33 @@ async def test_a_bundle_is_one_quote_one_charge_and_every_item(
     assert paid["amount_paid"] == quote["amount_due_now"]
     items = (await gateway.retrieve_subscription(world.subscription_id)).items
     assert [i.price_id for i in items] == [world.basic, *prices]
+
+
+async def test_a_post_order_offer_adds_an_add_on_but_changes_to_a_plan_of_the_ladder(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock],
+    gateway: StripeGateway,
+    db: Database,
+) -> None:
+    """Post-order offers sell either: an add-on price is quoted as a new item (`add`), a price
+    of the plan ladder (here annual Pro) as a plan change (`change`), like an upgrade."""
+    http, world, clock = shop
+    [addon] = await _addon_offer(
+        http, gateway, db, clock, offer_id="offer_after_order", kind="post_order", amounts=(1900,)
+    )
+    annual = {
+        "id": "offer_annual_after_order", "name": "Annual after an order", "kind": "post_order",
+        "status": "active", "placements": ["post_order"], "target_prices": [world.pro_annual],
+        "variants": [{"key": "control", "copy": {"title": "Go annual?"}}],
+    }  # fmt: skip
+    assert (await http.post("/api/v1/admin/offers", json=annual, headers=ADMIN)).status_code == 201
+    kinds = {}
+    for offer_id in ("offer_after_order", "offer_annual_after_order"):
+        quoted = await http.post(
+            "/api/v1/widget/quotes", json={"offer_id": offer_id}, headers=_as(clock)
+        )
+        assert quoted.status_code == 201, quoted.text
+        quote = quoted.json()
+        kinds[offer_id] = (quote["kind"], [line["price"] for line in quote["lines"]])
+    assert kinds["offer_after_order"] == ("add", [addon])
+    assert kinds["offer_annual_after_order"][0] == "change"
+    assert world.pro_annual in kinds["offer_annual_after_order"][1]

@@ -488,8 +488,9 @@ async def test_post_order_popup_answers(
     event: str,
     recorded: str,
 ) -> None:
-    """The order page's popup shows the cross-sell with its discount; Yes is reported to the
-    host as accepted with the order id, No as declined, and the server counts the answer."""
+    """The order page's popup shows the offer (here annual Pro, a plan of the ladder) with its
+    discount; Yes opens its quote (the host hears `accepted` once it is paid), No is reported
+    to the host as declined with the order id, and the server counts the answer."""
     acme = await shop(offers=_post_order_offer)
     watched = await open_page(acme.page_url("post_order.html"))
     page = watched.page
@@ -508,10 +509,14 @@ async def test_post_order_popup_answers(
     response = await sent.value
     assert response.status == 201
     assert (await response.json())["type"] == recorded  # what the server stored
-    await expect(page.get_by_role("dialog")).to_have_count(0)
-    log = page.get_by_role("list", name="Widget events")
-    await expect(log).to_contain_text(event)
-    await expect(log).to_contain_text("ord_1001")
+    if recorded == "click":
+        quote = page.get_by_role("dialog")
+        await expect(quote.get_by_role("button", name="Confirm and pay")).to_be_visible()
+    else:
+        await expect(page.get_by_role("dialog")).to_have_count(0)
+        log = page.get_by_role("list", name="Widget events")
+        await expect(log).to_contain_text(event)
+        await expect(log).to_contain_text("ord_1001")
     results = acme.admin("GET", "/api/v1/admin/offers/offer_reports/results").json()
     assert results["arms"][0]["clicked"] == (1 if recorded == "click" else 0)
     await watched.assert_clean()
