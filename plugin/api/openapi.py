@@ -209,6 +209,11 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
 # Responses that are not JSON, as served (RFC 9239 names JavaScript text/javascript).
 _CONTENT: dict[str, Any] = {
     "/widget/uplift.js": {"text/javascript": {"schema": {"type": "string"}}},
+    "/admin": {"text/html": {"schema": {"type": "string"}}},
+    "/admin/static/{name}": {
+        "text/javascript": {"schema": {"type": "string"}},
+        "text/css": {"schema": {"type": "string"}},
+    },
 }
 
 

@@ -97,8 +97,7 @@ async def widget_script(request: Request) -> Response:
         "ETag": asset.gzip_etag if gzipped else asset.etag,
         "Cache-Control": LONG_CACHE if versioned else SHORT_CACHE,
         "Vary": "Accept-Encoding",
-        "X-Content-Type-Options": "nosniff",
-    }
+    }  # X-Content-Type-Options: nosniff comes with every response (AccessLogMiddleware)
     if _matches(request.headers.get("if-none-match", ""), asset):
         return Response(status_code=304, headers=headers)
     if gzipped:
