@@ -23,6 +23,9 @@ log = get_logger("webhooks")
 
 BATCH = 32
 MAX_SLEEP = 60.0  # re-check the store at least this often (another process may have written)
+# With several instances (PostgreSQL), an idle one looks more often: events another instance
+# acknowledged and then died holding are taken over within this, not within a minute.
+SHARED_MAX_SLEEP = 5.0
 ERROR_PAUSE = 1.0  # after an unexpected error (database trouble), before trying again
 HELD_ELSEWHERE_POLL = 1.0  # due events another instance holds: how often to look again
 STOP_GRACE = 10.0  # how long shutdown waits for the event in hand before cancelling it
@@ -41,6 +44,7 @@ class Worker:
         self._gateway = gateway
         self._clock = clock
         self._table = table
+        self._max_sleep = MAX_SLEEP if db.dialect == "sqlite" else SHARED_MAX_SLEEP
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -112,9 +116,9 @@ class Worker:
             if self._wake.is_set():
                 continue  # woken while busy: look again before calling it idle
             self._idle.set()
-            timeout = MAX_SLEEP
+            timeout = self._max_sleep
             if due is not None:
-                timeout = min(MAX_SLEEP, max(0.0, float(due - self._clock.now())))
+                timeout = min(self._max_sleep, max(0.0, float(due - self._clock.now())))
                 if timeout == 0 and attempted == 0:
                     # Due but not ours to take: another instance holds it (PostgreSQL). Look
                     # again shortly; if that instance dies, its events come free.
