@@ -189,6 +189,16 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
+async def stripe_http(emulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Raw reads of what the emulator recorded (e.g. every invoice of a customer), which no
+    Uplift code path makes."""
+    async with httpx.AsyncClient(
+        base_url=emulator_url, headers={"Authorization": f"Bearer {STRIPE_TEST_KEY}"}, timeout=10
+    ) as http:
+        yield http
+
+
+@pytest.fixture
 async def gateway(emulator: EmulatorProcess) -> AsyncIterator[StripeGateway]:
     stripe = StripeGateway(api_key=STRIPE_TEST_KEY, api_base=emulator.url, max_retries=0)
     try:

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from plugin.storage import Database
+from plugin.storage import subscriptions as subscription_store
 from plugin.stripe_gateway import StripeGateway
+from webhooks.mirror import MirrorItem, MirrorSubscription
 
 # 2026-11-22T00:00:00Z: tests pin time; nothing reads the wall clock.
 NOW = 1795305600
@@ -156,3 +159,22 @@ async def subscribed_customer(
         period_start=item.current_period_start,
         period_end=item.current_period_end,
     )
+
+
+async def mirror_basic(
+    db: Database, *, subscription_id: str, customer_id: str, item_id: str, price: str,
+    period_start: int, period_end: int, now: int,
+) -> None:  # fmt: skip
+    """Uplift's mirror of an active $29/month single-item subscription, as its webhook would
+    have written it (for tests that start from a customer already on Basic)."""
+    async with db.transaction() as conn:
+        await subscription_store.upsert(
+            conn,
+            subscription=MirrorSubscription(
+                id=subscription_id, customer_id=customer_id, status="active", currency="usd",
+                items=(MirrorItem(item_id, price, "prod_basic", 1, 2900, "usd", "month"),),
+                current_period_start=period_start, current_period_end=period_end,
+                trial_end=None, cancel_at_period_end=False, canceled_at=None,
+            ),
+            now=now,
+        )  # fmt: skip

@@ -17,7 +17,7 @@ import itertools
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -28,22 +28,20 @@ from plugin.catalog import Product
 from plugin.clock import SystemClock
 from plugin.storage import Database
 from plugin.storage import catalog as catalog_store
-from plugin.storage import subscriptions as subscription_store
 from plugin.stripe_gateway import StripeGateway
 from tests.conftest import Served
 from tests.factories import ADMIN, customer_headers
 from tests.support import (
     ADMIN_KEY,
     ON_POSTGRES,
-    STRIPE_TEST_KEY,
     WEBHOOK_SECRET,
     WIDGET_SECRET,
     Subscribed,
+    mirror_basic,
     sign_webhook,
     subscribed_customer,
 )
 from tests.webhooks import factories as f
-from webhooks.mirror import MirrorItem, MirrorSubscription
 from webhooks.worker import BATCH
 
 pytestmark = [
@@ -134,18 +132,11 @@ async def _world(gateway: StripeGateway, db: Database, name: str) -> Subscribed:
                 conn, product=Product(price.product_id, "Plan"), now=now
             )
             await catalog_store.upsert_price(conn, price=price, now=now)
-        await subscription_store.upsert(
-            conn,
-            subscription=MirrorSubscription(
-                id=world.subscription_id, customer_id=world.customer_id, status="active",
-                currency="usd",
-                items=(MirrorItem(world.item_id, world.basic, "prod_basic", 1, 2900, "usd",
-                                  "month"),),
-                current_period_start=world.period_start, current_period_end=world.period_end,
-                trial_end=None, cancel_at_period_end=False, canceled_at=None,
-            ),
-            now=now,
-        )  # fmt: skip
+    await mirror_basic(
+        db, subscription_id=world.subscription_id, customer_id=world.customer_id,
+        item_id=world.item_id, price=world.basic, period_start=world.period_start,
+        period_end=world.period_end, now=now,
+    )  # fmt: skip
     return world
 
 
@@ -194,14 +185,6 @@ async def _accept_everywhere(
 
     answers = await asyncio.gather(*(accept(i, key) for i, key in tries))
     return [answer for answer in answers if answer is not None]
-
-
-@pytest.fixture
-async def stripe_http(emulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=emulator_url, headers={"Authorization": f"Bearer {STRIPE_TEST_KEY}"}, timeout=10
-    ) as http:
-        yield http
 
 
 async def test_three_instances_share_the_work_and_survive_losing_one(
@@ -257,20 +240,12 @@ async def test_three_instances_share_the_work_and_survive_losing_one(
                     await http.post(f"{at}/api/v1/usage", json=usage, headers=headers)
                 ).status_code == 200
             # "browsing" needs a plan: a mirrored Basic subscription without Stripe behind it.
-            async with db.transaction() as conn:
-                await subscription_store.upsert(
-                    conn,
-                    subscription=MirrorSubscription(
-                        id="sub_browsing", customer_id="cus_browsing", status="active",
-                        currency="usd",
-                        items=(MirrorItem("si_browsing", worlds[0].basic, "prod_basic", 1, 2900,
-                                          "usd", "month"),),
-                        current_period_start=worlds[0].period_start,
-                        current_period_end=worlds[0].period_end, trial_end=None,
-                        cancel_at_period_end=False, canceled_at=None,
-                    ),
-                    now=WALL.now(),
-                )  # fmt: skip
+            await mirror_basic(
+                db, subscription_id="sub_browsing", customer_id="cus_browsing",
+                item_id="si_browsing", price=worlds[0].basic,
+                period_start=worlds[0].period_start, period_end=worlds[0].period_end,
+                now=WALL.now(),
+            )  # fmt: skip
             await http.put(
                 f"{lb.url(2)}/api/v1/customers/browsing",
                 json={"stripe_customer": "cus_browsing"},
