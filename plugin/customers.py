@@ -34,6 +34,7 @@ from plugin.snapshot import Snapshot
 from plugin.storage import Connection, Database, Params, Row
 from plugin.storage import customers as customer_store
 from plugin.storage import offers as offer_store
+from plugin.storage.dialect import Dialect
 from plugin.targeting import CustomerContext, PlanState
 
 LIVE_STATUSES = frozenset({"active", "trialing", "past_due"})
@@ -52,6 +53,7 @@ class CustomerView:
     plan: Plan | None
     subscription_id: str | None
     offer_state: offer_store.CustomerOfferState
+    feature_uses: dict[str, int] = dataclasses.field(default_factory=dict)  # feature -> hits
 
 
 def current_plan(
@@ -263,6 +265,13 @@ class _TrackingConnection:
     async def table_exists(self, name: str) -> bool:
         return await self._conn.table_exists(name)
 
+    @property
+    def dialect(self) -> Dialect:
+        return self._conn.dialect
+
+    async def lock(self, name: str) -> None:
+        await self._conn.lock(name)  # serializes; writes nothing
+
     def __getattr__(self, name: str) -> Any:
         # Anything this wrapper does not know (a backend's own method) may write: assume it
         # touched everyone.
@@ -387,4 +396,6 @@ async def view(
         state = entry.offer_state(now)
     else:
         state = offer_store.summarise(facts.events, facts.assignments, now=now)
-    return CustomerView(context, facts.stripe_customer, plan, subscription_id, state)
+    return CustomerView(
+        context, facts.stripe_customer, plan, subscription_id, state, facts.feature_uses
+    )

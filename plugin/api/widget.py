@@ -159,9 +159,12 @@ def _downgrade_part(to_plan: str | None, view: CustomerView, snapshot: Snapshot)
             code="unknown_plan",
             field="to_plan",
         )
-    # Feature hits are known by their last time only: the facts read carries no hit counts.
     lost = downgrades.lost(
-        view.plan, target, usage=view.context.usage, last_used=view.context.feature_hits
+        view.plan,
+        target,
+        usage=view.context.usage,
+        last_used=view.context.feature_hits,
+        uses=view.feature_uses,
     )
     return {"downgrade": lost.document() if lost is not None else None}
 

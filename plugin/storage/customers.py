@@ -203,7 +203,8 @@ class TargetingFacts:
     record: CustomerRecord | None
     stripe_customer: str | None
     usage: dict[str, int]
-    feature_hits: dict[str, int]
+    feature_hits: dict[str, int]  # feature -> time of the last hit
+    feature_uses: dict[str, int]  # feature -> number of hits
     events: list[tuple[str, str, int]]  # (offer_id, type, at), oldest first
     assignments: dict[str, str]
     items: list[tuple[str, str, str, str | None]]  # (subscription, status, price, interval)
@@ -225,7 +226,7 @@ SELECT
      FROM customers WHERE id = :customer) AS record,
     (SELECT cus FROM me) AS cus,
     (SELECT json_group_object(metric, value) FROM usage WHERE customer_id = :customer) AS usage,
-    (SELECT json_group_object(feature, last_at) FROM feature_hits
+    (SELECT json_group_object(feature, json_array(last_at, hits)) FROM feature_hits
      WHERE customer_id = :customer) AS hits,
     (SELECT json_group_array(json_array(offer_id, type, at)) FROM (
         SELECT offer_id, type, at FROM offer_events
@@ -255,8 +256,8 @@ SELECT
     (SELECT cus FROM me) AS cus,
     (SELECT coalesce(json_object_agg(metric, value), '{}')::text FROM usage
      WHERE customer_id = :customer) AS usage,
-    (SELECT coalesce(json_object_agg(feature, last_at), '{}')::text FROM feature_hits
-     WHERE customer_id = :customer) AS hits,
+    (SELECT coalesce(json_object_agg(feature, json_build_array(last_at, hits)), '{}')::text
+     FROM feature_hits WHERE customer_id = :customer) AS hits,
     (SELECT coalesce(json_agg(json_build_array(offer_id, type, at) ORDER BY at, seq), '[]')::text
      FROM offer_events
      WHERE customer_id = :customer AND type != 'exposure'
@@ -279,6 +280,7 @@ async def targeting_facts(
     )
     if row is None:  # pragma: no cover -- a SELECT without FROM always returns one row
         raise RuntimeError("targeting facts query returned nothing")
+    hits: dict[str, list[int]] = json.loads(row["hits"])
     record = None
     if row["record"] is not None:
         doc = json.loads(row["record"])
@@ -287,7 +289,8 @@ async def targeting_facts(
         record=record,
         stripe_customer=row["cus"],
         usage=json.loads(row["usage"]),
-        feature_hits=json.loads(row["hits"]),
+        feature_hits={feature: last for feature, (last, _) in hits.items()},
+        feature_uses={feature: count for feature, (_, count) in hits.items()},
         events=[(e[0], e[1], e[2]) for e in json.loads(row["events"])],
         assignments=json.loads(row["arms"]),
         items=[(i[0], i[1], i[2], i[3]) for i in json.loads(row["items"])],

@@ -150,6 +150,24 @@ async def test_a_write_for_one_customer_keeps_the_others_cached(tracked: Databas
     assert _cache(tracked).hits == hits + 1
 
 
+async def test_a_transaction_that_only_takes_a_lock_keeps_everyone_cached(
+    tracked: Database,
+) -> None:
+    """Taking a named lock (admin changes, usage keys) writes nothing: the cache stays."""
+    await _view(tracked)
+    async with tracked.transaction() as conn:
+        await conn.lock("plans")
+        assert conn.dialect == (await _dialect(tracked))
+    hits = _cache(tracked).hits
+    await _view(tracked)
+    assert _cache(tracked).hits == hits + 1
+
+
+async def _dialect(db: Database) -> object:
+    async with db.read() as conn:
+        return conn.dialect
+
+
 async def test_facts_read_while_a_write_committed_are_not_kept(tracked: Database) -> None:
     """A read that overlapped a commit may hold the old facts: used once, never kept."""
     cache = _cache(tracked)
