@@ -91,6 +91,11 @@ def postgres() -> Iterator[Databases | None]:
 
     dsn = os.environ.get("UPLIFT_TEST_POSTGRES_DSN")
     started = None
+    if not dsn and not (cluster.BIN / "postgres").exists():
+        message = f"no PostgreSQL server in {cluster.BIN} (apt-get install -y postgresql)"
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(message + "; .ci/run installs it")
+        pytest.skip(message + "; under CI this fails")
     if not dsn:
         started = Path(tempfile.mkdtemp(prefix="uplift-pg-"))
         dsn = cluster.start(started)

@@ -25,7 +25,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]  # noqa: TID251 -- tests make PostgreSQL databases
 
-BIN = Path(os.environ.get("UPLIFT_TEST_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _newest_bin() -> Path:
+    """Debian's newest installed server (`/usr/lib/postgresql/<major>/bin`), 15 if none."""
+    found = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/postgres")]
+    found.sort(key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    return found[-1] if found else Path("/usr/lib/postgresql/15/bin")
+
+
+BIN = Path(os.environ.get("UPLIFT_TEST_POSTGRES_BIN") or _newest_bin())
 SUPERUSER = "postgres"
 TEST_SETTINGS = (
     "fsync=off",
