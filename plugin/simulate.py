@@ -209,8 +209,6 @@ class _Run:
         quoted = await self.uplift.post(
             "/api/v1/widget/quotes", headers=auth, json={"offer_id": offer_id}
         )
-        if quoted.status_code == 422 and role == "cross_sell":
-            return Outcome(name, role, offer_id, quoted.json()["error"]["code"])
         if quoted.status_code != 201:
             raise SimulationError(f"quote {offer_id}: {quoted.status_code} {quoted.text[:200]}")
         quote = quoted.json()
