@@ -391,6 +391,20 @@ async def prepare(settings: Settings, *, port: int) -> tuple[Settings, str, Demo
     return served, admin_key, seed
 
 
+def demo_settings(settings: Settings, *, workdir: Path, emulator_url: str, port: int) -> Settings:
+    """The demo's settings: a fresh SQLite file in `workdir`, the emulator as Stripe, a widget
+    secret (the operator's, else a random one) and the loopback URL it serves at."""
+    return settings.model_copy(
+        update={
+            "database_url": f"{SQLITE_PREFIX}{workdir / 'uplift.db'}",
+            "stripe_api_key": SecretStr(DEMO_STRIPE_KEY),
+            "stripe_api_base": emulator_url,
+            "widget_secret": settings.widget_secret or SecretStr(secrets.token_urlsafe(32)),
+            "public_url": f"http://127.0.0.1:{port}",
+        }
+    )
+
+
 def run_demo(settings: Settings, *, port: int) -> None:
     try:
         from localstripe_bridge.process import EmulatorProcess
@@ -401,15 +415,7 @@ def run_demo(settings: Settings, *, port: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="uplift-demo-"))
     try:
         with EmulatorProcess() as emulator:
-            base = settings.model_copy(
-                update={
-                    "database_url": f"{SQLITE_PREFIX}{workdir / 'uplift.db'}",
-                    "stripe_api_key": SecretStr(DEMO_STRIPE_KEY),
-                    "stripe_api_base": emulator.url,
-                    "widget_secret": settings.widget_secret or SecretStr(secrets.token_urlsafe(32)),
-                    "public_url": f"http://127.0.0.1:{port}",
-                }
-            )
+            base = demo_settings(settings, workdir=workdir, emulator_url=emulator.url, port=port)
             served, admin_key, seed = asyncio.run(prepare(base, port=port))
             assert served.widget_secret is not None  # noqa: S101 -- set just above
             token = auth.issue_customer_token(

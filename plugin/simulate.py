@@ -39,7 +39,6 @@ from typing import Any, Literal
 
 import httpx
 import uvicorn
-from pydantic import SecretStr
 
 from plugin import demo, logs
 from plugin.app import create_app
@@ -47,7 +46,7 @@ from plugin.auth import issue_customer_token
 from plugin.cli import CommandError
 from plugin.clock import Clock, SystemClock
 from plugin.server import secret_values
-from plugin.settings import SQLITE_PREFIX, Settings
+from plugin.settings import Settings
 from plugin.stripe_gateway import StripeGateway
 from webhooks.signature import sign
 
@@ -288,14 +287,8 @@ def run_demo(settings: Settings, *, port: int, customers: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="uplift-demo-"))
     try:
         with EmulatorProcess() as emulator:
-            base = settings.model_copy(
-                update={
-                    "database_url": f"{SQLITE_PREFIX}{workdir / 'uplift.db'}",
-                    "stripe_api_key": SecretStr(demo.DEMO_STRIPE_KEY),
-                    "stripe_api_base": emulator.url,
-                    "widget_secret": settings.widget_secret or SecretStr(secrets.token_urlsafe(32)),
-                    "public_url": f"http://127.0.0.1:{port}",
-                }
+            base = demo.demo_settings(
+                settings, workdir=workdir, emulator_url=emulator.url, port=port
             )
             served, admin_key, seed = asyncio.run(demo.prepare(base, port=port))
             assert served.widget_secret is not None  # noqa: S101 -- set just above
