@@ -58,21 +58,6 @@ WALL = SystemClock()
 OFFER = "offer_basic_to_pro"
 
 
-def _burst() -> list[dict[str, Any]]:
-    """New subscriptions, checkout orders and types Uplift ignores, a third each."""
-    events = []
-    for i in range(EVENTS):
-        if i % 3 == 0:
-            obj = f.subscription(f"sub_multi_{i}", customer=f"cus_multi_{i}", item_id=f"si_m{i}")
-            events.append(f.event("customer.subscription.created", obj, id=f"evt_multi_{i}"))
-        elif i % 3 == 1:
-            obj = f.checkout_session(f"cs_multi_{i}", subscription=None)
-            events.append(f.event("checkout.session.completed", obj, id=f"evt_multi_{i}"))
-        else:
-            events.append(f.event("payout.paid", {"id": f"po_m{i}"}, id=f"evt_multi_{i}"))
-    return events
-
-
 class Balancer:
     """A round-robin load balancer in front of the instances: it skips one that is gone."""
 
@@ -282,7 +267,7 @@ async def test_three_instances_share_the_work_and_survive_losing_one(
                 assert await _offers(http, lb.url(index), "browsing") == []
 
             # The burst: webhooks and accepts spread over the instances; one dies midway.
-            events = _burst()
+            events = f.burst(EVENTS, "multi")
             deliveries = [(event, n % INSTANCES) for n, event in enumerate(events)]
             deliveries += [  # duplicates, each to another instance than the first copy
                 (event, (n + 1) % INSTANCES) for n, event in enumerate(events[: EVENTS // 10])

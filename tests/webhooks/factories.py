@@ -147,3 +147,19 @@ def checkout_session(
 
 def product(id: str = PRODUCT, *, name: str = "Pro", active: bool = True) -> dict[str, Any]:
     return {"id": id, "object": "product", "name": name, "active": active, "metadata": {}}
+
+
+def burst(count: int, tag: str) -> list[dict[str, Any]]:
+    """`count` events: a third new subscriptions, a third checkout orders, a third types Uplift
+    ignores; every id carries `tag`, so bursts of different tests never collide."""
+    events = []
+    for i in range(count):
+        if i % 3 == 0:
+            obj = subscription(f"sub_{tag}_{i}", customer=f"cus_{tag}_{i}", item_id=f"si_{tag}{i}")
+            events.append(event("customer.subscription.created", obj, id=f"evt_{tag}_{i}"))
+        elif i % 3 == 1:
+            obj = checkout_session(f"cs_{tag}_{i}", subscription=None)
+            events.append(event("checkout.session.completed", obj, id=f"evt_{tag}_{i}"))
+        else:
+            events.append(event("payout.paid", {"id": f"po_{tag}{i}"}, id=f"evt_{tag}_{i}"))
+    return events

@@ -32,21 +32,6 @@ SETTLE_DEADLINE = 30.0
 WALL = SystemClock()
 
 
-def _burst() -> list[dict[str, Any]]:
-    """A third new subscriptions, a third checkout orders, a third types Uplift ignores."""
-    events = []
-    for i in range(EVENTS):
-        if i % 3 == 0:
-            obj = f.subscription(f"sub_crash_{i}", customer=f"cus_crash_{i}", item_id=f"si_{i}")
-            events.append(f.event("customer.subscription.created", obj, id=f"evt_crash_{i}"))
-        elif i % 3 == 1:
-            obj = f.checkout_session(f"cs_crash_{i}", subscription=None)
-            events.append(f.event("checkout.session.completed", obj, id=f"evt_crash_{i}"))
-        else:
-            events.append(f.event("payout.paid", {"id": f"po_{i}"}, id=f"evt_crash_{i}"))
-    return events
-
-
 class Sender:
     """Stripe's side: re-sign every attempt, retry until a 2xx, follow the restarted server."""
 
@@ -122,7 +107,7 @@ async def test_sigkill_midway_loses_and_doubles_nothing(
     }
     served = serve("--workers", str(workers), **settings)
     sender = Sender(served.url)
-    events = _burst()
+    events = f.burst(EVENTS, "crash")
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for event in events + events[: EVENTS // 10]:  # a tenth delivered twice, as Stripe may
         queue.put_nowait(event)
