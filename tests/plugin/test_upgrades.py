@@ -194,6 +194,31 @@ async def test_accepting_twice_charges_once(
         )
 
 
+async def _race(
+    db: Database, gateway: StripeGateway, world: Subscribed, quote_id: str, *, now: int, key: str
+) -> None:
+    """Five accepts of one quote at once: every one ends as the same upgrade or a 409 while it
+    is in flight."""
+    results = await asyncio.gather(
+        *(
+            upgrades.accept(
+                db,
+                gateway,
+                quote_id=quote_id,
+                customer_id=world.customer_id,
+                idempotency_key=f"{key}-{n}",
+                now=now,
+            )
+            for n in range(5)
+        ),
+        return_exceptions=True,
+    )
+    finished = [r for r in results if isinstance(r, upgrades.UpgradeRecord)]
+    assert finished
+    assert all(isinstance(r, upgrades.UpgradeRecord | Conflict) for r in results)
+    assert {r.id for r in finished} == {finished[0].id}
+
+
 async def test_concurrent_accepts_charge_once(
     db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
 ) -> None:
@@ -203,25 +228,7 @@ async def test_concurrent_accepts_charge_once(
     now = world.period_start + 2 * DAY
     quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
 
-    results = await asyncio.gather(
-        *(
-            upgrades.accept(
-                db,
-                gateway,
-                quote_id=quote.id,
-                customer_id=world.customer_id,
-                idempotency_key=f"idem-race-{n}",
-                now=now,
-            )
-            for n in range(5)
-        ),
-        return_exceptions=True,
-    )
-
-    finished = [r for r in results if isinstance(r, upgrades.UpgradeRecord)]
-    assert finished
-    assert all(isinstance(r, upgrades.UpgradeRecord | Conflict) for r in results)
-    assert {r.id for r in finished} == {finished[0].id}
+    await _race(db, gateway, world, quote.id, now=now, key="idem-race")
     assert len(await storage.upgrades.list_for_customer(db, world.customer_id)) == 1
     paid = await _paid_upgrade_invoices(stripe_http, world)
     assert [invoice["amount_paid"] for invoice in paid] == [quote.amount_due_now]
@@ -703,25 +710,7 @@ async def test_concurrent_addon_accepts_charge_and_add_once(
     quote = await _quote_addon(db, gateway, world, prices=(first, second), now=now)
     assert len(quote.lines) == 2
 
-    results = await asyncio.gather(
-        *(
-            upgrades.accept(
-                db,
-                gateway,
-                quote_id=quote.id,
-                customer_id=world.customer_id,
-                idempotency_key=f"idem-addon-race-{n}",
-                now=now,
-            )
-            for n in range(5)
-        ),
-        return_exceptions=True,
-    )
-
-    finished = [r for r in results if isinstance(r, upgrades.UpgradeRecord)]
-    assert finished
-    assert all(isinstance(r, upgrades.UpgradeRecord | Conflict) for r in results)
-    assert {r.id for r in finished} == {finished[0].id}
+    await _race(db, gateway, world, quote.id, now=now, key="idem-addon-race")
     paid = await _paid_upgrade_invoices(stripe_http, world)
     assert [invoice["amount_paid"] for invoice in paid] == [quote.amount_due_now]
     items = (await gateway.retrieve_subscription(world.subscription_id)).items
