@@ -11,7 +11,11 @@ The rules (../shared/PRORATION-NOTES.md §1-2, with sources there):
   invoices them now; `none` creates no lines;
 - an interval change or `billing_cycle_anchor=now` credits the unused time and bills the new
   price in full for a new period starting at `t`, immediately;
-- a percent coupon scales every amount; a trial prorates nothing; the customer balance
+- a percent coupon already on the subscription scales every amount; a coupon applied with the
+  change (`Off`: an offer's discount) reduces only the new item's lines, as Stripe's default
+  `proration_discounts=included` shows them: each line's amount is net of its discount, the
+  gross `round(x)` less the discount `round(x * pct)` (or `round(f * amount_off)`), and the
+  line keeps that discount in `discount_amount`; a trial prorates nothing; the customer balance
   (negative = credit) applies to what is due now; an amount due under the currency's minimum
   charge is not collected but moved to the balance.
 
@@ -63,6 +67,23 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Off:
+    """A coupon applied to the new item with the change: exactly one of a percent (0..100,
+    exact) or an amount off each period's price, in minor units (never more than the price)."""
+
+    percent: Fraction = Fraction(0)
+    amount: int = 0
+
+    def discount(self, gross: int, elapsed: int, period: int) -> int:
+        """The discount on a line whose gross is `gross * elapsed / period` (≥ 0), rounded on
+        its own, half away from zero."""
+        if self.amount:
+            return _round_half_up(min(self.amount, gross) * elapsed, period)
+        p, q = self.percent.numerator, self.percent.denominator
+        return _round_half_up(gross * elapsed * p, period * 100 * q)
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     currency: str
     old: Item
@@ -75,6 +96,7 @@ class Change:
     percent_off: Fraction = Fraction(0)
     starting_balance: int = 0  # negative = credit the customer already has
     trialing: bool = False
+    new_off: Off | None = None  # an offer's coupon, applied to the new item with the change
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +109,7 @@ class Line:
     proration: bool
     price: str
     quantity: int
+    discount_amount: int = 0  # included in `amount` (a coupon applied with the change)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +181,24 @@ def _interval_label(item: Item) -> str:
     return item.interval if item.interval_count == 1 else f"{item.interval_count} {item.interval}s"
 
 
+def _new_amount(
+    item: Item, elapsed: int, period: int, percent_off: Fraction, off: Off | None
+) -> tuple[int, int]:
+    """A new-item line's amount and the part of it an offer's coupon takes off."""
+    if off is None:
+        return _amount(item.unit_amount, item.quantity, elapsed, period, percent_off), 0
+    gross = item.unit_amount * item.quantity
+    discount = off.discount(gross, elapsed, period)
+    return _round_half_up(gross * elapsed, period) - discount, discount
+
+
+def _validate_off(off: Off | None) -> None:
+    if off is None:
+        return
+    if off.amount < 0 or not 0 <= off.percent <= 100 or (off.amount and off.percent):
+        raise ProrationError("a coupon is a percent (0..100) or a non-negative amount, not both")
+
+
 def _validate(change: Change) -> None:
     if change.period_end <= change.period_start:
         raise ProrationError("period_end must be after period_start")
@@ -169,6 +210,9 @@ def _validate(change: Change) -> None:
     pct = change.percent_off
     if not 0 <= pct.numerator <= 100 * pct.denominator:  # 0 <= p/q <= 100, q > 0
         raise ProrationError("percent_off must be between 0 and 100")
+    _validate_off(change.new_off)
+    if change.new_off is not None and pct:
+        raise ProrationError("a coupon with the change replaces the subscription's percent_off")
 
 
 def prorate(change: Change) -> Quote:
@@ -199,20 +243,22 @@ def prorate(change: Change) -> Quote:
             )
         )
         if not resets:
+            amount, discount = _new_amount(new, elapsed, period, pct, change.new_off)
             lines.append(
                 Line(
                     "debit",
-                    _amount(new.unit_amount, new.quantity, elapsed, period, pct),
+                    amount,
                     f"Remaining time on {_label(new)} after {_date(t)}",
                     t,
                     end,
                     True,
                     new.price,
                     new.quantity,
+                    discount,
                 )
             )
     net = sum(line.amount for line in lines)
-    full_new = _amount(new.unit_amount, new.quantity, 1, 1, pct)
+    full_new, full_discount = _new_amount(new, 1, 1, pct, change.new_off)
 
     if resets and not change.trialing:
         # A new billing period starts now: the new price is billed in full, immediately.
@@ -227,6 +273,7 @@ def prorate(change: Change) -> Quote:
                 False,
                 new.price,
                 new.quantity,
+                full_discount,
             )
         )
         return _immediate(change, factor, lines, net)
@@ -280,15 +327,19 @@ def prorate_additions(
     change_time: int,
     percent_off: Fraction = Fraction(0),
     starting_balance: int = 0,
+    off: Off | None = None,
 ) -> Quote:
     """Items added to a subscription at `t` inside its current period, invoiced now (Stripe's
     `always_invoice`). Adding an item is one of Stripe's proration triggers (PRORATION-NOTES
     §2.1); nothing is credited, each added item gets one debit line for the remaining time,
     `+round(unit * qty * f)` "Remaining time on …", period `[t, E]`, rounded on its own
     exactly as `prorate`'s debits. Each added item bills on the subscription's period, so it
-    must share the subscription's interval (the caller checks against the existing item)."""
+    must share the subscription's interval (the caller checks against the existing item).
+    `off` (an offer's coupon) applies to each added item on its own, as a coupon attached to
+    each new item does."""
     if not added:
         raise ProrationError("nothing to add")
+    _validate_off(off)
     lines: list[Line] = []
     elapsed, period = period_end - change_time, period_end - period_start
     for item in added:
@@ -304,16 +355,18 @@ def prorate_additions(
             starting_balance=starting_balance,
         )
         _validate(change)
+        amount, discount = _new_amount(item, elapsed, period, percent_off, off)
         lines.append(
             Line(
                 "debit",
-                _amount(item.unit_amount, item.quantity, elapsed, period, percent_off),
+                amount,
                 f"Remaining time on {_label(item)} after {_date(change_time)}",
                 change_time,
                 period_end,
                 True,
                 item.price,
                 item.quantity,
+                discount,
             )
         )
     net = sum(line.amount for line in lines)
