@@ -17,19 +17,38 @@ subscription as new items, prorated for the rest of the current period as Stripe
 `always_invoice` would bill them (`proration.prorate_additions`). Their quote keeps the plan
 item's state like a change does (a renewal or plan change in between makes it stale) and lists
 what it adds; a price the subscription already has is a 409.
+
+An offer's discount is locked into its quote (`QuoteDiscount`) and kept exactly as shown: the
+quote's lines for what the offer sells are net of it (Stripe's `proration_discounts=included`),
+so the invoice paid now is discounted, and accepting attaches the same coupon to each item it
+buys, so Stripe discounts the renewals inside the window. The window is Stripe's: a `repeating`
+coupon of N months runs N calendar months from when it is applied; the prorated rest of this
+period is inside it, then every renewal invoice made before it ends. A discount with no duration
+is Stripe's `once`: the invoice paid now, or, when nothing is invoiced now (a retention offer
+that keeps the plan), the next renewal. A retention offer is quoted as a "change" to the same
+price and quantity that only adds the coupon: nothing is charged.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 from plugin import proration, storage
 from plugin.catalog import Price
 from plugin.errors import Conflict, Gone, NotFound, ValidationFailed
+from plugin.offers import Discount
 from plugin.storage import Database
-from plugin.storage.quotes import AddedItem, Execution, QuoteRecord, SubscriptionState, Timing
+from plugin.storage.quotes import (
+    AddedItem,
+    Execution,
+    QuoteDiscount,
+    QuoteRecord,
+    SubscriptionState,
+    Timing,
+)
 
 DEFAULT_TTL = 600  # seconds a customer has to accept what they were shown
 DowngradeTiming = Literal["period_end", "now"]
@@ -39,15 +58,19 @@ __all__ = [
     "AddedItem",
     "AlreadySubscribed",
     "DowngradeTiming",
+    "QuoteDiscount",
     "QuoteRecord",
     "StaleQuote",
     "SubscriptionState",
     "Target",
     "accepted_state_matches",
     "check_not_subscribed",
+    "coupon_duration",
     "create",
     "create_addition",
     "get_for_accept",
+    "next_invoice",
+    "renews_at",
 ]
 
 
@@ -100,6 +123,59 @@ def _item(target: Target, quantity: int) -> proration.Item:
     )
 
 
+def _lock(discount: Discount | None, now: int) -> QuoteDiscount | None:
+    if discount is None:
+        return None
+    months = discount.duration_months
+    return QuoteDiscount(
+        percent_off=discount.percent_off,
+        amount_off=discount.amount_off,
+        duration_months=months,
+        ends_at=None if months is None else proration.add_interval(now, "month", months),
+    )
+
+
+def _off(discount: QuoteDiscount | None) -> proration.Off | None:
+    if discount is None:
+        return None
+    if discount.amount_off is not None:
+        return proration.Off(amount=discount.amount_off)
+    return proration.Off(percent=Fraction(discount.percent_off or 0))
+
+
+def coupon_duration(quote: QuoteRecord) -> Literal["once", "repeating"] | None:
+    """The coupon accepting `quote` attaches for the invoices after the one paid now: the
+    discount's months (`repeating`), a one-time discount nothing was invoiced for yet
+    (`once`: the next renewal), or none (no discount, or a one-time one the invoice used)."""
+    if quote.discount is None:
+        return None
+    if quote.discount.duration_months is not None:
+        return "repeating"
+    return None if quote.lines else "once"
+
+
+def renews_at(quote: QuoteRecord) -> int:
+    """When the subscription next renews after the quote: the end of its current period, or of
+    the new period an interval change starts (the quote's "subscription" line)."""
+    started = [line.period_end for line in quote.lines if line.type == "subscription"]
+    return max(started, default=quote.state.period_end)
+
+
+def next_invoice(quote: QuoteRecord, amounts: list[int] | None) -> int | None:
+    """What the next renewal bills for what the quote buys, `amounts` being each item's full
+    price per period: less the quote's discount when it still runs then, each item discounted
+    on its own (a coupon per item), as the offer showed it."""
+    if amounts is None:
+        return None
+    off = _off(quote.discount)
+    discount = quote.discount
+    if off is None or discount is None:
+        return sum(amounts)
+    if not (discount.applies_at(renews_at(quote)) or coupon_duration(quote) == "once"):
+        return sum(amounts)
+    return sum(amount - off.discount(amount, 1, 1) for amount in amounts)
+
+
 def _mrr(target: Target, quantity: int) -> int:
     monthly = target.price.monthly_amount()
     return 0 if monthly is None else monthly.amount * quantity
@@ -120,11 +196,13 @@ async def create(
     execution: Execution = "uplift",
     downgrade_timing: DowngradeTiming = "period_end",
     ttl: int = DEFAULT_TTL,
+    discount: Discount | None = None,
 ) -> QuoteRecord:
-    """Quote moving `state`'s item to `target` at `now` and store the quote."""
+    """Quote moving `state`'s item to `target` at `now` and store the quote. With `discount`,
+    the target may be the current price and quantity: the quote then only adds the coupon."""
     if current.price.id != state.price:
         raise ValidationFailed("the current price does not match the subscription's item")
-    if (target.price.id, to_quantity) == (state.price, state.quantity):
+    if (target.price.id, to_quantity) == (state.price, state.quantity) and discount is None:
         raise ValidationFailed(
             f"The subscription is already on {target.price.id}, quantity {to_quantity}.",
             field="price",
@@ -145,6 +223,12 @@ async def create(
         if mrr_delta < 0 and downgrade_timing == "period_end" and not interval_change
         else "now"
     )
+    locked = _lock(discount, now)
+    if locked is not None and timing == "period_end":
+        raise ValidationFailed(
+            "A discount on a change that waits for the period end is not supported.",
+            field="offer_id",
+        )
     change = proration.Change(
         currency=current.price.currency,
         old=old,
@@ -156,6 +240,7 @@ async def create(
         # `always_invoice` would bill; a period-end change prorates nothing.
         behavior="none" if timing == "period_end" else "always_invoice",
         starting_balance=starting_balance,
+        new_off=_off(locked),
     )
     try:
         computed = proration.prorate(change)
@@ -179,6 +264,7 @@ async def create(
         mrr_delta=mrr_delta,
         created_at=now,
         expires_at=now + ttl,
+        discount=locked,
     )
     await storage.quotes.insert(db, quote=quote)
     return quote
@@ -206,6 +292,7 @@ async def create_addition(
     offer_id: str | None = None,
     variant: str | None = None,
     ttl: int = DEFAULT_TTL,
+    discount: Discount | None = None,
 ) -> QuoteRecord:
     """Quote adding `added` (quantity 1 each) to `state`'s subscription at `now`, prorated for
     the rest of its current period, and store the quote. `subscribed` is every price the
@@ -218,6 +305,7 @@ async def create_addition(
     if current.price.id != state.price:
         raise ValidationFailed("the current price does not match the subscription's item")
     check_not_subscribed(prices, subscribed)
+    locked = _lock(discount, now)
     plan = _item(current, state.quantity)
     items = tuple(_item(target, 1) for target in added)
     for target, item in zip(added, items, strict=True):
@@ -242,6 +330,7 @@ async def create_addition(
             period_end=state.period_end,
             change_time=now,
             starting_balance=starting_balance,
+            off=_off(locked),
         )
     except proration.ProrationError as exc:
         raise ValidationFailed(str(exc)) from None
@@ -265,6 +354,7 @@ async def create_addition(
         expires_at=now + ttl,
         kind="add",
         added=tuple(AddedItem(price=price, quantity=1) for price in prices),
+        discount=locked,
     )
     await storage.quotes.insert(db, quote=quote)
     return quote

@@ -24,6 +24,22 @@ class AddedItem:
 
 
 @dataclass(frozen=True, slots=True)
+class QuoteDiscount:
+    """An offer's coupon as a quote locks it: a percent or an amount off each price it sells,
+    for `duration_months` calendar months from the quote (None: only the invoice paid now),
+    ending at `ends_at` as Stripe's `repeating` coupon does (None for a one-time coupon)."""
+
+    percent_off: int | None
+    amount_off: int | None
+    duration_months: int | None
+    ends_at: int | None
+
+    def applies_at(self, t: int) -> bool:
+        """Whether an invoice made at `t` (a renewal) is still discounted."""
+        return self.ends_at is not None and t < self.ends_at
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionState:
     """What a quote was computed from; if Stripe's subscription differs at accept, it is stale."""
 
@@ -56,6 +72,7 @@ class QuoteRecord:
     expires_at: int
     kind: QuoteKind = "change"
     added: tuple[AddedItem, ...] = ()
+    discount: QuoteDiscount | None = None
 
 
 def _line(data: dict[str, Any]) -> Line:
@@ -68,6 +85,19 @@ def _line(data: dict[str, Any]) -> Line:
         proration=bool(data["proration"]),
         price=str(data["price"]),
         quantity=int(data["quantity"]),
+        discount_amount=int(data.get("discount_amount", 0)),
+    )
+
+
+def _discount(text: str | None) -> QuoteDiscount | None:
+    if text is None:
+        return None
+    data = json.loads(text)
+    return QuoteDiscount(
+        percent_off=data["percent_off"],
+        amount_off=data["amount_off"],
+        duration_months=data["duration_months"],
+        ends_at=data["ends_at"],
     )
 
 
@@ -102,6 +132,7 @@ def _record(row: Row) -> QuoteRecord:
             AddedItem(price=str(item["price"]), quantity=int(item["quantity"]))
             for item in json.loads(row["added"] or "[]")
         ),
+        discount=_discount(row["discount"]),
     )
 
 
@@ -118,12 +149,12 @@ async def insert(db: Database, *, quote: QuoteRecord) -> None:
                 id, customer_id, offer_id, variant, execution, timing, subscription_id,
                 subscription_item_id, from_price, from_quantity, to_price, to_quantity,
                 period_start, period_end, proration_date, currency, lines, invoice_total,
-                amount_due_now, mrr_delta, created_at, expires_at, kind, added
+                amount_due_now, mrr_delta, created_at, expires_at, kind, added, discount
             ) VALUES (
                 :id, :customer_id, :offer_id, :variant, :execution, :timing, :subscription_id,
                 :item_id, :from_price, :from_quantity, :to_price, :to_quantity,
                 :period_start, :period_end, :proration_date, :currency, :lines, :invoice_total,
-                :amount_due_now, :mrr_delta, :created_at, :expires_at, :kind, :added
+                :amount_due_now, :mrr_delta, :created_at, :expires_at, :kind, :added, :discount
             )
             """,
             {
@@ -151,6 +182,7 @@ async def insert(db: Database, *, quote: QuoteRecord) -> None:
                 "expires_at": quote.expires_at,
                 "kind": quote.kind,
                 "added": _added(quote),
+                "discount": None if quote.discount is None else json.dumps(asdict(quote.discount)),
             },
         )
 

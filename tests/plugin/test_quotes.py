@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from plugin import quotes, storage
+from plugin import proration, quotes, storage
 from plugin.catalog import Price
 from plugin.errors import Gone, NotFound, ValidationFailed
+from plugin.offers import Discount
 from plugin.quotes import SubscriptionState, Target
 from plugin.storage import Database
 from tests.support import NOW
@@ -217,3 +218,91 @@ async def test_addons_the_subscription_cannot_bill_are_refused(
     """An add-on quote needs prices that bill with the plan: same currency, same interval."""
     with pytest.raises(ValidationFailed):
         await _add(db, *added)
+
+
+async def test_a_discounted_offer_locks_its_discount_and_window_into_the_quote(
+    db: Database,
+) -> None:
+    """30 % off Pro for 3 months, halfway through the period: Pro's remaining time is
+    discounted ($49.50 - $14.85), Basic's unused time is credited in full, and the window
+    ends 3 calendar months after the quote, as Stripe's repeating coupon would."""
+    now = START + 15 * DAY
+    quote = await _create(db, discount=Discount(percent_off=30, duration_months=3))
+
+    assert [(line.amount, line.discount_amount) for line in quote.lines] == [
+        (-1450, 0),
+        (3465, 1485),
+    ]
+    assert quote.amount_due_now == 2015
+    assert quote.discount == quotes.QuoteDiscount(
+        percent_off=30,
+        amount_off=None,
+        duration_months=3,
+        ends_at=proration.add_interval(now, "month", 3),
+    )
+    assert quote.mrr_delta == 7000  # MRR moves at list price; the discount is reported apart
+    assert await storage.quotes.get(db, quote.id) == quote
+
+
+@pytest.mark.parametrize(
+    ("discount", "renewal", "coupon"),
+    [
+        (Discount(percent_off=30, duration_months=3), 6930, "repeating"),
+        # one month from halfway still covers the renewal at the period end
+        (Discount(percent_off=30, duration_months=1), 6930, "repeating"),
+        # a one-time discount is used up by the invoice paid now
+        (Discount(percent_off=30), 9900, None),
+        (Discount(amount_off=1000, duration_months=2), 8900, "repeating"),
+    ],
+)
+async def test_the_next_invoice_is_discounted_only_inside_the_window(
+    db: Database, discount: Discount, renewal: int, coupon: str | None
+) -> None:
+    quote = await _create(db, discount=discount)
+    assert quotes.renews_at(quote) == END
+    assert quotes.next_invoice(quote, [9900]) == renewal
+    assert quotes.coupon_duration(quote) == coupon
+
+
+async def test_a_renewal_after_the_window_is_at_full_price(db: Database) -> None:
+    """An interval change starts a year-long period: a 3-month discount covers the year billed
+    now, not the renewal a year later."""
+    quote = await _create(
+        db, target=PRO_ANNUAL, discount=Discount(percent_off=10, duration_months=3)
+    )
+    subscription = [line for line in quote.lines if line.type == "subscription"]
+    assert [(line.amount, line.discount_amount) for line in subscription] == [(89100, 9900)]
+    assert quotes.renews_at(quote) == subscription[0].period_end
+    assert quotes.next_invoice(quote, [99000]) == 99000
+
+
+async def test_a_retention_quote_keeps_the_plan_and_only_adds_the_coupon(db: Database) -> None:
+    """The current price and quantity with a discount: nothing prorated or charged, MRR
+    unchanged, the next renewal discounted; a one-time discount waits for that renewal."""
+    for discount, coupon in (
+        (Discount(percent_off=20, duration_months=3), "repeating"),
+        (Discount(percent_off=20), "once"),
+    ):
+        quote = await _create(db, target=BASIC, discount=discount)
+        assert (quote.lines, quote.amount_due_now, quote.mrr_delta) == ((), 0, 0)
+        assert (quote.to_price, quote.timing) == ("price_basic", "now")
+        assert quotes.next_invoice(quote, [2900]) == 2320
+        assert quotes.coupon_duration(quote) == coupon
+    with pytest.raises(ValidationFailed):
+        await _create(db, target=BASIC)  # without a discount there is nothing to change
+
+
+async def test_each_added_item_is_discounted_on_its_own(db: Database) -> None:
+    quote = await quotes.create_addition(
+        db,
+        customer_id="cus_1",
+        state=STATE,
+        current=BASIC,
+        added=(REPORTS,),
+        subscribed=frozenset({"price_basic"}),
+        now=START + 15 * DAY,
+        discount=Discount(percent_off=30, duration_months=3),
+    )
+    assert [(line.amount, line.discount_amount) for line in quote.lines] == [(665, 285)]
+    assert quotes.next_invoice(quote, [1900]) == 1330
+    assert await storage.quotes.get(db, quote.id) == quote
