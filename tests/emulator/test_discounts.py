@@ -6,17 +6,21 @@ from __future__ import annotations
 import calendar
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import stripe  # noqa: TID251 -- tests drive the emulator exactly as stripe-python does
 
+from localstripe_bridge.process import EmulatorProcess
 from tests.emulator.support import STRIPE_PYTHON_HTTPX_WARNING, Catalog
+from tests.support import STRIPE_TEST_KEY
 
 pytestmark = STRIPE_PYTHON_HTTPX_WARNING
 
 IGNORED = "Localstripe-Bridge-Ignored"
+AUTH = {"Authorization": f"Bearer {STRIPE_TEST_KEY}"}
 
 
 def _months_later(timestamp: int, months: int) -> int:
@@ -329,3 +333,48 @@ async def test_discounts_are_never_applied_to_a_preview(
     assert changed.last_response.headers.get(IGNORED) == (
         "subscription_details[items][0][discounts]"
     )
+
+
+def test_discounts_survive_a_state_file_restart(tmp_path: Path) -> None:
+    """Coupons (with their name) and an item's discounts are kept by `--state-file`."""
+    state = tmp_path / "emulator.pickle"
+    with (
+        EmulatorProcess(state_file=state) as emu,
+        httpx.Client(base_url=emu.url, headers=AUTH) as client,
+    ):
+        customer = client.post("/v1/customers", data={"name": "Kept"}).json()["id"]
+        client.post("/v1/payment_methods/pm_card_visa/attach", data={"customer": customer})
+        client.post(
+            f"/v1/customers/{customer}",
+            data={"invoice_settings[default_payment_method]": "pm_card_visa"},
+        )
+        price = client.post(
+            "/v1/prices",
+            data={"currency": "usd", "unit_amount": "700", "product_data[name]": "Kept",
+                  "recurring[interval]": "month"},
+        ).json()["id"]  # fmt: skip
+        coupon = client.post(
+            "/v1/coupons",
+            data={"id": "kept_coupon", "percent_off": "30", "duration": "repeating",
+                  "duration_in_months": "3", "name": "Kept: 30 % off"},
+        ).json()  # fmt: skip
+        sub = client.post(
+            "/v1/subscriptions", data={"customer": customer, "items[0][price]": price}
+        ).json()
+        item_id = sub["items"]["data"][0]["id"]
+        attached = client.post(
+            f"/v1/subscriptions/{sub['id']}",
+            data={"items[0][id]": item_id, "items[0][discounts][0][coupon]": coupon["id"],
+                  "expand[]": "items.data.discounts"},
+        ).json()  # fmt: skip
+        [discount] = attached["items"]["data"][0]["discounts"]
+    with (
+        EmulatorProcess(state_file=state) as emu,
+        httpx.Client(base_url=emu.url, headers=AUTH) as client,
+    ):
+        again = client.get(
+            f"/v1/subscription_items/{item_id}", params={"expand[]": "discounts"}
+        ).json()
+        assert again["discounts"] == [discount]
+        kept = client.get(f"/v1/coupons/{coupon['id']}").json()
+        assert (kept["name"], kept["times_redeemed"]) == ("Kept: 30 % off", 1)
