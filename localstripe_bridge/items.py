@@ -64,6 +64,12 @@ def new_items(items: list[Params], param: str) -> None:
     """Items of a subscription being created (or previewed before it exists)."""
     for i, item in enumerate(items):
         where = f"{param}[{i}]"
+        if "discounts" in item:
+            # The first invoice, made at once, would not be discounted.
+            raise not_emulated(
+                "discounts on a new subscription (create it, then attach them with an update)",
+                param=f"{where}[discounts]",
+            )
         params.only(item, PARAMS - {"deleted"}, prefix=where)
         if "id" in item:
             raise no_such("subscription item", str(item["id"]), param=f"{where}[id]")
@@ -156,9 +162,9 @@ def alone(sub: Any, item: Any) -> Iterator[None]:
 
 
 def keep_item_id(sub: Any, item_id: str) -> None:
-    """After localstripe replaced the item (inside `alone`), give the new one the old item's id
-    and creation time (Uplift keys on the id), and point invoice lines already made for it at
-    that id."""
+    """After localstripe replaced the item (inside `alone`), give the new one the old item's id,
+    creation time and discounts (Uplift keys on the id), and point invoice lines already made
+    for it at that id."""
     item = sub.items._list[0]
     if item.id == item_id:
         return
@@ -167,6 +173,7 @@ def keep_item_id(sub: Any, item_id: str) -> None:
     new_id, item.id = item.id, item_id
     if replaced is not None:
         item.created = replaced.created
+        item._bridge_discounts = list(getattr(replaced, "_bridge_discounts", []))
     store[f"subscription_item:{item_id}"] = item
     for key, invoice in list(store.items()):
         if key.startswith("invoice:") and invoice.subscription == sub.id:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from localstripe.resources import Invoice, store
 
-from localstripe_bridge import ignored, items, params
+from localstripe_bridge import discounts, ignored, items, params
 from localstripe_bridge.errors import missing
 from localstripe_bridge.params import Params
 from localstripe_bridge.routes import Router
@@ -46,10 +46,15 @@ def _subscription_and_customer(data: Params) -> Any:
     return sub
 
 
-def _items(previewed: list[Params], sub: Any, param: str) -> None:
+def _items(previewed: list[Params], sub: Any, param: str, dropped: list[str]) -> None:
     """With a subscription, items change one of its items (the others are billed as they
-    are); without, they make a new one."""
+    are); without, they make a new one. Discounts on a changed item are checked, then dropped
+    and named as ignored: previews never discount (docs/stripe-emulator.md)."""
     if sub is not None:
+        for i, item in enumerate(previewed):
+            where = f"{param}[{i}][discounts]"
+            if discounts.requested(item, param=where, sub=sub) is not None:
+                dropped.append(where)
         changed = items.change_one_item(sub, previewed, param)
         previewed += items.unchanged_items(sub, changed)
     else:
@@ -88,7 +93,7 @@ async def create_preview(request: web.Request, _: Mapping[str, str]) -> web.Resp
         dropped += [f"subscription_details[{name}]" for name in inner]
         if "items" in details:
             param = "subscription_details[items]"
-            _items(params.items_list(details, "items", param=param), sub, param)
+            _items(params.items_list(details, "items", param=param), sub, param, dropped)
     invoice = _keeping_pending_items(lambda: Invoice._api_create_preview_invoice(**data))
     return ignored.respond(invoice._export(expand=expand), dropped)
 
@@ -105,7 +110,8 @@ async def upcoming(request: web.Request, _: Mapping[str, str]) -> web.Response:
     anchors = ignored.anchor(timestamps=True)
     ignored.strip(data, "subscription_billing_cycle_anchor", anchors, dropped)
     if "subscription_items" in data:
-        _items(params.items_list(data, "subscription_items"), sub, "subscription_items")
+        previewed = params.items_list(data, "subscription_items")
+        _items(previewed, sub, "subscription_items", dropped)
     invoice = _keeping_pending_items(lambda: Invoice._api_upcoming_invoice(**data))
     return ignored.respond(invoice._export(expand=expand), dropped)
 

@@ -17,6 +17,7 @@ from localstripe.resources import store
 from localstripe.server import app as localstripe_app
 
 from localstripe_bridge import (
+    discounts,
     errors,
     invoice_items,
     invoices,
@@ -49,6 +50,7 @@ def build_app(state_file: Path | None) -> web.Application:
     router = Router()
     bridges = (
         prices,
+        discounts,
         subscriptions,
         subscription_items,
         previews,

@@ -20,19 +20,19 @@ from typing import Any
 from aiohttp import web
 from localstripe.resources import SubscriptionItem, store
 
-from localstripe_bridge import ignored, items, lists, params
+from localstripe_bridge import discounts, ignored, items, lists, params
 from localstripe_bridge.errors import invalid, missing, not_emulated
 from localstripe_bridge.params import Params
 from localstripe_bridge.routes import Router
 from localstripe_bridge.subscriptions import apply_update, retrieve
 
 UPDATE_PARAMS = {
-    "metadata", "payment_behavior", "plan", "price", "price_data", "proration_behavior",
-    "proration_date", "quantity", "tax_rates",
+    "discounts", "metadata", "payment_behavior", "plan", "price", "price_data",
+    "proration_behavior", "proration_date", "quantity", "tax_rates",
 }  # fmt: skip
 SUBSCRIPTION_LEVEL = ("payment_behavior", "proration_behavior", "proration_date")
 CREATE_PARAMS = {
-    "subscription", "metadata", "payment_behavior", "plan", "price", "price_data",
+    "subscription", "discounts", "metadata", "payment_behavior", "plan", "price", "price_data",
     "proration_behavior", "proration_date", "quantity", "tax_rates",
 }  # fmt: skip
 DELETE_PARAMS = {"clear_usage", "proration_behavior", "proration_date"}
@@ -46,10 +46,13 @@ async def update(request: web.Request, path: Mapping[str, str]) -> web.Response:
     data = await params.read(request)
     expand = params.expand(data)
     params.only(data, UPDATE_PARAMS)
+    coupons = discounts.requested(data, param="discounts", sub=sub)
     change: Params = {name: data.pop(name) for name in SUBSCRIPTION_LEVEL if name in data}
     change["items"] = [{"id": path["id"], **data}]
     dropped = apply_update(sub, change)
     changed = items.find(sub, path["id"])
+    if coupons is not None:
+        discounts.replace(sub, changed, coupons, item_id=path["id"])
     return ignored.respond(changed._export(expand=expand), dropped)
 
 
@@ -59,6 +62,8 @@ async def list_items(request: web.Request, _: Mapping[str, str]) -> web.Response
     params.only(data, {"subscription", "limit", "starting_after", "ending_before"})
     sub = retrieve(params.required_text(data, "subscription"), param="subscription")
     shown, has_more = lists.page(sub.items._list, data, kind="subscription item")
+    # `data.discounts` on the list is `discounts` on each item.
+    expand = [path.removeprefix("data.") for path in expand or []] or None
     exported = [item._export(expand=expand) for item in shown]
     return web.json_response(lists.body("/v1/subscription_items", exported, has_more))
 
@@ -124,6 +129,7 @@ async def create(request: web.Request, _: Mapping[str, str]) -> web.Response:
     plan = _check_addition(sub, item["plan"], param="price" if "price" in data else "plan")
     quantity = params.integer(data, "quantity", minimum=1, param="quantity")
     tax_rates = params.text_list(data, "tax_rates") or []
+    coupons = discounts.requested(data, param="discounts", sub=sub)
     added = SubscriptionItem(
         subscription=sub.id,
         plan=plan.id,
@@ -132,6 +138,8 @@ async def create(request: web.Request, _: Mapping[str, str]) -> web.Response:
         metadata=params.metadata(data),
     )
     sub.items._list.append(added)
+    if coupons:
+        discounts.replace(sub, added, coupons, item_id=added.id)
     return ignored.respond(added._export(expand=expand), dropped)
 
 
@@ -148,6 +156,7 @@ async def delete(request: web.Request, path: Mapping[str, str]) -> web.Response:
             "A subscription must have at least one active item. To cancel the subscription, "
             "use DELETE /v1/subscriptions/{id}."
         )
+    discounts.forget(items.find(sub, path["id"]))
     sub.items._list = [item for item in sub.items._list if item.id != path["id"]]
     store.pop(f"subscription_item:{path['id']}", None)
     body = {"id": path["id"], "object": "subscription_item", "deleted": True}

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from localstripe.resources import Subscription, store
 
-from localstripe_bridge import ignored, items, params
+from localstripe_bridge import discounts, ignored, items, params
 from localstripe_bridge.errors import missing, no_such, not_emulated
 from localstripe_bridge.params import Params
 from localstripe_bridge.routes import Router
@@ -81,15 +81,28 @@ def apply_update(sub: Any, data: Params) -> list[str]:
     ignored.strip(data, "proration_behavior", ignored.one_of(ignored.PRORATION_BEHAVIORS), dropped)
     ignored.strip(data, "billing_cycle_anchor", ignored.anchor(timestamps=False), dropped)
     ignored.strip(data, "payment_behavior", ignored.one_of(ignored.PAYMENT_BEHAVIORS), dropped)
+    sub_coupons = discounts.requested(data, param="discounts", sub=sub)
     params.only(data, UPDATE_PARAMS)
     before = {key for key in store if key.startswith("invoiceitem:")}
+    item_coupons = None
+    changed_id = None
     if "items" in data:
-        changed = items.change_one_item(sub, params.items_list(data, "items"), "items")
+        updated = params.items_list(data, "items")
+        if updated:
+            where = "items[0][discounts]"
+            item_coupons = discounts.requested(updated[0], param=where, sub=sub)
+        changed = items.change_one_item(sub, updated, "items")
+        changed_id = changed.id
         with items.alone(sub, changed):
             Subscription._api_update(sub.id, **data)
             items.keep_item_id(sub, changed.id)
     elif data:  # localstripe answers an empty update with 400; Stripe returns the subscription
         Subscription._api_update(sub.id, **data)
+    if item_coupons is not None and changed_id is not None:
+        item = items.find(sub, changed_id)
+        discounts.replace(sub, item, item_coupons, item_id=changed_id)
+    if sub_coupons is not None:
+        discounts.replace(sub, sub, sub_coupons, item_id=None)
     if no_prorations:
         for key in [k for k in store if k.startswith("invoiceitem:") and k not in before]:
             if store[key].proration and store[key].invoice is None:
@@ -106,6 +119,13 @@ async def create(request: web.Request, _: Mapping[str, str]) -> web.Response:
         ignored.strip(data, "payment_behavior", ignored.one_of(ignored.PAYMENT_BEHAVIORS), dropped)
     _default_payment_method(data, data.get("customer"), dropped)
     billing_mode = _billing_mode(data)
+    if "discounts" in data or "coupon" in data:
+        # The first invoice, made at once, would not be discounted.
+        name = "discounts" if "discounts" in data else "coupon"
+        raise not_emulated(
+            "discounts on a new subscription (create it, then attach them with an update)",
+            param=name,
+        )
     if "items" in data or "plan" not in data:  # `plan` alone is localstripe's legacy form
         new = params.items_list(data, "items")
         if not new:
