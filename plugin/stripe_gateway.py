@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 
 import stripe  # noqa: TID251 -- this is the Stripe gateway
 from stripe.params import (  # noqa: TID251 -- this is the Stripe gateway
+    CouponCreateParams,
     CustomerCreateParams,
     InvoiceCreateParams,
     InvoiceItemCreateParams,
@@ -84,6 +85,17 @@ class SubscriptionItem:
     quantity: int
     current_period_start: int
     current_period_end: int
+    discount_ids: tuple[str, ...] = ()  # the item's own discounts (di_…), not the subscription's
+
+
+@dataclass(frozen=True, slots=True)
+class Coupon:
+    id: str
+    percent_off: float | None
+    amount_off: int | None
+    currency: str | None
+    duration: str  # once | repeating | forever
+    duration_in_months: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +257,7 @@ def _subscription_item(item: stripe.SubscriptionItem) -> SubscriptionItem:
         quantity=item.quantity or 1,
         current_period_start=item.current_period_start,
         current_period_end=item.current_period_end,
+        discount_ids=tuple(_id(d) for d in getattr(item, "discounts", None) or ()),
     )
 
 
@@ -394,8 +407,22 @@ class StripeGateway:
         return _subscription(obj)
 
     async def update_subscription(
-        self, subscription_id: str, params: SubscriptionUpdateParams, *, idempotency_key: str
+        self,
+        subscription_id: str,
+        params: SubscriptionUpdateParams,
+        *,
+        idempotency_key: str,
+        coupon: str | None = None,
     ) -> Subscription:
+        """`coupon`: attach it to the (one) item the update names, as that item's discount."""
+        if coupon is not None:
+            params = {
+                **params,
+                "items": [
+                    {**item, "discounts": [{"coupon": coupon}]}
+                    for item in params.get("items") or []
+                ],
+            }
         obj = await _call(
             lambda: self._client.v1.subscriptions.update_async(
                 subscription_id, params, _options(idempotency_key)
@@ -404,16 +431,64 @@ class StripeGateway:
         return _subscription(obj)
 
     async def create_subscription_item(
-        self, params: SubscriptionItemCreateParams, *, idempotency_key: str
+        self,
+        params: SubscriptionItemCreateParams,
+        *,
+        idempotency_key: str,
+        coupon: str | None = None,
     ) -> SubscriptionItem:
         """Add an item (an add-on's price) to an existing subscription: never a second
-        subscription."""
+        subscription. `coupon`: the new item's own discount."""
+        if coupon is not None:
+            params = {**params, "discounts": [{"coupon": coupon}]}
         obj = await _call(
             lambda: self._client.v1.subscription_items.create_async(
                 params, _options(idempotency_key)
             )
         )
         return _subscription_item(obj)
+
+    # Coupons
+
+    async def create_coupon(
+        self,
+        *,
+        coupon_id: str,
+        name: str,
+        percent_off: int | None,
+        amount_off: int | None,
+        currency: str,
+        duration_in_months: int | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> Coupon:
+        """A coupon for one accepted offer: a percent or an amount (in `currency`) off,
+        `repeating` for `duration_in_months`, else `once`. Attach it with `coupon=` on
+        `create_subscription_item` / `update_subscription` (the item's own discounts)."""
+        params: CouponCreateParams = {
+            "id": coupon_id,
+            "name": name,
+            "metadata": metadata,
+            "duration": "once" if duration_in_months is None else "repeating",
+        }
+        if duration_in_months is not None:
+            params["duration_in_months"] = duration_in_months
+        if amount_off is not None:
+            params["amount_off"] = amount_off
+            params["currency"] = currency
+        else:
+            params["percent_off"] = float(percent_off or 0)
+        obj = await _call(
+            lambda: self._client.v1.coupons.create_async(params, _options(idempotency_key))
+        )
+        return Coupon(
+            id=obj.id,
+            percent_off=obj.percent_off,
+            amount_off=obj.amount_off,
+            currency=obj.currency,
+            duration=obj.duration,
+            duration_in_months=obj.duration_in_months,
+        )
 
     # Invoice items and invoices
 

@@ -22,6 +22,13 @@ quoted "Remaining time on …" lines, and step 4 adds each add-on as a new item 
 subscription (`POST /v1/subscription_items`, `proration_behavior="none"`, one idempotency key
 per item) instead of switching the plan item. They always run in "uplift" mode.
 
+A discounted offer's quote already charges the discounted lines; after payment its coupon
+(`uplift_{quote_id}`, created under the quote's key) is attached to each item the quote bought
+(`discounts` on the item, never the whole subscription, so the plan or other add-ons are not
+discounted) when renewals are left in its window: `repeating` for its months, or `once` when
+nothing was invoiced now (a retention offer). A retention quote has no lines: no invoice, only
+the coupon on the plan item.
+
 "stripe" execution (per offer, and always for interval changes) lets Stripe prorate:
 one subscription update with the quote's `proration_date`, `proration_behavior="always_invoice"`
 and `payment_behavior="pending_if_incomplete"` (the change is held until the invoice is paid).
@@ -38,10 +45,20 @@ from a second request, a webhook or a restart, replays instead of charging again
 from __future__ import annotations
 
 import secrets
+from typing import Literal
 
 from plugin import quotes, storage
 from plugin.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
-from plugin.quotes import DEFAULT_TTL, DowngradeTiming, QuoteRecord, SubscriptionState, Target
+from plugin.money import Money
+from plugin.offers import Discount
+from plugin.quotes import (
+    DEFAULT_TTL,
+    DowngradeTiming,
+    QuoteDiscount,
+    QuoteRecord,
+    SubscriptionState,
+    Target,
+)
 from plugin.storage import Database
 from plugin.storage.quotes import Execution
 from plugin.storage.upgrades import NewUpgrade, Status, UpgradeRecord
@@ -83,6 +100,16 @@ def _subscribed(subscription: Subscription) -> frozenset[str]:
     return frozenset(item.price_id for item in subscription.items)
 
 
+def _offer_discount(stored: QuoteRecord) -> Discount | None:
+    """The discount a stored quote locked, to quote the same offer again."""
+    d = stored.discount
+    if d is None:
+        return None
+    return Discount(
+        percent_off=d.percent_off, amount_off=d.amount_off, duration_months=d.duration_months
+    )
+
+
 async def _target(gateway: StripeGateway, price_id: str) -> Target:
     price = await gateway.retrieve_price(price_id)
     product = await gateway.retrieve_product(price.product_id)
@@ -106,7 +133,7 @@ async def quote(
     *,
     customer_id: str,
     subscription_id: str,
-    to_price: str,
+    to_price: str | None,
     to_quantity: int,
     now: int,
     offer_id: str | None = None,
@@ -114,15 +141,17 @@ async def quote(
     execution: Execution = "uplift",
     downgrade_timing: DowngradeTiming = "period_end",
     ttl: int = DEFAULT_TTL,
+    discount: Discount | None = None,
 ) -> QuoteRecord:
     """Read the subscription, its price, the target price and the customer balance from Stripe
-    and store a quote for the change at `now`."""
+    and store a quote for the change at `now` (`to_price=None`: the current price, for a
+    retention quote that only adds `discount`)."""
     subscription = await _subscription(
         gateway, customer_id=customer_id, subscription_id=subscription_id
     )
     state = _state(subscription)
     current = await _target(gateway, state.price)
-    target = await _target(gateway, to_price)
+    target = current if to_price is None else await _target(gateway, to_price)
     customer = await gateway.retrieve_customer(customer_id)
     return await quotes.create(
         db,
@@ -138,6 +167,7 @@ async def quote(
         execution=execution,
         downgrade_timing=downgrade_timing,
         ttl=ttl,
+        discount=discount,
     )
 
 
@@ -152,6 +182,7 @@ async def quote_addons(
     offer_id: str | None = None,
     variant: str | None = None,
     ttl: int = DEFAULT_TTL,
+    discount: Discount | None = None,
 ) -> QuoteRecord:
     """Read the subscription, its plan price, the add-on prices and the customer balance from
     Stripe and store a quote for adding the add-ons to that same subscription at `now`."""
@@ -174,6 +205,7 @@ async def quote_addons(
         offer_id=offer_id,
         variant=variant,
         ttl=ttl,
+        discount=discount,
     )
 
 
@@ -191,6 +223,7 @@ async def _fresh(
             now=now,
             offer_id=stored.offer_id,
             variant=stored.variant,
+            discount=_offer_discount(stored),
         )
     return await quote(
         db,
@@ -203,6 +236,7 @@ async def _fresh(
         offer_id=stored.offer_id,
         variant=stored.variant,
         execution=stored.execution,
+        discount=_offer_discount(stored),
     )
 
 
@@ -342,6 +376,10 @@ async def _execute_in_uplift(
     db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, quote: QuoteRecord, now: int
 ) -> None:
     customer, subscription = quote.customer_id, quote.state.subscription_id
+    if not quote.lines:
+        # A retention quote: nothing to invoice, only the coupon to attach.
+        await _switch(db, gateway, upgrade=upgrade, invoice=None, now=now)
+        return
     items = []
     try:
         for index, line in enumerate(quote.lines):
@@ -430,29 +468,69 @@ async def _fail(db: Database, upgrade: UpgradeRecord, *, reason: str, now: int) 
 async def _record_paid(
     db: Database,
     upgrade: UpgradeRecord,
-    invoice: Invoice,
+    invoice: Invoice | None,
     *,
     allowed_from: tuple[Status, ...],
     now: int,
 ) -> None:
-    """The upgrade's invoice is paid: `succeeded`, with what Stripe says was paid."""
+    """The upgrade's invoice is paid (or there was nothing to invoice): `succeeded`, with what
+    Stripe says was paid."""
     await storage.upgrades.transition(
         db,
         upgrade_id=upgrade.id,
         status="succeeded",
         allowed_from=allowed_from,
         now=now,
-        detail=f"invoice {invoice.id} paid",
-        amount_paid=invoice.amount_paid,
+        detail="nothing to invoice" if invoice is None else f"invoice {invoice.id} paid",
+        amount_paid=0 if invoice is None else invoice.amount_paid,
     )
 
 
+def _coupon_name(d: QuoteDiscount, currency: str) -> str:
+    """What the customer's invoices print for the coupon: "30 % off for 3 months"."""
+    off = (
+        f"{d.percent_off} % off"
+        if d.amount_off is None
+        else f"{Money(d.amount_off, currency).format()} off"
+    )
+    return off + (" once" if d.duration_months is None else f" for {d.duration_months} months")
+
+
+async def _coupon(
+    gateway: StripeGateway, quote: QuoteRecord, duration: Literal["once", "repeating"] | None
+) -> str | None:
+    """Create the quote's coupon (replayed under the quote's key) and return its id; None when
+    there is nothing to attach."""
+    d = quote.discount
+    if d is None or duration is None:
+        return None
+    coupon = await gateway.create_coupon(
+        coupon_id=f"uplift_{quote.id}",
+        name=_coupon_name(d, quote.currency),
+        percent_off=d.percent_off,
+        amount_off=d.amount_off,
+        currency=quote.currency,
+        duration_in_months=d.duration_months if duration == "repeating" else None,
+        metadata={"uplift_quote": quote.id, "uplift_offer": quote.offer_id or ""},
+        idempotency_key=_key(quote.id, "coupon"),
+    )
+    return coupon.id
+
+
 async def _switch(
-    db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, invoice: Invoice, now: int
+    db: Database,
+    gateway: StripeGateway,
+    *,
+    upgrade: UpgradeRecord,
+    invoice: Invoice | None,
+    now: int,
 ) -> None:
     """The invoice is paid: move the item to the new price (or add the add-ons as new items of
-    the same subscription), adding no prorations of Stripe's."""
+    the same subscription), adding no prorations of Stripe's, with the offer's coupon on what
+    it sold when renewals are left in the discount's window."""
     stored = await storage.quotes.get(db, upgrade.quote_id)
+    duration = None if stored is None else quotes.coupon_duration(stored)
+    coupon = None if stored is None else await _coupon(gateway, stored, duration)
     if stored is not None and stored.kind == "add":
         for index, added in enumerate(stored.added):
             await gateway.create_subscription_item(
@@ -464,6 +542,7 @@ async def _switch(
                     "metadata": {"uplift_quote": stored.id, "uplift_upgrade": upgrade.id},
                 },
                 idempotency_key=_key(upgrade.quote_id, f"add:{index}"),
+                coupon=coupon,
             )
         await _record_paid(
             db, upgrade, invoice, allowed_from=("processing", "requires_action"), now=now
@@ -482,6 +561,7 @@ async def _switch(
             "proration_behavior": "none",
         },
         idempotency_key=_key(upgrade.quote_id, "switch"),
+        coupon=coupon,
     )
     await _record_paid(
         db, upgrade, invoice, allowed_from=("processing", "requires_action"), now=now
@@ -491,8 +571,11 @@ async def _switch(
 async def _execute_in_stripe(
     db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, quote: QuoteRecord, now: int
 ) -> None:
-    """Stripe prorates with the same `proration_date`; the change waits for the payment."""
+    """Stripe prorates with the same `proration_date`; the change waits for the payment. An
+    offer's coupon goes on the item in the same call, so Stripe's invoice is discounted too."""
     try:
+        once = quote.discount is not None and quote.discount.duration_months is None
+        coupon = await _coupon(gateway, quote, "once" if once else "repeating")
         subscription = await gateway.update_subscription(
             upgrade.subscription_id,
             {
@@ -508,6 +591,7 @@ async def _execute_in_stripe(
                 "payment_behavior": "pending_if_incomplete",
             },
             idempotency_key=_key(quote.id, "stripe"),
+            coupon=coupon,
         )
     except StripeRejected as exc:
         await _fail(db, upgrade, reason=_reason(exc), now=now)

@@ -212,3 +212,48 @@ async def test_deleting_an_invoice_item_twice_is_fine(gateway: StripeGateway) ->
     )
     await gateway.delete_invoice_item(item.id)
     await gateway.delete_invoice_item(item.id)
+
+
+async def test_a_coupon_attached_to_an_item_is_that_items_discount(
+    gateway: StripeGateway,
+) -> None:
+    """An offer's coupon (percent, repeating; or an amount, once) replays under its key and,
+    attached with the item change or the added item, shows on that item only."""
+    world = await subscribed_customer(gateway, name="gateway-coupon")
+    percent = await gateway.create_coupon(
+        coupon_id="uplift_test_gateway_pct", name="30 % off for 3 months", percent_off=30,
+        amount_off=None, currency="usd", duration_in_months=3,
+        metadata={"uplift_quote": "qt_test"}, idempotency_key="test:gateway-coupon:pct",
+    )  # fmt: skip
+    assert (percent.percent_off, percent.duration, percent.duration_in_months) == (
+        30, "repeating", 3,
+    )  # fmt: skip
+    again = await gateway.create_coupon(
+        coupon_id="uplift_test_gateway_pct", name="30 % off for 3 months", percent_off=30,
+        amount_off=None, currency="usd", duration_in_months=3,
+        metadata={"uplift_quote": "qt_test"}, idempotency_key="test:gateway-coupon:pct",
+    )  # fmt: skip
+    assert again == percent
+    amount = await gateway.create_coupon(
+        coupon_id="uplift_test_gateway_amt", name="$5.00 off once", percent_off=None,
+        amount_off=500, currency="usd", duration_in_months=None, metadata={},
+        idempotency_key="test:gateway-coupon:amt",
+    )  # fmt: skip
+    assert (amount.amount_off, amount.currency, amount.duration) == (500, "usd", "once")
+
+    changed = await gateway.update_subscription(
+        world.subscription_id,
+        {"items": [{"id": world.item_id, "price": world.pro}], "proration_behavior": "none"},
+        idempotency_key="test:gateway-coupon:switch",
+        coupon=percent.id,
+    )
+    [plan] = changed.items
+    assert (plan.id, plan.price_id, len(plan.discount_ids)) == (world.item_id, world.pro, 1)
+    added = await gateway.create_subscription_item(
+        {"subscription": world.subscription_id, "price": world.basic,
+         "proration_behavior": "none"},
+        idempotency_key="test:gateway-coupon:add",
+        coupon=amount.id,
+    )  # fmt: skip
+    assert len(added.discount_ids) == 1
+    assert added.discount_ids != plan.discount_ids

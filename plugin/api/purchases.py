@@ -10,12 +10,13 @@ and again at accept, where a change in between is a 409 with a fresh quote.
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from plugin import customers, experiments, schedule, targeting, trials, upgrades
+from plugin import customers, experiments, quotes, schedule, targeting, trials, upgrades
 from plugin.api.bodies import read_model
 from plugin.api.schemas import AcceptIn, QuoteIn
 from plugin.api.widget import relevant, require_customer
@@ -33,7 +34,8 @@ from plugin.storage.upgrades import UpgradeRecord
 
 # Offer kinds that change the price of the subscription's plan item, and those that add their
 # prices to the subscription as new items (add-ons). Trials are quoted apart (nothing charged);
-# retention offers are not quoted.
+# a retention offer is quoted when it has a discount (the coupon on the plan the customer keeps,
+# nothing charged now).
 QUOTABLE = frozenset({"upgrade", "interval_switch"})
 ADD_ON_KINDS = frozenset({"cross_sell", "post_order", "bundle"})
 MAX_KEY = 255
@@ -52,7 +54,20 @@ def adds_items(offer: Offer, snapshot: Snapshot) -> bool:
     return offer.kind in ADD_ON_KINDS
 
 
-def quote_document(quote: QuoteRecord, *, next_invoice_amount: int | None) -> dict[str, Any]:
+def _discount_document(quote: QuoteRecord) -> dict[str, Any] | None:
+    """The locked discount (percent_off, amount_off, duration_months, ends_at) and what it
+    takes off today's invoice."""
+    if quote.discount is None:
+        return None
+    today = sum(line.discount_amount for line in quote.lines)
+    return {**asdict(quote.discount), "amount_off_now": today}
+
+
+def quote_document(quote: QuoteRecord, *, amounts: list[int] | None) -> dict[str, Any]:
+    """`amounts`: each item's full price per period, for `next_invoice_amount` (what the next
+    renewal bills for what the quote buys, discounted while the offer's discount runs)."""
+    next_invoice_amount = quotes.next_invoice(quote, amounts)
+    recurring = None if amounts is None else sum(amounts)
     return {
         "object": "quote",
         "quote_id": quote.id,
@@ -68,6 +83,7 @@ def quote_document(quote: QuoteRecord, *, next_invoice_amount: int | None) -> di
                 "proration": line.proration,
                 "price": line.price,
                 "quantity": line.quantity,
+                "discount_amount": line.discount_amount,
             }
             for line in quote.lines
         ],
@@ -75,6 +91,12 @@ def quote_document(quote: QuoteRecord, *, next_invoice_amount: int | None) -> di
         "amount_due_now_display": Money(quote.amount_due_now, quote.currency).format(),
         "invoice_total": quote.invoice_total,
         "next_invoice_amount": next_invoice_amount,
+        "next_invoice_amount_display": None
+        if next_invoice_amount is None
+        else Money(next_invoice_amount, quote.currency).format(),
+        "next_invoice_at": quotes.renews_at(quote),
+        "recurring_amount": recurring,
+        "discount": _discount_document(quote),
         "next_renewal_at": quote.state.period_end if quote.timing != "now" else None,
         "applies": quote.timing,
         "expires_at": quote.expires_at,
@@ -116,7 +138,8 @@ async def create_quote(request: Request) -> JSONResponse:
     _check_eligible(offer, view, snapshot, now=now)
     if offer.kind == "trial":
         return await _trial_quote(request, offer, identity.customer_id, arm, snapshot, now=now)
-    if offer.kind not in QUOTABLE | ADD_ON_KINDS:
+    retention = offer.kind == "retention" and offer.discount is not None
+    if offer.kind not in QUOTABLE | ADD_ON_KINDS and not retention:
         raise ValidationFailed(
             f"{offer.kind} offers are not quoted; upgrades, interval switches, add-ons and "
             "trials are.",
@@ -146,16 +169,18 @@ async def create_quote(request: Request) -> JSONResponse:
         ctx.stripe(),
         customer_id=view.stripe_customer,
         subscription_id=view.subscription_id,
-        to_price=offer.target_prices[0],
+        to_price=None if retention else offer.target_prices[0],
         to_quantity=quantity,
         now=now,
         offer_id=offer.id,
         variant=arm,
         execution="stripe" if offer.proration == "stripe" else "uplift",
+        discount=offer.discount,
     )
-    target = snapshot.prices.get(offer.target_prices[0])
+    target = snapshot.prices.get(quote.to_price)
     renewal = target.unit_amount * quantity if target is not None and target.unit_amount else None
-    return JSONResponse(quote_document(quote, next_invoice_amount=renewal), status_code=201)
+    amounts = None if renewal is None else [renewal]
+    return JSONResponse(quote_document(quote, amounts=amounts), status_code=201)
 
 
 async def _addon_quote(
@@ -180,11 +205,12 @@ async def _addon_quote(
         now=now,
         offer_id=offer.id,
         variant=arm,
+        discount=offer.discount,
     )
     prices = [snapshot.prices.get(item.price) for item in quote.added]
-    amounts = [price.unit_amount if price is not None else None for price in prices]
-    recurring = None if None in amounts else sum(amount or 0 for amount in amounts)
-    return JSONResponse(quote_document(quote, next_invoice_amount=recurring), status_code=201)
+    amounts = [price.unit_amount for price in prices if price is not None and price.unit_amount]
+    known = len(amounts) == len(prices)
+    return JSONResponse(quote_document(quote, amounts=amounts if known else None), status_code=201)
 
 
 def _check_eligible(

@@ -8,6 +8,7 @@ writes only when a customer meets an offer for the first time (the sticky experi
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from typing import Any
 
 from starlette.requests import Request
@@ -100,6 +101,11 @@ def _price_document(offer: Offer, snapshot: Snapshot) -> list[dict[str, Any]]:
     return documents
 
 
+def _discount_document(offer: Offer) -> dict[str, Any] | None:
+    """The offer's discount (percent_off, amount_off, duration_months); quoting locks it."""
+    return None if offer.discount is None else asdict(offer.discount)
+
+
 def _usage_metric(rule: targeting.Rule) -> str | None:
     """The metric of the first usage rule in a targeting tree (depth first), if any."""
     match rule:
@@ -139,6 +145,7 @@ def _shown_document(shown: Shown, snapshot: Snapshot, context: CustomerContext) 
             "decline": variant.copy.decline,
         },
         "prices": _price_document(offer, snapshot),
+        "discount": _discount_document(offer),
         "trial_days": offer.trial_days,
         "ends_at": offer.window.ends_at,
         "countdown_seconds": shown.countdown,

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from plugin.app import create_app
 from plugin.catalog import Product
 from plugin.clock import FixedClock
+from plugin.proration import add_interval
 from plugin.settings import Settings
 from plugin.storage import Database
 from plugin.storage import catalog as catalog_store
@@ -282,9 +283,10 @@ async def _addon_offer(
     offer_id: str,
     kind: str,
     amounts: tuple[int, ...],
+    discount: dict[str, int] | None = None,
 ) -> list[str]:
     """Monthly add-on prices (in the emulator and Uplift's catalog) and an active offer of
-    `kind` selling them to everyone; returns the prices."""
+    `kind` selling them to everyone (with `discount`, if given); returns the prices."""
     prices = []
     for amount in amounts:
         product = await gateway.create_product(
@@ -299,11 +301,13 @@ async def _addon_offer(
             await catalog_store.upsert_product(conn, product=product, now=clock.now())
             await catalog_store.upsert_price(conn, price=price, now=clock.now())
         prices.append(price.id)
-    offer = {
+    offer: dict[str, Any] = {
         "id": offer_id, "name": offer_id, "kind": kind, "status": "active",
         "placements": ["billing"], "target_prices": prices,
         "variants": [{"key": "control", "copy": {"title": "Add it?"}}],
     }  # fmt: skip
+    if discount is not None:
+        offer["discount"] = discount
     created = await http.post("/api/v1/admin/offers", json=offer, headers=ADMIN)
     assert created.status_code == 201, created.text
     return prices
@@ -494,3 +498,130 @@ async def test_a_post_order_offer_adds_an_add_on_but_changes_to_a_plan_of_the_la
     assert kinds["offer_after_order"] == ("add", [addon])
     assert kinds["offer_annual_after_order"][0] == "change"
     assert world.pro_annual in kinds["offer_annual_after_order"][1]
+
+
+# Offer discounts: the quote is discounted, charged as quoted, and the coupon covers renewals ---
+
+
+def _half_up(x: Fraction) -> int:
+    return int(x + Fraction(1, 2))
+
+
+async def _item_discounts(emulator_url: str, subscription_id: str) -> dict[str, list[Any]]:
+    """Each item's discounts as Stripe shows them expanded, with each discount's coupon."""
+    async with httpx.AsyncClient(
+        base_url=emulator_url, headers={"Authorization": f"Bearer {STRIPE_TEST_KEY}"}
+    ) as stripe_http:
+        sub = (
+            await stripe_http.get(
+                f"/v1/subscriptions/{subscription_id}",
+                params={"expand[]": "items.data.discounts"},
+            )
+        ).json()
+        found: dict[str, list[Any]] = {}
+        for item in sub["items"]["data"]:
+            found[item["price"]["id"]] = []
+            for discount in item["discounts"]:
+                coupon = discount["source"]["coupon"]
+                if isinstance(coupon, str):
+                    coupon = (await stripe_http.get(f"/v1/coupons/{coupon}")).json()
+                found[item["price"]["id"]].append({**discount, "coupon": coupon})
+    return found
+
+
+async def test_a_discounted_cross_sell_is_charged_as_shown_and_its_renewals_discounted(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock],
+    gateway: StripeGateway,
+    db: Database,
+    emulator_url: str,
+) -> None:
+    """Advanced Reports at 30 % off for 3 months: the offer shows $13.30/mo, the quote
+    charges the rest of this period at 30 % off and says the renewals cost $13.30 until the
+    window ends, then $19.00; the paid invoice is exactly the quote, and the new item (only
+    it) carries a 3-month repeating 30 % coupon, so Stripe bills the renewals as promised."""
+    http, world, clock = shop
+    [addon] = await _addon_offer(
+        http, gateway, db, clock, offer_id="offer_reports_30", kind="cross_sell",
+        amounts=(1900,), discount={"percent_off": 30, "duration_months": 3},
+    )  # fmt: skip
+    offers = (await http.get("/api/v1/widget/offers?placement=billing", headers=_as(clock))).json()
+    [shown] = [o for o in offers["data"] if o["offer_id"] == "offer_reports_30"]
+    assert (shown["prices"][0]["discounted_amount"], shown["prices"][0]["discount_months"]) == (
+        1330, 3,
+    )  # fmt: skip
+
+    quoted = await http.post(
+        "/api/v1/widget/quotes", json={"offer_id": "offer_reports_30"}, headers=_as(clock)
+    )
+    assert quoted.status_code == 201, quoted.text
+    quote = quoted.json()
+    f = Fraction(world.period_end - clock.now(), world.period_end - world.period_start)
+    gross, off = _half_up(1900 * f), _half_up(1900 * f * Fraction(3, 10))
+    assert [(line["amount"], line["discount_amount"]) for line in quote["lines"]] == [
+        (gross - off, off)
+    ]
+    assert quote["amount_due_now"] == gross - off
+    assert (quote["next_invoice_amount"], quote["recurring_amount"]) == (1330, 1900)
+    assert quote["next_invoice_at"] == world.period_end
+    assert quote["discount"] == {
+        "percent_off": 30, "amount_off": None, "duration_months": 3,
+        "ends_at": add_interval(clock.now(), "month", 3), "amount_off_now": off,
+    }  # fmt: skip
+
+    accepted = await http.post(
+        "/api/v1/widget/accept",
+        json={"quote_id": quote["quote_id"]},
+        headers={**_as(clock), "Idempotency-Key": "discounted"},
+    )
+    assert accepted.json()["status"] == "succeeded", accepted.text
+    [paid] = await _paid_invoices(http, world.customer_id, emulator_url)
+    assert paid["amount_paid"] == quote["amount_due_now"] == accepted.json()["amount_paid"]
+
+    discounts = await _item_discounts(emulator_url, world.subscription_id)
+    assert discounts[world.basic] == []
+    [discount] = discounts[addon]
+    coupon = discount["coupon"]
+    assert (coupon["percent_off"], coupon["duration"], coupon["duration_in_months"]) == (
+        30, "repeating", 3,
+    )  # fmt: skip
+    assert coupon["id"] == f"uplift_{quote['quote_id']}"
+    assert discount["end"] is not None
+
+
+async def test_a_retention_discount_keeps_the_plan_and_charges_nothing_now(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock],
+    gateway: StripeGateway,
+    emulator_url: str,
+) -> None:
+    """ "Stay and save 20 % for 3 months": quoted as the same plan at $23.20 instead of $29.00
+    from the next renewal, nothing due now; accepting invoices nothing, keeps the plan, and
+    puts the coupon on the plan item only."""
+    http, world, clock = shop
+    offer = {
+        "id": "offer_stay", "name": "Stay", "kind": "retention", "status": "active",
+        "placements": ["downgrade"], "discount": {"percent_off": 20, "duration_months": 3},
+        "variants": [{"key": "control", "copy": {"title": "Before you go"}}],
+    }  # fmt: skip
+    created = await http.post("/api/v1/admin/offers", json=offer, headers=ADMIN)
+    assert created.status_code == 201, created.text
+
+    quoted = await http.post(
+        "/api/v1/widget/quotes", json={"offer_id": "offer_stay"}, headers=_as(clock)
+    )
+    assert quoted.status_code == 201, quoted.text
+    quote = quoted.json()
+    assert (quote["lines"], quote["amount_due_now"]) == ([], 0)
+    assert (quote["next_invoice_amount"], quote["recurring_amount"]) == (2320, 2900)
+    assert quote["next_invoice_at"] == world.period_end
+
+    accepted = await http.post(
+        "/api/v1/widget/accept",
+        json={"quote_id": quote["quote_id"]},
+        headers={**_as(clock), "Idempotency-Key": "stay"},
+    )
+    assert (accepted.json()["status"], accepted.json()["amount_paid"]) == ("succeeded", 0)
+    assert await _paid_invoices(http, world.customer_id, emulator_url) == []
+    subscription = await gateway.retrieve_subscription(world.subscription_id)
+    assert [(i.id, i.price_id) for i in subscription.items] == [(world.item_id, world.basic)]
+    [discount] = (await _item_discounts(emulator_url, world.subscription_id))[world.basic]
+    assert (discount["coupon"]["percent_off"], discount["coupon"]["duration_in_months"]) == (20, 3)
