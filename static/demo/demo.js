@@ -143,8 +143,8 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
           });
         }
         if (choice.choice === 'offer') {
-          // The demo does not apply the retention discount in Stripe (no coupon call yet).
-          say('downgrade-status', 'Thanks for staying on ' + current.plan.name + '. (The demo does not apply the retention discount in Stripe yet.)');
+          // Uplift applied the discount (a coupon on the plan item in Stripe) before resolving.
+          say('downgrade-status', 'Thanks for staying on ' + current.plan.name + ': your discount is applied.');
         } else say('downgrade-status', 'You are still on ' + current.plan.name + '.');
       }).catch(function (e) { say('downgrade-status', 'Could not downgrade: ' + e.message); });
     });

@@ -70,6 +70,9 @@
     lostTitle: 'What you would give up on {plan}', lostLimit: '{metric}: you use {used}; {plan} allows {limit}',
     lostCap: '{metric}: {plan} allows {limit}', usedTimes: '{feature}: used {n} times', usedOnce: '{feature}: used once',
     lastUsed: '{feature}: last used {date}', notIn: '{feature}: not in {plan}',
+    saved: 'Includes {amount} off', until: ' until {date}, then {price}',
+    keepFor: 'You keep your plan and pay {price} instead of {full}{until}.', keepUntil: ' until {date}',
+    keepTitle: 'Confirm your discount', confirm: 'Confirm',
   };
   function t(key, vars) {
     return String(S[key]).replace(/\{(\w+)\}/g, function (_, name) { return vars && vars[name] != null ? vars[name] : ''; });
@@ -318,9 +321,12 @@
 
     function showQuote(note) {
       var trial = quote.kind === 'trial';
-      var renewal = quote.next_renewal_at || quote.lines.reduce(function (m, l) { return Math.max(m, (l.period && l.period.end) || 0); }, 0);
-      var recurring = quote.next_invoice_amount != null
-        ? money(quote.next_invoice_amount, quote.currency) + per(offer && offer.prices && offer.prices[0]) : null;
+      var renewal = quote.next_renewal_at || quote.next_invoice_at;
+      var unit = per(offer && offer.prices && offer.prices[0]), disc = quote.discount;
+      var recurring = quote.next_invoice_amount != null ? money(quote.next_invoice_amount, quote.currency) + unit : null;
+      // A discounted renewal says until when, and the full price after it.
+      var after = recurring && disc && disc.ends_at && quote.next_invoice_amount !== quote.recurring_amount
+        ? t('until', { date: date(disc.ends_at), price: money(quote.recurring_amount, quote.currency) + unit }) : '';
       var details = el('ul', { id: 'uplift-lines', hidden: '' });
       quote.lines.forEach(function (l) { details.appendChild(el('li', null, el('span', null, l.description), el('span', null, l.display))); });
       var toggle = quote.lines.length ? button(t('details'), 'l', function () {
@@ -337,8 +343,9 @@
         offer && offer.copy && offer.copy.body ? el('p', null, offer.copy.body) : null,
         el('p', { class: 'muted' }, t('due')),
         el('div', { class: 'due', 'data-uplift-due': '' }, quote.amount_due_now_display),
+        disc && disc.amount_off_now ? el('p', { class: 'muted', 'data-uplift-saved': '' }, t('saved', { amount: money(disc.amount_off_now, quote.currency) })) : null,
         toggle, details,
-        recurring ? el('p', null, t('then', { price: recurring }) + (renewal ? t('from', { date: date(renewal) }) : '')) : null,
+        recurring ? el('p', { 'data-uplift-then': '' }, t('then', { price: recurring }) + (renewal ? t('from', { date: date(renewal) }) : '') + after) : null,
         countdown,
         el('div', { class: 'row' }, button(t('cancel'), null, function () { d.close('dismiss'); }), confirm),
       ], confirm);
@@ -525,8 +532,30 @@
           track(offer.offer_id, offer.variant, 'impression');
           var take = button(copy.cta || t('takeOffer'), 'p', function () {
             track(offer.offer_id, offer.variant, 'click');
-            pick({ choice: 'offer', offer_id: offer.offer_id })();
+            if (offer.discount) retain(); else pick({ choice: 'offer', offer_id: offer.offer_id })();
           });
+          // A retention discount is quoted (the price kept, shown before it is confirmed) and
+          // accepted like an upgrade; an offer without one is the host's to honour.
+          var retain = async function () {
+            var q, key = uuid();
+            d.busy(t('preparing'));
+            try { q = await api('POST', '/quotes', { offer_id: offer.offer_id }); } catch (e) { return again(e, retain); }
+            var full = money(q.recurring_amount, q.currency), price = money(q.next_invoice_amount, q.currency);
+            var yes = button(t('confirm'), 'p', async function confirm() {
+              d.busy(t('processing'));
+              try {
+                var up = await api('POST', '/accept', { quote_id: q.quote_id }, { 'Idempotency-Key': key });
+                pick({ choice: 'offer', offer_id: offer.offer_id, upgrade_id: up.id })();
+              } catch (e) { again(e, confirm); }
+            });
+            d.show(t('keepTitle'), [el('p', { 'data-uplift-then': '' }, t('keepFor', { price: price, full: full, until: q.discount && q.discount.ends_at ? t('keepUntil', { date: date(q.discount.ends_at) }) : '' })),
+              el('div', { class: 'row' }, keep, yes)], yes);
+          };
+          var again = function (e, retry) {
+            fail(e, 'downgrade');
+            var r = button(t('retry'), 'p', retry);
+            d.show(t('wrong'), [el('p', { class: 'bad', role: 'alert' }, e.message || t('tryLater')), el('div', { class: 'row' }, keep, r)], r);
+          };
           d.show(copy.title || t('beforeYouGo'), lost.concat([copy.body ? el('p', null, copy.body) : null, el('p', null, priceLine(offer)), el('div', { class: 'row' }, go, keep, take)]), take);
         } else {
           d.show(t('downgradeTitle', { plan: plan }), (lost.length ? lost : [el('p', null, t('lose'))]).concat([el('div', { class: 'row' }, keep, go)]), keep);

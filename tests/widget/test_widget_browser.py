@@ -589,6 +589,43 @@ async def test_downgrade_confirmation_resolves_the_choice(
     await watched.assert_clean()
 
 
+async def test_a_retention_discount_is_confirmed_at_its_price_and_applied(
+    shop: ShopFactory,
+    open_page: Callable[[str], Awaitable[Watched]],
+    gateway: StripeGateway,
+) -> None:
+    """Taking "20 % off for 3 months" on the retention screen first shows the price kept
+    ($23.20 instead of $29.00, until when), then applies it: nothing charged, the plan kept,
+    the coupon on the plan item, and the host gets `choice: offer`."""
+
+    def offers(world: Subscribed) -> list[dict[str, Any]]:
+        [offer] = _retention_offer(world)
+        return [{**offer, "discount": {"percent_off": 20, "duration_months": 3}}]
+
+    acme = await shop(offers=offers)
+    _starter_below_basic(acme)
+    watched = await open_page(acme.page_url("downgrade.html"))
+    page = watched.page
+    await page.wait_for_function("window.Uplift && window.Uplift.version")
+    await page.get_by_role("button", name="Downgrade to Starter").click()
+    dialog = page.get_by_role("dialog", name="Before you go")
+    await dialog.get_by_role("button", name="Keep Basic at 30% off").click()
+    confirm = page.get_by_role("dialog", name="Confirm your discount")
+    await expect(confirm.locator("[data-uplift-then]")).to_have_text(
+        re.compile(r"^You keep your plan and pay \$23\.20 instead of \$29\.00 until .+\.$")
+    )
+    await page.screenshot(path=acme.artifacts / "retention-discount.png")
+    await confirm.get_by_role("button", name="Confirm").click()
+    await expect(page.get_by_text("choice: offer")).to_be_visible()
+    [upgrade] = acme.upgrades()
+    assert (upgrade["status"], upgrade["offer_id"], upgrade["amount_paid"]) == (
+        "succeeded", "offer_stay", 0,
+    )  # fmt: skip
+    items = (await gateway.retrieve_subscription(acme.world.subscription_id)).items
+    assert [(i.price_id, len(i.discount_ids)) for i in items] == [(acme.world.basic, 1)]
+    await watched.assert_clean()
+
+
 async def test_downgrade_to_a_plan_the_server_does_not_know_still_offers_to_stay(
     shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
 ) -> None:
@@ -898,15 +935,32 @@ async def test_axe_sees_inside_the_widgets_shadow_root(
     assert (host, inside) == ('div[data-uplift=""]', "button:nth-child(4)")
 
 
+@pytest.mark.parametrize(
+    ("discount", "popup_price", "then"),
+    [
+        (None, "$19.00 / month", re.compile(r"^Then \$19\.00 / month from \w+ \d+, \d{4}$")),
+        (
+            {"percent_off": 30, "duration_months": 3},
+            "$13.30 / month for 3 months, then $19.00 / month",
+            re.compile(r"Then \$13\.30 / month from .+ until .+, then \$19\.00 / month"),
+        ),
+    ],
+    ids=["full price", "30 % off for 3 months"],
+)
 async def test_post_order_yes_on_a_cross_sell_charges_exactly_the_amount_shown(
     shop: ShopFactory,
     open_page: Callable[[str], Awaitable[Watched]],
     gateway: StripeGateway,
     tmp_path: Path,
+    discount: dict[str, int] | None,
+    popup_price: str,
+    then: re.Pattern[str],
 ) -> None:
     """A cross-sell in the post-order popup: Yes opens the quote (today's prorated charge, then
     the add-on's monthly price); confirming charges exactly the amount shown in one paid
-    invoice, and the add-on becomes a second item of the same subscription."""
+    invoice, and the add-on becomes a second item of the same subscription. With the offer's
+    discount, the popup's price, today's charge and the renewals until the discount ends are
+    all discounted, and the charge is still exactly what was shown."""
     acme = await shop(offers=lambda world: [])
     world = acme.world
     product = await gateway.create_product(
@@ -924,24 +978,29 @@ async def test_post_order_yes_on_a_cross_sell_charges_exactly_the_amount_shown(
             await catalog_store.upsert_price(conn, price=addon, now=world.period_start)
     finally:
         await db.close()
-    offer = {
+    offer: dict[str, Any] = {
         "id": "offer_reports_addon", "name": "Reports after an order", "kind": "cross_sell",
         "status": "active", "placements": ["post_order"], "target_prices": [addon.id],
         "variants": [{"key": "control", "copy": {"title": "Add Advanced Reports?",
                                                   "cta": "Yes, add it", "decline": "No thanks"}}],
     }  # fmt: skip
+    if discount is not None:
+        offer["discount"] = discount
     created = acme.admin("POST", "/api/v1/admin/offers", json=offer)
     assert created.status_code == 201, created.text
 
     watched = await open_page(acme.page_url("post_order.html"))
     page = watched.page
     popup = page.get_by_role("dialog", name="Add Advanced Reports?")
+    await expect(popup).to_contain_text(popup_price)
     await popup.get_by_role("button", name="Yes, add it").click()
     dialog = page.get_by_role("dialog")
     due = dialog.locator("[data-uplift-due]")
     await expect(due).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
     shown = await due.text_content()
-    await expect(dialog).to_contain_text("Then $19.00 / month")
+    await expect(dialog.locator("[data-uplift-then]")).to_have_text(then)
+    saved = dialog.locator("[data-uplift-saved]")
+    await expect(saved).to_have_count(0 if discount is None else 1)
     await dialog.get_by_role("button", name="Show details").click()
     await expect(dialog.get_by_role("listitem")).to_have_count(1)
     await expect(dialog.get_by_role("listitem")).to_contain_text(
