@@ -283,7 +283,7 @@ def demo_offers(seed: DemoSeed) -> list[Offer]:
                     "key": "control",
                     "copy": {
                         "title": "Before you go: 20 % off for 3 months",
-                        "cta": "Keep my plan",
+                        "cta": "Stay and save 20 %",
                         "decline": "Continue downgrade",
                     },
                 }

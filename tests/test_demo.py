@@ -133,8 +133,9 @@ async def test_demo_app_walks_upgrade_cross_sell_and_retention_through_the_real_
     """Acme Analytics under a strict CSP: Dana (Basic, 9 of 10 GB) sees the usage banner and
     upgrades to Pro, charged and recorded by Uplift; she buys an add-on and says Yes to the
     Advanced Reports cross-sell, which the emulator charges; Priya (Pro), picked in the
-    switcher, sees the annual switch and, on downgrade, the retention screen, then downgrades,
-    which comes back to Uplift through the emulator's webhooks."""
+    switcher, sees the annual switch and, on downgrade, the retention screen, takes its 20 %
+    (shown, then applied in Stripe, nothing charged), then downgrades after all, which comes
+    back to Uplift through the emulator's webhooks."""
     _, banner, url = demo
     assert banner["demo app"] == f"{url}/demo"
     watched = await open_page(f"{url}/demo")
@@ -197,7 +198,23 @@ async def test_demo_app_walks_upgrade_cross_sell_and_retention_through_the_real_
     retention = page.get_by_role("dialog", name="Before you go: 20 % off for 3 months")
     await expect(retention).to_be_visible()
     await page.screenshot(path=artifacts / "demo-retention.png")
-    await retention.get_by_role("button", name="Downgrade to Basic").click()
+    # She takes the 20 % first: shown the price she keeps, then applied (a coupon in Stripe).
+    await retention.get_by_role("button", name="Stay and save 20 %").click()
+    kept = page.get_by_role("dialog", name="Confirm your discount")
+    await expect(kept).to_contain_text(
+        re.compile(r"You keep your plan and pay \$79\.20 instead of \$99\.00 until ")
+    )
+    await page.screenshot(path=artifacts / "demo-retention-discount.png")
+    await kept.get_by_role("button", name="Confirm").click()
+    await expect(page.locator("#downgrade-status")).to_have_text(
+        "Thanks for staying on Pro: your discount is applied."
+    )
+    upgrades = _admin(url, banner, "/api/v1/admin/upgrades")["data"]
+    [stayed] = [u for u in upgrades if u["offer_id"] == "offer_retention"]
+    assert (stayed["status"], stayed["amount_paid"]) == ("succeeded", 0)
+    # Then she downgrades after all (the offer she took is not offered again).
+    await page.get_by_role("button", name="Downgrade to Basic").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Downgrade to Basic").click()
     await expect(page.locator("#downgrade-status")).to_have_text(
         "You are now on Basic from your next invoice."
     )
