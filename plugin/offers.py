@@ -157,6 +157,10 @@ class Offer:
                 raise OfferError("a trial offer needs trial_days 1..90", field="trial_days")
         elif self.trial_days is not None:
             raise OfferError("only trial offers have trial_days", field="trial_days")
+        if self.kind == "trial" and self.discount is not None:
+            # A trial charges nothing now and its conversion is not Uplift's to discount: a
+            # discount shown on it would be a price the customer is not then charged.
+            raise OfferError("a trial offer cannot carry a discount", field="discount")
         if not -1000 <= self.priority <= 1000:
             raise OfferError("priority must be -1000..1000", field="priority")
         for i, variant in enumerate(self.variants):

@@ -182,6 +182,12 @@ BAD_OFFERS: list[tuple[str, dict[str, Any], int, str | None]] = [
         "target_prices",
     ),
     ("trial without days", {"kind": "trial"}, 422, "trial_days"),
+    (
+        "discounted trial",
+        {"kind": "trial", "trial_days": 14, "discount": {"percent_off": 10}},
+        422,
+        "discount",
+    ),
 ]
 
 

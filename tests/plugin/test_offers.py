@@ -77,6 +77,11 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("trial without days", {"kind": "trial"}, "trial_days"),
     ("trial too long", {"kind": "trial", "trial_days": 365}, "trial_days"),
     ("days on a non-trial", {"trial_days": 7}, "trial_days"),
+    (
+        "discounted trial (nothing Uplift charges could keep the price shown)",
+        {"kind": "trial", "trial_days": 14, "discount": Discount(percent_off=10)},
+        "discount",
+    ),
     ("absurd priority", {"priority": 10**6}, "priority"),
     ("no variants", {"variants": ()}, "variants"),
     (
