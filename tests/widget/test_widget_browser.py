@@ -596,7 +596,8 @@ async def test_a_retention_discount_is_confirmed_at_its_price_and_applied(
 ) -> None:
     """Taking "20 % off for 3 months" on the retention screen first shows the price kept
     ($23.20 instead of $29.00, until when), then applies it: nothing charged, the plan kept,
-    the coupon on the plan item, and the host gets `choice: offer`."""
+    the coupon on the plan item, and the host gets `choice: offer`. The confirmation passes
+    axe-core's WCAG A/AA checks."""
 
     def offers(world: Subscribed) -> list[dict[str, Any]]:
         [offer] = _retention_offer(world)
@@ -615,15 +616,17 @@ async def test_a_retention_discount_is_confirmed_at_its_price_and_applied(
         re.compile(r"^You keep your plan and pay \$23\.20 instead of \$29\.00 until .+\.$")
     )
     await page.screenshot(path=acme.artifacts / "retention-discount.png")
+    await watched.assert_clean()
+    assert await wcag_violations(page) == []  # (axe adds globals: no assert_clean after this)
     await confirm.get_by_role("button", name="Confirm").click()
     await expect(page.get_by_text("choice: offer")).to_be_visible()
+    assert (watched.errors, watched.dialogs) == ([], [])
     [upgrade] = acme.upgrades()
     assert (upgrade["status"], upgrade["offer_id"], upgrade["amount_paid"]) == (
         "succeeded", "offer_stay", 0,
     )  # fmt: skip
     items = (await gateway.retrieve_subscription(acme.world.subscription_id)).items
     assert [(i.price_id, len(i.discount_ids)) for i in items] == [(acme.world.basic, 1)]
-    await watched.assert_clean()
 
 
 async def test_downgrade_to_a_plan_the_server_does_not_know_still_offers_to_stay(
