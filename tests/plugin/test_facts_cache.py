@@ -171,12 +171,77 @@ async def _dialect(db: Database) -> object:
 async def test_facts_read_while_a_write_committed_are_not_kept(tracked: Database) -> None:
     """A read that overlapped a commit may hold the old facts: used once, never kept."""
     cache = _cache(tracked)
-    stamp = cache.stamp()  # a read begins…
+    read = cache.begin_read()  # a read begins…
     stale = await _facts_of(tracked)
     async with tracked.transaction() as conn:  # …and a write for the customer commits
         await _set_usage(conn, "acme", 2)
-    cache.put(("acme", None), customers._Entry(stale, since=0, read_at=0.0), stamp=stamp)
+    cache.put(("acme", None), customers._Entry(stale, since=0, read_at=0.0), read=read)
     assert cache.get(("acme", None), now=0.0) is None
+
+
+async def test_facts_read_while_a_write_about_someone_else_committed_are_kept(
+    tracked: Database,
+) -> None:
+    """While first exposures are written for other customers (a new offer going live), the
+    customers read meanwhile are still cached: only a commit naming them spoils their read."""
+    cache = _cache(tracked)
+    read = cache.begin_read()
+    facts = await _facts_of(tracked)
+    async with tracked.transaction() as conn:
+        await _set_usage(conn, "other", 2)
+    cache.put(("acme", None), customers._Entry(facts, since=0, read_at=0.0), read=read)
+    assert cache.get(("acme", None), now=0.0) is not None
+
+
+async def test_facts_read_while_another_process_committed_are_not_kept(
+    database_url: str,
+) -> None:
+    """The file changed under a read (another process): it may be stale, so it is not kept."""
+    if not database_url.startswith(SQLITE_PREFIX):
+        pytest.skip("watching for other writers is SQLite's")
+    db = await _open(database_url, shared=False)
+    other = await storage.connect(database_url)
+    try:
+        await storage.migrations.apply(db, now=NOW)
+        await _setup(db)
+        cache = _cache(db)
+        cache.notice_other_writers()
+        read = cache.begin_read()
+        stale = await _facts_of(db)
+        async with other.transaction() as conn:
+            await _set_usage(conn, "acme", 3)
+        cache.notice_other_writers()
+        cache.put(("acme", None), customers._Entry(stale, since=0, read_at=0.0), read=read)
+        assert cache.get(("acme", None), now=0.0) is None
+    finally:
+        await other.close()
+        await db.close()
+
+
+async def test_an_own_transaction_in_progress_does_not_empty_the_cache(
+    database_url: str,
+) -> None:
+    """Alone on the file, the marker moves while this process's own transaction runs (its
+    commit, a WAL restart); the cache keeps everyone its end does not name."""
+    if not database_url.startswith(SQLITE_PREFIX):
+        pytest.skip("watching for other writers is SQLite's")
+    db = await _open(database_url, shared=False)
+    try:
+        await storage.migrations.apply(db, now=NOW)
+        await _setup(db)
+        await _view(db, OTHER)
+        cache = _cache(db)
+        async with db.transaction() as conn:
+            await _set_usage(conn, "acme", 4)
+            await asyncio.sleep(customers.CHECK_EVERY)
+            now = asyncio.get_running_loop().time()  # a look at the file is due: skipped
+            assert cache.get(("other", None), now=now) is not None
+        hits = cache.hits
+        await _view(db, OTHER)
+        assert cache.hits == hits + 1
+        assert (await _view(db)).context.usage["storage_gb"] == 4
+    finally:
+        await db.close()
 
 
 async def _facts_of(db: Database) -> customer_store.TargetingFacts:
