@@ -36,6 +36,9 @@ class Snapshot:
     # placement -> the active offers placed there, in `offers` order (built once per reload:
     # most offers are not at the placement asked for, and need not be looked at)
     by_placement: dict[str, tuple[Offer, ...]] = field(init=False, repr=False, compare=False)
+    # Answers worked out from this snapshot alone, by whoever needs them (the offers endpoint
+    # keeps the offers relevant to each plan there); they go when the snapshot is replaced.
+    memo: dict[object, object] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         placed: dict[str, list[Offer]] = {}
@@ -44,6 +47,7 @@ class Snapshot:
                 for placement in dict.fromkeys(offer.placements):
                     placed.setdefault(placement, []).append(offer)
         object.__setattr__(self, "by_placement", {k: tuple(v) for k, v in placed.items()})
+        object.__setattr__(self, "memo", {})
 
     def offer(self, offer_id: str) -> Offer | None:
         return next((o for o in self.offers if o.id == offer_id), None)
