@@ -379,13 +379,22 @@ async def _facts(
             return facts, entry if facts is entry.facts else None
         read = cache.begin_read()
     try:
-        async with db.read() as conn:
-            facts = await customer_store.targeting_facts(
-                conn,
-                customer_id=identity.customer_id,
-                token_stripe_customer=identity.stripe_customer,
-                since=since,
-            )
+        # SQLite: on this thread, at once (see `fetch_one_now`); else through the pool.
+        found = customer_store.targeting_facts_now(
+            db,
+            customer_id=identity.customer_id,
+            token_stripe_customer=identity.stripe_customer,
+            since=since,
+        )
+        if found is None:
+            async with db.read() as conn:
+                found = await customer_store.targeting_facts(
+                    conn,
+                    customer_id=identity.customer_id,
+                    token_stripe_customer=identity.stripe_customer,
+                    since=since,
+                )
+        facts = found
     except BaseException:
         if cache is not None and read is not None:
             cache.abandon(read)

@@ -321,3 +321,33 @@ async def test_cached_history_past_the_cut_off_drops_out_as_a_new_read_would(
     history = cached.offer_state.histories["offer_more_storage"]
     assert history.impressions == ()
     assert history.declines == 1
+
+
+async def test_facts_read_on_the_loop_thread_are_the_pools_facts(tracked: Database) -> None:
+    """SQLite answers the facts statement on the event loop's thread; the result is the same
+    as the reader pool's (PostgreSQL has no such read and always uses the pool)."""
+    now_read = customer_store.targeting_facts_now(
+        tracked, customer_id="acme", token_stripe_customer=None, since=0
+    )
+    if tracked.dialect != "sqlite":
+        assert now_read is None
+        return
+    assert now_read == await _facts_of(tracked)
+    async with tracked.transaction() as conn:
+        await _set_usage(conn, "acme", 7)
+    again = customer_store.targeting_facts_now(
+        tracked, customer_id="acme", token_stripe_customer=None, since=0
+    )
+    assert again is not None
+    assert again.usage["storage_gb"] == 7
+
+
+async def test_a_busy_database_is_read_through_the_pool(
+    tracked: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(sql: str, params: object) -> None:
+        raise storage.ReadWouldWait("database is locked")
+
+    monkeypatch.setattr(tracked, "fetch_one_now", busy, raising=False)
+    view = await _view(tracked)
+    assert view.context.usage["storage_gb"] == 9
