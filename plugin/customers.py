@@ -88,6 +88,11 @@ class _Entry:
     # 24 hours' impressions do), made on first use.
     state: offer_store.CustomerOfferState | None = None
     impressions: tuple[int, ...] = ()
+    # The targeting context last made from `facts`, with the snapshot and token identity it
+    # was made for (it depends on nothing else): a customer's next request reuses it.
+    context: tuple[Snapshot, CustomerIdentity, CustomerContext, Plan | None, str | None] | None = (
+        None
+    )
 
     def offer_state(self, now: int) -> offer_store.CustomerOfferState:
         state = self.state
@@ -420,6 +425,25 @@ async def view(
     db: Database, *, identity: CustomerIdentity, snapshot: Snapshot, now: int
 ) -> CustomerView:
     facts, entry = await _facts(db, identity, now - offer_store.HISTORY_DAYS * 86_400)
+    made = entry.context if entry is not None else None
+    if made is not None and made[0] is snapshot and made[1] is identity:
+        context, plan, subscription_id = made[2], made[3], made[4]
+    else:
+        context, plan, subscription_id = _context(facts, identity, snapshot)
+        if entry is not None:
+            entry.context = (snapshot, identity, context, plan, subscription_id)
+    if entry is not None:
+        state = entry.offer_state(now)
+    else:
+        state = offer_store.summarise(facts.events, facts.assignments, now=now)
+    return CustomerView(
+        context, facts.stripe_customer, plan, subscription_id, state, facts.feature_uses
+    )
+
+
+def _context(
+    facts: customer_store.TargetingFacts, identity: CustomerIdentity, snapshot: Snapshot
+) -> tuple[CustomerContext, Plan | None, str | None]:
     record = facts.record
     attrs = {**identity.attrs, **(record.attrs if record else {})}
     signup_at = record.signup_at if record else None
@@ -440,10 +464,4 @@ async def view(
         signup_at=signup_at,
         last_order_at=max(orders) if orders else None,
     )
-    if entry is not None:
-        state = entry.offer_state(now)
-    else:
-        state = offer_store.summarise(facts.events, facts.assignments, now=now)
-    return CustomerView(
-        context, facts.stripe_customer, plan, subscription_id, state, facts.feature_uses
-    )
+    return context, plan, subscription_id

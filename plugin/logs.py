@@ -30,6 +30,7 @@ SECRET_SHAPES = re.compile(
 )
 
 _SHAPE_MARKERS = ("sk_", "rk_", "pk_", "whsec_", "eyJ", "Bearer ")
+_MARKERS = re.compile("|".join(re.escape(m) for m in _SHAPE_MARKERS))  # one scan, not six
 
 # Fields every record carries; anything else passed with `extra=` is logged as-is (redacted).
 # uvicorn adds `color_message`, an ANSI-coloured copy of the message.
@@ -50,7 +51,7 @@ class Redactor:
             text = text.replace(secret, REDACTED)
         # Every shape starts with one of these literals: a line with none of them (most lines,
         # every access-log line without a secret in its path) has nothing for the pattern.
-        if any(marker in text for marker in _SHAPE_MARKERS):
+        if _MARKERS.search(text) is not None:
             text = SECRET_SHAPES.sub(REDACTED, text)
         return text
 

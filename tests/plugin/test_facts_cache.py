@@ -351,3 +351,38 @@ async def test_a_busy_database_is_read_through_the_pool(
     monkeypatch.setattr(tracked, "fetch_one_now", busy, raising=False)
     view = await _view(tracked)
     assert view.context.usage["storage_gb"] == 9
+
+
+async def test_a_cached_customer_with_a_new_token_gets_the_new_tokens_attributes(
+    tracked: Database,
+) -> None:
+    """The targeting context is kept with the cached facts for the token it was made from;
+    another token for the same customer (other claims) makes its own."""
+    snapshot = await OfferSnapshot(tracked).get()
+    first = await customers.view(tracked, identity=ACME, snapshot=snapshot, now=NOW)
+    assert "industry" not in first.context.attrs
+    again = await customers.view(tracked, identity=ACME, snapshot=snapshot, now=NOW)
+    assert again.context is first.context  # reused
+    retail = CustomerIdentity(customer_id="acme", expires_at=NOW + 60, attrs={"industry": "retail"})
+    view = await customers.view(tracked, identity=retail, snapshot=snapshot, now=NOW)
+    assert view.context.attrs["industry"] == "retail"
+
+
+async def test_a_cached_customer_after_a_plan_ladder_change_is_placed_on_the_new_ladder(
+    tracked: Database,
+) -> None:
+    snapshots = OfferSnapshot(tracked)
+    before = await customers.view(tracked, identity=ACME, snapshot=await snapshots.get(), now=NOW)
+    assert before.plan is not None
+    assert before.plan.id == "basic"
+    async with tracked.transaction() as conn:
+        await plan_store.replace(
+            conn,
+            plans=[Plan("starter", "Starter", 1, ("price_basic_monthly",), {"storage_gb": 50})],
+            now=NOW,
+        )
+    snapshots.invalidate()
+    after = await customers.view(tracked, identity=ACME, snapshot=await snapshots.get(), now=NOW)
+    assert after.plan is not None
+    assert after.plan.id == "starter"
+    assert after.context.plan.limits == {"storage_gb": 50}
