@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plugin.errors import ApiError, BadRequest, PayloadTooLarge, to_response
-from plugin.logs import get_logger
+from plugin.logs import get_logger, info_fast
 
 log = get_logger("http")
 
@@ -111,19 +111,19 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            if log.isEnabledFor(logging.INFO):
+            fields = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "request_id": request_id,
+            }
+            if log.isEnabledFor(logging.INFO) and not info_fast(log, "request", fields):
                 # `log.info` would walk the stack for the caller's file and line on every
                 # request (a visible share of a fast endpoint); the access log knows its own.
                 log.handle(
                     log.makeRecord(
-                        log.name, logging.INFO, __file__, 0, "request", (), None,
-                        extra={
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": status,
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                            "request_id": request_id,
-                        },
+                        log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
                     )
                 )  # fmt: skip
 
