@@ -128,6 +128,11 @@ class AccessLogMiddleware:
                 )  # fmt: skip
 
 
+def _is_get(scope: Scope, path: str) -> bool:
+    """An HTTP GET (or HEAD) of exactly `path`."""
+    return scope["type"] == "http" and scope["path"] == path and scope["method"] in ("GET", "HEAD")
+
+
 class WidgetScriptMiddleware:
     """`GET /widget/uplift.js` answered at once, without the router and the exception layer in
     between: every page of the SaaS loads the script. Placed inside the access log, so the
@@ -148,11 +153,7 @@ class WidgetScriptMiddleware:
         self._answers: dict[tuple[bytes, bytes, bytes], tuple[Message, ...]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not (
-            scope["type"] == "http"
-            and scope["path"] == self.PATH
-            and scope["method"] in ("GET", "HEAD")
-        ):
+        if not _is_get(scope, self.PATH):
             await self.app(scope, receive, send)
             return
         encoding = match = None
@@ -203,11 +204,7 @@ class WidgetOffersMiddleware:
         self._handler = list_offers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not (
-            scope["type"] == "http"
-            and scope["path"] == self.PATH
-            and scope["method"] in ("GET", "HEAD")
-        ):
+        if not _is_get(scope, self.PATH):
             await self.app(scope, receive, send)
             return
         try:

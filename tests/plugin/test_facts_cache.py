@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -197,13 +198,7 @@ async def test_facts_read_while_another_process_committed_are_not_kept(
     database_url: str,
 ) -> None:
     """The file changed under a read (another process): it may be stale, so it is not kept."""
-    if not database_url.startswith(SQLITE_PREFIX):
-        pytest.skip("watching for other writers is SQLite's")
-    db = await _open(database_url, shared=False)
-    other = await storage.connect(database_url)
-    try:
-        await storage.migrations.apply(db, now=NOW)
-        await _setup(db)
+    async with _with_another_writer(database_url, shared=False) as (db, other):
         cache = _cache(db)
         cache.notice_other_writers()
         read = cache.begin_read()
@@ -213,6 +208,22 @@ async def test_facts_read_while_another_process_committed_are_not_kept(
         cache.notice_other_writers()
         cache.put(("acme", None), customers._Entry(stale, since=0, read_at=0.0), read=read)
         assert cache.get(("acme", None), now=0.0) is None
+
+
+@asynccontextmanager
+async def _with_another_writer(
+    database_url: str, *, shared: bool
+) -> AsyncIterator[tuple[Database, Database]]:
+    """This process's tracked database, set up, and another connection to the same SQLite
+    file (as `--workers 2` or the CLI would write); skips on PostgreSQL."""
+    if not database_url.startswith(SQLITE_PREFIX):
+        pytest.skip("watching for other writers is SQLite's (PostgreSQL: no cache when shared)")
+    db = await _open(database_url, shared=shared)
+    other = await storage.connect(database_url)
+    try:
+        await storage.migrations.apply(db, now=NOW)
+        await _setup(db)
+        yield db, other
     finally:
         await other.close()
         await db.close()
@@ -256,22 +267,13 @@ async def test_a_commit_by_another_process_is_seen(database_url: str, shared: bo
     """Another process (here: another connection, as `--workers 2` or the CLI would write)
     changes usage; the cache notices the file changed and reads again: with workers at the
     next request, alone within `CHECK_EVERY`."""
-    if not database_url.startswith(SQLITE_PREFIX):
-        pytest.skip("watching for other writers is SQLite's (PostgreSQL: no cache when shared)")
-    db = await _open(database_url, shared=shared)
-    other = await storage.connect(database_url)
-    try:
-        await storage.migrations.apply(db, now=NOW)
-        await _setup(db)
+    async with _with_another_writer(database_url, shared=shared) as (db, other):
         assert _sees_offer(await _view(db))
         async with other.transaction() as conn:
             await _set_usage(conn, "acme", 3)
         if not shared:  # alone, the file is looked at every CHECK_EVERY seconds at most
             await asyncio.sleep(customers.CHECK_EVERY)
         assert not _sees_offer(await _view(db))
-    finally:
-        await other.close()
-        await db.close()
 
 
 async def test_several_instances_on_postgresql_read_every_time(database_url: str) -> None:
