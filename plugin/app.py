@@ -17,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plugin import customers, storage
 from plugin.api import routes
@@ -28,6 +28,7 @@ from plugin.logs import get_logger
 from plugin.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
+    WidgetOffersMiddleware,
     WidgetScriptMiddleware,
     hot_routes_first,
 )
@@ -104,9 +105,36 @@ class WidgetCorsMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.PREFIX):
-            await self.cors(scope, receive, send)
+            if any(name == b"origin" for name, _ in scope["headers"]):
+                await self.cors(scope, receive, send)
+            else:
+                # No Origin (not a browser's cross-origin call): all CORSMiddleware would do
+                # is add `Vary: Origin`, which `_vary_origin` does without its per-request
+                # header objects (a visible share of the offers endpoint).
+                await self.app(scope, receive, _vary_origin(send))
         else:
             await self.app(scope, receive, send)
+
+
+def _vary_origin(send: Send) -> Send:
+    """`send`, adding `Origin` to the response's `Vary` exactly as Starlette's CORSMiddleware
+    does for a request without an Origin header (one `vary` header, in the first one's place,
+    joined with ", "; the message's header list changed in place)."""
+
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.setdefault("headers", [])
+            found = [i for i, (name, _) in enumerate(headers) if name == b"vary"]
+            value = b", ".join([*(headers[i][1] for i in found), b"Origin"])
+            for i in reversed(found[1:]):
+                del headers[i]
+            if found:
+                headers[found[0]] = (b"vary", value)
+            else:
+                headers.append((b"vary", value))
+        await send(message)
+
+    return sender
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = False) -> Starlette:
@@ -171,6 +199,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
             Middleware(WidgetScriptMiddleware),
             Middleware(WidgetCorsMiddleware, allowed_origins=list(settings.allowed_origins)),
             Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),
+            Middleware(WidgetOffersMiddleware),
         ],
         exception_handlers={
             ApiError: _api_error,

@@ -88,6 +88,11 @@ class _Entry:
     # 24 hours' impressions do), made on first use.
     state: offer_store.CustomerOfferState | None = None
     impressions: tuple[int, ...] = ()
+    # The targeting context last made from `facts`, with the snapshot and token identity it
+    # was made for (it depends on nothing else): a customer's next request reuses it.
+    context: tuple[Snapshot, CustomerIdentity, CustomerContext, Plan | None, str | None] | None = (
+        None
+    )
 
     def offer_state(self, now: int) -> offer_store.CustomerOfferState:
         state = self.state
@@ -111,7 +116,12 @@ class FactsCache:
     ) -> None:
         self._entries: dict[_Key, _Entry] = {}
         self._index: dict[str, set[_Key]] = {}  # customer/Stripe/subscription id -> keys
-        self._writes = 0  # bumped by every drop; a read that saw it move is not kept
+        # Reads in flight, each with the names dropped (or _EVERYTHING cleared) since it began:
+        # a read that overlapped a commit naming its customer is not kept, others are. (One
+        # counter for every drop used to refuse nearly every read while first exposures were
+        # being written, and the cache never filled under load.)
+        self._reading: list[set[str]] = []
+        self._open = 0  # this process's write transactions begun and not yet ended
         # the SQLite file whose commits, from any process, to notice
         self._marker = _CommitMarker(watch) if watch else None
         self._shared = shared
@@ -121,13 +131,25 @@ class FactsCache:
         self.hits = 0
         self.misses = 0
 
-    def stamp(self) -> int:
-        return self._writes
+    def begin_read(self) -> set[str]:
+        """Note a read about to start; pass what this returns to `put` (or `abandon`)."""
+        dropped: set[str] = set()
+        self._reading.append(dropped)
+        return dropped
+
+    def abandon(self, read: set[str]) -> None:
+        with contextlib.suppress(ValueError):
+            self._reading.remove(read)
 
     def get(self, key: _Key, *, now: float) -> _Entry | None:
         if not self.enabled:
             return None
-        if self._marker is not None and (self._shared or now - self._checked_at >= CHECK_EVERY):
+        # Alone on the file, a look is skipped while an own transaction is open: it holds the
+        # write lock (nobody else can commit), and its own half-done changes to the marker
+        # would empty the whole cache; its end drops what it touched and takes the marker.
+        if self._marker is not None and (
+            self._shared or (not self._open and now - self._checked_at >= CHECK_EVERY)
+        ):
             self._checked_at = now
             self.notice_other_writers()
         entry = self._entries.get(key)
@@ -139,32 +161,43 @@ class FactsCache:
             self.hits += 1
         return entry
 
-    def put(self, key: _Key, entry: _Entry, *, stamp: int) -> None:
-        """Keep `entry` unless a write committed while it was being read."""
-        if not self.enabled or stamp != self._writes:
+    def put(self, key: _Key, entry: _Entry, *, read: set[str]) -> None:
+        """Keep `entry` (read since `begin_read` returned `read`) unless a write that named
+        this customer committed while it was being read."""
+        self.abandon(read)
+        facts = entry.facts
+        names = {key[0], facts.stripe_customer, key[1], *(item[0] for item in facts.items)}
+        if not self.enabled or _EVERYTHING in read or not read.isdisjoint(names):
             return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.pop(next(iter(self._entries)))  # the oldest
             if len(self._index) > 4 * MAX_ENTRIES:
                 self._reindex()
         self._entries[key] = entry
-        facts = entry.facts
-        names = {key[0], facts.stripe_customer, key[1], *(item[0] for item in facts.items)}
         for name in names:
             if name is not None:
                 self._index.setdefault(name, set()).add(key)
 
     def drop(self, names: Iterable[str]) -> None:
         """Forget every customer any of `names` identifies (called after a commit)."""
-        self._writes += 1
+        names = tuple(names)
+        for dropped in self._reading:
+            dropped.update(names)
         for name in names:
             for key in self._index.pop(name, ()):
                 self._entries.pop(key, None)
 
     def clear(self) -> None:
-        self._writes += 1
+        for dropped in self._reading:
+            dropped.add(_EVERYTHING)
         self._entries.clear()
         self._index.clear()
+
+    def opened(self) -> None:
+        self._open += 1
+
+    def closed(self) -> None:
+        self._open -= 1
 
     def _reindex(self) -> None:
         self._index = {}
@@ -296,14 +329,19 @@ class TrackedDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
         names: set[str] = set()
+        began = False
         try:
             async with self._db.transaction() as conn:
                 # Holding the write lock, no other process can commit until this one has:
                 # notice what they committed before, so `after_own_commit` hides nothing.
                 if self.facts.enabled:
                     self.facts.notice_other_writers()
+                self.facts.opened()
+                began = True
                 yield _TrackingConnection(conn, names)
         finally:
+            if began:
+                self.facts.closed()
             # Committed or not (a failed COMMIT may still have landed): drop after it ended.
             if _EVERYTHING in names:
                 self.facts.clear()
@@ -338,23 +376,38 @@ async def _facts(
     cache: FactsCache | None = getattr(db, "facts", None)
     key = (identity.customer_id, identity.stripe_customer)
     loop_time = asyncio.get_running_loop().time()
+    read: set[str] | None = None
     if cache is not None:
         entry = cache.get(key, now=loop_time)
         if entry is not None and entry.since <= since:
             facts = _trimmed(entry, since)
             return facts, entry if facts is entry.facts else None
-        stamp = cache.stamp()
-    async with db.read() as conn:
-        facts = await customer_store.targeting_facts(
-            conn,
+        read = cache.begin_read()
+    try:
+        # SQLite: on this thread, at once (see `fetch_one_now`); else through the pool.
+        found = customer_store.targeting_facts_now(
+            db,
             customer_id=identity.customer_id,
             token_stripe_customer=identity.stripe_customer,
             since=since,
         )
-    if cache is None:
+        if found is None:
+            async with db.read() as conn:
+                found = await customer_store.targeting_facts(
+                    conn,
+                    customer_id=identity.customer_id,
+                    token_stripe_customer=identity.stripe_customer,
+                    since=since,
+                )
+        facts = found
+    except BaseException:
+        if cache is not None and read is not None:
+            cache.abandon(read)
+        raise
+    if cache is None or read is None:
         return facts, None
     entry = _Entry(facts, since, loop_time)
-    cache.put(key, entry, stamp=stamp)
+    cache.put(key, entry, read=read)
     return facts, entry
 
 
@@ -372,6 +425,25 @@ async def view(
     db: Database, *, identity: CustomerIdentity, snapshot: Snapshot, now: int
 ) -> CustomerView:
     facts, entry = await _facts(db, identity, now - offer_store.HISTORY_DAYS * 86_400)
+    made = entry.context if entry is not None else None
+    if made is not None and made[0] is snapshot and made[1] is identity:
+        context, plan, subscription_id = made[2], made[3], made[4]
+    else:
+        context, plan, subscription_id = _context(facts, identity, snapshot)
+        if entry is not None:
+            entry.context = (snapshot, identity, context, plan, subscription_id)
+    if entry is not None:
+        state = entry.offer_state(now)
+    else:
+        state = offer_store.summarise(facts.events, facts.assignments, now=now)
+    return CustomerView(
+        context, facts.stripe_customer, plan, subscription_id, state, facts.feature_uses
+    )
+
+
+def _context(
+    facts: customer_store.TargetingFacts, identity: CustomerIdentity, snapshot: Snapshot
+) -> tuple[CustomerContext, Plan | None, str | None]:
     record = facts.record
     attrs = {**identity.attrs, **(record.attrs if record else {})}
     signup_at = record.signup_at if record else None
@@ -392,10 +464,4 @@ async def view(
         signup_at=signup_at,
         last_order_at=max(orders) if orders else None,
     )
-    if entry is not None:
-        state = entry.offer_state(now)
-    else:
-        state = offer_store.summarise(facts.events, facts.assignments, now=now)
-    return CustomerView(
-        context, facts.stripe_customer, plan, subscription_id, state, facts.feature_uses
-    )
+    return context, plan, subscription_id

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +31,20 @@ SECRET_SHAPES = re.compile(
 )
 
 _SHAPE_MARKERS = ("sk_", "rk_", "pk_", "whsec_", "eyJ", "Bearer ")
+
+
+def _has_marker(text: str) -> bool:
+    """`any(marker in text for marker in _SHAPE_MARKERS)`, without the generator (a third of
+    the check on an access-log line)."""
+    return (
+        "sk_" in text
+        or "rk_" in text
+        or "pk_" in text
+        or "whsec_" in text
+        or "eyJ" in text
+        or "Bearer " in text
+    )
+
 
 # Fields every record carries; anything else passed with `extra=` is logged as-is (redacted).
 # uvicorn adds `color_message`, an ANSI-coloured copy of the message.
@@ -50,7 +65,7 @@ class Redactor:
             text = text.replace(secret, REDACTED)
         # Every shape starts with one of these literals: a line with none of them (most lines,
         # every access-log line without a secret in its path) has nothing for the pattern.
-        if any(marker in text for marker in _SHAPE_MARKERS):
+        if _has_marker(text):
             text = SECRET_SHAPES.sub(REDACTED, text)
         return text
 
@@ -72,6 +87,20 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
+        return self._redact(json.dumps(entry, default=str, ensure_ascii=False))
+
+    def info_line(self, created: float, logger: str, event: str, fields: dict[str, Any]) -> str:
+        """The line `format` makes of an INFO record with these `extra` fields and no
+        arguments or exception (tests/plugin/test_logs.py compares the two)."""
+        entry: dict[str, Any] = {
+            "ts": round(created, 3),
+            "level": "info",
+            "logger": logger,
+            "event": event,
+        }
+        for key, value in fields.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
         return self._redact(json.dumps(entry, default=str, ensure_ascii=False))
 
 
@@ -99,8 +128,11 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
+        self._hold(line, record.levelno)
+
+    def _hold(self, line: str, levelno: int) -> None:
         self._pending.append(line)
-        if record.levelno >= logging.WARNING or len(self._pending) >= MAX_PENDING:
+        if levelno >= logging.WARNING or len(self._pending) >= MAX_PENDING:
             self.flush()
             return
         if not self._scheduled:
@@ -142,6 +174,49 @@ def configure(*, secrets: Iterable[str] = (), level: int = logging.INFO) -> None
     # Uplift writes its own access log (without query strings or headers); uvicorn's would
     # print the raw request line.
     logging.getLogger("uvicorn.access").disabled = True
+    # A line shows none of the thread, process or multiprocessing fields (`_STANDARD`), so
+    # records need not look them up (three calls per record, per request for the access log).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
+def info_fast(logger: logging.Logger, event: str, fields: dict[str, Any]) -> bool:
+    """Log an INFO line with `extra=fields` as `logger.handle(logger.makeRecord(...))` would,
+    without making a `LogRecord` and walking the handler chain, when the logger is set up as
+    `configure` leaves it (its one handler ours, no filters, not propagating); else do nothing
+    and return False (the caller takes the standard path). For the access log: a line per
+    request was ~12 µs, most of it the record and the generic formatting around the JSON."""
+    if logger.filters or logger.disabled:
+        return False
+    handlers: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:  # the handlers `Logger.callHandlers` would call
+        handlers.extend(current.handlers)
+        current = current.parent if current.propagate else None
+    if len(handlers) != 1:
+        return False
+    handler = handlers[0]
+    formatter = handler.formatter
+    if (
+        type(handler) is not BatchingStreamHandler
+        or handler.filters
+        or handler.level > logging.INFO
+        or type(formatter) is not JsonFormatter
+        or not logger.isEnabledFor(logging.INFO)
+    ):
+        return False
+    try:
+        created = time.time()  # noqa: TID251 -- a log line's timestamp, as LogRecord.created
+        line = formatter.info_line(created, logger.name, event, fields)
+    except Exception:
+        return False  # the standard path reports it
+    handler.acquire()
+    try:
+        handler._hold(line, logging.INFO)
+    finally:
+        handler.release()
+    return True
 
 
 def get_logger(name: str) -> logging.Logger:

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plugin.errors import ApiError, BadRequest, PayloadTooLarge
-from plugin.logs import get_logger
+from plugin.errors import ApiError, BadRequest, PayloadTooLarge, to_response
+from plugin.logs import get_logger, info_fast
 
 log = get_logger("http")
 
@@ -111,21 +111,26 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            if log.isEnabledFor(logging.INFO):
+            fields = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "request_id": request_id,
+            }
+            if log.isEnabledFor(logging.INFO) and not info_fast(log, "request", fields):
                 # `log.info` would walk the stack for the caller's file and line on every
                 # request (a visible share of a fast endpoint); the access log knows its own.
                 log.handle(
                     log.makeRecord(
-                        log.name, logging.INFO, __file__, 0, "request", (), None,
-                        extra={
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": status,
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                            "request_id": request_id,
-                        },
+                        log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
                     )
                 )  # fmt: skip
+
+
+def _is_get(scope: Scope, path: str) -> bool:
+    """An HTTP GET (or HEAD) of exactly `path`."""
+    return scope["type"] == "http" and scope["path"] == path and scope["method"] in ("GET", "HEAD")
 
 
 class WidgetScriptMiddleware:
@@ -148,11 +153,7 @@ class WidgetScriptMiddleware:
         self._answers: dict[tuple[bytes, bytes, bytes], tuple[Message, ...]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not (
-            scope["type"] == "http"
-            and scope["path"] == self.PATH
-            and scope["method"] in ("GET", "HEAD")
-        ):
+        if not _is_get(scope, self.PATH):
             await self.app(scope, receive, send)
             return
         encoding = match = None
@@ -183,6 +184,34 @@ class WidgetScriptMiddleware:
             else:
                 message = dict(message)
             await send(message)
+
+
+class WidgetOffersMiddleware:
+    """`GET /api/v1/widget/offers` handed straight to its handler (plugin/api/widget.py),
+    without the router, the exception layer and the route's request wrapper in between: every
+    page view of the SaaS asks it, and those layers cost about as much as the handler's own
+    work on a cached customer. Placed innermost, so the access log, CORS and the body limit
+    see it as before; an `ApiError` becomes its JSON answer as the app's handler would make
+    it, anything else goes up to the server-error layer as before. Other methods and paths
+    go on through the whole stack (a POST still gets its 405)."""
+
+    PATH = "/api/v1/widget/offers"
+
+    def __init__(self, app: ASGIApp) -> None:
+        from plugin.api.widget import list_offers  # the route's own handler
+
+        self.app = app
+        self._handler = list_offers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not _is_get(scope, self.PATH):
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await self._handler(Request(scope, receive))
+        except ApiError as error:
+            response = to_response(error)
+        await response(scope, receive, send)
 
 
 # The paths that carry nearly all traffic: the widget's offers on every page view of the SaaS,

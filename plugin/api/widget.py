@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -63,6 +63,22 @@ def require_customer(request: Request) -> CustomerIdentity:
             f"Too many requests for this customer; retry in {wait} s.", retry_after=wait
         )
     return identity
+
+
+MEMO_LIMIT = 4096  # (placement, plan, interval) combinations kept per snapshot
+
+
+def relevant_at(placement: str | None, view: CustomerView, snapshot: Snapshot) -> list[Offer]:
+    """The offers at `placement` that are `relevant` to the customer's plan and interval: the
+    same for everyone on that plan, so worked out once per snapshot (`Snapshot.memo`)."""
+    plan = view.plan
+    key = ("relevant", placement, plan.id if plan is not None else None, view.context.plan.interval)
+    found = cast("list[Offer] | None", snapshot.memo.get(key))
+    if found is None:
+        found = [o for o in snapshot.at(placement) if relevant(o, view, snapshot)]
+        if len(snapshot.memo) < MEMO_LIMIT:
+            snapshot.memo[key] = found
+    return found
 
 
 def relevant(offer: Offer, view: CustomerView, snapshot: Snapshot) -> bool:
@@ -176,10 +192,48 @@ def _downgrade_part(to_plan: str | None, view: CustomerView, snapshot: Snapshot)
     return {"downgrade": lost.document() if lost is not None else None}
 
 
+class OffersAnswer(JSONResponse):
+    """The offers endpoint's 200: JSONResponse's exact bytes and headers, built directly (its
+    generic header assembly was a visible share of the hot path). Nearly every answer is the
+    empty list (nothing to show now, or the daily cap reached), rendered once."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        body = _EMPTY_BODY if document == _EMPTY_DOCUMENT else self.render(document)
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = [
+            (b"cache-control", b"no-store"),
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+        ]
+
+
+_EMPTY_DOCUMENT: dict[str, Any] = {"object": "list", "data": [], "has_more": False}
+_EMPTY_BODY = JSONResponse(_EMPTY_DOCUMENT).body
+
+
+_QUERIES: dict[bytes, tuple[str | None, str | None]] = {}
+QUERIES_KEPT = 256
+
+
+def _offers_query(request: Request) -> tuple[str | None, str | None]:
+    """`placement` and `to_plan` as `request.query_params` gives them; a site asks with a
+    handful of query strings, so the first `QUERIES_KEPT` are parsed once per process."""
+    raw: bytes = request.scope.get("query_string", b"")
+    found = _QUERIES.get(raw)
+    if found is None:
+        params = request.query_params
+        found = (params.get("placement"), params.get("to_plan"))
+        if len(_QUERIES) < QUERIES_KEPT:
+            _QUERIES[raw] = found
+    return found
+
+
 async def list_offers(request: Request) -> JSONResponse:
     identity = require_customer(request)
     ctx = services(request)
-    placement = request.query_params.get("placement")
+    placement, to_plan = _offers_query(request)
     if placement is not None and not 1 <= len(placement) <= MAX_PLACEMENT:
         raise ValidationFailed(
             f"placement must be 1 to {MAX_PLACEMENT} characters.", field="placement"
@@ -187,8 +241,8 @@ async def list_offers(request: Request) -> JSONResponse:
     now = ctx.clock.now()
     snapshot = await offer_snapshot(request).get()
     view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
-    downgrade = _downgrade_part(request.query_params.get("to_plan"), view, snapshot)
-    candidates = [o for o in snapshot.at(placement) if relevant(o, view, snapshot)]
+    downgrade = _downgrade_part(to_plan, view, snapshot)
+    candidates = relevant_at(placement, view, snapshot)
     result = eligibility.evaluate(
         candidates,
         CustomerState(
@@ -216,14 +270,13 @@ async def list_offers(request: Request) -> JSONResponse:
     recorder = exposure_recorder(request)
     for offer_id, arm in first_seen:
         await recorder.record(offer_id=offer_id, customer_id=identity.customer_id, arm=arm, now=now)
-    return JSONResponse(
+    return OffersAnswer(
         {
             "object": "list",
             "data": [_shown_document(s, snapshot, view.context) for s in result.shown],
             "has_more": False,
             **downgrade,
-        },
-        headers={"Cache-Control": "no-store"},
+        }
     )
 
 

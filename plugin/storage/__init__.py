@@ -70,6 +70,10 @@ class DatabaseError(Exception):
     """The database could not be opened or used; the message is one line for the operator."""
 
 
+class ReadWouldWait(DatabaseError):
+    """A read asked to answer at once (`fetch_one_now`) would have had to wait for a lock."""
+
+
 async def connect(url: str, *, readers: int = 4) -> Database:
     if url.startswith(SQLITE_PREFIX):
         from plugin.storage.sqlite import SqliteDatabase

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from plugin.storage import Connection, Row
+from plugin.storage import Connection, ReadWouldWait, Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +278,26 @@ async def targeting_facts(
         _FACTS if conn.dialect == "sqlite" else _FACTS_POSTGRES,
         {"customer": customer_id, "token_cus": token_stripe_customer, "since": since},
     )
+    return _facts_from(row)
+
+
+def targeting_facts_now(
+    db: object, *, customer_id: str, token_stripe_customer: str | None, since: int
+) -> TargetingFacts | None:
+    """`targeting_facts` read on the caller's own thread, when the database offers that
+    (SQLite: `fetch_one_now`) and can answer without waiting; else None (use the async read)."""
+    fetch = getattr(db, "fetch_one_now", None)
+    if fetch is None:
+        return None
+    params = {"customer": customer_id, "token_cus": token_stripe_customer, "since": since}
+    try:
+        row = fetch(_FACTS, params)
+    except ReadWouldWait:
+        return None
+    return _facts_from(row)
+
+
+def _facts_from(row: Row | None) -> TargetingFacts:
     if row is None:  # pragma: no cover -- a SELECT without FROM always returns one row
         raise RuntimeError("targeting facts query returned nothing")
     hits: dict[str, list[int]] = json.loads(row["hits"])

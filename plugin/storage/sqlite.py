@@ -25,7 +25,7 @@ from typing import Any
 
 import aiosqlite  # noqa: TID251 -- storage is where SQL lives
 
-from plugin.storage import DatabaseError, Params, Row
+from plugin.storage import DatabaseError, Params, ReadWouldWait, Row
 from plugin.storage.dialect import Dialect
 
 BUSY_TIMEOUT_MS = 5000
@@ -126,6 +126,7 @@ class SqliteDatabase:
         self._raw_writer = writer
         self._write_lock = asyncio.Lock()
         self._raw_readers = readers
+        self._now: sqlite3.Connection | None = None  # fetch_one_now's, opened on first use
         self._readers: asyncio.Queue[SqliteConnection] = asyncio.Queue()
         for reader in readers:
             self._readers.put_nowait(SqliteConnection(reader))
@@ -139,6 +140,28 @@ class SqliteDatabase:
         writer = await _open(path, read_only=False)
         pool = [await _open(path, read_only=True) for _ in range(max(1, readers))]
         return cls(path, writer, pool)
+
+    def fetch_one_now(self, sql: str, params: Params) -> Row | None:
+        """One read statement on the calling thread (the event loop's), for the offers
+        endpoint's customer facts: a primary-key read of a few pages costs ~50 µs here, while
+        the hop to a reader thread and back cost more than that in CPU and, with the loop busy,
+        tens to hundreds of ms of waiting for the GIL (the cold-start tail of the offers
+        benchmark). WAL readers take no lock a writer holds; should SQLite still be busy
+        (recovery, another process's checkpoint), `ReadWouldWait` at once instead of blocking
+        the loop, and the caller reads through the pool."""
+        conn = self._now
+        if conn is None:
+            conn = self._now = sqlite3.connect(self.path, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 0")
+            conn.execute("PRAGMA query_only = ON")
+        try:
+            row = conn.execute(sql, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise ReadWouldWait(str(exc)) from None
+            raise
+        return dict(row) if row is not None else None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteConnection]:
@@ -207,3 +230,6 @@ class SqliteDatabase:
             await self._raw_writer.close()
         for reader in self._raw_readers:
             await reader.close()
+        if self._now is not None:
+            self._now.close()
+            self._now = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -171,12 +172,87 @@ async def _dialect(db: Database) -> object:
 async def test_facts_read_while_a_write_committed_are_not_kept(tracked: Database) -> None:
     """A read that overlapped a commit may hold the old facts: used once, never kept."""
     cache = _cache(tracked)
-    stamp = cache.stamp()  # a read begins…
+    read = cache.begin_read()  # a read begins…
     stale = await _facts_of(tracked)
     async with tracked.transaction() as conn:  # …and a write for the customer commits
         await _set_usage(conn, "acme", 2)
-    cache.put(("acme", None), customers._Entry(stale, since=0, read_at=0.0), stamp=stamp)
+    cache.put(("acme", None), customers._Entry(stale, since=0, read_at=0.0), read=read)
     assert cache.get(("acme", None), now=0.0) is None
+
+
+async def test_facts_read_while_a_write_about_someone_else_committed_are_kept(
+    tracked: Database,
+) -> None:
+    """While first exposures are written for other customers (a new offer going live), the
+    customers read meanwhile are still cached: only a commit naming them spoils their read."""
+    cache = _cache(tracked)
+    read = cache.begin_read()
+    facts = await _facts_of(tracked)
+    async with tracked.transaction() as conn:
+        await _set_usage(conn, "other", 2)
+    cache.put(("acme", None), customers._Entry(facts, since=0, read_at=0.0), read=read)
+    assert cache.get(("acme", None), now=0.0) is not None
+
+
+async def test_facts_read_while_another_process_committed_are_not_kept(
+    database_url: str,
+) -> None:
+    """The file changed under a read (another process): it may be stale, so it is not kept."""
+    async with _with_another_writer(database_url, shared=False) as (db, other):
+        cache = _cache(db)
+        cache.notice_other_writers()
+        read = cache.begin_read()
+        stale = await _facts_of(db)
+        async with other.transaction() as conn:
+            await _set_usage(conn, "acme", 3)
+        cache.notice_other_writers()
+        cache.put(("acme", None), customers._Entry(stale, since=0, read_at=0.0), read=read)
+        assert cache.get(("acme", None), now=0.0) is None
+
+
+@asynccontextmanager
+async def _with_another_writer(
+    database_url: str, *, shared: bool
+) -> AsyncIterator[tuple[Database, Database]]:
+    """This process's tracked database, set up, and another connection to the same SQLite
+    file (as `--workers 2` or the CLI would write); skips on PostgreSQL."""
+    if not database_url.startswith(SQLITE_PREFIX):
+        pytest.skip("watching for other writers is SQLite's (PostgreSQL: no cache when shared)")
+    db = await _open(database_url, shared=shared)
+    other = await storage.connect(database_url)
+    try:
+        await storage.migrations.apply(db, now=NOW)
+        await _setup(db)
+        yield db, other
+    finally:
+        await other.close()
+        await db.close()
+
+
+async def test_an_own_transaction_in_progress_does_not_empty_the_cache(
+    database_url: str,
+) -> None:
+    """Alone on the file, the marker moves while this process's own transaction runs (its
+    commit, a WAL restart); the cache keeps everyone its end does not name."""
+    if not database_url.startswith(SQLITE_PREFIX):
+        pytest.skip("watching for other writers is SQLite's")
+    db = await _open(database_url, shared=False)
+    try:
+        await storage.migrations.apply(db, now=NOW)
+        await _setup(db)
+        await _view(db, OTHER)
+        cache = _cache(db)
+        async with db.transaction() as conn:
+            await _set_usage(conn, "acme", 4)
+            await asyncio.sleep(customers.CHECK_EVERY)
+            now = asyncio.get_running_loop().time()  # a look at the file is due: skipped
+            assert cache.get(("other", None), now=now) is not None
+        hits = cache.hits
+        await _view(db, OTHER)
+        assert cache.hits == hits + 1
+        assert (await _view(db)).context.usage["storage_gb"] == 4
+    finally:
+        await db.close()
 
 
 async def _facts_of(db: Database) -> customer_store.TargetingFacts:
@@ -191,22 +267,13 @@ async def test_a_commit_by_another_process_is_seen(database_url: str, shared: bo
     """Another process (here: another connection, as `--workers 2` or the CLI would write)
     changes usage; the cache notices the file changed and reads again: with workers at the
     next request, alone within `CHECK_EVERY`."""
-    if not database_url.startswith(SQLITE_PREFIX):
-        pytest.skip("watching for other writers is SQLite's (PostgreSQL: no cache when shared)")
-    db = await _open(database_url, shared=shared)
-    other = await storage.connect(database_url)
-    try:
-        await storage.migrations.apply(db, now=NOW)
-        await _setup(db)
+    async with _with_another_writer(database_url, shared=shared) as (db, other):
         assert _sees_offer(await _view(db))
         async with other.transaction() as conn:
             await _set_usage(conn, "acme", 3)
         if not shared:  # alone, the file is looked at every CHECK_EVERY seconds at most
             await asyncio.sleep(customers.CHECK_EVERY)
         assert not _sees_offer(await _view(db))
-    finally:
-        await other.close()
-        await db.close()
 
 
 async def test_several_instances_on_postgresql_read_every_time(database_url: str) -> None:
@@ -256,3 +323,68 @@ async def test_cached_history_past_the_cut_off_drops_out_as_a_new_read_would(
     history = cached.offer_state.histories["offer_more_storage"]
     assert history.impressions == ()
     assert history.declines == 1
+
+
+async def test_facts_read_on_the_loop_thread_are_the_pools_facts(tracked: Database) -> None:
+    """SQLite answers the facts statement on the event loop's thread; the result is the same
+    as the reader pool's (PostgreSQL has no such read and always uses the pool)."""
+    now_read = customer_store.targeting_facts_now(
+        tracked, customer_id="acme", token_stripe_customer=None, since=0
+    )
+    if tracked.dialect != "sqlite":
+        assert now_read is None
+        return
+    assert now_read == await _facts_of(tracked)
+    async with tracked.transaction() as conn:
+        await _set_usage(conn, "acme", 7)
+    again = customer_store.targeting_facts_now(
+        tracked, customer_id="acme", token_stripe_customer=None, since=0
+    )
+    assert again is not None
+    assert again.usage["storage_gb"] == 7
+
+
+async def test_a_busy_database_is_read_through_the_pool(
+    tracked: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(sql: str, params: object) -> None:
+        raise storage.ReadWouldWait("database is locked")
+
+    monkeypatch.setattr(tracked, "fetch_one_now", busy, raising=False)
+    view = await _view(tracked)
+    assert view.context.usage["storage_gb"] == 9
+
+
+async def test_a_cached_customer_with_a_new_token_gets_the_new_tokens_attributes(
+    tracked: Database,
+) -> None:
+    """The targeting context is kept with the cached facts for the token it was made from;
+    another token for the same customer (other claims) makes its own."""
+    snapshot = await OfferSnapshot(tracked).get()
+    first = await customers.view(tracked, identity=ACME, snapshot=snapshot, now=NOW)
+    assert "industry" not in first.context.attrs
+    again = await customers.view(tracked, identity=ACME, snapshot=snapshot, now=NOW)
+    assert again.context is first.context  # reused
+    retail = CustomerIdentity(customer_id="acme", expires_at=NOW + 60, attrs={"industry": "retail"})
+    view = await customers.view(tracked, identity=retail, snapshot=snapshot, now=NOW)
+    assert view.context.attrs["industry"] == "retail"
+
+
+async def test_a_cached_customer_after_a_plan_ladder_change_is_placed_on_the_new_ladder(
+    tracked: Database,
+) -> None:
+    snapshots = OfferSnapshot(tracked)
+    before = await customers.view(tracked, identity=ACME, snapshot=await snapshots.get(), now=NOW)
+    assert before.plan is not None
+    assert before.plan.id == "basic"
+    async with tracked.transaction() as conn:
+        await plan_store.replace(
+            conn,
+            plans=[Plan("starter", "Starter", 1, ("price_basic_monthly",), {"storage_gb": 50})],
+            now=NOW,
+        )
+    snapshots.invalidate()
+    after = await customers.view(tracked, identity=ACME, snapshot=await snapshots.get(), now=NOW)
+    assert after.plan is not None
+    assert after.plan.id == "starter"
+    assert after.context.plan.limits == {"storage_gb": 50}

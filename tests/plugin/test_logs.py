@@ -66,3 +66,63 @@ def test_configured_secret_values_are_redacted_whatever_their_shape(
     """A widget secret has no recognisable shape, so its exact value is scrubbed."""
     logging.getLogger("uplift.test-redaction").info("value my-own-widget-secret-value here")
     assert "my-own-widget-secret-value" not in captured.getvalue()
+
+
+def _batching(name: str, secrets: list[str]) -> tuple[logging.Logger, io.StringIO]:
+    stream = io.StringIO()
+    handler = logs.BatchingStreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter(logs.Redactor(secrets)))
+    parent = logging.getLogger(name)
+    parent.handlers[:] = [handler]
+    parent.propagate = False
+    parent.setLevel(logging.INFO)
+    return logging.getLogger(f"{name}.http"), stream
+
+
+def test_the_access_logs_fast_line_is_the_standard_line() -> None:
+    """`info_fast` (no LogRecord) writes what `handle(makeRecord(...))` writes, redacted."""
+    logger, stream = _batching("uplift.test-fast", ["my-own-widget-secret-value"])
+    fields = {
+        "method": "GET",
+        "path": "/x/my-own-widget-secret-value/sk_live_CANARY0123456789abcdef",
+        "status": 200,
+        "duration_ms": 0.12,
+        "request_id": "abc",
+        "_private": 1,
+        "odd": object(),
+    }
+    assert logs.info_fast(logger, "request", dict(fields))
+    record = logger.makeRecord(logger.name, logging.INFO, "f", 0, "request", (), None, extra=fields)
+    logger.handle(record)
+    logging.getLogger("uplift.test-fast").handlers[0].flush()
+    fast, standard = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert fast.pop("ts") == pytest.approx(standard.pop("ts"), abs=5)
+    fast["odd"] = standard["odd"] = "<object>"  # its repr holds an address
+    assert list(fast) == list(standard)
+    assert fast == standard
+    assert "my-own-widget-secret-value" not in stream.getvalue()
+    assert "CANARY" not in stream.getvalue()
+
+
+def test_the_access_log_takes_the_standard_path_when_set_up_otherwise(
+    captured: io.StringIO,
+) -> None:
+    """A logger with a handler of another kind (a test's capture, a user's config) gets its
+    records through the logging module as before."""
+    logger = logging.getLogger("uplift.test-redaction")
+    assert not logs.info_fast(logger, "request", {"path": "/"})
+    _, stream = _batching("uplift.test-fast-2", [])
+    child = logging.getLogger("uplift.test-fast-2.http")
+    child.addHandler(logging.StreamHandler(io.StringIO()))
+    try:
+        assert not logs.info_fast(child, "request", {"path": "/"})
+    finally:
+        child.handlers.clear()
+    child.setLevel(logging.WARNING)
+    assert not logs.info_fast(child, "request", {"path": "/"})
+    assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize("text", ["plain line", *CANARIES, *logs._SHAPE_MARKERS])
+def test_the_marker_check_knows_every_shape_marker(text: str) -> None:
+    assert logs._has_marker(text) == any(m in text for m in logs._SHAPE_MARKERS)
