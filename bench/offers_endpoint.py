@@ -104,10 +104,14 @@ async def seed(path: Path, now: int) -> list[str]:
             await customer_store.record_feature_hit(
                 conn, customer_id=customer, feature="sso", now=now - (n % 20) * 86_400
             )
-            for offer in offers[n % 7 :: 7]:
+            # Offer history: 7-8 impressions each, one a day over the past week, so most
+            # customers have one in the last 24 h and still see offers; every 10th was shown
+            # all of them in the last hours and is over the 5-a-day cap (sees nothing).
+            for k, offer in enumerate(offers[n % 7 :: 7]):
+                ago = 3600 * (n % 5) + (0 if n % 10 == 0 else 86_400 * k)
                 await offer_store.record_event(
                     conn, offer_id=offer.id, customer_id=customer, arm="control",
-                    event_type="impression", now=now - 3600 * (n % 5),
+                    event_type="impression", now=now - ago,
                 )  # fmt: skip
             tokens.append(
                 auth.issue_customer_token(
