@@ -75,3 +75,14 @@ async def test_stop_commits_what_is_queued(db: Database) -> None:
     await queue.stop()
     assert [await task for task in pending] == [True] * 5
     assert await _count(db) == 5
+
+
+async def test_one_batch_larger_than_a_statement_reports_each_event(db: Database) -> None:
+    """A batch is written a few hundred rows per statement: across the statements' seams an
+    already stored id, a repeat inside the batch and new ids are each reported correctly."""
+    await store.insert(db, event=_event(0))
+    events = [_event(n) for n in range(1200)] + [_event(5), _event(1199)]
+    answers = await store.insert_many(db, events=events)
+    assert answers == [False] + [True] * 1199 + [False, False]
+    assert await _count(db) == 1200
+    assert await store.insert_many(db, events=[]) == []
