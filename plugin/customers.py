@@ -54,6 +54,12 @@ class CustomerView:
     subscription_id: str | None
     offer_state: offer_store.CustomerOfferState
     feature_uses: dict[str, int] = dataclasses.field(default_factory=dict)  # feature -> hits
+    # Where the offers endpoint may keep its answers for this customer, as they stand (None:
+    # these facts are not cached). Emptied with the facts: a committed write naming the
+    # customer, a new offer snapshot, another token.
+    answers: dict[str | None, tuple[int, int | None, bytes]] | None = dataclasses.field(
+        default=None, compare=False
+    )
 
 
 def current_plan(
@@ -92,6 +98,11 @@ class _Entry:
     # was made for (it depends on nothing else): a customer's next request reuses it.
     context: tuple[Snapshot, CustomerIdentity, CustomerContext, Plan | None, str | None] | None = (
         None
+    )
+    # The offers endpoint's answers made from this entry for `context` (emptied when it is
+    # remade), by placement: (made at, good until or None, body). See `CustomerView.answers`.
+    answers: dict[str | None, tuple[int, int | None, bytes]] = dataclasses.field(
+        default_factory=dict
     )
 
     def offer_state(self, now: int) -> offer_store.CustomerOfferState:
@@ -432,12 +443,19 @@ async def view(
         context, plan, subscription_id = _context(facts, identity, snapshot)
         if entry is not None:
             entry.context = (snapshot, identity, context, plan, subscription_id)
+            entry.answers = {}
     if entry is not None:
         state = entry.offer_state(now)
     else:
         state = offer_store.summarise(facts.events, facts.assignments, now=now)
     return CustomerView(
-        context, facts.stripe_customer, plan, subscription_id, state, facts.feature_uses
+        context,
+        facts.stripe_customer,
+        plan,
+        subscription_id,
+        state,
+        facts.feature_uses,
+        entry.answers if entry is not None else None,
     )
 
 

@@ -12,7 +12,7 @@ those customers, and they must be counted exactly like the ones who saw a varian
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from plugin import experiments, schedule, targeting
@@ -133,6 +133,55 @@ def evaluate(
             continue
         shown.append(Shown(offer, variant, schedule.countdown(offer.window, now=now)))
     return Result(tuple(shown), tuple(held_out), Reasons(blocked, state, placement, now))
+
+
+def stable_until(
+    offers: Sequence[Offer],
+    state: CustomerState,
+    result: Result,
+    *,
+    now: int,
+    max_per_day: int | None,
+    spans: Iterable[int] = (),
+) -> int | None:
+    """The first second after `now` at which `evaluate` over the same offers and state could
+    answer otherwise than `result`, its answer at `now` (the offers shown, their variants and
+    countdowns, who is held out); None if never, until the offers or the customer's facts
+    change. The offers endpoint keeps an answer until then.
+
+    Every time-dependent gate compares `now` with an instant (the schedule's edges), or the
+    age of one of the customer's moments (an impression, a dismissal, a decline, an accept, a
+    feature hit, the signup, the last order) with a span (a cap's window, a cooldown, a rule's
+    days or minutes, the 24-hour global cap), by `<` or `<=`. So an answer can change only at
+    an edge, or at a moment plus a span, or one second after that; the earliest of those
+    after `now` is returned. Sometimes earlier than needed, never later. A countdown changes
+    every second. `spans`: more spans the caller's inputs depend on (the history window the
+    facts were read with)."""
+    if any(shown.countdown is not None for shown in result.shown):
+        return now + 1
+    first: int | float = float("inf")
+    every_span = {0, *spans}
+    if max_per_day is not None:
+        every_span.add(schedule.DAY)
+    for offer in offers:
+        every_span |= offer.spans
+        for edge in (offer.opens, offer.closes):
+            if now < edge < first:
+                first = edge
+    moments = {*targeting.instants(state.context), *state.recent_impressions}
+    for history in state.histories.values():
+        moments.update(history.impressions)
+        for at in (history.last_dismissed_at, history.last_declined_at, history.accepted_at):
+            if at is not None:
+                moments.add(at)
+    for moment in moments:
+        for span in every_span:
+            change = moment + span
+            if now < change < first:
+                first = change
+            elif change == now and now + 1 < first:
+                first = now + 1
+    return None if first == float("inf") else int(first)
 
 
 def _order(pair: tuple[Offer, str]) -> tuple[int, str]:

@@ -69,10 +69,7 @@ class ExposureRecorder:
                 batch.append(self._queue.get_nowait())
             try:
                 async with self._db.transaction() as conn:
-                    for offer_id, customer_id, arm, at in batch:
-                        await offer_store.record_assignment(
-                            conn, offer_id=offer_id, customer_id=customer_id, arm=arm, now=at
-                        )
+                    await offer_store.record_assignments(conn, batch)
             except Exception:  # the next request for these customers records them again
                 log.exception("writing first exposures failed", extra={"count": len(batch)})
             finally:

@@ -126,6 +126,8 @@ class Offer:
     active: bool = field(init=False, repr=False, compare=False)
     opens: int | float = field(init=False, repr=False, compare=False)
     closes: int | float = field(init=False, repr=False, compare=False)
+    # Every span of time its targeting and frequency cap measure (`eligibility.stable_until`)
+    spans: frozenset[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(Kind):
@@ -184,6 +186,9 @@ class Offer:
         starts, ends = self.window.starts_at, self.window.ends_at
         object.__setattr__(self, "opens", float("-inf") if starts is None else starts)
         object.__setattr__(self, "closes", float("inf") if ends is None else ends)
+        cap = self.frequency
+        spans = (cap.per_seconds, cap.dismiss_cooldown, cap.decline_cooldown)
+        object.__setattr__(self, "spans", frozenset((*targeting.spans(self.targeting), *spans)))
 
     def variant(self, key: str) -> OfferVariant | None:
         return self.by_key.get(key)

@@ -23,7 +23,7 @@ than one not shown.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -207,6 +207,36 @@ def evaluate(rule: Rule, ctx: CustomerContext, *, now: int) -> Decision:
                 return Decision(False, f"no order in the last {minutes} minutes")
             return YES
     raise TypeError(f"not a targeting rule: {rule!r}")  # pragma: no cover -- exhaustive match
+
+
+# When an answer can change ------------------------------------------------------------------
+
+
+def spans(rule: Rule) -> Iterator[int]:
+    """Every span of time (seconds) `rule` compares a fact's age with. A rule's answer for a
+    customer can change only at one of their `instants`, or an instant plus one of these (or
+    one second after that, for `<=`): what `eligibility.stable_until` needs to know."""
+    match rule:
+        case FeatureHit(_, within_days):
+            yield within_days * DAY
+        case Tenure(min_days):
+            yield min_days * DAY
+        case OrderWithin(minutes):
+            yield minutes * 60
+        case AllOf(rules) | AnyOf(rules):
+            for sub in rules:
+                yield from spans(sub)
+        case Not(sub):
+            yield from spans(sub)
+
+
+def instants(ctx: CustomerContext) -> Iterator[int]:
+    """The moments in a customer's facts that rules measure time from."""
+    yield from ctx.feature_hits.values()
+    if ctx.signup_at is not None:
+        yield ctx.signup_at
+    if ctx.last_order_at is not None:
+        yield ctx.last_order_at
 
 
 # Compiled rules: the same yes/no as `evaluate`, without building reasons --------------------

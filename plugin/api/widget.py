@@ -35,6 +35,7 @@ RATE_BURST = 60
 RATE_PER_SECOND = 2.0
 MAX_PER_DAY = 5  # offers of any kind one customer sees in 24 h (a global cap)
 MAX_PLACEMENT = 64
+ANSWERS_KEPT = 16  # placements whose answer is kept per customer
 
 
 def require_customer(request: Request) -> CustomerIdentity:
@@ -194,11 +195,13 @@ def _downgrade_part(to_plan: str | None, view: CustomerView, snapshot: Snapshot)
 
 class OffersAnswer(JSONResponse):
     """The offers endpoint's 200: JSONResponse's exact bytes and headers, built directly (its
-    generic header assembly was a visible share of the hot path). Nearly every answer is the
-    empty list (nothing to show now, or the daily cap reached), rendered once."""
+    generic header assembly was a visible share of the hot path), from `document` or from the
+    `body` of a kept answer. Nearly every answer is the empty list (nothing to show now, or
+    the daily cap reached), rendered once."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
-        body = _EMPTY_BODY if document == _EMPTY_DOCUMENT else self.render(document)
+    def __init__(self, document: dict[str, Any] | None = None, *, body: bytes = b"") -> None:
+        if document is not None:
+            body = _EMPTY_BODY if document == _EMPTY_DOCUMENT else self.render(document)
         self.status_code = 200
         self.background = None
         self.body = body
@@ -210,7 +213,7 @@ class OffersAnswer(JSONResponse):
 
 
 _EMPTY_DOCUMENT: dict[str, Any] = {"object": "list", "data": [], "has_more": False}
-_EMPTY_BODY = JSONResponse(_EMPTY_DOCUMENT).body
+_EMPTY_BODY = bytes(JSONResponse(_EMPTY_DOCUMENT).body)
 
 
 _QUERIES: dict[bytes, tuple[str | None, str | None]] = {}
@@ -241,19 +244,21 @@ async def list_offers(request: Request) -> JSONResponse:
     now = ctx.clock.now()
     snapshot = await offer_snapshot(request).get()
     view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
+    kept = view.answers if to_plan is None else None
+    if kept is not None:
+        found = kept.get(placement)
+        if found is not None and found[0] <= now and (found[1] is None or now < found[1]):
+            return OffersAnswer(body=found[2])
     downgrade = _downgrade_part(to_plan, view, snapshot)
     candidates = relevant_at(placement, view, snapshot)
+    state = CustomerState(
+        view.context,
+        histories=view.offer_state.histories,
+        recent_impressions=view.offer_state.recent_impressions,
+        assignments=view.offer_state.assignments,
+    )
     result = eligibility.evaluate(
-        candidates,
-        CustomerState(
-            view.context,
-            histories=view.offer_state.histories,
-            recent_impressions=view.offer_state.recent_impressions,
-            assignments=view.offer_state.assignments,
-        ),
-        placement=placement,
-        now=now,
-        max_per_day=MAX_PER_DAY,
+        candidates, state, placement=placement, now=now, max_per_day=MAX_PER_DAY
     )
     first_seen = [
         (s.offer.id, s.variant.key)
@@ -270,7 +275,7 @@ async def list_offers(request: Request) -> JSONResponse:
     recorder = exposure_recorder(request)
     for offer_id, arm in first_seen:
         await recorder.record(offer_id=offer_id, customer_id=identity.customer_id, arm=arm, now=now)
-    return OffersAnswer(
+    answer = OffersAnswer(
         {
             "object": "list",
             "data": [_shown_document(s, snapshot, view.context) for s in result.shown],
@@ -278,6 +283,21 @@ async def list_offers(request: Request) -> JSONResponse:
             **downgrade,
         }
     )
+    # Keep the answer until the first second it could differ (`eligibility.stable_until`),
+    # or until the facts, the snapshot or the token change (the kept answers go with them).
+    # Not after a first exposure: its write is on its way, and the customer's next request
+    # will see it recorded.
+    if kept is not None and not first_seen and len(kept) < ANSWERS_KEPT:
+        until = eligibility.stable_until(
+            candidates,
+            state,
+            result,
+            now=now,
+            max_per_day=MAX_PER_DAY,
+            spans=(offer_store.HISTORY_DAYS * 86_400,),
+        )
+        kept[placement] = (now, until, bytes(answer.body))  # bytes already: no copy
+    return answer
 
 
 async def post_event(request: Request) -> JSONResponse:

@@ -98,6 +98,33 @@ def in_clause(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
     return "(" + ", ".join(f":{n}" for n in names) + ")", dict(zip(names, values, strict=True))
 
 
+ROWS_PER_STATEMENT = 500  # for `values_clause`: far under both databases' parameter limits
+_VALUES: dict[tuple[tuple[str, ...], int], str] = {}
+
+
+def values_clause(
+    names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> tuple[str, dict[str, Any]]:
+    """`VALUES (...), (...)` for a multi-row INSERT, with named parameters: each statement is
+    a hop to the database, so a batch written row by row pays one per row. `names` are the
+    parameter names of a row (a name may appear twice, for one value in two columns), each
+    row its values by distinct name, in first-appearance order. Write at most
+    `ROWS_PER_STATEMENT` rows per statement."""
+    distinct = list(dict.fromkeys(names))
+    sql = _VALUES.get((tuple(names), len(rows)))
+    if sql is None:
+        sql = "VALUES " + ", ".join(
+            "(" + ", ".join(f":{name}_{n}" for name in names) + ")" for n in range(len(rows))
+        )
+        if len(_VALUES) < 1024:
+            _VALUES[(tuple(names), len(rows))] = sql
+    params: dict[str, Any] = {}
+    for n, row in enumerate(rows):
+        for name, value in zip(distinct, row, strict=True):
+            params[f"{name}_{n}"] = value
+    return sql, params
+
+
 from plugin.storage import (  # noqa: E402
     admin_keys,
     catalog,
@@ -110,6 +137,7 @@ from plugin.storage import (  # noqa: E402
 )
 
 __all__ = [
+    "ROWS_PER_STATEMENT",
     "Connection",
     "Database",
     "DatabaseError",
@@ -126,4 +154,5 @@ __all__ = [
     "quotes",
     "subscriptions",
     "upgrades",
+    "values_clause",
 ]

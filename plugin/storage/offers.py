@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from plugin import offers as domain
 from plugin.offers import Offer
 from plugin.schedule import OfferHistory
-from plugin.storage import Connection, Row
+from plugin.storage import ROWS_PER_STATEMENT, Connection, Row, values_clause
 
 EventType = str  # exposure | impression | click | dismiss | decline | accept
 HISTORY_DAYS = 90  # impressions older than this never matter to a cap
@@ -134,18 +134,21 @@ async def assign(conn: Connection, *, offer_id: str, customer_id: str, arm: str,
     return str(found)
 
 
-async def record_assignment(
-    conn: Connection, *, offer_id: str, customer_id: str, arm: str, now: int
+async def record_assignments(
+    conn: Connection, assignments: Sequence[tuple[str, str, str, int]]
 ) -> None:
-    """`assign` without reading the result back: for batches of first exposures."""
-    await conn.execute(
-        """
-        INSERT INTO offer_assignments (offer_id, customer_id, arm, assigned_at)
-        VALUES (:offer, :customer, :arm, :now)
-        ON CONFLICT (customer_id, offer_id) DO NOTHING
-        """,
-        {"offer": offer_id, "customer": customer_id, "arm": arm, "now": now},
-    )
+    """`assign` for a batch of first exposures, (offer id, customer id, arm, time) each,
+    without reading the results back; the first recorded arm stays."""
+    for start in range(0, len(assignments), ROWS_PER_STATEMENT):
+        chunk = assignments[start : start + ROWS_PER_STATEMENT]
+        values, params = values_clause(("offer", "customer", "arm", "now"), chunk)
+        await conn.execute(
+            f"""
+            INSERT INTO offer_assignments (offer_id, customer_id, arm, assigned_at) {values}
+            ON CONFLICT (customer_id, offer_id) DO NOTHING
+            """,
+            params,
+        )
 
 
 async def record_event(

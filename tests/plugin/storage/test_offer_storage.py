@@ -214,3 +214,26 @@ async def test_audit_log_pages_newest_first(db: Database) -> None:
         rest = await audit_store.page(conn, limit=2, before_seq=first[1].seq)
     assert [e.target for e in first] == ["offer_2", "offer_1", "offer_0"]
     assert [e.target for e in rest] == ["offer_0"]
+
+
+async def test_a_batch_of_first_exposures_keeps_each_first_arm(db: Database) -> None:
+    """Written a few hundred rows per statement: every customer gets their arm, and an arm
+    already recorded (earlier, or earlier in the same batch) is kept."""
+    async with db.transaction() as conn:
+        await offer_store.insert(conn, offer=make_offer(), now=NOW)
+        await offer_store.assign(
+            conn, offer_id="offer_basic_to_pro", customer_id="cust_0", arm="holdout", now=NOW
+        )
+    batch = [("offer_basic_to_pro", f"cust_{n}", "control", NOW + 1) for n in range(1100)]
+    batch.append(("offer_basic_to_pro", "cust_7", "holdout", NOW + 2))
+    async with db.transaction() as conn:
+        await offer_store.record_assignments(conn, batch)
+        await offer_store.record_assignments(conn, [])
+    async with db.read() as conn:
+        arms = {
+            row["customer_id"]: row["arm"]
+            for row in await conn.fetch_all("SELECT customer_id, arm FROM offer_assignments")
+        }
+    assert len(arms) == 1100
+    assert arms["cust_0"] == "holdout"
+    assert arms["cust_7"] == arms["cust_1099"] == "control"
