@@ -101,7 +101,29 @@ class JsonFormatter(logging.Formatter):
         for key, value in fields.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
-        return self._redact(json.dumps(entry, default=str, ensure_ascii=False))
+        line = _plain_json(entry)
+        if line is None:
+            line = json.dumps(entry, default=str, ensure_ascii=False)
+        return self._redact(line)
+
+
+_quote = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
+
+
+def _plain_json(entry: dict[str, Any]) -> str | None:
+    """`json.dumps(entry, ensure_ascii=False)` for a flat object of strings, ints and finite
+    floats, joined by hand (the encoder's generic machinery was most of an access-log line's
+    cost); None for anything else. tests/plugin/test_logs.py checks it byte for byte."""
+    parts = []
+    for key, value in entry.items():
+        kind = type(value)
+        if kind is str:
+            parts.append(f"{_quote(key)}: {_quote(value)}")
+        elif kind is int or (kind is float and value - value == 0):  # finite: not inf, not nan
+            parts.append(f"{_quote(key)}: {value!r}")
+        else:
+            return None
+    return "{" + ", ".join(parts) + "}"
 
 
 FLUSH_SECONDS = 0.1  # how late a line may reach stderr while a server is busy

@@ -243,12 +243,13 @@ async def list_offers(request: Request) -> JSONResponse:
         )
     now = ctx.clock.now()
     snapshot = await offer_snapshot(request).get()
-    view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
-    kept = view.answers if to_plan is None else None
-    if kept is not None:
-        found = kept.get(placement)
+    if to_plan is None:
+        kept = customers.kept_answers(ctx.db, identity=identity, snapshot=snapshot)
+        found = kept.get(placement) if kept is not None else None
         if found is not None and found[0] <= now and (found[1] is None or now < found[1]):
             return OffersAnswer(body=found[2])
+    view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
+    kept = view.answers if to_plan is None else None
     downgrade = _downgrade_part(to_plan, view, snapshot)
     candidates = relevant_at(placement, view, snapshot)
     state = CustomerState(

@@ -7,6 +7,8 @@ import json
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from plugin import auth, logs
 from tests.support import NOW, WIDGET_SECRET
@@ -126,3 +128,27 @@ def test_the_access_log_takes_the_standard_path_when_set_up_otherwise(
 @pytest.mark.parametrize("text", ["plain line", *CANARIES, *logs._SHAPE_MARKERS])
 def test_the_marker_check_knows_every_shape_marker(text: str) -> None:
     assert logs._has_marker(text) == any(m in text for m in logs._SHAPE_MARKERS)
+
+
+_values = st.one_of(
+    st.text(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@given(st.dictionaries(st.text(), _values, max_size=6))
+def test_the_hand_built_line_is_json_dumps_byte_for_byte(entry: dict[str, object]) -> None:
+    """For flat objects of strings, ints and finite floats, the same bytes as the encoder;
+    for anything else it declines and the encoder is used."""
+    line = logs._plain_json(entry)
+    if line is not None:
+        assert line == json.dumps(entry, ensure_ascii=False)
+    else:
+        assert any(
+            type(v) not in (str, int, float) or v != v or v in (float("inf"), float("-inf"))
+            for v in entry.values()
+        )
