@@ -46,6 +46,11 @@ _INTERVALS: dict[str | None, Interval] = {
 }
 
 
+# An answer of the offers endpoint, kept (plugin/api/widget.py): (made at, good until or None,
+# its body in pieces, the end of each countdown between two pieces).
+KeptAnswer = tuple[int, int | None, tuple[bytes, ...], tuple[int, ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerView:
     context: CustomerContext
@@ -57,9 +62,7 @@ class CustomerView:
     # Where the offers endpoint may keep its answers for this customer, as they stand (None:
     # these facts are not cached). Emptied with the facts: a committed write naming the
     # customer, a new offer snapshot, another token.
-    answers: dict[str | None, tuple[int, int | None, bytes]] | None = dataclasses.field(
-        default=None, compare=False
-    )
+    answers: dict[str | None, KeptAnswer] | None = dataclasses.field(default=None, compare=False)
 
 
 def current_plan(
@@ -100,10 +103,8 @@ class _Entry:
         None
     )
     # The offers endpoint's answers made from this entry for `context` (emptied when it is
-    # remade), by placement: (made at, good until or None, body). See `CustomerView.answers`.
-    answers: dict[str | None, tuple[int, int | None, bytes]] = dataclasses.field(
-        default_factory=dict
-    )
+    # remade), by placement. See `CustomerView.answers`.
+    answers: dict[str | None, KeptAnswer] = dataclasses.field(default_factory=dict)
 
     def offer_state(self, now: int) -> offer_store.CustomerOfferState:
         state = self.state
@@ -439,7 +440,7 @@ def _trimmed(entry: _Entry, since: int) -> customer_store.TargetingFacts:
 
 def kept_answers(
     db: Database, *, identity: CustomerIdentity, snapshot: Snapshot
-) -> dict[str | None, tuple[int, int | None, bytes]] | None:
+) -> dict[str | None, KeptAnswer] | None:
     """`view(...).answers` when it can be had without reading or building anything: the
     customer's facts are cached and their answers were kept for this snapshot and token.
     The offers endpoint looks here first."""

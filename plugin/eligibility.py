@@ -143,6 +143,7 @@ def stable_until(
     now: int,
     max_per_day: int | None,
     spans: Iterable[int] = (),
+    countdowns: bool = True,
 ) -> int | None:
     """The first second after `now` at which `evaluate` over the same offers and state could
     answer otherwise than `result`, its answer at `now` (the offers shown, their variants and
@@ -155,9 +156,11 @@ def stable_until(
     days or minutes, the 24-hour global cap), by `<` or `<=`. So an answer can change only at
     an edge, or at a moment plus a span, or one second after that; the earliest of those
     after `now` is returned. Sometimes earlier than needed, never later. A countdown changes
-    every second. `spans`: more spans the caller's inputs depend on (the history window the
-    facts were read with)."""
-    if any(shown.countdown is not None for shown in result.shown):
+    every second; with `countdowns=False` they are left out, for a caller that counts them down
+    itself: until the second returned, every shown offer's schedule is still open, so its
+    countdown is `ends_at - now`, above zero. `spans`: more spans the caller's inputs depend
+    on (the history window the facts were read with)."""
+    if countdowns and any(shown.countdown is not None for shown in result.shown):
         return now + 1
     first: int | float = float("inf")
     every_span = {0, *spans}

@@ -247,7 +247,7 @@ async def list_offers(request: Request) -> JSONResponse:
         kept = customers.kept_answers(ctx.db, identity=identity, snapshot=snapshot)
         found = kept.get(placement) if kept is not None else None
         if found is not None and found[0] <= now and (found[1] is None or now < found[1]):
-            return OffersAnswer(body=found[2])
+            return OffersAnswer(body=_counted_down(found, now))
     view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
     kept = view.answers if to_plan is None else None
     downgrade = _downgrade_part(to_plan, view, snapshot)
@@ -276,18 +276,17 @@ async def list_offers(request: Request) -> JSONResponse:
     recorder = exposure_recorder(request)
     for offer_id, arm in first_seen:
         await recorder.record(offer_id=offer_id, customer_id=identity.customer_id, arm=arm, now=now)
-    answer = OffersAnswer(
-        {
-            "object": "list",
-            "data": [_shown_document(s, snapshot, view.context) for s in result.shown],
-            "has_more": False,
-            **downgrade,
-        }
-    )
-    # Keep the answer until the first second it could differ (`eligibility.stable_until`),
-    # or until the facts, the snapshot or the token change (the kept answers go with them).
-    # Not after a first exposure: its write is on its way, and the customer's next request
-    # will see it recorded.
+    document = {
+        "object": "list",
+        "data": [_shown_document(s, snapshot, view.context) for s in result.shown],
+        "has_more": False,
+        **downgrade,
+    }
+    answer = OffersAnswer(document)
+    # Keep the answer until the first second it could differ otherwise than by counting down
+    # (`eligibility.stable_until`), or until the facts, the snapshot or the token change (the
+    # kept answers go with them). Not after a first exposure: its write is on its way, and the
+    # customer's next request will see it recorded.
     if kept is not None and not first_seen and len(kept) < ANSWERS_KEPT:
         until = eligibility.stable_until(
             candidates,
@@ -296,9 +295,50 @@ async def list_offers(request: Request) -> JSONResponse:
             now=now,
             max_per_day=MAX_PER_DAY,
             spans=(offer_store.HISTORY_DAYS * 86_400,),
+            countdowns=False,
         )
-        kept[placement] = (now, until, bytes(answer.body))  # bytes already: no copy
+        kept[placement] = _kept(document, bytes(answer.body), now=now, until=until)
     return answer
+
+
+# A countdown in a kept answer: rendered as a number no real countdown has, then split there.
+_COUNTDOWN = b'"countdown_seconds":'
+_MARK = -7_355_608_000
+
+
+def _kept(
+    document: dict[str, Any], body: bytes, *, now: int, until: int | None
+) -> customers.KeptAnswer:
+    """`body` (`document` rendered at `now`) in pieces around its countdowns, with each
+    countdown's end, so a later request recounts them (`_counted_down`). The key's bytes with
+    an unescaped quote only ever come from the encoder (a quote inside a string is `\"`)."""
+    shown = [d for d in document["data"] if d["countdown_seconds"] is not None]
+    if not shown:
+        return (now, until, (body,), ())
+    ends = tuple(now + d["countdown_seconds"] for d in shown)
+    marked = dict(document, data=[dict(d) for d in document["data"]])
+    n = 0
+    for offer in marked["data"]:
+        if offer["countdown_seconds"] is not None:
+            offer["countdown_seconds"] = _MARK - n
+            n += 1
+    rendered = bytes(OffersAnswer(marked).body)
+    parts = []
+    for n in range(len(ends)):
+        head, _, rendered = rendered.partition(_COUNTDOWN + b"%d" % (_MARK - n))
+        parts.append(head + _COUNTDOWN)
+    parts.append(rendered)
+    return (now, until, tuple(parts), ends)
+
+
+def _counted_down(kept: customers.KeptAnswer, now: int) -> bytes:
+    parts, ends = kept[2], kept[3]
+    if not ends:
+        return parts[0]
+    pieces = [parts[0]]
+    for end, part in zip(ends, parts[1:], strict=True):
+        pieces += (b"%d" % max(0, end - now), part)
+    return b"".join(pieces)
 
 
 async def post_event(request: Request) -> JSONResponse:

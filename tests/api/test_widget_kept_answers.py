@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from plugin.auth import MAX_TOKEN_TTL
 from plugin.clock import FixedClock
 from tests.factories import ADMIN, customer_headers
+from tests.support import NOW
 
 ACME = customer_headers("acme", ttl=MAX_TOKEN_TTL)
 Ask = Callable[[], Awaitable[Any]]
@@ -127,3 +128,17 @@ async def test_a_clock_set_back_is_answered_for_its_own_time(
     assert len(await ask()) == 1
     clock.advance(-5)
     assert await ask() == []
+
+
+async def test_a_kept_countdown_is_recounted_whatever_the_copy_says(
+    shop: httpx.AsyncClient, ask: Ask, clock: FixedClock
+) -> None:
+    """The kept answer is split at its countdown; copy that imitates one stays as written."""
+    title = 'Only "countdown_seconds":-7355608000 left'
+    variants = [{"key": "control", "copy": {"title": title, "body": "countdown_seconds"}}]
+    await _patch(shop, {"schedule": {"ends_at": clock.now() + 100}, "variants": variants})
+    for elapsed in (0, 0, 1, 40):
+        clock.advance(elapsed)
+        (offer,) = await ask()
+        assert offer["copy"]["title"] == title
+        assert offer["countdown_seconds"] == 100 - (clock.now() - NOW)

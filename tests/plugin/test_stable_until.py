@@ -140,6 +140,39 @@ def test_the_answer_holds_every_second_until_stable_until(data: st.DataObject) -
         assert _answer(at(until - 1)) == _answer(result)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_left_to_the_caller_countdowns_only_count_down_until_stable_until(
+    data: st.DataObject,
+) -> None:
+    """With `countdowns=False`: the same answer but for the countdowns, each of them
+    `ends_at - t` and above zero, every second until `stable_until`."""
+    offers = data.draw(_offers())
+    state = data.draw(_states(offers))
+    max_per_day = data.draw(st.none() | st.integers(1, 3))
+
+    def at(t: int) -> Result:
+        return eligibility.evaluate(
+            offers, state, placement="banner", now=t, max_per_day=max_per_day
+        )
+
+    result = at(NOW)
+    until = eligibility.stable_until(
+        offers, state, result, now=NOW, max_per_day=max_per_day, countdowns=False
+    )
+    last = NOW + SCAN if until is None else min(until, NOW + SCAN)
+    for t in range(NOW, last):
+        again = at(t)
+        assert [(s.offer.id, s.variant.key) for s in again.shown] == [
+            (s.offer.id, s.variant.key) for s in result.shown
+        ]
+        assert [o.id for o in again.held_out] == [o.id for o in result.held_out]
+        for shown in again.shown:
+            ends_at = shown.offer.window.ends_at
+            if ends_at is not None:
+                assert shown.countdown == ends_at - t > 0
+
+
 def test_a_countdown_changes_the_answer_every_second() -> None:
     offer = Offer(
         id="offer_sale",
