@@ -30,6 +30,7 @@ from plugin.middleware import (
     BodyLimitMiddleware,
     WidgetOffersMiddleware,
     WidgetScriptMiddleware,
+    add_vary_origin,
     hot_routes_first,
 )
 from plugin.services import Services
@@ -117,21 +118,12 @@ class WidgetCorsMiddleware:
 
 
 def _vary_origin(send: Send) -> Send:
-    """`send`, adding `Origin` to the response's `Vary` exactly as Starlette's CORSMiddleware
-    does for a request without an Origin header (one `vary` header, in the first one's place,
-    joined with ", "; the message's header list changed in place)."""
+    """`send`, adding `Origin` to the response's `Vary` as Starlette's CORSMiddleware does for
+    a request without an Origin header (`add_vary_origin`, on the message's header list)."""
 
     async def sender(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = message.setdefault("headers", [])
-            found = [i for i, (name, _) in enumerate(headers) if name == b"vary"]
-            value = b", ".join([*(headers[i][1] for i in found), b"Origin"])
-            for i in reversed(found[1:]):
-                del headers[i]
-            if found:
-                headers[found[0]] = (b"vary", value)
-            else:
-                headers.append((b"vary", value))
+            add_vary_origin(message.setdefault("headers", []))
         await send(message)
 
     return sender
@@ -196,10 +188,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
         routes=hot_routes_first(routes()) + extra,
         middleware=[
             Middleware(AccessLogMiddleware),
+            Middleware(WidgetOffersMiddleware),
             Middleware(WidgetScriptMiddleware),
             Middleware(WidgetCorsMiddleware, allowed_origins=list(settings.allowed_origins)),
             Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),
-            Middleware(WidgetOffersMiddleware),
         ],
         exception_handlers={
             ApiError: _api_error,

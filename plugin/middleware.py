@@ -187,13 +187,16 @@ class WidgetScriptMiddleware:
 
 
 class WidgetOffersMiddleware:
-    """`GET /api/v1/widget/offers` handed straight to its handler (plugin/api/widget.py),
-    without the router, the exception layer and the route's request wrapper in between: every
-    page view of the SaaS asks it, and those layers cost about as much as the handler's own
-    work on a cached customer. Placed innermost, so the access log, CORS and the body limit
-    see it as before; an `ApiError` becomes its JSON answer as the app's handler would make
-    it, anything else goes up to the server-error layer as before. Other methods and paths
-    go on through the whole stack (a POST still gets its 405)."""
+    """`GET /api/v1/widget/offers` handed straight to its handler (plugin/api/widget.py): every
+    page view of the SaaS asks it, and the layers in between cost about as much as the
+    handler's own work on a customer whose answer is kept. Placed right inside the access
+    log (which sees it as before), it does itself what the skipped layers would do for a
+    request with neither an `Origin` nor a `Content-Length` header: CORS adds `Vary: Origin`
+    (`add_vary_origin`), the body limit has nothing to check, the script's layer passes it on,
+    and the router and exception layer would call this handler and make an `ApiError` its
+    JSON answer. Anything else goes on through the whole stack: a browser's cross-origin
+    request (CORS proper), a request declaring a body (the limit), other methods (a POST
+    still gets its 405) and paths. tests/api/test_widget_fast_path.py compares the answers."""
 
     PATH = "/api/v1/widget/offers"
 
@@ -204,14 +207,31 @@ class WidgetOffersMiddleware:
         self._handler = list_offers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not _is_get(scope, self.PATH):
+        if not _is_get(scope, self.PATH) or any(
+            name == b"origin" or name == b"content-length" for name, _ in scope["headers"]
+        ):
             await self.app(scope, receive, send)
             return
         try:
             response = await self._handler(Request(scope, receive))
         except ApiError as error:
             response = to_response(error)
+        add_vary_origin(response.raw_headers)
         await response(scope, receive, send)
+
+
+def add_vary_origin(headers: list[tuple[bytes, bytes]]) -> None:
+    """Add `Origin` to the `Vary` of a response's header list, in place, exactly as
+    Starlette's CORSMiddleware does for a request without an Origin header: one `vary`
+    header, in the first one's place, its values joined with ", "."""
+    found = [i for i, (name, _) in enumerate(headers) if name == b"vary"]
+    value = b", ".join([*(headers[i][1] for i in found), b"Origin"])
+    for i in reversed(found[1:]):
+        del headers[i]
+    if found:
+        headers[found[0]] = (b"vary", value)
+    else:
+        headers.append((b"vary", value))
 
 
 # The paths that carry nearly all traffic: the widget's offers on every page view of the SaaS,

@@ -140,15 +140,22 @@ _values = st.one_of(
 )
 
 
-@given(st.dictionaries(st.text(), _values, max_size=6))
-def test_the_hand_built_line_is_json_dumps_byte_for_byte(entry: dict[str, object]) -> None:
-    """For flat objects of strings, ints and finite floats, the same bytes as the encoder;
-    for anything else it declines and the encoder is used."""
-    line = logs._plain_json(entry)
-    if line is not None:
-        assert line == json.dumps(entry, ensure_ascii=False)
-    else:
-        assert any(
-            type(v) not in (str, int, float) or v != v or v in (float("inf"), float("-inf"))
-            for v in entry.values()
-        )
+@given(
+    st.dictionaries(st.sampled_from(["path", "status", "ts", "event", "_x", "msg"]) | st.text(),
+                    _values, max_size=6),
+    st.floats(0, 2e9),
+)  # fmt: skip
+def test_an_info_line_is_the_standard_formatters_line_byte_for_byte(
+    fields: dict[str, object], created: float
+) -> None:
+    """Any fields, those it joins by hand (strings, ints, finite floats) and those it leaves
+    to the encoder: the same bytes as `format` of the record `makeRecord` would make."""
+    formatter = logs.JsonFormatter(logs.Redactor([]))
+    if any(key in logs._STANDARD for key in fields):
+        return  # makeRecord refuses to overwrite a record's own attributes
+    record = logging.makeLogRecord(
+        {"name": "uplift.t", "levelno": logging.INFO, "levelname": "INFO", "msg": "request"}
+    )
+    record.created = created
+    record.__dict__.update(fields)
+    assert formatter.info_line(created, "uplift.t", "request", fields) == formatter.format(record)
