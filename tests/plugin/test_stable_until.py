@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import given, settings
@@ -46,6 +47,22 @@ _rules: st.SearchStrategy[Rule] = st.one_of(
 )
 
 
+def _offer(offer_id: str, **overrides: Any) -> Offer:
+    values: dict[str, Any] = {
+        "id": offer_id,
+        "name": offer_id,
+        "kind": "upgrade",
+        "variants": (
+            OfferVariant("control", Copy(title="Upgrade")),
+            OfferVariant("bold", Copy(title="Upgrade now")),
+        ),
+        "target_prices": ("price_pro_monthly",),
+        "placements": ("banner",),
+        "status": "active",
+    }
+    return Offer(**(values | overrides))
+
+
 @st.composite
 def _offers(draw: st.DrawFn) -> list[Offer]:
     offers = []
@@ -55,17 +72,8 @@ def _offers(draw: st.DrawFn) -> list[Offer]:
         if starts is not None and ends is not None and ends <= starts:
             starts, ends = None, ends
         offers.append(
-            Offer(
-                id=f"offer_{n}",
-                name=f"Offer {n}",
-                kind="upgrade",
-                variants=(
-                    OfferVariant("control", Copy(title="Upgrade")),
-                    OfferVariant("bold", Copy(title="Upgrade now")),
-                ),
-                target_prices=("price_pro_monthly",),
-                placements=("banner",),
-                status="active",
+            _offer(
+                f"offer_{n}",
                 priority=draw(st.integers(0, 2)),
                 targeting=draw(_rules),
                 window=Window(starts, ends),
@@ -108,6 +116,22 @@ def _states(draw: st.DrawFn, offers: list[Offer]) -> CustomerState:
     )
 
 
+def _case(
+    data: st.DataObject,
+) -> tuple[list[Offer], CustomerState, int | None, Callable[[int], Result]]:
+    """Offers, a customer, a global cap, and the evaluation at a given second."""
+    offers = data.draw(_offers())
+    state = data.draw(_states(offers))
+    max_per_day = data.draw(st.none() | st.integers(1, 3))
+
+    def at(t: int) -> Result:
+        return eligibility.evaluate(
+            offers, state, placement="banner", now=t, max_per_day=max_per_day
+        )
+
+    return offers, state, max_per_day, at
+
+
 def _answer(result: Result) -> Any:
     return (
         [(s.offer.id, s.variant.key, s.countdown) for s in result.shown],
@@ -120,14 +144,7 @@ def _answer(result: Result) -> Any:
 def test_the_answer_holds_every_second_until_stable_until(data: st.DataObject) -> None:
     """Any offers, any customer: from `now` to the second before `stable_until`, evaluating
     again gives exactly the same answer (shown offers, variants, countdowns, holdout)."""
-    offers = data.draw(_offers())
-    state = data.draw(_states(offers))
-    max_per_day = data.draw(st.none() | st.integers(1, 3))
-
-    def at(t: int) -> Result:
-        return eligibility.evaluate(
-            offers, state, placement="banner", now=t, max_per_day=max_per_day
-        )
+    offers, state, max_per_day, at = _case(data)
 
     now = NOW
     result = at(now)
@@ -147,14 +164,7 @@ def test_left_to_the_caller_countdowns_only_count_down_until_stable_until(
 ) -> None:
     """With `countdowns=False`: the same answer but for the countdowns, each of them
     `ends_at - t` and above zero, every second until `stable_until`."""
-    offers = data.draw(_offers())
-    state = data.draw(_states(offers))
-    max_per_day = data.draw(st.none() | st.integers(1, 3))
-
-    def at(t: int) -> Result:
-        return eligibility.evaluate(
-            offers, state, placement="banner", now=t, max_per_day=max_per_day
-        )
+    offers, state, max_per_day, at = _case(data)
 
     result = at(NOW)
     until = eligibility.stable_until(
@@ -174,16 +184,7 @@ def test_left_to_the_caller_countdowns_only_count_down_until_stable_until(
 
 
 def test_a_countdown_changes_the_answer_every_second() -> None:
-    offer = Offer(
-        id="offer_sale",
-        name="Sale",
-        kind="upgrade",
-        variants=(OfferVariant("control", Copy(title="Upgrade")),),
-        target_prices=("price_pro_monthly",),
-        placements=("banner",),
-        status="active",
-        window=Window(ends_at=NOW + 3 * DAY),
-    )
+    offer = _offer("offer_sale", window=Window(ends_at=NOW + 3 * DAY))
     state = CustomerState(CustomerContext(customer_id="cust_1"))
     result = eligibility.evaluate([offer], state, placement="banner", now=NOW)
     assert [s.countdown for s in result.shown] == [3 * DAY]
@@ -191,16 +192,7 @@ def test_a_countdown_changes_the_answer_every_second() -> None:
 
 
 def test_an_answer_that_depends_on_no_time_holds_until_something_else_changes() -> None:
-    offer = Offer(
-        id="offer_pro",
-        name="Pro",
-        kind="upgrade",
-        variants=(OfferVariant("control", Copy(title="Upgrade")),),
-        target_prices=("price_pro_monthly",),
-        placements=("banner",),
-        status="active",
-        targeting=PlanIs(("basic",)),
-    )
+    offer = _offer("offer_pro", targeting=PlanIs(("basic",)))
     state = CustomerState(
         CustomerContext(customer_id="cust_1", plan=PlanState(plan="basic", interval="month"))
     )
