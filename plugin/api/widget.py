@@ -3,6 +3,9 @@
 `GET /api/v1/widget/offers` is on the hot path of every page with an upgrade button: it reads
 the offer snapshot from memory, the customer's state with one read connection, evaluates, and
 writes only when a customer meets an offer for the first time (the sticky experiment arm).
+The answer is then kept with the customer's cached facts, per placement, until the first
+second it could change (`eligibility.stable_until`) or the facts, the offers or the token do;
+countdowns in it are recounted per request. A repeat request is answered from it.
 """
 
 from __future__ import annotations
