@@ -96,8 +96,10 @@ class OfferSnapshot:
         self._checking, self._checked_at = True, loop_time
         generation = self._generation
         try:
-            async with self._db.read() as conn:
-                version = await audit_store.latest_seq(conn)
+            version = audit_store.latest_seq_now(self._db)
+            if version is None:
+                async with self._db.read() as conn:
+                    version = await audit_store.latest_seq(conn)
             if version != current.version:
                 current = await self._load(version)
                 if generation == self._generation:

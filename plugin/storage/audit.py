@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from plugin.storage import Connection, Row
+from plugin.storage import Connection, ReadWouldWait, Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,24 @@ async def page(conn: Connection, *, limit: int, before_seq: int | None) -> list[
     return [_entry(row) for row in rows]
 
 
+_LATEST = "SELECT coalesce(max(seq), 0) AS seq FROM audit_log"
+
+
 async def latest_seq(conn: Connection) -> int:
     """The configuration version: every admin change writes one row (a primary-key lookup)."""
-    return int(await conn.fetch_value("SELECT coalesce(max(seq), 0) FROM audit_log"))
+    return int(await conn.fetch_value(_LATEST))
+
+
+def latest_seq_now(db: object) -> int | None:
+    """`latest_seq` read on the caller's own thread, when the database offers that (SQLite:
+    `fetch_one_now`) and can answer without waiting; else None (use `latest_seq`). The offer
+    snapshot asks once a second from a busy event loop, where a hop to a reader thread made
+    the loop wait for the GIL."""
+    fetch = getattr(db, "fetch_one_now", None)
+    if fetch is None:
+        return None
+    try:
+        row = fetch(_LATEST, {})
+    except ReadWouldWait:
+        return None
+    return int(row["seq"])

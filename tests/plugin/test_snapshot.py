@@ -13,7 +13,7 @@ import pytest
 from plugin import storage
 from plugin.offers import Copy, Offer, OfferVariant
 from plugin.snapshot import OfferSnapshot
-from plugin.storage import Connection, Database
+from plugin.storage import Connection, Database, ReadWouldWait
 from plugin.storage import audit as audit_store
 from plugin.storage import offers as offer_store
 from tests.factories import seed_catalog
@@ -57,6 +57,14 @@ class GatedReads:
             await self.gate.wait()
         async with self._db.read() as conn:
             yield conn
+
+    def fetch_one_now(self, sql: str, params: dict[str, Any]) -> Any:
+        """SQLite's read on the loop's thread, busy while the gate is held (so the check
+        takes the pool and waits there); PostgreSQL has none: always the pool."""
+        fetch = getattr(self._db, "fetch_one_now", None)
+        if self.held or fetch is None:
+            raise ReadWouldWait("held")
+        return fetch(sql, params)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._db, name)
@@ -124,3 +132,31 @@ async def test_requests_without_a_snapshot_share_one_load(db: Database) -> None:
     loaded = await asyncio.gather(*(snapshots.get() for _ in range(5)))
     assert all(s is loaded[0] for s in loaded)
     assert _ids(loaded[0].offers) == {"offer_a"}
+
+
+async def test_on_sqlite_the_version_check_needs_no_reader_thread(db: Database) -> None:
+    """The once-a-second check reads on the loop's own thread (no hop to a reader thread, so
+    no wait for the GIL under load); only a moved version costs a reload through the pool."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL reads through its pool")
+    await _add_offer(db, "offer_a")
+    counted = GatedReads(db)
+    reads = 0
+    pool_read = counted.read
+
+    @asynccontextmanager
+    async def read() -> AsyncIterator[Connection]:
+        nonlocal reads
+        reads += 1
+        async with pool_read() as conn:
+            yield conn
+
+    counted.read = read  # type: ignore[method-assign]
+    snapshots = OfferSnapshot(counted, poll_seconds=0)
+    first = await snapshots.get()
+    reads = 0
+    for _ in range(3):
+        assert await snapshots.get() is first
+    assert reads == 0
+    await _add_offer(db, "offer_b")
+    assert _ids((await snapshots.get()).offers) == {"offer_a", "offer_b"}
