@@ -28,6 +28,7 @@ from plugin.logs import get_logger
 from plugin.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
+    StripeWebhookMiddleware,
     WidgetOffersMiddleware,
     WidgetScriptMiddleware,
     hot_routes_first,
@@ -200,6 +201,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
             Middleware(WidgetCorsMiddleware, allowed_origins=list(settings.allowed_origins)),
             Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),
             Middleware(WidgetOffersMiddleware),
+            Middleware(StripeWebhookMiddleware),
         ],
         exception_handlers={
             ApiError: _api_error,
