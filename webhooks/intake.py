@@ -9,12 +9,18 @@ alone, a request waits for nothing but its own transaction. The promise is uncha
 waiter is answered before the transaction holding its row has committed. If the batch fails,
 each event is tried in a transaction of its own, so only a row the database itself refuses
 gets an error (a 500, and Stripe retries).
+
+The worker processes stored events in the same process and needs the same write lock, so a
+burst would have it queue its transactions between intake's batches and every delivery wait
+behind them. `wait_quiet` lets it wait while deliveries are arriving: Stripe only needs the
+acknowledgement fast (it retries what it does not get), processing can follow the burst.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 
 from plugin.storage import Database
 from webhooks import store
@@ -29,6 +35,7 @@ class IntakeQueue:
         self._db = db
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._last_arrival = -math.inf  # event loop time of the latest delivery
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="uplift-webhook-intake")
@@ -44,11 +51,25 @@ class IntakeQueue:
 
     async def store(self, event: store.NewEvent) -> bool:
         """Store `event`; returns False for a redelivery. Returns only after the COMMIT."""
+        loop = asyncio.get_running_loop()
+        self._last_arrival = loop.time()
         if self._task is None or self._task.done():
             return await store.insert(self._db, event=event)
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[bool] = loop.create_future()
         self._queue.put_nowait((event, future))
         return await future
+
+    async def wait_quiet(self, *, quiet: float, at_most: float) -> None:
+        """Return once no delivery has arrived for `quiet` seconds, or after `at_most`
+        seconds however busy intake is (so whoever waits still makes progress)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + at_most
+        while True:
+            now = loop.time()
+            calm = self._last_arrival + quiet
+            if calm <= now or give_up <= now:
+                return
+            await asyncio.sleep(min(calm, give_up) - now)
 
     async def _run(self) -> None:
         stopping = False
