@@ -198,11 +198,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
         routes=hot_routes_first(routes()) + extra,
         middleware=[
             Middleware(AccessLogMiddleware),
+            Middleware(StripeWebhookMiddleware, max_bytes=MAX_BODY_BYTES),
             Middleware(WidgetScriptMiddleware),
             Middleware(WidgetCorsMiddleware, allowed_origins=list(settings.allowed_origins)),
             Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),
             Middleware(WidgetOffersMiddleware),
-            Middleware(StripeWebhookMiddleware),
         ],
         exception_handlers={
             ApiError: _api_error,
