@@ -8,34 +8,21 @@ app with it and to the same app without it, and the two answers must match byte 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import cast
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from plugin.app import MAX_BODY_BYTES, create_app
 from plugin.clock import FixedClock
 from plugin.middleware import StripeWebhookMiddleware
 from plugin.settings import Settings
 from plugin.storage import Database
-from tests.support import NOW, WEBHOOK_SECRET, sign_webhook
+from tests.support import NOW, WEBHOOK_SECRET, same_answer, sign_webhook, started
 from tests.webhooks import factories as f
 
 PATH = "/webhooks/stripe"
 Send = Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]]
-
-
-@asynccontextmanager
-async def _started(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://uplift.test"
-        ) as http,
-    ):
-        yield http
 
 
 @pytest.fixture
@@ -49,7 +36,7 @@ async def both(
         m for m in full.user_middleware if cast(object, m.cls) is not StripeWebhookMiddleware
     ]
     assert len(full.user_middleware) == len(fast.user_middleware) - 1
-    async with _started(fast) as fast_http, _started(full) as full_http:
+    async with started(fast) as fast_http, started(full) as full_http:
         yield fast_http, full_http
 
 
@@ -60,15 +47,6 @@ def _signed(document_id: str) -> tuple[bytes, dict[str, str]]:
         "Content-Type": "application/json",
     }
     return payload, headers
-
-
-def _same(fast: httpx.Response, full: httpx.Response) -> None:
-    assert fast.status_code == full.status_code
-    assert fast.content == full.content
-    drop = {"x-request-id"}
-    assert [h for h in fast.headers.multi_items() if h[0] not in drop] == [
-        h for h in full.headers.multi_items() if h[0] not in drop
-    ]
 
 
 async def _new_event(http: httpx.AsyncClient, name: str) -> httpx.Response:
@@ -139,4 +117,4 @@ async def test_fast_path_answers_as_the_full_stack(
     fast, full = both
     answer = await send(fast, "a")
     assert answer.status_code == status
-    _same(answer, await send(full, "b"))
+    same_answer(answer, await send(full, "b"))
