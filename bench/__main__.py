@@ -262,6 +262,8 @@ def bench_webhooks(args: argparse.Namespace, wrk_bin: str, tmp: Path) -> dict[st
                 # The server keeps running: how long its worker takes for the rest.
                 drain, pending = webhook_bench.drain_seconds(db)
         result = wrk.parse(out, args.seconds)
+        if result["requests"] > events_per_run:
+            print(f"  warning: {name} sent more requests than distinct events", file=sys.stderr)
         result["cpu_us_per_request"] = 1e6 * cpu / max(1, result["requests"])
         sent, unanswered = sent_ids(events, out)
         missing = sent - stored_ids
