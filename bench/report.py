@@ -94,6 +94,18 @@ def _row(name: str, r: dict[str, Any], base: dict[str, Any]) -> str:
     )
 
 
+def _drained(uplift: dict[str, Any]) -> str:
+    """How the backlog went after the load (results from before drains were measured: nothing)."""
+    if "drain_s" not in uplift:
+        return "."
+    if uplift.get("pending_after_drain"):
+        return (
+            f", and {uplift['pending_after_drain']:,.0f} were still pending"
+            f" {uplift['drain_s']:.0f} s after the load stopped."
+        )
+    return f", and the rest {uplift['drain_s']:.0f} s after the load stopped (server idle)."
+
+
 def markdown(results: dict[str, Any]) -> str:
     m, s = results["machine"], results["settings"]
     load = ", ".join(f"{x:.2f}" for x in m["load_average_at_start"])
@@ -129,7 +141,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"Uplift stored {uplift['stored']:,.0f} distinct events (median run) of "
                 f"{uplift['distinct_sent']:,.0f} sent; missing {uplift['missing']:.0f}, "
                 f"unanswered when wrk stopped {uplift['unanswered_at_stop']:.0f}; its worker had "
-                f"processed {uplift['processed_at_stop']:,.0f} by then.",
+                f"processed {uplift['processed_at_stop']:,.0f} by then" + _drained(uplift),
             ]
         lines.append("")
     micro = results.get("micro")

@@ -28,6 +28,7 @@ from plugin.logs import get_logger
 from plugin.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
+    StripeWebhookMiddleware,
     WidgetOffersMiddleware,
     WidgetScriptMiddleware,
     add_vary_origin,
@@ -151,13 +152,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
                 api_base=settings.stripe_api_base,
             )
         app.state.services = Services(settings=settings, db=db, clock=the_clock, gateway=gateway)
-        # Processes stored webhook events after their 200; on start, whatever a crash left.
-        worker = Worker(db=db, gateway=gateway, clock=the_clock)
-        app.state.webhook_worker = worker
-        await worker.start()
         # Concurrent webhook deliveries share one write transaction (group commit).
         intake = IntakeQueue(db=db)
         app.state.webhook_intake = intake
+        # Processes stored webhook events after their 200 (holding back while deliveries
+        # arrive); on start, whatever a crash left.
+        worker = Worker(db=db, gateway=gateway, clock=the_clock, intake=intake)
+        app.state.webhook_worker = worker
+        await worker.start()
         await intake.start()
         # First exposures are written in batches after the response (plugin/exposures.py).
         exposures = ExposureRecorder(db=db)
@@ -189,6 +191,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
         middleware=[
             Middleware(AccessLogMiddleware),
             Middleware(WidgetOffersMiddleware),
+            Middleware(StripeWebhookMiddleware, max_bytes=MAX_BODY_BYTES),
             Middleware(WidgetScriptMiddleware),
             Middleware(WidgetCorsMiddleware, allowed_origins=list(settings.allowed_origins)),
             Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),

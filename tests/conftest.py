@@ -45,6 +45,7 @@ from tests.support import (
     WEBHOOK_SECRET,
     WIDGET_SECRET,
     free_port,
+    started,
     stop,
     uplift_env,
     wait_until_ready,
@@ -183,13 +184,7 @@ def app(settings: Settings, clock: FixedClock, db: Database) -> Starlette:
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    # ASGITransport does not run the lifespan (httpx #350), so enter it here.
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://uplift.test"
-        ) as http,
-    ):
+    async with started(app) as http:
         yield http
 
 

@@ -7,10 +7,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from plugin.storage import Database
 from plugin.storage import subscriptions as subscription_store
@@ -28,6 +31,29 @@ WEBHOOK_SECRET = "whsec_tests_0123456789abcdef"
 # UPLIFT_TEST_DATABASE=postgres.
 ON_POSTGRES = os.environ.get("UPLIFT_TEST_DATABASE", "sqlite") == "postgres"
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite itself (its file, pragmas)")
+
+
+@asynccontextmanager
+async def started(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for `app`, with the app's lifespan entered: ASGITransport does not run it
+    (httpx #350)."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://uplift.test"
+        ) as http,
+    ):
+        yield http
+
+
+def same_answer(a: httpx.Response, b: httpx.Response) -> None:
+    """Assert two answers are the same: status, body, and every header but the request id."""
+    assert a.status_code == b.status_code
+    assert a.content == b.content
+    drop = {"x-request-id"}
+    assert [h for h in a.headers.multi_items() if h[0] not in drop] == [
+        h for h in b.headers.multi_items() if h[0] not in drop
+    ]
 
 
 def free_port() -> int:

@@ -4,33 +4,47 @@ Order (STYLE habit 10): the header must be there, the raw bytes must carry a val
 from a configured secret, the body must be a Stripe snapshot event; only then is anything
 written. The 200 goes out after the insert has committed (RELIABILITY-NOTES rule 2), for a
 redelivered id too. Every rejection is a 400 in the contract's error shape, never a 500.
+
+Two ways in, one path: the route (`stripe_webhook`) and, for every real delivery, the fast
+path in plugin/middleware.py (`StripeWebhookMiddleware`), which skips the router and answers
+with the same bytes. Both call `require_signature_header`, then `accept`.
 """
 
 from __future__ import annotations
 
+from starlette.datastructures import State
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 from plugin.errors import BadRequest
-from plugin.services import services
+from plugin.services import Services
 from webhooks import signature, store
 from webhooks.events import EventError, parse_event
 from webhooks.intake import IntakeQueue
 from webhooks.worker import Worker
 
+# The two answers, rendered once: what `JSONResponse({"received": True, "duplicate": …})`
+# renders (compact separators), without a `json.dumps` per delivery.
+RECEIVED = b'{"received":true,"duplicate":false}'
+DUPLICATE = b'{"received":true,"duplicate":true}'
 
-def worker(request: Request) -> Worker | None:
-    found: Worker | None = getattr(request.app.state, "webhook_worker", None)
+
+def worker(state: State) -> Worker | None:
+    found: Worker | None = getattr(state, "webhook_worker", None)
     return found
 
 
-async def stripe_webhook(request: Request) -> JSONResponse:
-    ctx = services(request)
-    header = request.headers.get("stripe-signature")
+def require_signature_header(header: str | None) -> str:
     # Fail fast on a request that cannot be from Stripe, before reading a possibly large body.
     if not header:
         raise BadRequest("The Stripe-Signature header is missing.", code="signature_missing")
-    payload = await request.body()
+    return header
+
+
+async def accept(state: State, *, header: str, payload: bytes) -> bytes:
+    """Verify, parse and store one delivery; returns the 200's body once its row has
+    committed. Raises `BadRequest` for anything that is not a verified Stripe event."""
+    ctx: Services = state.services
     now = ctx.clock.now()
     try:
         signature.verify(
@@ -51,13 +65,21 @@ async def stripe_webhook(request: Request) -> JSONResponse:
         payload=payload.decode("utf-8"),
         received_at=now,
     )
-    intake: IntakeQueue | None = getattr(request.app.state, "webhook_intake", None)
+    intake: IntakeQueue | None = getattr(state, "webhook_intake", None)
     if intake is not None:
         stored = await intake.store(event_row)
     else:
         stored = await store.insert(ctx.db, event=event_row)
-    if stored:
-        found = worker(request)
-        if found is not None:
-            found.wake()
-    return JSONResponse({"received": True, "duplicate": not stored})
+    if not stored:
+        return DUPLICATE
+    found = worker(state)
+    if found is not None:
+        found.wake()
+    return RECEIVED
+
+
+async def stripe_webhook(request: Request) -> Response:
+    header = require_signature_header(request.headers.get("stripe-signature"))
+    payload = await request.body()
+    body = await accept(request.app.state, header=header, payload=payload)
+    return Response(body, media_type="application/json")

@@ -3,6 +3,11 @@
 Started and stopped by the app's lifespan. The endpoint wakes it after each new event; otherwise
 it sleeps until the next retry falls due. On start it makes every unfinished event due at once,
 so events stored before a crash are processed without waiting for Stripe to resend them.
+
+While deliveries are arriving it holds back (`IntakeQueue.wait_quiet`): each of its
+transactions would make a batch of waiting deliveries wait too, and in a burst that cost intake
+a quarter of its rate. It still takes one event every `MAX_DEFER` however long the burst, and
+the rest once intake has been quiet for `INTAKE_QUIET`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from plugin.stripe_gateway import StripeGateway
 from webhooks import dispatch, store
 from webhooks.dispatch import Handler
 from webhooks.handlers import Context
+from webhooks.intake import IntakeQueue
 
 log = get_logger("webhooks")
 
@@ -29,6 +35,8 @@ SHARED_MAX_SLEEP = 5.0
 ERROR_PAUSE = 1.0  # after an unexpected error (database trouble), before trying again
 HELD_ELSEWHERE_POLL = 1.0  # due events another instance holds: how often to look again
 STOP_GRACE = 10.0  # how long shutdown waits for the event in hand before cancelling it
+INTAKE_QUIET = 0.05  # no delivery for this long: intake is not busy, process
+MAX_DEFER = 0.1  # however busy intake is, one event at least this often
 
 
 class Worker:
@@ -39,8 +47,10 @@ class Worker:
         gateway: StripeGateway | None,
         clock: Clock,
         table: Mapping[str, Handler] = dispatch.HANDLERS,
+        intake: IntakeQueue | None = None,
     ) -> None:
         self._db = db
+        self._intake = intake
         self._gateway = gateway
         self._clock = clock
         self._table = table
@@ -88,6 +98,8 @@ class Worker:
                 if not batch:
                     return done
                 for n, stored in enumerate(batch):
+                    if self._intake is not None and not self._stopping:
+                        await self._intake.wait_quiet(quiet=INTAKE_QUIET, at_most=MAX_DEFER)
                     if self._stopping:
                         await claims.give_back(batch[n:], now=self._clock.now())
                         return done

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from plugin.app import create_app
 from plugin.clock import Clock
 from plugin.settings import Settings
-from tests.support import NOW, WEBHOOK_SECRET, sign_webhook
+from tests.support import NOW, WEBHOOK_SECRET, sign_webhook, started
 from tests.webhooks.factories import body
 from webhooks.worker import Worker
 
@@ -59,10 +59,5 @@ async def running_app(
 ) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
     """An app started inside the test (for tests that prepare the store before it runs)."""
     app = create_app(settings, clock=clock)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://uplift.test"
-        ) as http,
-    ):
+    async with started(app) as http:
         yield app, http

@@ -1,16 +1,22 @@
-"""webhooks/worker.py: recovery on start, and a clean stop between events."""
+"""webhooks/worker.py: recovery on start, a clean stop between events, and holding back while
+deliveries arrive."""
 
 from __future__ import annotations
 
 import asyncio
 
+import httpx
+from starlette.applications import Starlette
+
 from plugin.clock import FixedClock
 from plugin.storage import Database
 from tests.support import NOW
 from tests.webhooks import factories as f
+from tests.webhooks.support import post_signed, settle
 from webhooks import dispatch, store
 from webhooks.events import Event
 from webhooks.handlers import Context
+from webhooks.intake import IntakeQueue
 from webhooks.worker import Worker
 
 TYPE = "customer.subscription.created"
@@ -83,3 +89,73 @@ async def test_stop_finishes_the_event_in_hand_and_gives_back_the_rest(
         rest = await store.get(db, event_id)
         assert rest is not None
         assert (rest.status, rest.attempts, rest.next_attempt_at) == ("pending", 0, NOW)
+
+
+async def test_events_stored_during_a_burst_are_all_processed_afterwards(
+    client: httpx.AsyncClient, app: Starlette, db: Database
+) -> None:
+    """The worker holds back while deliveries arrive; once they stop, it processes every
+    event the burst stored."""
+    payloads = [
+        f.body(
+            f.event(
+                TYPE, f.subscription(f"sub_burst{n}", item_id=f"si_burst{n}"), id=f"evt_burst{n}"
+            )
+        )
+        for n in range(40)
+    ]
+    answers = await asyncio.gather(*(post_signed(client, payload) for payload in payloads))
+    assert [answer.status_code for answer in answers] == [200] * 40
+    await settle(app)
+    for n in range(40):
+        stored = await store.get(db, f"evt_burst{n}")
+        assert stored is not None
+        assert stored.status == "processed", stored.last_error
+
+
+async def test_a_worker_held_back_by_busy_intake_still_processes_events(
+    db: Database, clock: FixedClock
+) -> None:
+    """While deliveries never stop arriving, the worker still takes events now and then
+    instead of waiting for a quiet moment that does not come."""
+    event_id = await _insert(db, 1)
+    handled = asyncio.Event()
+
+    async def handler(ctx: Context, event: Event) -> None:
+        handled.set()
+
+    intake = IntakeQueue(db=db)
+    await intake.start()
+    worker = Worker(db=db, gateway=None, clock=clock, table={TYPE: handler}, intake=intake)
+    arriving = True
+
+    async def deliveries() -> None:
+        n = 0
+        while arriving:
+            n += 1
+            payload = f.body(f.event("payout.paid", {"id": f"po_{n}"}, id=f"evt_busy{n}"))
+            await intake.store(
+                store.NewEvent(
+                    id=f"evt_busy{n}",
+                    type="payout.paid",
+                    object_id=f"po_{n}",
+                    created=NOW,
+                    livemode=False,
+                    payload=payload.decode(),
+                    received_at=NOW,
+                )
+            )
+
+    sender = asyncio.create_task(deliveries())
+    await worker.start()
+    try:
+        async with asyncio.timeout(10):
+            await handled.wait()
+    finally:
+        arriving = False
+        await sender
+        await worker.stop()
+        await intake.stop()
+    found = await store.get(db, event_id)
+    assert found is not None
+    assert found.status == "processed"
