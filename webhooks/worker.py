@@ -7,7 +7,11 @@ so events stored before a crash are processed without waiting for Stripe to rese
 While deliveries are arriving it holds back (`IntakeQueue.wait_quiet`): each of its
 transactions would make a batch of waiting deliveries wait too, and in a burst that cost intake
 a quarter of its rate. It still takes one event every `MAX_DEFER` however long the burst, and
-the rest once intake has been quiet for `INTAKE_QUIET`.
+the rest once intake has been quiet for `INTAKE_QUIET`. Holding back is for bursts only: an
+event received `MAX_LAG` or more ago is processed at once, busy or not, so under sustained
+load (a billing run renewing thousands of subscriptions) processing falls behind by at most
+that much plus what the worker cannot keep up with, never by a backlog that only a quiet
+moment would drain.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ HELD_ELSEWHERE_POLL = 1.0  # due events another instance holds: how often to loo
 STOP_GRACE = 10.0  # how long shutdown waits for the event in hand before cancelling it
 INTAKE_QUIET = 0.05  # no delivery for this long: intake is not busy, process
 MAX_DEFER = 0.1  # however busy intake is, one event at least this often
+MAX_LAG = 10  # seconds: an event received this long ago is processed without holding back
 
 
 class Worker:
@@ -98,7 +103,11 @@ class Worker:
                 if not batch:
                     return done
                 for n, stored in enumerate(batch):
-                    if self._intake is not None and not self._stopping:
+                    if (
+                        self._intake is not None
+                        and not self._stopping
+                        and self._clock.now() - stored.received_at < MAX_LAG
+                    ):
                         await self._intake.wait_quiet(quiet=INTAKE_QUIET, at_most=MAX_DEFER)
                     if self._stopping:
                         await claims.give_back(batch[n:], now=self._clock.now())

@@ -17,7 +17,7 @@ from webhooks import dispatch, store
 from webhooks.events import Event
 from webhooks.handlers import Context
 from webhooks.intake import IntakeQueue
-from webhooks.worker import Worker
+from webhooks.worker import MAX_LAG, Worker
 
 TYPE = "customer.subscription.created"
 
@@ -159,3 +159,34 @@ async def test_a_worker_held_back_by_busy_intake_still_processes_events(
     found = await store.get(db, event_id)
     assert found is not None
     assert found.status == "processed"
+
+
+class _RecordingIntake(IntakeQueue):
+    """Intake that is always busy: every wait for a quiet moment is noted and returns."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db=db)
+        self.waits = 0
+
+    async def wait_quiet(self, *, quiet: float, at_most: float) -> None:
+        self.waits += 1
+
+
+async def test_only_fresh_events_are_held_back_for_intake(db: Database, clock: FixedClock) -> None:
+    """Under sustained deliveries the worker defers to intake only for events younger than
+    `MAX_LAG`; older ones are processed at once, so the backlog cannot grow while it waits."""
+    await _insert(db, 1)
+    await _insert(db, 2)
+    intake = _RecordingIntake(db)
+    worker = Worker(db=db, gateway=None, clock=clock, table={TYPE: _noop}, intake=intake)
+    clock.advance(MAX_LAG - 1)
+    assert await worker.run_once() == 2
+    assert intake.waits == 2
+    await _insert(db, 3)  # received at NOW, like the others
+    clock.advance(1)
+    assert await worker.run_once() == 1
+    assert intake.waits == 2  # MAX_LAG old: not held back
+
+
+async def _noop(ctx: Context, event: Event) -> None:
+    return None
