@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from plugin.storage import Connection, Database, Row, in_clause
+from plugin.storage import ROWS_PER_STATEMENT, Connection, Database, Row, in_clause, values_clause
 
 Status = Literal["pending", "processed", "ignored", "failed"]
 STATUSES: tuple[Status, ...] = ("pending", "processed", "ignored", "failed")
@@ -102,9 +102,14 @@ async def insert_many(db: Database, *, events: list[NewEvent]) -> list[bool]:
         return []
     inserted: set[str] = set()
     async with db.transaction() as conn:
-        for start in range(0, len(events), _ROWS_PER_STATEMENT):
-            chunk = events[start : start + _ROWS_PER_STATEMENT]
-            rows = await conn.fetch_all(_insert_sql(len(chunk)), _batch_params(chunk))
+        for start in range(0, len(events), ROWS_PER_STATEMENT):
+            chunk = events[start : start + ROWS_PER_STATEMENT]
+            values, params = values_clause(_COLUMNS, [tuple(_params(e).values()) for e in chunk])
+            rows = await conn.fetch_all(
+                "INSERT INTO webhook_events (id, type, object_id, created, livemode, payload,"
+                f" next_attempt_at, received_at) {values} ON CONFLICT (id) DO NOTHING RETURNING id",
+                params,
+            )
             inserted.update(row["id"] for row in rows)
     answers = []
     for event in events:
@@ -113,32 +118,8 @@ async def insert_many(db: Database, *, events: list[NewEvent]) -> list[bool]:
     return answers
 
 
+# `_params`' names, in its order; `now` fills both next_attempt_at and received_at.
 _COLUMNS = ("id", "type", "object_id", "created", "livemode", "payload", "now", "now")
-_ROWS_PER_STATEMENT = 500  # 7 parameters a row: far under either database's limit
-_INSERT_SQL: dict[int, str] = {}
-
-
-def _insert_sql(rows: int) -> str:
-    found = _INSERT_SQL.get(rows)
-    if found is None:
-        values = ", ".join(
-            "(" + ", ".join(f":{c}_{n}" for c in _COLUMNS) + ")" for n in range(rows)
-        )
-        # Only generated placeholders are joined in; every value is a bound parameter.
-        found = _INSERT_SQL[rows] = (
-            "INSERT INTO webhook_events (id, type, object_id, created, livemode, payload,"  # noqa: S608
-            f" next_attempt_at, received_at) VALUES {values}"
-            " ON CONFLICT (id) DO NOTHING RETURNING id"
-        )
-    return found
-
-
-def _batch_params(events: list[NewEvent]) -> dict[str, object]:
-    params: dict[str, object] = {}
-    for n, event in enumerate(events):
-        for key, value in _params(event).items():
-            params[f"{key}_{n}"] = value
-    return params
 
 
 async def insert(db: Database, *, event: NewEvent) -> bool:
