@@ -166,7 +166,7 @@ def main() -> None:
         }  # fmt: skip
         results: dict[str, dict[str, float]] = {}
         for name, command in servers.items():
-            runs = []
+            runs: list[dict[str, float]] = []
             rss = 0.0
             for _ in range(args.repeat):
                 port = 18000 + len(results) * 10 + len(runs)

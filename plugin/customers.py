@@ -98,7 +98,8 @@ class _Entry:
     state: offer_store.CustomerOfferState | None = None
     impressions: tuple[int, ...] = ()
     # The targeting context last made from `facts`, with the snapshot and token identity it
-    # was made for (it depends on nothing else): a customer's next request reuses it.
+    # was made for (it depends on nothing else but the identity's claims): a customer's next
+    # request reuses it.
     context: tuple[Snapshot, CustomerIdentity, CustomerContext, Plan | None, str | None] | None = (
         None
     )
@@ -438,6 +439,17 @@ def _trimmed(entry: _Entry, since: int) -> customer_store.TargetingFacts:
     return dataclasses.replace(facts, events=events)
 
 
+def _same(kept: CustomerIdentity, identity: CustomerIdentity) -> bool:
+    """Whether what was made for `kept` holds for `identity`: the same customer and claims.
+    Not the expiry (checked on every request before this): a SaaS that signs a fresh token
+    per page view keeps its customers' contexts and answers from one view to the next."""
+    return kept is identity or (
+        kept.customer_id == identity.customer_id
+        and kept.stripe_customer == identity.stripe_customer
+        and kept.attrs == identity.attrs
+    )
+
+
 def kept_answers(
     db: Database, *, identity: CustomerIdentity, snapshot: Snapshot
 ) -> dict[str | None, KeptAnswer] | None:
@@ -450,7 +462,7 @@ def kept_answers(
     key = (identity.customer_id, identity.stripe_customer)
     entry = cache.peek(key, now=asyncio.get_running_loop().time())
     made = entry.context if entry is not None else None
-    if entry is None or made is None or made[0] is not snapshot or made[1] is not identity:
+    if entry is None or made is None or made[0] is not snapshot or not _same(made[1], identity):
         return None
     return entry.answers
 
@@ -460,7 +472,7 @@ async def view(
 ) -> CustomerView:
     facts, entry = await _facts(db, identity, now - offer_store.HISTORY_DAYS * 86_400)
     made = entry.context if entry is not None else None
-    if made is not None and made[0] is snapshot and made[1] is identity:
+    if made is not None and made[0] is snapshot and _same(made[1], identity):
         context, plan, subscription_id = made[2], made[3], made[4]
     else:
         context, plan, subscription_id = _context(facts, identity, snapshot)

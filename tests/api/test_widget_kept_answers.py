@@ -142,3 +142,25 @@ async def test_a_kept_countdown_is_recounted_whatever_the_copy_says(
         (offer,) = await ask()
         assert offer["copy"]["title"] == title
         assert offer["countdown_seconds"] == 100 - (clock.now() - NOW)
+
+
+async def test_a_fresh_token_with_other_claims_gets_its_own_answer(
+    shop: httpx.AsyncClient, app: Starlette
+) -> None:
+    """Tokens signed afresh (another expiry) share the customer's kept answer; a token whose
+    claims differ (an attribute the record lacks) is answered for its own claims."""
+    body = {"targeting": {"attribute": {"name": "industry", "in": ["fintech"]}}}
+    await _patch(shop, body)
+
+    async def offers(headers: dict[str, str]) -> Any:
+        response = await shop.get("/api/v1/widget/offers?placement=storage_banner", headers=headers)
+        assert response.status_code == 200, response.text
+        await app.state.exposures.flush()
+        return [o["offer_id"] for o in response.json()["data"]]
+
+    fintech = {"industry": "fintech"}
+    for ttl in (600, 900, 1200):
+        token = customer_headers("acme", ttl=ttl, attrs=fintech)
+        assert await offers(token) == ["offer_basic_to_pro"]
+    assert await offers(customer_headers("acme", ttl=600, attrs={"industry": "retail"})) == []
+    assert await offers(customer_headers("acme", ttl=300, attrs=fintech)) == ["offer_basic_to_pro"]
