@@ -90,7 +90,7 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 class WidgetCorsMiddleware:
     """CORS for `/api/v1/widget/*` only, for the origins in `UPLIFT_ALLOWED_ORIGINS`: the widget
     runs on the SaaS's pages, everything else (admin, ingest, webhooks) is server to server and
-    gets no CORS headers at all. CORS is not access control (RELIABILITY-NOTES rule 10): the
+    gets no CORS headers at all. CORS is not access control (docs/reliability.md rule 10): the
     customer token in `Authorization` is, so no credentials (cookies) are allowed."""
 
     PREFIX = "/api/v1/widget/"

@@ -1,6 +1,6 @@
 """Quote a plan change exactly as Stripe bills it. Pure: no I/O, no clock; `t` is an argument.
 
-The rules (../shared/PRORATION-NOTES.md §1-2, with sources there):
+The rules (docs/proration.md §1-2, with sources there):
 
 - factor `f = (E - t) / (E - S)`, an exact fraction of seconds over the item's real current
   period `[S, E)`; `t` is Stripe's `proration_date`;
@@ -330,7 +330,7 @@ def prorate_additions(
     off: Off | None = None,
 ) -> Quote:
     """Items added to a subscription at `t` inside its current period, invoiced now (Stripe's
-    `always_invoice`). Adding an item is one of Stripe's proration triggers (PRORATION-NOTES
+    `always_invoice`). Adding an item is one of Stripe's proration triggers (docs/proration.md
     §2.1); nothing is credited, each added item gets one debit line for the remaining time,
     `+round(unit * qty * f)` "Remaining time on …", period `[t, E]`, rounded on its own
     exactly as `prorate`'s debits. Each added item bills on the subscription's period, so it

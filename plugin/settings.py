@@ -1,4 +1,4 @@
-"""Settings from the environment (`UPLIFT_*`, see CONTRACT.md), built once in `cli.py`.
+"""Settings from the environment (`UPLIFT_*`, see docs/contract.md), built once in `cli.py`.
 
 Secrets are `SecretStr` so they stay masked in `repr()` and logs. Comma-separated lists are
 split here rather than parsed as JSON (pydantic-settings' default for list fields), because

@@ -6,7 +6,7 @@ Rules every call here follows:
 
 - Every mutating call takes an explicit `idempotency_key`, derived by the caller from durable
   state (a quote id, a seed name). stripe-python's automatic key only covers its own retries
-  inside one call; a restart or our own retry would send a new one (RELIABILITY-NOTES rule 6).
+  inside one call; a restart or our own retry would send a new one (docs/reliability.md rule 6).
 - Parameters are the stripe package's TypedDicts, so mypy checks them against Stripe's API.
 - Stripe objects never leave this module: callers get the frozen values below, and Stripe's
   errors become `StripeUnavailable` (retry later) or `StripeRejected` (will not succeed as is).

@@ -39,7 +39,7 @@ prorate (docs/stripe-emulator.md, "Not bridged").
 Every Stripe call carries an idempotency key derived from the quote id and the step
 (`uplift:{quote_id}:{step}`), with parameters that depend only on the stored quote, so any retry,
 from a second request, a webhook or a restart, replays instead of charging again
-(RELIABILITY-NOTES rule 6). No write transaction is held across a Stripe call.
+(docs/reliability.md rule 6). No write transaction is held across a Stripe call.
 """
 
 from __future__ import annotations
@@ -669,7 +669,7 @@ async def apply_due(db: Database, gateway: StripeGateway, *, now: int) -> list[U
 
 
 # Webhook hooks. Each re-reads the invoice from Stripe rather than trusting the event's copy
-# (events arrive late and out of order, RELIABILITY-NOTES rule 4), does nothing when no upgrade
+# (events arrive late and out of order, docs/reliability.md rule 4), does nothing when no upgrade
 # references the invoice, and is idempotent: status changes are compare-and-set, and the plan
 # switch replays under the same Stripe idempotency key as the accept request's.
 

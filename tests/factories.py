@@ -1,5 +1,5 @@
 """Deterministic test data through the public storage functions: the demo catalog of
-CONTRACT.md (fixed ids, no random strings), plans, offers and customers."""
+docs/contract.md (fixed ids, no random strings), plans, offers and customers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The public surface of ../shared/CONTRACT.md, locked: every route is documented in the OpenAPI
+"""The public surface of docs/contract.md, locked: every route is documented in the OpenAPI
 document, every documented route exists, and nothing outside the contract is served."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from plugin.app import create_app
 from plugin.demo_site import demo_routes
 from plugin.settings import Settings, load_settings
 
-# CONTRACT.md's route table, copied: a change there is a change here, on purpose.
+# docs/contract.md's route table, copied: a change there is a change here, on purpose.
 CONTRACT = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -38,14 +38,14 @@ CONTRACT = {
     ("GET", "/api/v1/admin/audit"),
     ("GET", "/api/v1/admin/upgrades"),
     ("GET", "/api/v1/admin/metrics"),
-    # Extends ../shared/CONTRACT.md on purpose: issue 7 asks for the time series (and CSV).
+    # Added to the contract (docs/contract.md) on purpose: issue 7 asks for the time series.
     ("GET", "/api/v1/admin/metrics/timeseries"),
     ("GET", "/api/v1/admin/webhook-events"),
     ("POST", "/api/v1/admin/webhook-events/{event_id}/replay"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/admin"),
-    # Extends ../shared/CONTRACT.md on purpose: the dashboard's script and stylesheet (issue 7;
-    # a strict CSP forbids inline ones).
+    # Added to the contract (docs/contract.md) on purpose: the dashboard's script and stylesheet
+    # (issue 7; a strict CSP forbids inline ones).
     ("GET", "/admin/static/{name}"),
     ("GET", "/demo"),
 }
@@ -76,7 +76,8 @@ def test_openapi_documents_exactly_the_served_routes() -> None:
 
 
 def test_served_routes_are_the_contract_minus_what_is_pending() -> None:
-    """Nothing outside CONTRACT.md is served, and every contract route is served or pending."""
+    """Nothing outside docs/contract.md is served, and every contract route is served or
+    pending."""
     assert _served() == CONTRACT - PENDING - DEMO_ONLY
 
 

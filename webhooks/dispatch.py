@@ -2,7 +2,7 @@
 
 Order per object: an event older (by Stripe's `created`) than the newest one already applied to
 the same object is a stale snapshot and is skipped, because Stripe does not deliver in order
-(RELIABILITY-NOTES rule 4). Ties are left to the handler, which can ask Stripe.
+(docs/reliability.md rule 4). Ties are left to the handler, which can ask Stripe.
 
 A handler that raises is retried with backoff; after `MAX_ATTEMPTS` the event is `failed`, with
 the error text kept for the operator, until someone replays it over the admin API.

@@ -1,9 +1,9 @@
 """`POST /webhooks/stripe`: verify, store once, acknowledge; processing happens later.
 
-Order (STYLE habit 10): the header must be there, the raw bytes must carry a valid signature
-from a configured secret, the body must be a Stripe snapshot event; only then is anything
-written. The 200 goes out after the insert has committed (RELIABILITY-NOTES rule 2), for a
-redelivered id too. Every rejection is a 400 in the contract's error shape, never a 500.
+Order (docs/style.md, habit 10): the header must be there, the raw bytes must carry a valid
+signature from a configured secret, the body must be a Stripe snapshot event; only then is
+anything written. The 200 goes out after the insert has committed (docs/reliability.md rule 2),
+for a redelivered id too. Every rejection is a 400 in the contract's error shape, never a 500.
 
 Two ways in, one path: the route (`stripe_webhook`) and, for every real delivery, the fast
 path in plugin/middleware.py (`StripeWebhookMiddleware`), which skips the router and answers

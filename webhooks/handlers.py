@@ -1,6 +1,6 @@
 """What each handled event does. One function per event family; `dispatch.HANDLERS` maps types.
 
-Handlers are idempotent on their own keys (RELIABILITY-NOTES rule 5): the mirror is replaced by
+Handlers are idempotent on their own keys (docs/reliability.md rule 5): the mirror is replaced by
 the snapshot, MRR movements are keyed by event id, orders by subscription (or session/invoice)
 id, catalog rows by Stripe id, and the upgrade hooks by invoice id. So an event processed again
 after a crash between its side effects and `processed` changes nothing twice.

@@ -1,6 +1,6 @@
 """Group commit for webhook intake: deliveries that arrive together share one write transaction.
 
-Every delivery must be committed before its 200 (RELIABILITY-NOTES rule 2), and SQLite has one
+Every delivery must be committed before its 200 (docs/reliability.md rule 2), and SQLite has one
 writer, so a transaction per request makes the writer's round trips (BEGIN IMMEDIATE, INSERT,
 COMMIT, each a hop to the database thread, plus an fsync) the ceiling on intake. Here each
 request queues its event and waits; one task takes everything queued, inserts it in a single

@@ -2,7 +2,7 @@
 
 `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…][,v0=<hex>]`; each `v1` is
 hex(HMAC-SHA256(secret, "{t}.{raw body}")). Differences from stripe-python's verifier, on purpose
-(RELIABILITY-NOTES §1.2):
+(docs/reliability.md §1.2):
 
 - every configured secret is tried, so rotating the endpoint secret drops no event;
 - the tolerance applies in both directions: a timestamp far in the future is as suspect as a

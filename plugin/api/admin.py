@@ -38,7 +38,7 @@ def _limit(raw: str | None) -> int:
 
 
 def event_document(event: store.StoredEvent) -> dict[str, Any]:
-    """What the admin API shows of a stored event (CONTRACT: id, type, created, status,
+    """What the admin API shows of a stored event (docs/contract.md: id, type, created, status,
     attempts, last_error); the payload stays in the store."""
     return {
         "id": event.id,

@@ -62,7 +62,7 @@ class ItemIn(_In):
 
 
 class ProrationIn(_In):
-    """One plan change, in the shape of `inputs` in proration-examples.jsonl."""
+    """One plan change, in the shape of `inputs` in tests/data/proration-examples.jsonl."""
 
     currency: str = Field(pattern=r"^[a-zA-Z]{3}$")
     old: ItemIn
@@ -103,7 +103,7 @@ class ProrationIn(_In):
 
 
 def quote_document(quote: proration.Quote) -> dict[str, Any]:
-    """The quote in the shape of `expected` in proration-examples.jsonl."""
+    """The quote in the shape of `expected` in tests/data/proration-examples.jsonl."""
     document: dict[str, Any] = {
         "currency": quote.currency,
         "proration_factor": str(quote.factor),

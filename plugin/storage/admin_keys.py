@@ -1,5 +1,5 @@
 """SQL for admin keys. Only SHA-256 hashes are stored: keys are 256-bit random strings, so a
-slow KDF would add nothing (RELIABILITY-NOTES §3.4)."""
+slow KDF would add nothing (docs/reliability.md §3.4)."""
 
 from __future__ import annotations
 

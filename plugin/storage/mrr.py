@@ -1,5 +1,5 @@
 """SQL for the MRR movement ledger. One row per event at most: the event id is the key, so
-reprocessing an event after a crash never counts a movement twice (RELIABILITY-NOTES rule 5)."""
+reprocessing an event after a crash never counts a movement twice (docs/reliability.md rule 5)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 - WAL, so readers never block the writer and the writer never blocks readers.
 - `synchronous=FULL`: a webhook we acknowledged must survive power loss, because a 2xx tells
-  Stripe to stop retrying (RELIABILITY-NOTES rule 12; ~4 k commits/s here, far above need).
+  Stripe to stop retrying (docs/reliability.md rule 12; ~4 k commits/s here, far above need).
 - One writer connection per process, its transactions serialized by an `asyncio.Lock`.
   aiosqlite runs one thread per connection but transactions belong to the connection, not the
   coroutine: two coroutines sharing it merge their transactions, and one's ROLLBACK can be

@@ -1,5 +1,5 @@
-"""Every worked example in proration-examples.jsonl reproduces to the cent, through the engine
-and through `uplift prorate`."""
+"""Every worked example in tests/data/proration-examples.jsonl (tests/data/README.md) reproduces
+to the cent, through the engine and through `uplift prorate`."""
 
 from __future__ import annotations
 
@@ -37,14 +37,6 @@ def _expected(case: dict[str, Any]) -> dict[str, Any]:
 
 def _produced(document: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
     return {key: document.get(key) for key in COMPARED if key in case["expected"]}
-
-
-def test_the_examples_file_is_the_shared_one() -> None:
-    """The package's copy is byte-for-byte the shared examples file, when that is beside us."""
-    shared = CASES_FILE.parents[3] / "shared" / "proration-examples.jsonl"
-    if not shared.exists():
-        pytest.skip("../shared is not beside this checkout")
-    assert CASES_FILE.read_bytes() == shared.read_bytes()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])

@@ -1,6 +1,6 @@
 """Nothing lost, nothing twice: a burst of signed events to `uplift serve`, SIGKILLed twice
 midway and restarted on the same database, with a sender that retries every event that got no
-2xx (as Stripe does). Checked on the SQLite file afterwards (RELIABILITY-NOTES §4.3)."""
+2xx (as Stripe does). Checked on the SQLite file afterwards (docs/reliability.md §4.3)."""
 
 from __future__ import annotations
 

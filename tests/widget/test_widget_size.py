@@ -1,4 +1,4 @@
-"""The widget's size budget (CONTRACT.md): at most 12 KB gzipped."""
+"""The widget's size budget (docs/contract.md, Budgets): at most 12 KB gzipped."""
 
 from __future__ import annotations
 

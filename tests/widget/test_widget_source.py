@@ -1,4 +1,4 @@
-"""The widget's source rules (STYLE.md, widget recipe): one IIFE, one global, no HTML or code
+"""The widget's source rules (docs/style.md, widget recipe): one IIFE, one global, no HTML or code
 from strings, no inline handlers."""
 
 from __future__ import annotations
