@@ -1,8 +1,8 @@
 """Who is calling: customers (HS256 tokens from the SaaS backend) and admins (API keys).
 
-Customer tokens are compact HS256 JWTs signed with `UPLIFT_WIDGET_SECRET` (CONTRACT.md,
+Customer tokens are compact HS256 JWTs signed with `UPLIFT_WIDGET_SECRET` (docs/contract.md,
 Tokens). PyJWT on its own accepts a token without `exp`, or with a ten-year `exp`
-(RELIABILITY-NOTES §3.1), so we require `sub` and `exp`, cap the lifetime, pin the algorithm,
+(docs/reliability.md §3.1), so we require `sub` and `exp`, cap the lifetime, pin the algorithm,
 and check expiry against the injected clock rather than PyJWT's own `time.time()`.
 
 Admin keys are `uplift_sk_` + 256 random bits; only their SHA-256 is stored, and lookups go
@@ -83,7 +83,8 @@ def verify_customer_token(token: str, *, secret: str, now: int) -> CustomerIdent
     stripe_customer = claims.get("stripe_customer")
     attrs = claims.get("attrs", {})
     if (
-        not sub
+        not isinstance(sub, str)  # PyJWT checks this itself only from 2.10 on
+        or not sub
         or not isinstance(attrs, dict)
         or (stripe_customer is not None and not isinstance(stripe_customer, str))
     ):
