@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
 pytestmark = pytest.mark.e2e
 
 SHIPPED = [
@@ -49,7 +50,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = _source_copy(tmp_path_factory.mktemp("source"))
     out = tmp_path_factory.mktemp("wheel")
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
+        # The build backend is the pinned one in this environment (requirements/*.txt).
+        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -69,21 +71,24 @@ def test_wheel_carries_the_widget_and_the_demo(wheel: Path) -> None:
             assert archive.read(entry) == (REPO / name).read_bytes(), name
 
 
+@pytest.mark.timeout(600)  # installs the pinned runtime set (from pip's cache after the first run)
 def test_installed_wheel_serves_the_widget_from_its_data_files(wheel: Path, tmp_path: Path) -> None:
-    """Installed into a fresh environment (dependencies from this one), the package finds
-    uplift.js and the demo pages under the environment's share/uplift/static/."""
+    """Installed into a fresh environment, with its dependencies from the pins and nothing
+    else, the package's requirements are met and it finds uplift.js and the demo pages under
+    the environment's share/uplift/static/."""
     env = tmp_path / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env)],
-        check=True,
-    )
+    # From the interpreter this suite runs under (a virtual environment's `venv` builds on its
+    # base interpreter), without pip: this environment's pip installs into it.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
     python = env / "bin" / "python"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
-         str(wheel)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    into = [*PIP, "--python", str(python)]
+    for command in (
+        [*into, "install", "-q", "--require-hashes", "-r", str(REPO / "requirements" / "base.txt")],
+        [*into, "install", "-q", "--no-deps", str(wheel)],
+        [*into, "check"],  # the wheel's own requirements are all met by the pinned runtime set
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
     probe = (
         "import plugin; from plugin.api import dashboard, static; from plugin import demo_site; "
         "print(plugin.__file__); print(static.WIDGET_PATH); print(demo_site.DEMO_DIR); "

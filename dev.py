@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""The developer's entry point: a virtual environment with the pinned versions, then the demo,
+the checks or the suite. Standard library only, so it runs on a fresh machine's `python3`.
+
+    python3 dev.py demo [ARGS]   `uplift demo ARGS` with requirements/demo.txt installed
+    python3 dev.py test [ARGS]   the suite on SQLite, then on PostgreSQL (ARGS go to both)
+    python3 dev.py check         ruff check, ruff format --check, mypy --strict
+    python3 dev.py lock          refresh requirements/*.txt to today's newest allowed versions
+    python3 dev.py env [SET]     only create or update the environment (SET: demo or test)
+
+The environment is `.venv/` beside this file (or `$UPLIFT_VENV`), made with this interpreter's
+`venv`; every package comes from a hash-checked lock in requirements/, then Uplift itself is
+installed editable without build isolation (its build backend is pinned in the lock too), so
+nothing is resolved at install time. It is reinstalled only when a lock or pyproject.toml
+changed. CONTRIBUTING.md says when and how to refresh the pins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+REQUIREMENTS = ROOT / "requirements"
+# Each lock is a superset of the one before it, at the same versions (`lock` compiles the
+# smaller ones constrained by test.txt).
+SETS = ("base", "demo", "test")
+EXTRAS = {"base": [], "demo": ["demo"], "test": ["test"]}
+TOOLS_LOCK = REQUIREMENTS / "tools.txt"  # uv, which compiles the locks (`lock` only)
+PYTHON_FLOOR = "3.11"  # pyproject's requires-python: the locks are resolved from this version up
+
+
+def venv_dir() -> Path:
+    return Path(os.environ.get("UPLIFT_VENV") or ROOT / ".venv")
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def say(message: str) -> None:
+    print(f"dev.py: {message}", file=sys.stderr, flush=True)
+
+
+def run(command: list[str | Path], **kwargs: object) -> int:
+    say("$ " + shlex.join(str(part) for part in command))
+    return subprocess.call([str(part) for part in command], **kwargs)  # type: ignore[arg-type]
+
+
+def must(command: list[str | Path], **kwargs: object) -> None:
+    code = run(command, **kwargs)
+    if code != 0:
+        raise SystemExit(code)
+
+
+def make_venv(venv: Path) -> None:
+    """A virtual environment with pip, from this interpreter. Debian and Ubuntu ship `venv`
+    without `ensurepip` unless python3-venv is installed: say so instead of a traceback."""
+    if venv_python(venv).exists():
+        return
+    try:
+        import ensurepip  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            f"dev.py: {sys.executable} cannot make a virtual environment with pip; on Debian or "
+            "Ubuntu: apt-get install python3-venv"
+        ) from None
+    must([sys.executable, "-m", "venv", venv])
+
+
+def fingerprint(name: str) -> str:
+    digest = hashlib.sha256()
+    for path in (REQUIREMENTS / f"{name}.txt", ROOT / "pyproject.toml"):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure(name: str) -> Path:
+    """The environment with lock `name` and Uplift installed; its python."""
+    venv = venv_dir()
+    make_venv(venv)
+    python = venv_python(venv)
+    stamp = venv / "uplift-installed.txt"
+    done = stamp.read_text().split() if stamp.exists() else []
+    wanted = SETS.index(name)
+    # A larger lock installed at the current versions covers the smaller ones.
+    if any(f"{s}:{fingerprint(s)}" in done for s in SETS[wanted:]):
+        return python
+    pip: list[str | Path] = [python, "-m", "pip", "--disable-pip-version-check"]
+    must([*pip, "install", "-q", "--require-hashes", "-r", REQUIREMENTS / f"{name}.txt"])
+    must([*pip, "install", "-q", "--no-deps", "--no-build-isolation", "-e", ROOT])
+    must([*pip, "check"])
+    stamp.write_text(f"{name}:{fingerprint(name)}\n")
+    return python
+
+
+def demo(args: list[str]) -> int:
+    python = ensure("demo")
+    return run([python, "-m", "plugin", "demo", *args], cwd=ROOT)
+
+
+def check(args: list[str]) -> int:
+    python = ensure("test")
+    failed = 0
+    for tool in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy", *args]):
+        failed |= run([python, "-m", *tool], cwd=ROOT) != 0
+    return 1 if failed else 0
+
+
+class Half:
+    """One pytest run of the suite and what it counted (from its JUnit XML report)."""
+
+    def __init__(self, label: str, env: dict[str, str], marks: list[str]) -> None:
+        self.label, self.env, self.marks = label, env, marks
+        self.code = -1
+        self.passed = self.failed = self.skipped = 0
+
+    def run(self, python: Path, args: list[str], report: Path) -> None:
+        env = {**os.environ, **self.env}
+        self.code = run(
+            [python, "-m", "pytest", *self.marks, f"--junitxml={report}", *args], cwd=ROOT, env=env
+        )
+        if report.exists():
+            counted = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+            for suite in ET.parse(report).getroot().iter("testsuite"):
+                for key in counted:
+                    counted[key] += int(suite.get(key, "0"))
+            self.failed = counted["failures"] + counted["errors"]
+            self.skipped = counted["skipped"]
+            self.passed = counted["tests"] - self.failed - self.skipped
+
+    def summary(self) -> str:
+        why = {
+            0: "ok",
+            1: "tests failed",
+            2: "interrupted",
+            3: "pytest internal error",
+            4: "pytest usage error",
+            5: "no test was collected",
+        }.get(self.code, "stopped")
+        counts = f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
+        return f"{self.label}: {counts} (pytest exit {self.code}: {why})"
+
+
+def test(args: list[str]) -> int:
+    """Both halves always run, so a failure on SQLite still shows the PostgreSQL result. The
+    PostgreSQL half leaves out the browser tests: they start `uplift serve` on a SQLite file of
+    their own, so they would repeat the first half (the widget's API is covered on PostgreSQL
+    by tests/api/)."""
+    python = ensure("test")
+    halves = [
+        Half("SQLite", {"UPLIFT_TEST_DATABASE": "sqlite"}, []),
+        Half("PostgreSQL", {"UPLIFT_TEST_DATABASE": "postgres"}, ["-m", "not browser"]),
+    ]
+    with tempfile.TemporaryDirectory(prefix="uplift-test-") as reports:
+        for number, half in enumerate(halves):
+            say(f"the suite on {half.label}")
+            half.run(python, args, Path(reports) / f"half{number}.xml")
+    passed = sum(h.passed for h in halves)
+    failed = sum(h.failed for h in halves)
+    skipped = sum(h.skipped for h in halves)
+    print("", *(h.summary() for h in halves), sep="\n")
+    # The plain closing line: a run that executed no test, or a half that stopped, fails.
+    print(f"total: {passed} passed, {failed} failed, {skipped} skipped", flush=True)
+    ok = passed > 0 and failed == 0 and all(h.code == 0 for h in halves)
+    return 0 if ok else 1
+
+
+def build_requires() -> list[str]:
+    import tomllib
+
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return list(tomllib.load(f)["build-system"]["requires"])
+
+
+def lock(args: list[str]) -> int:
+    """Re-resolve every lock from pyproject.toml's ranges (newest allowed versions, hashes of
+    every file on the index, markers for every platform and Python from the floor up). uv
+    compiles; pip installs. test.txt first, the smaller locks constrained by it."""
+    with tempfile.TemporaryDirectory(prefix="uplift-lock-") as scratch:
+        tools = Path(scratch) / "venv"
+        make_venv(tools)
+        tool_python = venv_python(tools)
+        must([tool_python, "-m", "pip", "install", "-q", "--require-hashes", "-r", TOOLS_LOCK])
+        uv = tools / ("Scripts" if os.name == "nt" else "bin") / "uv"
+        build = Path(scratch) / "build.in"
+        build.write_text("\n".join(build_requires()) + "\n")  # the editable install's backend
+        common: list[str | Path] = [
+            uv, "pip", "compile", "--quiet", "--universal", "--python-version", PYTHON_FLOOR,
+            "--generate-hashes",
+            "--custom-compile-command", "python3 dev.py lock", *args,
+        ]  # fmt: skip
+        for name in ("test", "demo", "base"):
+            extras = [f"--extra={extra}" for extra in EXTRAS[name]]
+            constrained: list[str | Path] = []
+            if name != "test":
+                constrained = ["--constraint", REQUIREMENTS / "test.txt"]
+            must(
+                [
+                    *common,
+                    *extras,
+                    *constrained,
+                    "pyproject.toml",
+                    build,
+                    "-o",
+                    REQUIREMENTS / f"{name}.txt",
+                ],
+                cwd=ROOT,
+                env={**os.environ, "UV_NO_CONFIG": "1"},
+            )
+            relative(REQUIREMENTS / f"{name}.txt", scratch)
+        tools_in = Path(scratch) / "tools.in"
+        tools_in.write_text("uv\n")
+        must([*common, tools_in, "-o", TOOLS_LOCK], cwd=ROOT)
+        relative(TOOLS_LOCK, scratch)
+    say("locks written; run `python3 dev.py test` before committing them")
+    return 0
+
+
+def relative(lock_file: Path, scratch: str) -> None:
+    """uv names its inputs in `# via` comments; the scratch file's path would change every run."""
+    text = lock_file.read_text().replace(f"{scratch}/build.in", "build-system.requires")
+    lock_file.write_text(text.replace(f"{scratch}/tools.in", "uv"))
+
+
+def env(args: list[str]) -> int:
+    ensure(args[0] if args else "test")
+    say(f"ready: {venv_dir()} (activate with `. {venv_dir()}/bin/activate`)")
+    return 0
+
+
+COMMANDS = {"demo": demo, "test": test, "check": check, "lock": lock, "env": env}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print((__doc__ or "").strip(), file=sys.stderr)
+        return 2
+    os.chdir(ROOT)
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
