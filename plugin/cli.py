@@ -20,10 +20,16 @@ from plugin.storage import Database, DatabaseError
 from plugin.stripe_gateway import GatewayError, StripeGateway
 
 EXIT_USAGE = 2
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
 
 
 class CommandError(Exception):
     """A one-line reason the command cannot run."""
+
+
+class Terminated(BaseException):
+    """Raised by a command's SIGTERM handler (`uplift demo`'s) so that its `finally` and `with`
+    blocks run, as KeyboardInterrupt makes them run on Ctrl-C; `main` exits with 143."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -233,4 +239,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return EXIT_TERMINATED
     return 0

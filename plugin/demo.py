@@ -1,27 +1,31 @@
 """`uplift demo`: everything on one machine, nothing to configure.
 
 Starts the local Stripe emulator on a free loopback port, seeds the demo catalog from
-CONTRACT.md into it (through the same gateway Uplift uses against real Stripe), mirrors the
+docs/contract.md into it (through the same gateway Uplift uses against real Stripe), mirrors the
 catalog into a fresh SQLite file, registers a signed webhook endpoint, prints how to reach it
-all, and serves until Ctrl-C (with the demo SaaS app at /demo, plugin/demo_site.py), then stops
-what it started.
+all, and serves until Ctrl-C or SIGTERM (with the demo SaaS app at /demo, plugin/demo_site.py),
+then stops what it started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import shutil
+import signal
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from pydantic import SecretStr
 
 from plugin import auth, offers, storage
 from plugin.catalog import Plan
-from plugin.cli import CommandError, sync_catalog
+from plugin.cli import CommandError, Terminated, sync_catalog
 from plugin.clock import SystemClock
 from plugin.demo_site import DEMO_CUSTOMERS, DemoCustomer
 from plugin.offers import Offer
@@ -167,7 +171,7 @@ def demo_plans(seed: DemoSeed) -> list[Plan]:
 
 
 def demo_offers(seed: DemoSeed) -> list[Offer]:
-    """CONTRACT.md's demo offers."""
+    """The demo offers of docs/contract.md ("Demo catalog")."""
     p = seed.prices
     documents: list[dict[str, Any]] = [
         {
@@ -405,6 +409,31 @@ def demo_settings(settings: Settings, *, workdir: Path, emulator_url: str, port:
     )
 
 
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """Inside, SIGTERM raises `Terminated` (so `finally` and `with` blocks run, as on Ctrl-C)
+    instead of ending the process on the spot; the previous handler is back afterwards.
+
+    Python's default for SIGTERM runs no cleanup, and uvicorn, which takes SIGTERM over while it
+    serves, shuts down gracefully and then raises the signal again with the handler it found:
+    this one. Only the first SIGTERM raises; one more during the cleanup must not cut it short.
+    """
+    terminating = False
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        nonlocal terminating
+        if not terminating:
+            terminating = True
+            raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+@sigterm_unwinds()
 def run_demo(settings: Settings, *, port: int) -> None:
     try:
         from localstripe_bridge.process import EmulatorProcess

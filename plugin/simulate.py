@@ -274,10 +274,11 @@ async def simulate(world: World, *, customers: int, run: str, clock: Clock) -> R
     return report
 
 
+@demo.sigterm_unwinds()
 def run_demo(settings: Settings, *, port: int, customers: int) -> None:
     """`uplift demo --simulate N`: the demo (plugin/demo.py: emulator, catalog, offers, signed
     webhook endpoint), served from a thread so that N customers can be simulated against it
-    first; prints what they did and where to see it, then serves until Ctrl-C."""
+    first; prints what they did and where to see it, then serves until Ctrl-C or SIGTERM."""
     try:
         from localstripe_bridge.process import EmulatorProcess
     except ImportError:  # pragma: no cover - depends on how Uplift was installed
@@ -301,38 +302,42 @@ def run_demo(settings: Settings, *, port: int, customers: int) -> None:
             )  # fmt: skip
             thread = threading.Thread(target=server.run, name="uplift-demo", daemon=True)
             thread.start()
-            while not server.started:
-                if not thread.is_alive():
-                    raise CommandError(f"the demo server did not start on port {port}")
-                threading.Event().wait(0.05)
-            world = World(
-                uplift_url=served.public_url, stripe_url=emulator.url,
-                stripe_key=demo.DEMO_STRIPE_KEY, admin_key=admin_key,
-                widget_secret=served.widget_secret.get_secret_value(),
-                webhook_secret=served.stripe_webhook_secrets[0].get_secret_value(),
-                prices=seed.prices,
-            )  # fmt: skip
-            report = asyncio.run(
-                simulate(world, customers=customers, run=secrets.token_hex(4), clock=SystemClock())
-            )
-            print(  # noqa: T201 -- the demo prints what it did and where to look
-                "\n".join(
-                    [
-                        "Uplift demo, simulated",
-                        f"  {report.summary()}",
-                        f"  dashboard:    {served.public_url}/admin",
-                        f"  metrics:      {served.public_url}/api/v1/admin/metrics",
-                        f"  admin key:    {admin_key}",
-                        f"  local Stripe: {emulator.url}",
-                        "Press Ctrl-C to stop.",
-                    ]
-                ),
-                flush=True,
-            )
             try:
+                while not server.started:
+                    if not thread.is_alive():
+                        raise CommandError(f"the demo server did not start on port {port}")
+                    threading.Event().wait(0.05)
+                world = World(
+                    uplift_url=served.public_url, stripe_url=emulator.url,
+                    stripe_key=demo.DEMO_STRIPE_KEY, admin_key=admin_key,
+                    widget_secret=served.widget_secret.get_secret_value(),
+                    webhook_secret=served.stripe_webhook_secrets[0].get_secret_value(),
+                    prices=seed.prices,
+                )  # fmt: skip
+                report = asyncio.run(
+                    simulate(
+                        world, customers=customers, run=secrets.token_hex(4), clock=SystemClock()
+                    )
+                )
+                print(  # noqa: T201 -- the demo prints what it did and where to look
+                    "\n".join(
+                        [
+                            "Uplift demo, simulated",
+                            f"  {report.summary()}",
+                            f"  dashboard:    {served.public_url}/admin",
+                            f"  metrics:      {served.public_url}/api/v1/admin/metrics",
+                            f"  admin key:    {admin_key}",
+                            f"  local Stripe: {emulator.url}",
+                            "Press Ctrl-C to stop.",
+                        ]
+                    ),
+                    flush=True,
+                )
                 while thread.is_alive():
                     thread.join(0.5)
             except KeyboardInterrupt:
+                pass  # Ctrl-C ends it as it ends `uplift demo` without --simulate
+            finally:  # Ctrl-C, SIGTERM (demo.sigterm_unwinds) or a failed simulation
                 server.should_exit = True
                 thread.join(10)
     finally:

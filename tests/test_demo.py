@@ -1,7 +1,9 @@
-"""`uplift demo`: one command brings up Stripe, a seeded catalog and the server; Ctrl-C ends all."""
+"""`uplift demo`: one command brings up Stripe, a seeded catalog and the server; Ctrl-C or
+SIGTERM ends all."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sqlite3  # noqa: TID251 -- the test inspects the demo's database file directly
@@ -34,12 +36,36 @@ def _read_banner(process: subprocess.Popen[str]) -> dict[str, str]:
     raise AssertionError(f"the demo ended before printing its banner: {banner}")
 
 
+def _demo_env(tmp_path: Path) -> dict[str, str]:
+    """The demo's temporary directory (tempfile.mkdtemp) goes under the test's own."""
+    return {**uplift_env(), "TMPDIR": str(tmp_path)}
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (the demo's only one is the emulator), from /proc."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").glob("*")
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def _exists(pid: int) -> bool:
+    """Still a process, even a zombie: the demo reaps the emulator it stops, so its pid is gone
+    by the time the demo has exited; an emulator it left behind would still be there."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 @pytest.fixture
-def demo() -> Iterator[tuple[subprocess.Popen[str], dict[str, str], str]]:
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str], str]]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "plugin", "demo", "--port", str(port)],
-        env=uplift_env(),
+        env=_demo_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -107,6 +133,89 @@ def test_demo_serves_a_seeded_catalog_and_stops_everything_on_ctrl_c(
     with pytest.raises(httpx.TransportError):
         httpx.get(banner["local Stripe"], timeout=2)
     assert not Path(banner["database"]).exists()
+
+
+def test_demo_stops_everything_on_sigterm_while_serving(
+    demo: tuple[subprocess.Popen[str], dict[str, str], str], tmp_path: Path
+) -> None:
+    """SIGTERM (a service manager's, `kill`'s) ends the demo as Ctrl-C does, exit status 143:
+    the server shuts down, the emulator is stopped and reaped, the temporary directory removed."""
+    process, banner, _ = demo
+    workdir = Path(banner["database"]).parent
+    assert workdir.parent == tmp_path
+    [emulator] = _children(process.pid)
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(10) == 143
+    assert list(tmp_path.glob("uplift-demo-*")) == []
+    assert not _exists(emulator)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(banner["local Stripe"], timeout=2)
+
+
+def test_simulated_demo_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    """`uplift demo --simulate 1` serves from a thread once its customer is simulated; SIGTERM
+    stops that server, the emulator and the temporary directory too, exit status 143."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "plugin", "demo", "--port", str(free_port()), "--simulate", "1"],
+        env=_demo_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        banner = _read_banner(process)
+        [workdir] = tmp_path.glob("uplift-demo-*")
+        [emulator] = _children(process.pid)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 143
+    finally:
+        stop(process)
+        assert process.stdout is not None
+        process.stdout.close()
+    assert not workdir.exists()
+    assert not _exists(emulator)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(banner["dashboard"], timeout=2)
+
+
+# `uplift demo` (plugin.cli.main) with the seeding replaced by a pause that says so: a fixed
+# point after the temporary directory and the emulator exist and before uvicorn starts.
+_PAUSED_WHILE_SEEDING = """
+import asyncio, sys
+from plugin import cli, demo
+
+async def paused(settings, *, port):
+    print("seeding", flush=True)
+    await asyncio.Event().wait()
+
+demo.prepare = paused
+raise SystemExit(cli.main(["demo", "--port", sys.argv[1]]))
+"""
+
+
+def test_demo_stops_everything_on_sigterm_while_seeding(tmp_path: Path) -> None:
+    """SIGTERM before the server is up (uvicorn has not taken the signal over yet) also stops
+    the emulator and removes the temporary directory, with exit status 143."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_WHILE_SEEDING, str(free_port())],
+        env=_demo_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        assert process.stdout.readline() == "seeding\n"
+        [workdir] = tmp_path.glob("uplift-demo-*")
+        [emulator] = _children(process.pid)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 143
+    finally:
+        stop(process)
+        process.stdout.close()
+    assert not workdir.exists()
+    assert not _exists(emulator)
 
 
 def _admin(url: str, banner: dict[str, str], path: str) -> Any:
