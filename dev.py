@@ -101,8 +101,14 @@ def ensure(name: str) -> Path:
 
 
 def demo(args: list[str]) -> int:
+    """`uplift demo` in place of this process (where the platform can), so that Ctrl-C and
+    SIGTERM reach it directly and it cleans up what it started."""
     python = ensure("demo")
-    return run([python, "-m", "plugin", "demo", *args], cwd=ROOT)
+    command = [str(python), "-m", "plugin", "demo", *args]
+    say("$ " + shlex.join(command))
+    if os.name == "posix":
+        os.execv(command[0], command)  # noqa: S606 -- our own interpreter, our own arguments
+    return subprocess.call(command)
 
 
 def check(args: list[str]) -> int:
@@ -162,11 +168,16 @@ def test(args: list[str]) -> int:
         for number, half in enumerate(halves):
             say(f"the suite on {half.label}")
             half.run(python, args, Path(reports) / f"half{number}.xml")
+    return verdict(halves)
+
+
+def verdict(halves: list[Half]) -> int:
+    """Print each half's result and the plain closing line; 0 only when every half passed and
+    at least one test ran (a run that executed no test, or a half that stopped, fails)."""
     passed = sum(h.passed for h in halves)
     failed = sum(h.failed for h in halves)
     skipped = sum(h.skipped for h in halves)
     print("", *(h.summary() for h in halves), sep="\n")
-    # The plain closing line: a run that executed no test, or a half that stopped, fails.
     print(f"total: {passed} passed, {failed} failed, {skipped} skipped", flush=True)
     ok = passed > 0 and failed == 0 and all(h.code == 0 for h in halves)
     return 0 if ok else 1
