@@ -3,6 +3,7 @@ SIGTERM ends all."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -60,25 +61,32 @@ def _exists(pid: int) -> bool:
     return True
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str], str]]:
-    port = free_port()
+@contextlib.contextmanager
+def _running(args: list[str], tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """`python ARGS` (a demo), its output piped to the test, stopped and closed afterwards."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "plugin", "demo", "--port", str(port)],
+        [sys.executable, *args],
         env=_demo_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
-        banner = _read_banner(process)
-        url = f"http://127.0.0.1:{port}"
-        wait_until_ready(url, process)
-        yield process, banner, url
+        yield process
     finally:
         stop(process)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str], str]]:
+    port = free_port()
+    with _running(["-m", "plugin", "demo", "--port", str(port)], tmp_path) as process:
+        banner = _read_banner(process)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_ready(url, process)
+        yield process, banner, url
 
 
 def test_demo_serves_a_seeded_catalog_and_stops_everything_on_ctrl_c(
@@ -156,23 +164,13 @@ def test_demo_stops_everything_on_sigterm_while_serving(
 def test_simulated_demo_stops_everything_on_sigterm(tmp_path: Path) -> None:
     """`uplift demo --simulate 1` serves from a thread once its customer is simulated; SIGTERM
     stops that server, the emulator and the temporary directory too, exit status 143."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "plugin", "demo", "--port", str(free_port()), "--simulate", "1"],
-        env=_demo_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
+    args = ["-m", "plugin", "demo", "--port", str(free_port()), "--simulate", "1"]
+    with _running(args, tmp_path) as process:
         banner = _read_banner(process)
         [workdir] = tmp_path.glob("uplift-demo-*")
         [emulator] = _children(process.pid)
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 143
-    finally:
-        stop(process)
-        assert process.stdout is not None
-        process.stdout.close()
     assert not workdir.exists()
     assert not _exists(emulator)
     with pytest.raises(httpx.TransportError):
@@ -197,23 +195,13 @@ raise SystemExit(cli.main(["demo", "--port", sys.argv[1]]))
 def test_demo_stops_everything_on_sigterm_while_seeding(tmp_path: Path) -> None:
     """SIGTERM before the server is up (uvicorn has not taken the signal over yet) also stops
     the emulator and removes the temporary directory, with exit status 143."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", _PAUSED_WHILE_SEEDING, str(free_port())],
-        env=_demo_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    try:
+    with _running(["-c", _PAUSED_WHILE_SEEDING, str(free_port())], tmp_path) as process:
+        assert process.stdout is not None
         assert process.stdout.readline() == "seeding\n"
         [workdir] = tmp_path.glob("uplift-demo-*")
         [emulator] = _children(process.pid)
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 143
-    finally:
-        stop(process)
-        process.stdout.close()
     assert not workdir.exists()
     assert not _exists(emulator)
 
