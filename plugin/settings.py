@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     public_url: str = "http://127.0.0.1:8000"
+    # HTTP limits enforced by Uplift's own protocol layer (plugin/server.py), whatever the
+    # parser underneath: the whole request head (request line and headers) in bytes, answered
+    # 431 beyond it, and the seconds a connection may take to send a complete head.
+    max_request_head_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    request_head_timeout: float = Field(default=10.0, gt=0, le=300)
+    # Failed admin-key attempts per client address: a bucket of `admin_failure_burst`
+    # failures refilled at `admin_failure_per_minute`; beyond it 429 with Retry-After.
+    admin_failure_burst: int = Field(default=10, ge=1)
+    admin_failure_per_minute: int = Field(default=10, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -58,10 +67,11 @@ class Settings(BaseSettings):
             raise ValueError("must look like sk_test_…, sk_live_…, rk_test_… or rk_live_…")
         return value
 
-    @field_validator("widget_secret")
+    @field_validator("widget_secret", "admin_key")
     @classmethod
-    def _widget_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        # RFC 7518 §3.2: an HS256 key must be at least as long as the hash (32 bytes).
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # RFC 7518 §3.2: an HS256 key must be at least as long as the hash (32 bytes); the
+        # bootstrap admin key is held to the same length, 256 bits, against guessing.
         if value is not None and len(value.get_secret_value().encode()) < 32:
             raise ValueError("must be at least 32 bytes (e.g. `openssl rand -hex 32`)")
         return value
@@ -109,6 +119,13 @@ class Settings(BaseSettings):
             ):
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
         return [origin.rstrip("/") for origin in value]
+
+    @property
+    def stripe_livemode(self) -> bool | None:
+        """Whether the Stripe key is a live-mode one; None without a key."""
+        if self.stripe_api_key is None:
+            return None
+        return "_live_" in self.stripe_api_key.get_secret_value()[:8]
 
     @property
     def sqlite_path(self) -> str | None:

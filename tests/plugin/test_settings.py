@@ -51,6 +51,8 @@ def test_secrets_are_masked_in_repr() -> None:
         ({"allowed_origins": "https://a.example/path"}, "UPLIFT_ALLOWED_ORIGINS"),
         ({"public_url": "ftp://x"}, "UPLIFT_PUBLIC_URL"),
         ({"widget_secret": "short-SECRETVALUE"}, "UPLIFT_WIDGET_SECRET: must be at least 32 bytes"),
+        ({"admin_key": "admin-SECRETVALUE"}, "UPLIFT_ADMIN_KEY: must be at least 32 bytes"),
+        ({"max_request_head_bytes": "12"}, "UPLIFT_MAX_REQUEST_HEAD_BYTES"),
     ],
     ids=[
         "db-scheme",
@@ -61,6 +63,8 @@ def test_secrets_are_masked_in_repr() -> None:
         "path",
         "public-url",
         "short-widget-secret",
+        "short-admin-key",
+        "tiny-head-limit",
     ],
 )
 def test_bad_settings_fail_with_one_line_naming_the_variable(
