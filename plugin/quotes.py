@@ -69,6 +69,7 @@ __all__ = [
     "create",
     "create_addition",
     "get_for_accept",
+    "is_retention",
     "next_invoice",
     "renews_at",
 ]
@@ -84,22 +85,35 @@ class Target:
 
 class StaleQuote(Conflict):
     """The subscription changed after the quote: nothing was charged; `fresh` is a new quote
-    for the same change at the accept time, which the caller can show instead."""
+    for the same change at the accept time, which the caller can show instead, or None when
+    the subscription already is what the quote would make it (`applied_by`: the upgrade that
+    made it, when Uplift did)."""
 
     default_code = "quote_stale"
 
-    def __init__(self, stale: QuoteRecord, fresh: QuoteRecord) -> None:
+    def __init__(
+        self, stale: QuoteRecord, fresh: QuoteRecord | None, *, applied_by: str | None = None
+    ) -> None:
+        then = (
+            f"accept the fresh quote {fresh.id} instead."
+            if fresh is not None
+            else "it already has this change" + (f" (upgrade {applied_by})." if applied_by else ".")
+        )
         super().__init__(
             f"Quote {stale.id} no longer matches subscription {stale.state.subscription_id}; "
-            f"accept the fresh quote {fresh.id} instead.",
+            + then,
             field="quote_id",
         )
         self.stale = stale
         self.fresh = fresh
+        self.applied_by = applied_by
 
     def body(self) -> dict[str, dict[str, str]]:
         body = super().body()
-        body["error"]["fresh_quote_id"] = self.fresh.id
+        if self.fresh is not None:
+            body["error"]["fresh_quote_id"] = self.fresh.id
+        if self.applied_by is not None:
+            body["error"]["upgrade_id"] = self.applied_by
         return body
 
 
@@ -373,6 +387,15 @@ async def get_for_accept(db: Database, *, quote_id: str, customer_id: str, now: 
             field="quote_id",
         )
     return quote
+
+
+def is_retention(quote: QuoteRecord) -> bool:
+    """A retention quote: the same price and quantity, only a discount added."""
+    return (
+        quote.kind == "change"
+        and quote.discount is not None
+        and (quote.to_price, quote.to_quantity) == (quote.state.price, quote.state.quantity)
+    )
 
 
 def accepted_state_matches(quote: QuoteRecord, current: SubscriptionState) -> bool:

@@ -48,7 +48,7 @@ import secrets
 from typing import Literal
 
 from plugin import quotes, storage
-from plugin.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from plugin.errors import ApiError, Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from plugin.money import Money
 from plugin.offers import Discount
 from plugin.quotes import (
@@ -71,6 +71,23 @@ from plugin.stripe_gateway import (
 )
 
 REQUIRES_ACTION = "invoice_payment_intent_requires_action"
+
+
+class ChangeConflict(Conflict):
+    """A 409 about another upgrade of the subscription or offer, naming it (`upgrade_id`)
+    where the customer may follow it."""
+
+    def __init__(
+        self, message: str, *, code: str, field: str | None = None, upgrade_id: str | None = None
+    ) -> None:
+        super().__init__(message, code=code, field=field)
+        self.upgrade_id = upgrade_id
+
+    def body(self) -> dict[str, dict[str, str]]:
+        body = super().body()
+        if self.upgrade_id is not None:
+            body["error"]["upgrade_id"] = self.upgrade_id
+        return body
 
 
 def _key(quote_id: str, step: str) -> str:
@@ -254,10 +271,18 @@ async def accept(
     (3-D Secure; pay on `hosted_invoice_url`) or `scheduled` (a period-end downgrade).
 
     Raises NotFound (not this customer's quote), Gone (expired), StaleQuote (409, the
-    subscription changed; carries a fresh quote), Conflict (409, the same quote is being
-    accepted right now), ValidationFailed (422, this Idempotency-Key was used for another quote)
-    and ServiceUnavailable (Stripe unreachable; the upgrade stays `processing` and `resume`
-    finishes it with the same Stripe idempotency keys).
+    subscription changed; carries a fresh quote, or the upgrade that already made the change),
+    Conflict (409: the same quote is being accepted right now, another change of the
+    subscription is in flight, the offer was already accepted, a retention discount is still
+    running, the add-on is already there), ValidationFailed (422, this Idempotency-Key was used
+    for another quote) and ServiceUnavailable (Stripe unreachable; nothing was charged, or the
+    upgrade stays `processing` and `resume` finishes it with the same Stripe idempotency keys).
+
+    The order is claim, then check: the claim (one row, unique per quote and per subscription
+    in flight) makes this the only change of the subscription under way, and only then is the
+    subscription re-read from Stripe and the caps read from the database, so nothing that
+    committed before the claim can be missed. A check that fails releases the claim; nothing
+    was sent to Stripe.
     """
     if not idempotency_key:
         raise ValidationFailed("An Idempotency-Key is required.", field="Idempotency-Key")
@@ -265,60 +290,207 @@ async def accept(
     if existing is not None and existing.customer_id == customer_id:
         return _replay(existing, quote_id=quote_id, idempotency_key=idempotency_key)
     stored = await quotes.get_for_accept(db, quote_id=quote_id, customer_id=customer_id, now=now)
-    try:
-        subscription = await _subscription(
-            gateway, customer_id=customer_id, subscription_id=stored.state.subscription_id
-        )
-    except StripeUnavailable as exc:
-        raise ServiceUnavailable(f"Stripe is unreachable: {exc}") from None
-    if stored.kind == "add":
-        # Added meanwhile (another quote, the dashboard): a 409, nothing to charge.
-        quotes.check_not_subscribed(
-            tuple(item.price for item in stored.added), _subscribed(subscription)
-        )
-    if not quotes.accepted_state_matches(stored, _state(subscription)):
-        raise quotes.StaleQuote(stored, await _fresh(db, gateway, stored, now=now))
-
-    scheduled = stored.timing == "period_end"
-    upgrade, claimed = await storage.upgrades.claim(
-        db,
-        upgrade=NewUpgrade(
-            id="up_" + secrets.token_hex(12),
-            quote_id=stored.id,
-            idempotency_key=idempotency_key,
-            customer_id=customer_id,
-            offer_id=stored.offer_id,
-            variant=stored.variant,
-            execution=stored.execution,
-            subscription_id=stored.state.subscription_id,
-            subscription_item_id=stored.state.item_id,
-            from_price=stored.state.price,
-            from_quantity=stored.state.quantity,
-            to_price=stored.to_price,
-            to_quantity=stored.to_quantity,
-            currency=stored.currency,
-            amount_quoted=stored.amount_due_now,
-            mrr_delta=stored.mrr_delta,
-            status="scheduled" if scheduled else "processing",
-            effective_at=stored.state.period_end if scheduled else now,
-        ),
-        now=now,
-    )
-    if not claimed:
-        return _replay(upgrade, quote_id=quote_id, idempotency_key=idempotency_key)
-    if scheduled:
+    upgrade = await _claim(db, stored, idempotency_key=idempotency_key, now=now)
+    if upgrade.quote_id != stored.id or upgrade.idempotency_key != idempotency_key:
+        return _replay(upgrade, quote_id=quote_id, idempotency_key=idempotency_key, stored=stored)
+    await _check_claimed(db, gateway, upgrade=upgrade, stored=stored, now=now)
+    if upgrade.status == "scheduled":
         return upgrade
     return await _execute(db, gateway, upgrade=upgrade, quote=stored, now=now)
 
 
-def _replay(upgrade: UpgradeRecord, *, quote_id: str, idempotency_key: str) -> UpgradeRecord:
+def _retention_until(stored: QuoteRecord) -> int | None:
+    """The end of a retention quote's discount window: its months, or the renewal a one-time
+    discount applies to. None for any other quote."""
+    if not quotes.is_retention(stored) or stored.discount is None:
+        return None
+    return stored.discount.ends_at or stored.state.period_end
+
+
+async def _claim(
+    db: Database, stored: QuoteRecord, *, idempotency_key: str, now: int
+) -> UpgradeRecord:
+    """Insert this accept's upgrade, or return the one it conflicted with: the same quote's,
+    the same Idempotency-Key's, or the change that holds the subscription."""
+    scheduled = stored.timing == "period_end"
+    new = NewUpgrade(
+        id="up_" + secrets.token_hex(12),
+        quote_id=stored.id,
+        idempotency_key=idempotency_key,
+        customer_id=stored.customer_id,
+        offer_id=stored.offer_id,
+        variant=stored.variant,
+        execution=stored.execution,
+        subscription_id=stored.state.subscription_id,
+        subscription_item_id=stored.state.item_id,
+        from_price=stored.state.price,
+        from_quantity=stored.state.quantity,
+        to_price=stored.to_price,
+        to_quantity=stored.to_quantity,
+        currency=stored.currency,
+        amount_quoted=stored.amount_due_now,
+        mrr_delta=stored.mrr_delta,
+        status="scheduled" if scheduled else "processing",
+        effective_at=stored.state.period_end if scheduled else now,
+        retention_until=_retention_until(stored),
+    )
+    for _ in range(CLAIM_ATTEMPTS):
+        upgrade, _claimed = await storage.upgrades.claim(db, upgrade=new, now=now)
+        if upgrade is not None:
+            return upgrade
+    raise Conflict(  # pragma: no cover -- the conflicting row vanished every time
+        f"Subscription {stored.state.subscription_id} is changing right now; retry shortly.",
+        code="change_in_progress",
+    )
+
+
+CLAIM_ATTEMPTS = 3  # a conflict whose row is gone when read (released, finished) is retried
+
+
+async def _check_claimed(
+    db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, stored: QuoteRecord, now: int
+) -> None:
+    """With the claim held: the subscription in Stripe is still as quoted, and the offer's caps
+    still allow it. Otherwise release the claim and raise why; else mark it verified."""
+    try:
+        problem = await _problem(db, gateway, upgrade=upgrade, stored=stored, now=now)
+    except BaseException:
+        await storage.upgrades.release(db, upgrade_id=upgrade.id)
+        raise
+    if problem is not None:
+        await storage.upgrades.release(db, upgrade_id=upgrade.id)
+        raise problem
+    await storage.upgrades.verify(db, upgrade_id=upgrade.id, now=now)
+
+
+async def _problem(
+    db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, stored: QuoteRecord, now: int
+) -> ApiError | None:
+    try:
+        subscription = await _subscription(
+            gateway, customer_id=stored.customer_id, subscription_id=stored.state.subscription_id
+        )
+    except StripeUnavailable as exc:
+        return ServiceUnavailable(f"Stripe is unreachable: {exc}")
+    if stored.kind == "add":
+        had = [item.price for item in stored.added if item.price in _subscribed(subscription)]
+        if had:
+            # Added meanwhile (another quote, the dashboard): nothing to charge.
+            return quotes.AlreadySubscribed(
+                f"The subscription already has {', '.join(had)}; an add-on is added once.",
+                field="quote_id",
+            )
+    state = _state(subscription)
+    if not quotes.accepted_state_matches(stored, state):
+        return await _stale(db, gateway, stored, state, now=now)
+    return await caps_problem(
+        db,
+        customer_id=stored.customer_id,
+        subscription_id=stored.state.subscription_id,
+        offer_id=stored.offer_id,
+        retention=quotes.is_retention(stored),
+        now=now,
+        other_than=upgrade.id,
+    )
+
+
+async def _stale(
+    db: Database, gateway: StripeGateway, stored: QuoteRecord, state: SubscriptionState, *, now: int
+) -> ApiError:
+    """The 409 for a quote the subscription no longer matches: with a fresh quote of the same
+    change, or, when the subscription already is what the quote would make it, the upgrade
+    that made it."""
+    if stored.kind == "change" and (state.price, state.quantity) == (
+        stored.to_price,
+        stored.to_quantity,
+    ):
+        applied = await storage.upgrades.latest_applied(
+            db,
+            subscription_id=state.subscription_id,
+            to_price=stored.to_price,
+            to_quantity=stored.to_quantity,
+        )
+        return quotes.StaleQuote(stored, None, applied_by=applied.id if applied else None)
+    try:
+        fresh = await _fresh(db, gateway, stored, now=now)
+    except ApiError as exc:
+        return exc
+    return quotes.StaleQuote(stored, fresh)
+
+
+async def caps_problem(
+    db: Database,
+    *,
+    customer_id: str,
+    subscription_id: str,
+    offer_id: str | None,
+    retention: bool,
+    now: int,
+    other_than: str | None = None,
+) -> ApiError | None:
+    """Why the offer may not be quoted or accepted again, if it may not: it was accepted
+    (a non-failed upgrade of this customer for it), or it is a retention discount and one is
+    still running on the subscription. Checked at quote time, and at accept with the claim
+    held (`other_than`: the accept's own upgrade)."""
+    if offer_id is not None:
+        taken = await storage.upgrades.taken(
+            db, customer_id=customer_id, offer_id=offer_id, other_than=other_than
+        )
+        if taken is not None:
+            return ChangeConflict(
+                f"Offer {offer_id} was already accepted (upgrade {taken.id}).",
+                code="offer_already_accepted",
+                field="offer_id",
+                upgrade_id=taken.id,
+            )
+    if retention:
+        running = await storage.upgrades.retention_running(
+            db, subscription_id=subscription_id, now=now, other_than=other_than
+        )
+        if running is not None:
+            return ChangeConflict(
+                "A retention discount already runs on this subscription until "
+                f"{running.retention_until}.",
+                code="retention_discount_active",
+                field="offer_id",
+                upgrade_id=running.id,
+            )
+    return None
+
+
+def _same_change(upgrade: UpgradeRecord, stored: QuoteRecord) -> bool:
+    return (upgrade.subscription_id, upgrade.to_price, upgrade.to_quantity) == (
+        stored.state.subscription_id,
+        stored.to_price,
+        stored.to_quantity,
+    )
+
+
+def _replay(
+    upgrade: UpgradeRecord,
+    *,
+    quote_id: str,
+    idempotency_key: str,
+    stored: QuoteRecord | None = None,
+) -> UpgradeRecord:
     """A second accept: the same quote returns its one upgrade; the same Idempotency-Key for
-    another quote is the IETF draft's 422; a first request still running is its 409."""
+    another quote is the IETF draft's 422; a first request still running is its 409; another
+    change holding the subscription is a 409 naming it when it is the same change."""
     if upgrade.quote_id != quote_id:
-        raise ValidationFailed(
-            "This Idempotency-Key was already used to accept another quote.",
-            code="idempotency_key_reused",
-            field="Idempotency-Key",
+        if upgrade.idempotency_key == idempotency_key:
+            raise ValidationFailed(
+                "This Idempotency-Key was already used to accept another quote.",
+                code="idempotency_key_reused",
+                field="Idempotency-Key",
+            )
+        same = stored is not None and _same_change(upgrade, stored)
+        raise ChangeConflict(
+            f"Subscription {upgrade.subscription_id} has another change "
+            f"{'scheduled' if upgrade.status == 'scheduled' else 'in progress'}"
+            f"{f' (upgrade {upgrade.id}, the same change)' if same else ''}; nothing was charged.",
+            code="change_in_progress",
+            field="quote_id",
+            upgrade_id=upgrade.id if same else None,
         )
     if upgrade.status == "processing":
         raise Conflict(
@@ -341,6 +513,10 @@ async def resume(
     stored = await storage.quotes.get(db, upgrade.quote_id)
     if stored is None:  # pragma: no cover -- the foreign key keeps the quote
         raise NotFound(f"No quote {upgrade.quote_id!r}.")
+    if upgrade.verified_at is None:
+        # Claimed, then the process died before its checks: nothing reached Stripe yet, so
+        # check now (a failed check releases the claim and raises why).
+        await _check_claimed(db, gateway, upgrade=upgrade, stored=stored, now=now)
     return await _execute(db, gateway, upgrade=upgrade, quote=stored, now=now)
 
 
@@ -641,6 +817,24 @@ async def apply_due(db: Database, gateway: StripeGateway, *, now: int) -> list[U
     done = []
     for upgrade in await storage.upgrades.due(db, now=now):
         subscription = await gateway.retrieve_subscription(upgrade.subscription_id)
+        plan = subscription.items[0] if subscription.items else None
+        if plan is None or (plan.id, plan.price_id, plan.quantity) != (
+            upgrade.subscription_item_id,
+            upgrade.from_price,
+            upgrade.from_quantity,
+        ):
+            # Changed since it was scheduled (an upgrade accepted meanwhile, the dashboard):
+            # switching now would undo that change. Nothing was charged for this one.
+            await storage.upgrades.transition(
+                db,
+                upgrade_id=upgrade.id,
+                status="failed",
+                allowed_from=("scheduled",),
+                now=now,
+                detail="superseded: the subscription changed before the period end",
+                failure_reason="superseded",
+            )
+            continue
         await gateway.update_subscription(
             subscription.id,
             {

@@ -152,6 +152,18 @@ async def create_quote(request: Request) -> JSONResponse:
     if subscription is None or not subscription.items:  # pragma: no cover -- read just now
         raise Conflict("This customer has no live subscription to change.", code="no_subscription")
     quantity = subscription.items[0].quantity
+    # The caps that protect money hold here too, not only in the offer list (accepting
+    # checks them again with the subscription claimed).
+    problem = await upgrades.caps_problem(
+        ctx.db,
+        customer_id=view.stripe_customer,
+        subscription_id=view.subscription_id,
+        offer_id=offer.id,
+        retention=retention,
+        now=now,
+    )
+    if problem is not None:
+        raise problem
     if arm is None:  # quoted from a declarative button before the offer list was fetched
         arm = experiments.assign(offer.design, offer_id=offer.id, customer_id=identity.customer_id)
         if arm == experiments.HOLDOUT:

@@ -1,9 +1,14 @@
 """SQL for upgrades and their status history.
 
-`claim` inserts first and lets UNIQUE (quote_id) decide who executes a quote: of two concurrent
-accepts exactly one gets `claimed=True`; the other reads the winner's row. Status changes are
-compare-and-set (`WHERE status IN (…)`), so a webhook and the accept request racing on the same
-upgrade cannot step on each other, and each change that happened is written to `upgrade_events`.
+`claim` inserts first and lets the database decide: UNIQUE (quote_id) picks who executes a
+quote, and the partial unique indexes of migration 0009 let one change of a subscription be in
+flight (`processing` or `requires_action`) and one be scheduled, whichever quotes they come
+from: of concurrent accepts exactly one gets `claimed=True`; the others read the row they
+conflicted with. A claim is `verify`-ed once the accept has re-read the subscription, and
+one that is not (the subscription had changed: nothing was sent to Stripe) is `release`-d.
+Status changes are compare-and-set (`WHERE status IN (…)`), so a webhook and the accept
+request racing on the same upgrade cannot step on each other, and each change that happened
+is written to `upgrade_events`.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any, Literal
 from plugin.storage import Connection, Database, Row, in_clause
 
 Status = Literal["processing", "requires_action", "scheduled", "succeeded", "failed"]
+IN_FLIGHT = "('processing', 'requires_action')"  # as in the index upgrades_one_in_flight
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,7 @@ class NewUpgrade:
     mrr_delta: int
     status: Status
     effective_at: int
+    retention_until: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,8 @@ class UpgradeRecord:
     effective_at: int
     created_at: int
     updated_at: int
+    verified_at: int | None = None
+    retention_until: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +94,13 @@ async def _log(conn: Connection, upgrade_id: str, status: str, detail: str | Non
     )
 
 
-async def claim(db: Database, *, upgrade: NewUpgrade, now: int) -> tuple[UpgradeRecord, bool]:
-    """Insert the upgrade unless its quote (or its customer's idempotency key) already has one.
-    Returns the row that exists afterwards and whether this call created it. When the key was
-    used for another quote, the returned row is that other quote's upgrade."""
+async def claim(
+    db: Database, *, upgrade: NewUpgrade, now: int
+) -> tuple[UpgradeRecord | None, bool]:
+    """Insert the upgrade unless its quote (or its customer's idempotency key) already has one,
+    or its subscription has a change in flight (or, for a scheduled one, one scheduled).
+    Returns the row that exists afterwards and whether this call created it: when the key was
+    used for another quote, or another change holds the subscription, that other upgrade."""
     values: dict[str, Any] = {
         name: getattr(upgrade, name) for name in NewUpgrade.__dataclass_fields__
     }
@@ -100,12 +112,12 @@ async def claim(db: Database, *, upgrade: NewUpgrade, now: int) -> tuple[Upgrade
                 id, quote_id, idempotency_key, customer_id, offer_id, variant, execution,
                 subscription_id, subscription_item_id, from_price, from_quantity, to_price,
                 to_quantity, currency, amount_quoted, mrr_delta, status, effective_at,
-                created_at, updated_at
+                retention_until, created_at, updated_at
             ) VALUES (
                 :id, :quote_id, :idempotency_key, :customer_id, :offer_id, :variant, :execution,
                 :subscription_id, :subscription_item_id, :from_price, :from_quantity, :to_price,
                 :to_quantity, :currency, :amount_quoted, :mrr_delta, :status, :effective_at,
-                :now, :now
+                :retention_until, :now, :now
             )
             ON CONFLICT DO NOTHING
             RETURNING *
@@ -115,15 +127,94 @@ async def claim(db: Database, *, upgrade: NewUpgrade, now: int) -> tuple[Upgrade
         if row is not None:
             await _log(conn, upgrade.id, upgrade.status, None, now)
             return _record(row), True
-        existing = await conn.fetch_one(
-            "SELECT * FROM upgrades WHERE quote_id = :quote_id", {"quote_id": upgrade.quote_id}
-        ) or await conn.fetch_one(
-            "SELECT * FROM upgrades WHERE customer_id = :customer_id AND idempotency_key = :key",
-            {"customer_id": upgrade.customer_id, "key": upgrade.idempotency_key},
-        )
-    if existing is None:  # pragma: no cover -- a conflict implies one of the two rows exists
-        raise RuntimeError(f"upgrade insert for quote {upgrade.quote_id} conflicted with nothing")
+        holding = "('scheduled')" if upgrade.status == "scheduled" else IN_FLIGHT
+        existing = None
+        for sql, params in (
+            ("SELECT * FROM upgrades WHERE quote_id = :q", {"q": upgrade.quote_id}),
+            (
+                "SELECT * FROM upgrades WHERE customer_id = :c AND idempotency_key = :k",
+                {"c": upgrade.customer_id, "k": upgrade.idempotency_key},
+            ),
+            (
+                f"SELECT * FROM upgrades WHERE subscription_id = :s AND status IN {holding}",  # noqa: S608 -- constants
+                {"s": upgrade.subscription_id},
+            ),
+        ):
+            existing = await conn.fetch_one(sql, params)
+            if existing is not None:
+                break
+    if existing is None:
+        # The row we conflicted with was gone by the time we looked (a claim released, a
+        # change finished between our insert and our read): the caller may try again.
+        return None, False
     return _record(existing), False
+
+
+async def verify(db: Database, *, upgrade_id: str, now: int) -> None:
+    """The accept re-read the subscription after claiming and found it as quoted."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE upgrades SET verified_at = :now WHERE id = :id AND verified_at IS NULL",
+            {"id": upgrade_id, "now": now},
+        )
+
+
+async def release(db: Database, *, upgrade_id: str) -> bool:
+    """Delete a claim that was never verified (nothing of it reached Stripe), so its quote and
+    idempotency key answer as if it had never been claimed and the subscription is free."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "DELETE FROM upgrade_events WHERE upgrade_id = :id AND EXISTS (SELECT 1 FROM upgrades"
+            " WHERE id = :id AND verified_at IS NULL)",
+            {"id": upgrade_id},
+        )
+        deleted = await conn.execute(
+            "DELETE FROM upgrades WHERE id = :id AND verified_at IS NULL", {"id": upgrade_id}
+        )
+    return deleted == 1
+
+
+async def taken(
+    db: Database, *, customer_id: str, offer_id: str, other_than: str | None = None
+) -> UpgradeRecord | None:
+    """An upgrade of this customer for this offer that is not `failed` (other than
+    `other_than`): the offer has been accepted."""
+    async with db.read() as conn:
+        row = await conn.fetch_one(
+            "SELECT * FROM upgrades WHERE customer_id = :customer AND offer_id = :offer"
+            " AND status != 'failed' AND id != :other ORDER BY created_at LIMIT 1",
+            {"customer": customer_id, "offer": offer_id, "other": other_than or ""},
+        )
+    return _record(row) if row else None
+
+
+async def retention_running(
+    db: Database, *, subscription_id: str, now: int, other_than: str | None = None
+) -> UpgradeRecord | None:
+    """A retention discount granted to this subscription whose window has not ended."""
+    async with db.read() as conn:
+        row = await conn.fetch_one(
+            "SELECT * FROM upgrades WHERE subscription_id = :subscription"
+            " AND retention_until > :now AND status != 'failed' AND id != :other"
+            " ORDER BY created_at LIMIT 1",
+            {"subscription": subscription_id, "now": now, "other": other_than or ""},
+        )
+    return _record(row) if row else None
+
+
+async def latest_applied(
+    db: Database, *, subscription_id: str, to_price: str, to_quantity: int
+) -> UpgradeRecord | None:
+    """The most recent succeeded upgrade that moved this subscription to this price and
+    quantity (who made a stale quote's change already)."""
+    async with db.read() as conn:
+        row = await conn.fetch_one(
+            "SELECT * FROM upgrades WHERE subscription_id = :subscription AND status = 'succeeded'"
+            " AND to_price = :price AND to_quantity = :quantity"
+            " ORDER BY updated_at DESC, id DESC LIMIT 1",
+            {"subscription": subscription_id, "price": to_price, "quantity": to_quantity},
+        )
+    return _record(row) if row else None
 
 
 async def transition(

@@ -379,6 +379,7 @@ async def test_a_cross_sell_adds_the_item_for_exactly_the_amount_shown_once(
     assert (twice.status_code, twice.json()["error"]["code"]) in (
         (409, "addon_already_subscribed"),
         (409, "offer_unavailable"),  # accepted offers are not offered again
+        (409, "offer_already_accepted"),  # nor quoted again
     )
 
     listed = (await http.get("/api/v1/admin/upgrades?offer=offer_reports", headers=ADMIN)).json()

@@ -281,6 +281,7 @@ async def test_stale_quote_is_a_conflict_with_a_fresh_quote(
         )
     assert stale.value.status == 409
     fresh = stale.value.fresh
+    assert fresh is not None
     assert stale.value.body()["error"]["fresh_quote_id"] == fresh.id
     assert (fresh.state.quantity, fresh.proration_date) == (3, now + 60)
     assert await storage.upgrades.by_quote(db, quote.id) is None
@@ -424,6 +425,7 @@ async def test_resume_finishes_an_upgrade_a_crash_left_processing(
         ),
         now=now,
     )
+    assert claimed is not None
     with pytest.raises(Conflict):
         await upgrades.accept(
             db,

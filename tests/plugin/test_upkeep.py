@@ -28,6 +28,7 @@ async def _abandoned(
         ),
         now=at,
     )  # fmt: skip
+    assert claimed is not None
     return claimed
 
 
