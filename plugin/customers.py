@@ -63,19 +63,23 @@ class CustomerView:
     # these facts are not cached). Emptied with the facts: a committed write naming the
     # customer, a new offer snapshot, another token.
     answers: dict[str | None, KeptAnswer] | None = dataclasses.field(default=None, compare=False)
+    currency: str | None = None  # what the live subscription bills in
 
 
 def current_plan(
     items: list[tuple[str, str, str, str | None]], snapshot: Snapshot
-) -> tuple[Plan | None, Interval | None, str | None]:
-    """(plan, interval, subscription id) of the highest tier among live subscription items."""
-    best: tuple[Plan | None, Interval | None, str | None] = (None, None, None)
+) -> tuple[Plan | None, Interval | None, str | None, str | None]:
+    """(plan, interval, subscription id, currency) of the highest tier among live subscription
+    items; the currency is the plan price's, which is the one the subscription bills in."""
+    best: tuple[Plan | None, Interval | None, str | None, str | None] = (None, None, None, None)
     for subscription_id, status, price_id, interval in items:
         if status not in LIVE_STATUSES:
             continue
         plan = snapshot.plan_by_price.get(price_id)
         if plan is not None and (best[0] is None or plan.tier > best[0].tier):
-            best = (plan, _INTERVALS.get(interval), subscription_id)
+            price = snapshot.prices.get(price_id)
+            currency = price.currency if price is not None else None
+            best = (plan, _INTERVALS.get(interval), subscription_id, currency)
     return best
 
 
@@ -100,9 +104,10 @@ class _Entry:
     # The targeting context last made from `facts`, with the snapshot and token identity it
     # was made for (it depends on nothing else but the identity's claims): a customer's next
     # request reuses it.
-    context: tuple[Snapshot, CustomerIdentity, CustomerContext, Plan | None, str | None] | None = (
-        None
-    )
+    context: (
+        tuple[Snapshot, CustomerIdentity, CustomerContext, Plan | None, str | None, str | None]
+        | None
+    ) = None
     # The offers endpoint's answers made from this entry for `context` (emptied when it is
     # remade), by placement. See `CustomerView.answers`.
     answers: dict[str | None, KeptAnswer] = dataclasses.field(default_factory=dict)
@@ -473,11 +478,11 @@ async def view(
     facts, entry = await _facts(db, identity, now - offer_store.HISTORY_DAYS * 86_400)
     made = entry.context if entry is not None else None
     if made is not None and made[0] is snapshot and _same(made[1], identity):
-        context, plan, subscription_id = made[2], made[3], made[4]
+        context, plan, subscription_id, currency = made[2], made[3], made[4], made[5]
     else:
-        context, plan, subscription_id = _context(facts, identity, snapshot)
+        context, plan, subscription_id, currency = _context(facts, identity, snapshot)
         if entry is not None:
-            entry.context = (snapshot, identity, context, plan, subscription_id)
+            entry.context = (snapshot, identity, context, plan, subscription_id, currency)
             entry.answers = {}
     if entry is not None:
         state = entry.offer_state(now)
@@ -491,19 +496,20 @@ async def view(
         state,
         facts.feature_uses,
         entry.answers if entry is not None else None,
+        currency,
     )
 
 
 def _context(
     facts: customer_store.TargetingFacts, identity: CustomerIdentity, snapshot: Snapshot
-) -> tuple[CustomerContext, Plan | None, str | None]:
+) -> tuple[CustomerContext, Plan | None, str | None, str | None]:
     record = facts.record
     attrs = {**identity.attrs, **(record.attrs if record else {})}
     signup_at = record.signup_at if record else None
     if signup_at is None and type(identity.attrs.get("signup_at")) is int:
         signup_at = identity.attrs["signup_at"]
     orders = [t for t in (record.last_order_at if record else None, facts.last_order_at) if t]
-    plan, interval, subscription_id = current_plan(facts.items, snapshot)
+    plan, interval, subscription_id, currency = current_plan(facts.items, snapshot)
     context = CustomerContext(
         customer_id=identity.customer_id,
         plan=PlanState(
@@ -517,4 +523,4 @@ def _context(
         signup_at=signup_at,
         last_order_at=max(orders) if orders else None,
     )
-    return context, plan, subscription_id
+    return context, plan, subscription_id, currency

@@ -76,7 +76,13 @@ def relevant_at(placement: str | None, view: CustomerView, snapshot: Snapshot) -
     """The offers at `placement` that are `relevant` to the customer's plan and interval: the
     same for everyone on that plan, so worked out once per snapshot (`Snapshot.memo`)."""
     plan = view.plan
-    key = ("relevant", placement, plan.id if plan is not None else None, view.context.plan.interval)
+    key = (
+        "relevant",
+        placement,
+        plan.id if plan is not None else None,
+        view.context.plan.interval,
+        view.currency,
+    )
     found = cast("list[Offer] | None", snapshot.memo.get(key))
     if found is None:
         found = [o for o in snapshot.at(placement) if relevant(o, view, snapshot)]
@@ -87,7 +93,14 @@ def relevant_at(placement: str | None, view: CustomerView, snapshot: Snapshot) -
 
 def relevant(offer: Offer, view: CustomerView, snapshot: Snapshot) -> bool:
     """Never offer what the customer already has: an upgrade (or a trial) of their tier or
-    below, or a switch to the billing interval they are already on."""
+    below, or a switch to the billing interval they are already on; and never a price in
+    another currency than the one their subscription bills in (Stripe cannot mix them)."""
+    if view.currency is not None and any(
+        price.currency != view.currency
+        for price in map(snapshot.prices.get, offer.target_prices)
+        if price is not None
+    ):
+        return False
     if offer.kind in ("upgrade", "trial"):
         target = snapshot.plan_by_price.get(offer.target_prices[0])
         return target is None or view.plan is None or target.tier > view.plan.tier

@@ -284,6 +284,7 @@ async def _addon_offer(
     kind: str,
     amounts: tuple[int, ...],
     discount: dict[str, int] | None = None,
+    currency: str = "usd",
 ) -> list[str]:
     """Monthly add-on prices (in the emulator and Uplift's catalog) and an active offer of
     `kind` selling them to everyone (with `discount`, if given); returns the prices."""
@@ -293,9 +294,9 @@ async def _addon_offer(
             {"name": f"Add-on {amount}"}, idempotency_key=f"test:{offer_id}:product:{amount}"
         )
         price = await gateway.create_price(
-            {"product": product.id, "currency": "usd", "unit_amount": amount,
+            {"product": product.id, "currency": currency, "unit_amount": amount,
              "recurring": {"interval": "month"}},
-            idempotency_key=f"test:{offer_id}:price:{amount}",
+            idempotency_key=f"test:{offer_id}:price:{amount}:{currency}",
         )  # fmt: skip
         async with db.transaction() as conn:
             await catalog_store.upsert_product(conn, product=product, now=clock.now())
@@ -626,3 +627,90 @@ async def test_a_retention_discount_keeps_the_plan_and_charges_nothing_now(
     assert [(i.id, i.price_id) for i in subscription.items] == [(world.item_id, world.basic)]
     [discount] = (await _item_discounts(emulator_url, world.subscription_id))[world.basic]
     assert (discount["coupon"]["percent_off"], discount["coupon"]["duration_in_months"]) == (20, 3)
+
+
+async def test_offers_in_another_currency_are_neither_shown_nor_quoted(
+    shop: tuple[httpx.AsyncClient, Subscribed, FixedClock],
+    gateway: StripeGateway,
+    db: Database,
+    emulator_url: str,
+) -> None:
+    """A USD subscriber sees and can quote the USD add-on but not the EUR one (409, nothing in
+    Stripe); a EUR subscriber on the same plan sees the EUR add-on and neither USD offer."""
+    http, world, clock = shop
+    [usd] = await _addon_offer(
+        http, gateway, db, clock, offer_id="offer_usd", kind="cross_sell", amounts=(1900,)
+    )
+    [eur] = await _addon_offer(
+        http, gateway, db, clock, offer_id="offer_eur", kind="cross_sell", amounts=(1700,),
+        currency="eur",
+    )  # fmt: skip
+
+    async def listed(customer: str) -> dict[str, list[str]]:
+        found = {}
+        for placement in ("billing", "storage_banner"):
+            answer = await http.get(
+                f"/api/v1/widget/offers?placement={placement}", headers=_as(clock, customer)
+            )
+            assert answer.status_code == 200, answer.text
+            found[placement] = [o["offer_id"] for o in answer.json()["data"]]
+            shown = [p for o in answer.json()["data"] for p in o.get("prices", [])]
+            assert {p["currency"] for p in shown} <= {"usd" if customer == "acme" else "eur"}
+        return found
+
+    assert await listed("acme") == {
+        "billing": ["offer_usd"],
+        "storage_banner": ["offer_basic_to_pro"],
+    }
+    refused = await http.post(
+        "/api/v1/widget/quotes", json={"offer_id": "offer_eur"}, headers=_as(clock)
+    )
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "offer_unavailable")
+    ok = await http.post(
+        "/api/v1/widget/quotes", json={"offer_id": "offer_usd"}, headers=_as(clock)
+    )
+    assert ok.status_code == 201, ok.text
+    assert (ok.json()["currency"], ok.json()["added"][0]["price"]) == ("usd", usd)
+    assert await _paid_invoices(http, world.customer_id, emulator_url) == []
+
+    # A customer on Basic billed in EUR.
+    euro = await gateway.create_customer({"name": "euro"}, idempotency_key=f"{eur}:euro")
+    basic_eur = await gateway.create_price(
+        {"product": (await gateway.retrieve_price(world.basic)).product_id, "currency": "eur",
+         "unit_amount": 2700, "recurring": {"interval": "month"}},
+        idempotency_key=f"{eur}:basic-eur",
+    )  # fmt: skip
+    async with db.transaction() as conn:
+        await catalog_store.upsert_price(conn, price=basic_eur, now=clock.now())
+        await subscription_store.upsert(
+            conn,
+            subscription=MirrorSubscription(
+                id="sub_euro", customer_id=euro.id, status="active", currency="eur",
+                items=(MirrorItem("si_euro", basic_eur.id, "prod_basic", 1, 2700, "eur",
+                                  "month"),),
+                current_period_start=world.period_start, current_period_end=world.period_end,
+                trial_end=None, cancel_at_period_end=False, canceled_at=None,
+            ),
+            now=clock.now(),
+        )  # fmt: skip
+    plans = {
+        "plans": [
+            {"id": "basic", "name": "Basic", "tier": 1, "prices": [world.basic, basic_eur.id],
+             "limits": {"storage_gb": 10}},
+            {"id": "pro", "name": "Pro", "tier": 2, "prices": [world.pro, world.pro_annual],
+             "limits": {"storage_gb": 100}},
+        ]
+    }  # fmt: skip
+    assert (await http.put("/api/v1/admin/plans", json=plans, headers=ADMIN)).status_code == 200
+    await http.put("/api/v1/customers/euro", json={"stripe_customer": euro.id}, headers=ADMIN)
+    await http.post(
+        "/api/v1/usage",
+        json={"customer": "euro", "metric": "storage_gb", "value": 9},
+        headers={**ADMIN, "Idempotency-Key": "seed-euro"},
+    )
+    assert await listed("euro") == {"billing": ["offer_eur"], "storage_banner": []}
+    for offer_id in ("offer_usd", "offer_basic_to_pro"):
+        refused = await http.post(
+            "/api/v1/widget/quotes", json={"offer_id": offer_id}, headers=_as(clock, "euro")
+        )
+        assert (refused.status_code, refused.json()["error"]["code"]) == (409, "offer_unavailable")
