@@ -1,10 +1,10 @@
 """Three `uplift serve` instances on one PostgreSQL database, as behind a load balancer.
 
 Webhooks (signed as Stripe signs them, a tenth delivered twice, the copy to another instance)
-and widget accepts (the same quote accepted on every instance at once) are spread across
-them, and one instance is SIGKILLed midway. Afterwards: every event stored once and processed
-once (only the batch the dead instance held may show a second attempt), every quote charged at
-most once in Stripe, an offer changed on one instance is live on the others, and frequency
+and widget accepts (two quotes of one upgrade, each accepted on every instance at once) are
+spread across them, and one instance is SIGKILLed midway. Afterwards: every event stored once
+and processed once (only the batch the dead instance held may show a second attempt), every
+subscription charged at most once in Stripe, an offer changed on one instance is live on the others, and frequency
 caps count impressions recorded on any instance.
 """
 
@@ -56,6 +56,7 @@ KILL_AFTER = EVENTS // 3  # acked events before the SIGKILL
 DEADLINE = 60.0  # bound on every wait below (a hung run fails instead of hanging)
 WALL = SystemClock()
 OFFER = "offer_basic_to_pro"
+QUOTES = 2  # quotes of the same upgrade per customer, accepted at once
 
 
 class Balancer:
@@ -147,18 +148,27 @@ async def _eventually(check: Callable[[], Any], what: str) -> None:
 async def _accept_everywhere(
     http: httpx.AsyncClient, lb: Balancer, customer: str
 ) -> list[httpx.Response]:
-    """Quote on one instance, then accept that quote on every instance at once, each with its
-    own Idempotency-Key, plus a retry of the first key on another instance."""
-    quote_at = lb.pick()
-    quoted = await http.post(
-        f"{lb.url(quote_at)}/api/v1/widget/quotes", json={"offer_id": OFFER}, headers=_as(customer)
-    )
-    assert quoted.status_code == 201, quoted.text
-    body = {"quote_id": quoted.json()["quote_id"]}
-    tries = [(i, f"{customer}-click-{i}") for i in range(INSTANCES)]
-    tries.append(((quote_at + 1) % INSTANCES, f"{customer}-click-0"))
+    """Two quotes of the same upgrade from two instances, then each quote accepted on every
+    instance at once, each accept with its own Idempotency-Key, plus a retry of the first key
+    on another instance: different quotes of one subscription racing across instances."""
+    bodies = []
+    for turn in range(QUOTES):
+        quote_at = (lb.pick() + turn) % INSTANCES
+        quoted = await http.post(
+            f"{lb.url(quote_at)}/api/v1/widget/quotes",
+            json={"offer_id": OFFER},
+            headers=_as(customer),
+        )
+        assert quoted.status_code == 201, quoted.text
+        bodies.append({"quote_id": quoted.json()["quote_id"]})
+    tries = [
+        (i, f"{customer}-q{q}-click-{i}", body)
+        for q, body in enumerate(bodies)
+        for i in range(INSTANCES)
+    ]
+    tries.append((1, f"{customer}-q0-click-0", bodies[0]))
 
-    async def accept(index: int, key: str) -> httpx.Response | None:
+    async def accept(index: int, key: str, body: dict[str, str]) -> httpx.Response | None:
         try:
             return await http.post(
                 f"{lb.url(index)}/api/v1/widget/accept",
@@ -168,7 +178,7 @@ async def _accept_everywhere(
         except httpx.TransportError:  # that instance was killed meanwhile
             return None
 
-    answers = await asyncio.gather(*(accept(i, key) for i, key in tries))
+    answers = await asyncio.gather(*(accept(*attempt) for attempt in tries))
     return [answer for answer in answers if answer is not None]
 
 
@@ -334,11 +344,12 @@ async def test_three_instances_share_the_work_and_survive_losing_one(
     assert movements == [{"n": EVENTS // 3, "events": EVENTS // 3}]
     assert orders == EVENTS // 3
 
-    # One upgrade per quote, the same one answered everywhere, and at most one Stripe charge.
+    # One upgrade per quote, one change per subscription whatever the quote, the same one
+    # answered everywhere, and at most one Stripe charge.
     assert all(row["n"] == 1 for row in upgrades)
     for n, answers in enumerate(accepts):
         ids = {a.json()["id"] for a in answers if a.status_code == 200}
-        assert len(ids) <= 1, answers
+        assert len(ids) <= 1, [a.json() for a in answers]
         assert {a.status_code for a in answers} <= {200, 409}
         found = await stripe_http.get("/v1/invoices", params={"customer": worlds[n].customer_id})
         charged = [
