@@ -15,7 +15,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from plugin.catalog import Product
 from plugin.storage import Database
+from plugin.storage import catalog as catalog_store
 from plugin.storage import subscriptions as subscription_store
 from plugin.stripe_gateway import StripeGateway
 from webhooks.mirror import MirrorItem, MirrorSubscription
@@ -204,3 +206,24 @@ async def mirror_basic(
             ),
             now=now,
         )  # fmt: skip
+
+
+async def mirrored_customer(
+    gateway: StripeGateway, db: Database, name: str, *, now: int
+) -> Subscribed:
+    """`subscribed_customer`, with its prices in Uplift's catalog and its subscription in
+    Uplift's mirror, as the webhooks would have written them."""
+    world = await subscribed_customer(gateway, name=name)
+    async with db.transaction() as conn:
+        for price_id in (world.basic, world.pro, world.pro_annual):
+            price = await gateway.retrieve_price(price_id)
+            await catalog_store.upsert_product(
+                conn, product=Product(price.product_id, "Plan"), now=now
+            )
+            await catalog_store.upsert_price(conn, price=price, now=now)
+    await mirror_basic(
+        db, subscription_id=world.subscription_id, customer_id=world.customer_id,
+        item_id=world.item_id, price=world.basic, period_start=world.period_start,
+        period_end=world.period_end, now=now,
+    )  # fmt: skip
+    return world

@@ -4,8 +4,8 @@ Webhooks (signed as Stripe signs them, a tenth delivered twice, the copy to anot
 and widget accepts (two quotes of one upgrade, each accepted on every instance at once) are
 spread across them, and one instance is SIGKILLed midway. Afterwards: every event stored once
 and processed once (only the batch the dead instance held may show a second attempt), every
-subscription charged at most once in Stripe, an offer changed on one instance is live on the others, and frequency
-caps count impressions recorded on any instance.
+subscription charged at most once in Stripe, an offer changed on one instance is live on the
+others, and frequency caps count impressions recorded on any instance.
 """
 
 from __future__ import annotations
@@ -24,10 +24,7 @@ import httpx
 import pytest
 
 from plugin import storage
-from plugin.catalog import Product
 from plugin.clock import SystemClock
-from plugin.storage import Database
-from plugin.storage import catalog as catalog_store
 from plugin.stripe_gateway import StripeGateway
 from tests.conftest import Served
 from tests.factories import ADMIN, customer_headers
@@ -36,10 +33,9 @@ from tests.support import (
     ON_POSTGRES,
     WEBHOOK_SECRET,
     WIDGET_SECRET,
-    Subscribed,
     mirror_basic,
+    mirrored_customer,
     sign_webhook,
-    subscribed_customer,
 )
 from tests.webhooks import factories as f
 from webhooks.worker import BATCH
@@ -105,25 +101,6 @@ async def _send(http: httpx.AsyncClient, lb: Balancer, event: dict[str, Any], fi
         if response.status_code == 200:
             return target
     raise AssertionError(f"{event['id']} was never acknowledged")
-
-
-async def _world(gateway: StripeGateway, db: Database, name: str) -> Subscribed:
-    """A customer on Basic in the emulator, mirrored in Uplift's database as a webhook would."""
-    world = await subscribed_customer(gateway, name=name)
-    now = WALL.now()
-    async with db.transaction() as conn:
-        for price_id in (world.basic, world.pro, world.pro_annual):
-            price = await gateway.retrieve_price(price_id)
-            await catalog_store.upsert_product(
-                conn, product=Product(price.product_id, "Plan"), now=now
-            )
-            await catalog_store.upsert_price(conn, price=price, now=now)
-    await mirror_basic(
-        db, subscription_id=world.subscription_id, customer_id=world.customer_id,
-        item_id=world.item_id, price=world.basic, period_start=world.period_start,
-        period_end=world.period_end, now=now,
-    )  # fmt: skip
-    return world
 
 
 def _as(customer: str) -> dict[str, str]:
@@ -207,7 +184,10 @@ async def test_three_instances_share_the_work_and_survive_losing_one(
     prefix = "multi-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:8]
     try:
         async with httpx.AsyncClient(timeout=30) as http:
-            worlds = [await _world(gateway, db, f"{prefix}-{n}") for n in range(CUSTOMERS)]
+            worlds = [
+                await mirrored_customer(gateway, db, f"{prefix}-{n}", now=WALL.now())
+                for n in range(CUSTOMERS)
+            ]
             plans = {
                 "plans": [
                     {"id": "basic", "name": "Basic", "tier": 1,

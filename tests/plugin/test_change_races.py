@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -35,7 +35,7 @@ class Paused(StripeGateway):
         self.gate: asyncio.Event | None = None
         self.reached = asyncio.Event()
         self.jitter = jitter
-        self._random = random.Random(seed)
+        self._random = random.Random(seed)  # noqa: S311 -- timing jitter, not secrets
 
     async def _shake(self) -> None:
         if self.jitter:
@@ -92,7 +92,7 @@ async def _quote(
 
 def _accept(
     db: Database, gateway: StripeGateway, world: Subscribed, quote: quotes.QuoteRecord, *, key: str
-) -> Callable[[int], Awaitable[Any]]:
+) -> Callable[[int], Coroutine[Any, Any, Any]]:
     async def run(now: int) -> Any:
         try:
             return await upgrades.accept(
