@@ -3,8 +3,11 @@
 Default execution ("uplift"), which works on any Stripe account and makes the charge equal the
 quote by construction:
 
-1. claim: insert the upgrade row first; UNIQUE (quote_id) lets exactly one of several
-   concurrent accepts go on (the others get the winner's row, or 409 while it is in flight);
+1. claim: insert the upgrade row first; UNIQUE (quote_id) and one change in flight per
+   subscription (partial unique indexes) let exactly one of several concurrent accepts, of one
+   quote or of several, go on (the others get the winner's row, or a 409 naming it); then,
+   with the claim held, re-read the subscription from Stripe and the offer's caps, and
+   release the claim (nothing sent to Stripe) if the quote no longer holds;
 2. create one invoice item per quoted line (amounts exactly as quoted) on the subscription;
 3. create a one-off invoice of those pending items, finalize it (a zero or negative total is
    paid at finalization and a negative one becomes a credit on the customer balance, as Stripe

@@ -374,6 +374,11 @@
       } catch (e) {
         if (e.status === 410) return load(t('expired'));
         if (e.status === 409 && e.detail && e.detail.fresh_quote_id) return load(t('stale'));
+        // The same change made by another accept (another tab, a double click): show that one.
+        if (e.status === 409 && e.detail && e.detail.upgrade_id) {
+          try { upgrade = await api('GET', '/upgrades/' + encodeURIComponent(e.detail.upgrade_id)); } catch (e2) { return problem(e2, accept); }
+          return outcome(upgrade);
+        }
         return problem(e, accept);
       }
       outcome(upgrade);
