@@ -33,6 +33,7 @@ from plugin.middleware import (
     WidgetScriptMiddleware,
     add_vary_origin,
     hot_routes_first,
+    private_path,
 )
 from plugin.services import Services
 from plugin.settings import Settings
@@ -84,7 +85,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _internal_error(request: Request, exc: Exception) -> Response:
     # The traceback goes to the (redacting) log; the client gets a generic body.
     log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-    return JSONResponse(INTERNAL_ERROR_BODY, status_code=500)
+    # Sent by the server-error layer, outside AccessLogMiddleware, which adds this to the rest.
+    private = private_path(request.scope["path"])
+    headers = {"Cache-Control": "no-store"} if private else None
+    return JSONResponse(INTERNAL_ERROR_BODY, status_code=500, headers=headers)
 
 
 class WidgetCorsMiddleware:

@@ -11,7 +11,7 @@
     ├── PayloadTooLarge           413
     ├── UnsupportedMediaType      415 not JSON
     ├── ValidationFailed          422 invalid field
-    ├── RateLimited               429 (carries Retry-After)
+    ├── RateLimited               429 (carries Retry-After); too many failed admin keys
     └── ServiceUnavailable        503 not ready (database unreachable)
 
 Every error renders as `{"error": {"code", "message", "field"?}}` through `to_response()`;
@@ -109,8 +109,8 @@ class RateLimited(ApiError):
     status = 429
     default_code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(max(1, retry_after))})
 
 
 class ServiceUnavailable(ApiError):

@@ -88,10 +88,25 @@ class BodyLimitMiddleware:
         return PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
 
 
+NO_STORE = (b"cache-control", b"no-store")
+
+
+def private_path(path: str) -> bool:
+    """Whether `path`'s answers are for one caller only: everything under `/api/` (the admin
+    API and the ingest routes behind the admin key, the widget API behind a customer token,
+    and any unknown path there) but the public OpenAPI document. Their answers, errors
+    included, are `Cache-Control: no-store`: an offer list, an upgrade, a 401 or a 429 is
+    about one key or one customer, and no browser or shared cache on the way may keep it."""
+    return path.startswith("/api/") and path != "/api/v1/openapi.json"
+
+
 class AccessLogMiddleware:
     """One log line per request: method, path (never the query string, which could carry a
     token a careless integrator put there), status, duration. Adds `X-Request-Id` and
-    `X-Content-Type-Options: nosniff` to every response."""
+    `X-Content-Type-Options: nosniff` to every response, and `Cache-Control: no-store` in
+    place of any other to every answer on a `private_path`. This is the outermost layer of
+    ours, so the fast paths' answers, the body limit's and the router's all pass here; the
+    500 of the server-error layer outside it gets its no-store from `create_app`'s handler."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -107,12 +122,17 @@ class AccessLogMiddleware:
         started = time.perf_counter()
         request_id = f"{self._prefix}{next(self._counter):08x}"
         status = 500
+        private = private_path(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                if private:
+                    headers = [h for h in message.get("headers", ()) if h[0] != b"cache-control"]
+                    headers.append(NO_STORE)
+                else:
+                    headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 message = {**message, "headers": headers}

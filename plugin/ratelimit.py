@@ -1,15 +1,17 @@
-"""Per-customer rate limits for the widget API: a token bucket per key. Pure: `now` (seconds,
-any monotonic origin) is an argument.
+"""Token buckets per key: the widget API's per-customer limit, and the budget of failed
+admin-key attempts per client address (plugin/api/admin.py). Pure: `now` (seconds, any
+monotonic origin) is an argument.
 
-A bucket holds up to `burst` tokens and refills at `rate` per second; each request takes one.
-An empty bucket answers how long until the next token, for `Retry-After`. Buckets live in
-memory, one set per process: with N workers the effective limit is at most N times higher,
-which is fine for abuse protection (this is not billing). The table is bounded: the least
-recently used keys are forgotten first, and a forgotten key starts with a full bucket.
+A bucket holds up to `burst` tokens and refills at `rate` per second; each request (or each
+failure) takes one. An empty bucket answers how long until the next token, for `Retry-After`.
+Buckets live in memory, one set per process: with N workers the effective limit is at most N
+times higher, which is fine for abuse protection (this is not billing). The table is bounded:
+the least recently used keys are forgotten first, and a forgotten key starts with a full bucket.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -46,4 +48,36 @@ class RateLimiter:
         if bucket.tokens >= 1:
             bucket.tokens -= 1
             return None
-        return max(1, math.ceil((1 - bucket.tokens) / self.rate))
+        return self._until_one(bucket.tokens)
+
+    def wait(self, key: str, *, now: float) -> int | None:
+        """What `take` would answer, without taking a token or making a bucket: None while the
+        key has a token left (or no bucket yet), else the whole seconds until it has one."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return None
+        tokens = min(float(self.burst), bucket.tokens + max(0.0, now - bucket.updated) * self.rate)
+        if tokens >= 1:
+            return None
+        return self._until_one(tokens)
+
+    def _until_one(self, tokens: float) -> int:
+        # Rounded before the ceiling: 1/6 of a token a second, 3 s after empty, leaves
+        # 3.0000000000000004 s to wait in floats, which is 3, not 4.
+        return max(1, math.ceil(round((1 - tokens) / self.rate, 9)))
+
+
+def address_key(host: str) -> str:
+    """The key a client address is limited under: an IPv4 address as it is (an IPv4-mapped
+    IPv6 one too), an IPv6 address by its /64, which one host or one customer line usually
+    gets whole (per address, it could spread its attempts over 2^64 buckets and push every
+    other key out of the table). Anything else (a Unix socket's empty peer) as given."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

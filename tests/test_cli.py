@@ -41,6 +41,22 @@ def test_serve_with_a_bad_database_url_stops_with_one_line(url: str, fragment: s
     assert_one_line_error(result.stderr, fragment)
 
 
+def test_serve_with_a_short_admin_key_stops_with_one_line(tmp_path: Path) -> None:
+    """`UPLIFT_ADMIN_KEY=admin` (under 32 bytes) stops `uplift serve` before it starts, with
+    one line naming the variable, and nothing written to the database."""
+    database = tmp_path / "never.db"
+    env = uplift_env(
+        database_url=f"sqlite+aiosqlite:///{database}",
+        stripe_api_key="sk_test_cli",
+        admin_key="admin",
+    )
+    result = run_uplift("serve", env=env)
+    assert result.returncode == 2
+    assert_one_line_error(result.stderr, "UPLIFT_ADMIN_KEY", "at least 32 bytes")
+    assert result.stdout == ""
+    assert not database.exists()
+
+
 def test_migrate_then_admin_key_create_prints_the_key_once(empty_database_url: str) -> None:
     """`migrate` reports what it applied; `admin-key create` prints only the key on stdout."""
     env = uplift_env(database_url=empty_database_url)

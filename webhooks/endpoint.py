@@ -5,6 +5,14 @@ signature from a configured secret, the body must be a Stripe snapshot event; on
 anything written. The 200 goes out after the insert has committed (docs/reliability.md rule 2),
 for a redelivered id too. Every rejection is a 400 in the contract's error shape, never a 500.
 
+An event whose `livemode` is not the configured Stripe key's mode is refused after its
+signature verifies, with a 400 `livemode_mismatch` and nothing stored: its objects are not in
+the account mode this instance's key reads and charges, so storing and processing it could
+only mix test data with live (or fail against the API). A 400 rather than a 200 so the
+misconfiguration shows: Stripe marks each delivery failed, retries it and tells the account
+owner; accepting and dropping it would hide it. Without a key (`stripe_livemode` is None)
+either mode is accepted: nothing says which one is right.
+
 Two ways in, one path: the route (`stripe_webhook`) and, for every real delivery, the fast
 path in plugin/middleware.py (`StripeWebhookMiddleware`), which skips the router and answers
 with the same bytes. Both call `require_signature_header`, then `accept`.
@@ -17,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from plugin.errors import BadRequest
+from plugin.logs import get_logger
 from plugin.services import Services
 from webhooks import signature, store
 from webhooks.events import EventError, parse_event
@@ -27,6 +36,12 @@ from webhooks.worker import Worker
 # renders (compact separators), without a `json.dumps` per delivery.
 RECEIVED = b'{"received":true,"duplicate":false}'
 DUPLICATE = b'{"received":true,"duplicate":true}'
+
+log = get_logger("webhooks")
+
+
+def _mode(livemode: bool) -> str:
+    return "live-mode" if livemode else "test-mode"
 
 
 def worker(state: State) -> Worker | None:
@@ -56,6 +71,22 @@ async def accept(state: State, *, header: str, payload: bytes) -> bytes:
         event = parse_event(payload)
     except (signature.SignatureError, EventError) as exc:
         raise BadRequest(exc.message, code=exc.code) from None
+    expected = ctx.settings.stripe_livemode
+    if expected is not None and event.livemode != expected:
+        log.warning(
+            "webhook event refused: livemode mismatch",
+            extra={
+                "event_id": event.id,
+                "event_type": event.type,
+                "event_livemode": event.livemode,
+                "key_livemode": expected,
+            },
+        )
+        raise BadRequest(
+            f"This instance uses a {_mode(expected)} Stripe key; the event {event.id[:80]!r} is"
+            f" {_mode(event.livemode)}. Send this endpoint the events of the key's mode only.",
+            code="livemode_mismatch",
+        )
     event_row = store.NewEvent(
         id=event.id,
         type=event.type,

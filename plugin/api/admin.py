@@ -1,4 +1,16 @@
-"""Admin routes for the webhook event store: list (Stripe-style) and replay."""
+"""The admin key check every admin route makes (`require_admin`), with its throttle of failed
+keys per client address; and the admin routes for the webhook event store: list (Stripe-style)
+and replay.
+
+The throttle: each admin key refused (unknown, 401, or revoked, 403) takes a token from its
+client address's bucket (`UPLIFT_ADMIN_FAILURE_BURST`, refilled at
+`UPLIFT_ADMIN_FAILURE_PER_MINUTE`, by the app's clock); while the bucket is empty, every admin
+request from that address is a 429 with `Retry-After`, the right key's too, and a success
+gives nothing back. A request without a Bearer credential guesses nothing and is not counted.
+The address is the socket peer's (`uplift serve` ignores `X-Forwarded-For`: a client could
+write anything there), so behind a reverse proxy every client shares the proxy's budget.
+Buckets live in this process's memory (plugin/ratelimit.py): with N workers, N budgets.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +20,71 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from plugin.auth import AdminIdentity, authenticate_admin, bearer_token
-from plugin.errors import NotFound, ValidationFailed
+from plugin.errors import Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
+from plugin.logs import get_logger
+from plugin.ratelimit import RateLimiter, address_key
 from plugin.services import services
 from webhooks import store
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 
+log = get_logger("auth")
+
+
+def admin_failures(request: Request) -> RateLimiter:
+    """The app's buckets of failed admin keys, one per client address (made on first use)."""
+    found: RateLimiter | None = getattr(request.app.state, "admin_failures", None)
+    if found is None:
+        settings = services(request).settings
+        found = RateLimiter(
+            rate=settings.admin_failure_per_minute / 60, burst=settings.admin_failure_burst
+        )
+        request.app.state.admin_failures = found
+    return found
+
 
 async def require_admin(request: Request) -> AdminIdentity:
     ctx = services(request)
+    failures = admin_failures(request)
+    address = request.client.host if request.client is not None else ""
+    key = address_key(address)
+    path = request.scope["path"]
+    now = ctx.clock.now()
+    # Checked before the key, and for the right key too: a lockout that let the right key
+    # through would go on answering every guess (429 for a wrong one, 200 for the right one).
+    wait = failures.wait(key, now=now)
+    if wait is not None:
+        log.info(
+            "admin key throttled", extra={"client": address, "path": path, "retry_after": wait}
+        )
+        raise RateLimited(
+            f"Too many failed admin keys from this address; retry in {wait} s.",
+            retry_after=wait,
+            code="too_many_failed_attempts",
+        )
+    presented = bearer_token(request.headers.get("authorization"))
     bootstrap = ctx.settings.admin_key
-    return await authenticate_admin(
-        ctx.db,
-        presented=bearer_token(request.headers.get("authorization")),
-        bootstrap_key=bootstrap.get_secret_value() if bootstrap is not None else None,
-    )
+    try:
+        return await authenticate_admin(
+            ctx.db,
+            presented=presented,
+            bootstrap_key=bootstrap.get_secret_value() if bootstrap is not None else None,
+        )
+    except (Unauthorized, Forbidden) as refused:
+        failures.take(key, now=now)
+        # The address and why, never the presented key (a near miss of the real one, or a
+        # real key pasted into the wrong place, would be a secret in the log).
+        log.warning(
+            "admin key refused",
+            extra={
+                "client": address,
+                "path": path,
+                "reason": refused.code,
+                "blocked_for": failures.wait(key, now=now),
+            },
+        )
+        raise
 
 
 def _limit(raw: str | None) -> int:
