@@ -51,7 +51,14 @@ import secrets
 from typing import Literal
 
 from plugin import quotes, storage
-from plugin.errors import ApiError, Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from plugin.errors import (
+    ApiError,
+    Conflict,
+    Gone,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from plugin.money import Money
 from plugin.offers import Discount
 from plugin.quotes import (
@@ -517,8 +524,16 @@ async def resume(
     if stored is None:  # pragma: no cover -- the foreign key keeps the quote
         raise NotFound(f"No quote {upgrade.quote_id!r}.")
     if upgrade.verified_at is None:
-        # Claimed, then the process died before its checks: nothing reached Stripe yet, so
+        # Claimed, then the process died before its checks: nothing reached Stripe yet. Past
+        # the quote's expiry the customer was never told it went through: let it go. Else
         # check now (a failed check releases the claim and raises why).
+        if now >= stored.expires_at:
+            await storage.upgrades.release(db, upgrade_id=upgrade.id)
+            raise Gone(
+                f"Upgrade {upgrade.id} was claimed but never started before its quote expired; "
+                "it was released and nothing was charged.",
+                code="quote_expired",
+            )
         await _check_claimed(db, gateway, upgrade=upgrade, stored=stored, now=now)
     return await _execute(db, gateway, upgrade=upgrade, quote=stored, now=now)
 

@@ -356,12 +356,14 @@ async def page(
 async def stuck(db: Database, *, updated_before: int, created_after: int) -> list[UpgradeRecord]:
     """Upgrades left `processing` (a crash or a Stripe outage mid-accept) that no one has
     touched since `updated_before`, and young enough that Stripe still has the idempotency
-    keys of their steps."""
+    keys of their steps; or, of any age, claims never verified (nothing of them reached
+    Stripe), which would otherwise hold their subscription for ever."""
     async with db.read() as conn:
         rows = await conn.fetch_all(
             """
             SELECT * FROM upgrades
-            WHERE status = 'processing' AND updated_at < :before AND created_at > :after
+            WHERE status = 'processing' AND updated_at < :before
+              AND (created_at > :after OR verified_at IS NULL)
             ORDER BY created_at, id
             """,
             {"before": updated_before, "after": created_after},

@@ -13,9 +13,17 @@ DAY = 86_400
 
 
 async def _abandoned(
-    db: Database, world: Subscribed, quote: QuoteRecord, *, upgrade_id: str, key: str, at: int
+    db: Database,
+    world: Subscribed,
+    quote: QuoteRecord,
+    *,
+    upgrade_id: str,
+    key: str,
+    at: int,
+    verified: bool = True,
 ) -> UpgradeRecord:
-    """An upgrade claimed for `quote` and never executed: the process died right after."""
+    """An upgrade claimed for `quote` (and, if `verified`, checked, so its steps may have
+    reached Stripe) and never finished: the process died right after."""
     claimed, _ = await storage.upgrades.claim(
         db,
         upgrade=storage.upgrades.NewUpgrade(
@@ -29,6 +37,8 @@ async def _abandoned(
         now=at,
     )  # fmt: skip
     assert claimed is not None
+    if verified:
+        await storage.upgrades.verify(db, upgrade_id=claimed.id, now=at)
     return claimed
 
 
@@ -93,3 +103,36 @@ async def test_old_abandoned_upgrades_are_left_for_an_operator(
     left = await storage.upgrades.get(db, "up_upkeep_old")
     assert left is not None
     assert left.status == "processing"
+
+
+async def test_an_old_claim_never_verified_is_released_and_frees_the_subscription(
+    db: Database, gateway: StripeGateway
+) -> None:
+    """A claim whose process died before its checks sent nothing to Stripe: past its quote's
+    expiry, upkeep releases it whatever its age, charging nothing, and the subscription can be
+    changed again."""
+    world = await subscribed_customer(gateway, name="upkeep-unverified")
+    t = world.period_start + 2 * DAY
+    quote = await upgrades.quote(
+        db, gateway, customer_id=world.customer_id, subscription_id=world.subscription_id,
+        to_price=world.pro, to_quantity=1, now=t,
+    )  # fmt: skip
+    await _abandoned(
+        db, world, quote, upgrade_id="up_unverified_old", key="upkeep-4", at=t, verified=False
+    )
+    later = t + upkeep.RESUME_WITHIN + 1
+    result = await upkeep.run_once(db, gateway, now=later)
+    assert result.resumed == 0
+    assert await storage.upgrades.get(db, "up_unverified_old") is None
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert item.price_id == world.basic
+
+    fresh = await upgrades.quote(
+        db, gateway, customer_id=world.customer_id, subscription_id=world.subscription_id,
+        to_price=world.pro, to_quantity=1, now=later,
+    )  # fmt: skip
+    upgrade = await upgrades.accept(
+        db, gateway, quote_id=fresh.id, customer_id=world.customer_id,
+        idempotency_key="upkeep-5", now=later,
+    )  # fmt: skip
+    assert (upgrade.status, upgrade.amount_paid) == ("succeeded", fresh.amount_due_now)
