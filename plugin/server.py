@@ -1,17 +1,26 @@
-"""Running the app under uvicorn, with Uplift's redacting logs."""
+"""Running the app under uvicorn: Uplift's redacting logs, one write per response, and the
+limits on a request's head (plugin/head_limits.py) on whichever HTTP parser uvicorn runs."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
+from collections.abc import Callable
 from typing import Any
 
+import h11
 import uvicorn
+from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from starlette.applications import Starlette
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from plugin import logs
 from plugin.app import create_app
+from plugin.head_limits import DEFAULT_HEAD_TIMEOUT, DEFAULT_MAX_HEAD_BYTES, HeadLimits
 from plugin.settings import Settings, load_settings
 
 
@@ -80,6 +89,13 @@ class _JoinedWrites:
         self._flush()
         self._transport.close()
 
+    def write_eof(self) -> None:
+        """Half-close after what is held (`HeadLimits` answers, then keeps reading a while)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush()
+        self._transport.write_eof()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
@@ -89,6 +105,47 @@ class JoinedWritesProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(_JoinedWrites(transport, self.loop))  # type: ignore[arg-type]
+
+
+class LimitedHttpToolsProtocol(HeadLimits, JoinedWritesProtocol):
+    """What `uplift serve` runs: httptools, one write per response, the head limits."""
+
+
+class LimitedH11Protocol(HeadLimits, H11Protocol):
+    """uvicorn's h11 protocol with the head limits (where httptools is not available)."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES,
+        head_timeout: float = DEFAULT_HEAD_TIMEOUT,
+    ) -> None:
+        super().__init__(
+            config,
+            server_state,
+            app_state,
+            _loop,
+            max_head_bytes=max_head_bytes,
+            head_timeout=head_timeout,
+        )
+        # h11 has a ceiling of its own on what it buffers (16 KiB unless configured), past
+        # which it answers 400: raise it to the head limit, so a head the limit allows passes.
+        ceiling = config.h11_max_incomplete_event_size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
+        self.conn = h11.Connection(h11.SERVER, max(ceiling, max_head_bytes))
+
+
+def http_protocol(settings: Settings) -> Callable[..., asyncio.Protocol]:
+    """uvicorn's `http=`: the protocol class with the settings' limits. A partial of a
+    module-level class, so it pickles by reference into `--workers N`'s processes."""
+    return functools.partial(
+        LimitedHttpToolsProtocol,
+        max_head_bytes=settings.max_request_head_bytes,
+        head_timeout=settings.request_head_timeout,
+    )
 
 
 def run_server(
@@ -102,7 +159,7 @@ def run_server(
         "access_log": False,  # AccessLogMiddleware writes one (redacted) line per request
         "server_header": False,
         "proxy_headers": False,
-        "http": JoinedWritesProtocol,
+        "http": http_protocol(settings),
     }
     if workers == 1:
         app = create_app(settings, demo=demo)
