@@ -58,14 +58,6 @@ class Paused(StripeGateway):
         return await super().pay_invoice(*args, **kwargs)
 
 
-@pytest.fixture
-async def stripe_http(emulator_url: str) -> Any:
-    async with httpx.AsyncClient(
-        base_url=emulator_url, headers={"Authorization": f"Bearer {STRIPE_TEST_KEY}"}, timeout=10
-    ) as http:
-        yield http
-
-
 async def _paid(http: httpx.AsyncClient, world: Subscribed) -> list[int]:
     found = (await http.get("/v1/invoices", params={"customer": world.customer_id})).json()
     return [
