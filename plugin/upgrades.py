@@ -880,6 +880,31 @@ async def apply_due(db: Database, gateway: StripeGateway, *, now: int) -> list[U
     return done
 
 
+PAYMENT_WINDOW = 23 * 3600  # as Stripe's pending updates, which expire after 23 hours
+
+
+async def expire_unpaid(db: Database, gateway: StripeGateway, *, now: int) -> list[UpgradeRecord]:
+    """End the upgrades whose invoice the customer has not paid within `PAYMENT_WINDOW`: one
+    change in flight per subscription means an abandoned 3-D Secure page would otherwise hold
+    the subscription for ever. An invoice paid meanwhile is recorded (and the plan switched) as
+    `on_invoice_paid` would; an open one is voided, so it can no longer be paid, and the upgrade
+    fails `expired`, nothing charged. A void that loses to a payment is refused by Stripe and
+    the next pass sees the invoice paid."""
+    ended = []
+    for upgrade in await storage.upgrades.awaiting_payment(db, created_before=now - PAYMENT_WINDOW):
+        if upgrade.invoice_id is None:  # pragma: no cover -- requires_action is set with one
+            continue
+        invoice = await gateway.retrieve_invoice(upgrade.invoice_id)
+        if invoice.status == "paid":
+            await on_invoice_paid(db, gateway, invoice_id=invoice.id, now=now)
+            continue
+        if invoice.status == "open":
+            await gateway.void_invoice(invoice.id, idempotency_key=_key(upgrade.quote_id, "expire"))
+        await _fail(db, upgrade, reason="expired: the invoice was not paid in time", now=now)
+        ended.append(upgrade)
+    return ended
+
+
 # Webhook hooks. Each re-reads the invoice from Stripe rather than trusting the event's copy
 # (events arrive late and out of order, docs/reliability.md rule 4), does nothing when no upgrade
 # references the invoice, and is idempotent: status changes are compare-and-set, and the plan
@@ -958,6 +983,7 @@ __all__ = [
     "UpgradeRecord",
     "accept",
     "apply_due",
+    "expire_unpaid",
     "on_invoice_action_required",
     "on_invoice_paid",
     "on_invoice_payment_failed",

@@ -3,7 +3,9 @@
 - apply period-end changes (downgrades) whose time has come (`upgrades.apply_due`);
 - finish upgrades left `processing` for a few minutes: a process died between the claim and
   the charge, or Stripe was unreachable (`upgrades.resume`, which replays every step under its
-  original idempotency key, so nothing is charged twice).
+  original idempotency key, so nothing is charged twice);
+- end upgrades whose invoice the customer has not paid within a day (`upgrades.expire_unpaid`:
+  the invoice is voided), so an abandoned payment page does not hold the subscription.
 
 Several processes may run this at once: every status change is compare-and-set and every Stripe
 call idempotent, so the worst case is a duplicate, harmless request. Stripe keeps idempotency
@@ -36,6 +38,7 @@ log = get_logger("upkeep")
 class Pass:
     applied: int
     resumed: int
+    expired: int = 0
 
 
 async def run_once(db: Database, gateway: StripeGateway, *, now: int) -> Pass:
@@ -57,7 +60,12 @@ async def run_once(db: Database, gateway: StripeGateway, *, now: int) -> Pass:
                 "resuming an upgrade failed; next pass retries",
                 extra={"upgrade": upgrade.id, "error": str(exc)},
             )
-    return Pass(applied=applied, resumed=resumed)
+    expired = 0
+    try:
+        expired = len(await upgrades.expire_unpaid(db, gateway, now=now))
+    except (GatewayError, ApiError) as exc:
+        log.warning("ending unpaid upgrades failed; next pass retries", extra={"error": str(exc)})
+    return Pass(applied=applied, resumed=resumed, expired=expired)
 
 
 class Upkeep:

@@ -369,3 +369,15 @@ async def stuck(db: Database, *, updated_before: int, created_after: int) -> lis
             {"before": updated_before, "after": created_after},
         )
     return [_record(row) for row in rows]
+
+
+async def awaiting_payment(db: Database, *, created_before: int) -> list[UpgradeRecord]:
+    """Upgrades waiting for the customer to pay their invoice (`requires_action`) since before
+    `created_before`."""
+    async with db.read() as conn:
+        rows = await conn.fetch_all(
+            "SELECT * FROM upgrades WHERE status = 'requires_action' AND created_at < :before"
+            " ORDER BY created_at, id",
+            {"before": created_before},
+        )
+    return [_record(row) for row in rows]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
+import pytest
+
 from plugin import storage, upgrades, upkeep
+from plugin.errors import Conflict
 from plugin.quotes import QuoteRecord
 from plugin.storage import Database
 from plugin.storage.upgrades import UpgradeRecord
@@ -136,3 +140,66 @@ async def test_an_old_claim_never_verified_is_released_and_frees_the_subscriptio
         idempotency_key="upkeep-5", now=later,
     )  # fmt: skip
     assert (upgrade.status, upgrade.amount_paid) == ("succeeded", fresh.amount_due_now)
+
+
+async def test_an_unpaid_3ds_upgrade_ends_after_a_day_and_frees_the_subscription(
+    db: Database, gateway: StripeGateway, stripe_http: httpx.AsyncClient
+) -> None:
+    """A customer who leaves the 3-D Secure page holds the subscription's one change in flight
+    (another accept is a 409) until the payment window ends: upkeep voids the invoice, fails
+    the upgrade `expired`, nothing is charged and a new change can be accepted. One paid in
+    time is recorded as paid instead."""
+    world = await subscribed_customer(
+        gateway, name="upkeep-unpaid-3ds", card="pm_card_authenticationRequired"
+    )
+    t = world.period_start + 3 * DAY
+
+    async def quote_and_accept(key: str, at: int) -> UpgradeRecord:
+        quote = await upgrades.quote(
+            db, gateway, customer_id=world.customer_id, subscription_id=world.subscription_id,
+            to_price=world.pro, to_quantity=1, now=at,
+        )  # fmt: skip
+        return await upgrades.accept(
+            db, gateway, quote_id=quote.id, customer_id=world.customer_id,
+            idempotency_key=key, now=at,
+        )  # fmt: skip
+
+    waiting = await quote_and_accept("upkeep-3ds-1", t)
+    assert waiting.status == "requires_action"
+    with pytest.raises(Conflict) as held:
+        await quote_and_accept("upkeep-3ds-2", t + 60)
+    assert held.value.code == "change_in_progress"
+
+    early = await upkeep.run_once(db, gateway, now=t + upgrades.PAYMENT_WINDOW - 1)
+    assert early.expired == 0
+    late = await upkeep.run_once(db, gateway, now=t + upgrades.PAYMENT_WINDOW + 1)
+    assert late.expired == 1
+    ended = await storage.upgrades.get(db, waiting.id)
+    assert ended is not None
+    assert ended.status == "failed"
+    assert ended.failure_reason is not None
+    assert ended.failure_reason.startswith("expired")
+    assert waiting.invoice_id is not None
+    assert (await gateway.retrieve_invoice(waiting.invoice_id)).status == "void"
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert item.price_id == world.basic
+
+    # Free again: the next attempt is claimed; this time the customer pays within the window.
+    later = t + upgrades.PAYMENT_WINDOW + 100
+    again = await quote_and_accept("upkeep-3ds-3", later)
+    assert again.status == "requires_action"
+    assert again.invoice_id is not None
+    invoice = (await stripe_http.get(f"/v1/invoices/{again.invoice_id}")).json()
+    intent = (await stripe_http.get(f"/v1/payment_intents/{invoice['payment_intent']}")).json()
+    paid = await stripe_http.post(
+        f"/v1/payment_intents/{intent['id']}/_authenticate",
+        data={"client_secret": intent["client_secret"], "success": "true"},
+    )
+    assert paid.status_code == 200
+    result = await upkeep.run_once(db, gateway, now=later + upgrades.PAYMENT_WINDOW + 1)
+    assert result.expired == 0
+    done = await storage.upgrades.get(db, again.id)
+    assert done is not None
+    assert (done.status, done.amount_paid) == ("succeeded", again.amount_quoted)
+    [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
+    assert item.price_id == world.pro
