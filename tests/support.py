@@ -227,3 +227,15 @@ async def mirrored_customer(
         period_end=world.period_end, now=now,
     )  # fmt: skip
     return world
+
+
+async def pay_with_3ds(stripe_http: httpx.AsyncClient, invoice_id: str) -> None:
+    """The customer's side of 3-D Secure on an open invoice: they authenticate on the hosted
+    page (the emulator's test route for it), which no Uplift code path does."""
+    invoice = (await stripe_http.get(f"/v1/invoices/{invoice_id}")).json()
+    intent = (await stripe_http.get(f"/v1/payment_intents/{invoice['payment_intent']}")).json()
+    authenticated = await stripe_http.post(
+        f"/v1/payment_intents/{intent['id']}/_authenticate",
+        data={"client_secret": intent["client_secret"], "success": "true"},
+    )
+    assert authenticated.status_code == 200, authenticated.text

@@ -12,7 +12,7 @@ from plugin import quotes, storage, upgrades
 from plugin.errors import ApiError, Conflict, ValidationFailed
 from plugin.storage import Database
 from plugin.stripe_gateway import StripeGateway
-from tests.support import STRIPE_TEST_KEY, Subscribed, subscribed_customer
+from tests.support import STRIPE_TEST_KEY, Subscribed, pay_with_3ds, subscribed_customer
 
 DAY = 86400
 
@@ -146,13 +146,7 @@ async def test_3ds_card_waits_for_the_customer_then_switches_on_invoice_paid(
     assert (await storage.upgrades.get(db, upgrade.id)) == upgrade
 
     # The customer authenticates on the hosted page (the emulator's test route for it).
-    open_invoice = (await stripe_http.get(f"/v1/invoices/{upgrade.invoice_id}")).json()
-    intent = (await stripe_http.get(f"/v1/payment_intents/{open_invoice['payment_intent']}")).json()
-    authenticated = await stripe_http.post(
-        f"/v1/payment_intents/{intent['id']}/_authenticate",
-        data={"client_secret": intent["client_secret"], "success": "true"},
-    )
-    assert authenticated.status_code == 200
+    await pay_with_3ds(stripe_http, upgrade.invoice_id)
 
     await upgrades.on_invoice_paid(db, gateway, invoice_id=upgrade.invoice_id, now=now + 60)
     await upgrades.on_invoice_paid(db, gateway, invoice_id=upgrade.invoice_id, now=now + 61)
@@ -683,13 +677,7 @@ async def test_3ds_addon_is_added_once_the_customer_pays(
     assert upgrade.invoice_id is not None
     assert len((await gateway.retrieve_subscription(world.subscription_id)).items) == 1
 
-    open_invoice = (await stripe_http.get(f"/v1/invoices/{upgrade.invoice_id}")).json()
-    intent = (await stripe_http.get(f"/v1/payment_intents/{open_invoice['payment_intent']}")).json()
-    authenticated = await stripe_http.post(
-        f"/v1/payment_intents/{intent['id']}/_authenticate",
-        data={"client_secret": intent["client_secret"], "success": "true"},
-    )
-    assert authenticated.status_code == 200
+    await pay_with_3ds(stripe_http, upgrade.invoice_id)
 
     await upgrades.on_invoice_paid(db, gateway, invoice_id=upgrade.invoice_id, now=now + 60)
     await upgrades.on_invoice_paid(db, gateway, invoice_id=upgrade.invoice_id, now=now + 61)

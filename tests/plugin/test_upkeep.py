@@ -11,7 +11,7 @@ from plugin.quotes import QuoteRecord
 from plugin.storage import Database
 from plugin.storage.upgrades import UpgradeRecord
 from plugin.stripe_gateway import StripeGateway
-from tests.support import Subscribed, subscribed_customer
+from tests.support import Subscribed, pay_with_3ds, subscribed_customer
 
 DAY = 86_400
 
@@ -189,13 +189,7 @@ async def test_an_unpaid_3ds_upgrade_ends_after_a_day_and_frees_the_subscription
     again = await quote_and_accept("upkeep-3ds-3", later)
     assert again.status == "requires_action"
     assert again.invoice_id is not None
-    invoice = (await stripe_http.get(f"/v1/invoices/{again.invoice_id}")).json()
-    intent = (await stripe_http.get(f"/v1/payment_intents/{invoice['payment_intent']}")).json()
-    paid = await stripe_http.post(
-        f"/v1/payment_intents/{intent['id']}/_authenticate",
-        data={"client_secret": intent["client_secret"], "success": "true"},
-    )
-    assert paid.status_code == 200
+    await pay_with_3ds(stripe_http, again.invoice_id)
     result = await upkeep.run_once(db, gateway, now=later + upgrades.PAYMENT_WINDOW + 1)
     assert result.expired == 0
     done = await storage.upgrades.get(db, again.id)

@@ -17,7 +17,7 @@ from plugin.clock import FixedClock
 from plugin.settings import Settings
 from plugin.storage import Database
 from plugin.stripe_gateway import StripeGateway
-from tests.support import STRIPE_TEST_KEY, subscribed_customer
+from tests.support import STRIPE_TEST_KEY, pay_with_3ds, subscribed_customer
 from tests.webhooks import factories as f
 from tests.webhooks.support import deliver, running_app
 
@@ -66,13 +66,7 @@ async def test_invoice_paid_event_completes_a_3ds_upgrade(
     assert upgrade.status == "requires_action"
     assert upgrade.invoice_id is not None
 
-    invoice = (await stripe_http.get(f"/v1/invoices/{upgrade.invoice_id}")).json()
-    intent = (await stripe_http.get(f"/v1/payment_intents/{invoice['payment_intent']}")).json()
-    paid = await stripe_http.post(
-        f"/v1/payment_intents/{intent['id']}/_authenticate",
-        data={"client_secret": intent["client_secret"], "success": "true"},
-    )
-    assert paid.status_code == 200
+    await pay_with_3ds(stripe_http, upgrade.invoice_id)
     invoice = (await stripe_http.get(f"/v1/invoices/{upgrade.invoice_id}")).json()
     assert invoice["status"] == "paid"
     waiting = await storage.upgrades.get(db, upgrade.id)
