@@ -317,6 +317,9 @@ def _retention_until(stored: QuoteRecord) -> int | None:
     return stored.discount.ends_at or stored.state.period_end
 
 
+CLAIM_ATTEMPTS = 3  # a conflict whose row is gone when read (released, finished) is retried
+
+
 async def _claim(
     db: Database, stored: QuoteRecord, *, idempotency_key: str, now: int
 ) -> UpgradeRecord:
@@ -354,9 +357,6 @@ async def _claim(
     )
 
 
-CLAIM_ATTEMPTS = 3  # a conflict whose row is gone when read (released, finished) is retried
-
-
 async def _check_claimed(
     db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, stored: QuoteRecord, now: int
 ) -> None:
@@ -383,13 +383,12 @@ async def _problem(
     except StripeUnavailable as exc:
         return ServiceUnavailable(f"Stripe is unreachable: {exc}")
     if stored.kind == "add":
-        had = [item.price for item in stored.added if item.price in _subscribed(subscription)]
-        if had:
-            # Added meanwhile (another quote, the dashboard): nothing to charge.
-            return quotes.AlreadySubscribed(
-                f"The subscription already has {', '.join(had)}; an add-on is added once.",
-                field="quote_id",
+        try:
+            quotes.check_not_subscribed(
+                tuple(item.price for item in stored.added), _subscribed(subscription)
             )
+        except quotes.AlreadySubscribed as exc:
+            return exc  # added meanwhile (another quote, the dashboard): nothing to charge
     state = _state(subscription)
     if not quotes.accepted_state_matches(stored, state):
         return await _stale(db, gateway, stored, state, now=now)
