@@ -1,7 +1,10 @@
 """The public surface of docs/contract.md, locked: every route is documented in the OpenAPI
-document, every documented route exists, and nothing outside the contract is served."""
+document, every documented route exists, nothing outside the contract is served, and every
+setting is in the contract's and the README's tables."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import httpx
 import pytest
@@ -137,3 +140,13 @@ def _refs(node: object) -> list[str]:
     if isinstance(node, list):
         return [r for value in node for r in _refs(value)]
     return []
+
+
+@pytest.mark.parametrize("document", ["docs/contract.md", "README.md"])
+def test_every_setting_is_in_the_documented_settings_table(document: str) -> None:
+    """Each `UPLIFT_*` variable the settings read has a row of its own in the table."""
+    text = (Path(__file__).resolve().parent.parent / document).read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| `UPLIFT_")]
+    for name in Settings.model_fields:
+        variable = f"`UPLIFT_{name.upper()}`"
+        assert any(variable in row.split("|")[1] for row in rows), f"{variable} in {document}"
