@@ -6,7 +6,7 @@ as a ratio to a baseline measured in the same run.
 - `bare loop`: the least any evaluator must do in Python: walk 50 offers and, per offer, test
   status, placement and the customer's plan with one set lookup each. No caps, no schedule, no
   experiments, no reasons.
-- `plugin.eligibility.evaluate`: everything Uplift decides per request: status, placement,
+- `plugin.offers.eligibility.evaluate`: everything Uplift decides per request: status, placement,
   schedule window, frequency caps and cooldowns, the targeting tree, the sticky experiment arm
   (a SHA-256 per unassigned offer), the global cap, priority order, and a reason per offer.
 
@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from plugin import eligibility
-from plugin.eligibility import CustomerState
-from plugin.offers import Copy, Offer, OfferVariant
-from plugin.schedule import DAY, FrequencyCap, OfferHistory, Window
-from plugin.targeting import (
+from plugin.offers import eligibility
+from plugin.offers.eligibility import CustomerState
+from plugin.offers.model import Copy, Offer, OfferVariant
+from plugin.offers.schedule import DAY, FrequencyCap, OfferHistory, Window
+from plugin.offers.targeting import (
     AllOf,
     AnyOf,
     AttributeIn,
@@ -138,10 +138,10 @@ def main() -> None:
     args = parser.parse_args()
     offers = make_offers()
     states = make_customers(args.customers, offers)
-    runs: dict[str, list[float]] = {"bare loop": [], "plugin.eligibility.evaluate": []}
+    runs: dict[str, list[float]] = {"bare loop": [], "plugin.offers.eligibility.evaluate": []}
     for _ in range(args.repeat):
         runs["bare loop"].append(bare_loop(offers, states))
-        runs["plugin.eligibility.evaluate"].append(uplift(offers, states))
+        runs["plugin.offers.eligibility.evaluate"].append(uplift(offers, states))
     base = statistics.median(runs["bare loop"])
     print(f"50 active offers, {args.customers} customers, median of {args.repeat} runs")
     print(f"{'variant':30} {'customers/s':>12} {'us/customer':>12} {'vs bare loop':>13}")

@@ -6,9 +6,9 @@ shared box does not count against them, and the best of `--repeat` runs is the f
 
     python3 -m bench.micro [--customers 5000] [--quotes 20000] [--repeat 3]
 
-- eligibility: `plugin.eligibility.evaluate` for one customer against 50 active offers
+- eligibility: `plugin.offers.eligibility.evaluate` for one customer against 50 active offers
   (bench/eligibility.py's mix), customers/s, against the bare loop measured in the same run;
-- quotes: `plugin.proration.prorate`, quotes/s, against one `Fraction` multiply per line.
+- quotes: `plugin.billing.proration.prorate`, quotes/s, against one `Fraction` multiply per line.
 
 `python3 -m bench` runs this in a child process so that pinning (os.sched_setaffinity) does not
 follow the servers it starts.

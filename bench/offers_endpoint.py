@@ -31,14 +31,14 @@ sys.path.insert(0, str(ROOT))
 from bench import wrk  # noqa: E402
 from bench.eligibility import make_offers  # noqa: E402
 from plugin import auth, storage  # noqa: E402
-from plugin.catalog import Plan, Price, Product  # noqa: E402
+from plugin.billing.catalog import Plan, Price, Product  # noqa: E402
+from plugin.billing.mirror import MirrorItem, MirrorSubscription  # noqa: E402
 from plugin.storage import audit as audit_store  # noqa: E402
 from plugin.storage import catalog as catalog_store  # noqa: E402
 from plugin.storage import customers as customer_store  # noqa: E402
 from plugin.storage import offers as offer_store  # noqa: E402
 from plugin.storage import plans as plan_store  # noqa: E402
 from plugin.storage import subscriptions as subscription_store  # noqa: E402
-from webhooks.mirror import MirrorItem, MirrorSubscription  # noqa: E402
 
 SECRET = "bench-widget-secret-" + "0123456789abcdef" * 3
 CUSTOMERS = 2000

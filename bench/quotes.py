@@ -5,10 +5,10 @@
 - `baseline: Fraction multiply per line`: the least any exact proration does: for the two lines
   of a change, one `Fraction` factor times the unit amount, rounded with `round()`. No periods,
   descriptions, validation or totals.
-- `plugin.proration.prorate`: the engine as `plugin.quotes` calls it: validation, exact factor,
-  two lines each rounded half away from zero, descriptions with dates, totals, customer balance
-  and the minimum-charge rule. Changes vary over the period, quantities and prices.
-- `plugin.quotes.create (with storage)`: the engine plus building the quote and one durable
+- `plugin.billing.proration.prorate`: the engine as `plugin.billing.quotes` calls it: validation,
+  exact factor, two lines each rounded half away from zero, descriptions with dates, totals,
+  customer balance and the minimum-charge rule. Changes vary over the period, quantities and prices.
+- `plugin.billing.quotes.create (with storage)`: the engine plus building the quote and one durable
   INSERT through Uplift's `Database` (serialized writer, `BEGIN IMMEDIATE`, synchronous=FULL),
   into a temporary file.
 """
@@ -25,9 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from plugin import proration, quotes, storage
-from plugin.catalog import Price
-from plugin.quotes import SubscriptionState, Target
+from plugin import storage
+from plugin.billing import proration, quotes
+from plugin.billing.catalog import Price
+from plugin.billing.quotes import SubscriptionState, Target
 
 START = 1795305600  # 2026-11-22T00:00:00Z
 END = START + 30 * 86400
@@ -96,10 +97,10 @@ def main() -> None:
     engine(all_changes[:1000])
     results = {
         "baseline: Fraction multiply per line": baseline(all_changes),
-        "plugin.proration.prorate": engine(all_changes),
+        "plugin.billing.proration.prorate": engine(all_changes),
     }
     with tempfile.TemporaryDirectory(dir=".") as tmp:
-        results["plugin.quotes.create (with storage)"] = asyncio.run(
+        results["plugin.billing.quotes.create (with storage)"] = asyncio.run(
             stored(Path(tmp) / "quotes.db", args.stored)
         )
     base = results["baseline: Fraction multiply per line"]

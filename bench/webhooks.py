@@ -9,7 +9,7 @@ doing only the HMAC check and one INSERT, in one run, on loopback.
 - Uplift: `uplift serve` on a migrated SQLite file: header check, Stripe signature (both
   directions of tolerance, every secret), pydantic event parse, INSERT … ON CONFLICT DO NOTHING
   in a BEGIN IMMEDIATE transaction shared by the deliveries that arrived together (group commit,
-  webhooks/intake.py), 200 after its COMMIT, then its worker processes each event in the same
+  plugin/webhooks/intake.py), 200 after its COMMIT, then its worker processes each event in the same
   process (the events are `customer.subscription.created` for distinct subscriptions, so it
   writes the mirror and an MRR movement for each). The worker holds back while deliveries
   arrive (one event per 0.1 s), so nearly all of the processing happens after the load.

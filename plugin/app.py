@@ -19,11 +19,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plugin import customers, storage
+from plugin import storage
 from plugin.api import routes
+from plugin.billing.stripe_gateway import StripeGateway
+from plugin.billing.upkeep import Upkeep
 from plugin.clock import Clock, SystemClock
+from plugin.customers import view as customers
 from plugin.errors import INTERNAL_ERROR_BODY, ApiError, to_response
-from plugin.exposures import ExposureRecorder
 from plugin.logs import get_logger
 from plugin.middleware import (
     AccessLogMiddleware,
@@ -35,12 +37,11 @@ from plugin.middleware import (
     hot_routes_first,
     private_path,
 )
+from plugin.offers.exposures import ExposureRecorder
 from plugin.services import Services
 from plugin.settings import Settings
-from plugin.stripe_gateway import StripeGateway
-from plugin.upkeep import Upkeep
-from webhooks.intake import IntakeQueue
-from webhooks.worker import Worker
+from plugin.webhooks.intake import IntakeQueue
+from plugin.webhooks.worker import Worker
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: far above any JSON body or Stripe event we accept
 
@@ -143,7 +144,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Every write in this process goes through `db`, which keeps the offers endpoint's
-        # cache of customer facts current (plugin/customers.py); `shared`: --workers N.
+        # cache of customer facts current (plugin/customers/view.py); `shared`: --workers N.
         db = customers.tracked(
             await storage.connect(settings.database_url),
             database_url=settings.database_url,
@@ -165,11 +166,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
         app.state.webhook_worker = worker
         await worker.start()
         await intake.start()
-        # First exposures are written in batches after the response (plugin/exposures.py).
+        # First exposures are written in batches after the response (plugin/offers/exposures.py).
         exposures = ExposureRecorder(db=db)
         app.state.exposures = exposures
         exposures.start()
-        # Period-end changes and abandoned upgrades, on a timer (plugin/upkeep.py).
+        # Period-end changes and abandoned upgrades, on a timer (plugin/billing/upkeep.py).
         upkeep = Upkeep(db=db, gateway=gateway, clock=the_clock) if gateway is not None else None
         if upkeep is not None:
             upkeep.start()
@@ -187,7 +188,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
 
     extra: list[BaseRoute] = []
     if demo:  # `uplift demo` only: the fake SaaS app embedding the widget
-        from plugin.demo_site import demo_routes
+        from plugin.demo.site import demo_routes
 
         extra = demo_routes()
     return Starlette(

@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from plugin import __version__, auth, storage
+from plugin.billing.stripe_gateway import GatewayError, StripeGateway
 from plugin.clock import SystemClock
 from plugin.settings import Settings, SettingsError, load_settings
 from plugin.storage import Database, DatabaseError
-from plugin.stripe_gateway import GatewayError, StripeGateway
 
 EXIT_USAGE = 2
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
@@ -138,8 +138,8 @@ def prorate(stdin: str) -> None:
 
     from plugin.api.bodies import field_path
     from plugin.api.schemas import ProrationIn, quote_document
-    from plugin.proration import ProrationError
-    from plugin.proration import prorate as quote
+    from plugin.billing.proration import ProrationError
+    from plugin.billing.proration import prorate as quote
 
     try:
         document = json.loads(stdin)
@@ -209,10 +209,10 @@ def _dispatch(args: argparse.Namespace) -> None:
         case "serve":
             serve(settings, args)
         case "demo":
-            from plugin.demo import run_demo
+            from plugin.demo.run import run_demo
 
             if args.simulate is not None:
-                from plugin import simulate
+                from plugin.demo import simulate
 
                 simulate.run_demo(settings, port=args.port, customers=args.simulate)
                 return

@@ -91,7 +91,7 @@ class JsonFormatter(logging.Formatter):
 
     def info_line(self, created: float, logger: str, event: str, fields: dict[str, Any]) -> str:
         """The line `format` makes of an INFO record with these `extra` fields and no
-        arguments or exception (tests/plugin/test_logs.py compares the two). Joined by hand
+        arguments or exception (tests/test_logs.py compares the two). Joined by hand
         when every field is a string, an int or a finite float (the encoder's generic
         machinery was most of an access-log line's cost), byte for byte what `json.dumps`
         gives; anything else goes through `json.dumps`."""

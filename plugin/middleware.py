@@ -265,7 +265,7 @@ def add_vary_origin(headers: list[tuple[bytes, bytes]]) -> None:
 
 
 class StripeWebhookMiddleware:
-    """`POST /webhooks/stripe` handed straight to intake (webhooks/endpoint.py), without the
+    """`POST /webhooks/stripe` handed straight to intake (plugin/webhooks/endpoint.py), without the
     layers in between, the router, the exception layer, the route's request wrapper and a
     response object per delivery: Stripe's deliveries come in bursts, and those layers cost
     about as much as verifying and parsing one. Placed right inside the access log, so the
@@ -282,7 +282,7 @@ class StripeWebhookMiddleware:
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         from starlette.responses import Response
 
-        from webhooks import endpoint  # the route's own steps
+        from plugin.webhooks import endpoint  # the route's own steps
 
         self.app = app
         self._limit = BodyLimitMiddleware(app, max_bytes=max_bytes)

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import Clock
 from plugin.errors import ServiceUnavailable
-from plugin.exposures import ExposureRecorder
+from plugin.offers.exposures import ExposureRecorder
+from plugin.offers.snapshot import OfferSnapshot
 from plugin.settings import Settings
-from plugin.snapshot import OfferSnapshot
 from plugin.storage import Database
-from plugin.stripe_gateway import StripeGateway
 
 
 @dataclass(slots=True)

@@ -28,10 +28,10 @@ from starlette.applications import Starlette
 
 from plugin import storage
 from plugin.app import create_app
+from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import FixedClock
 from plugin.settings import Settings
 from plugin.storage import Database
-from plugin.stripe_gateway import StripeGateway
 
 if TYPE_CHECKING:
     from localstripe_bridge.process import EmulatorProcess

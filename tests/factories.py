@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from plugin.catalog import Price, Product
+from plugin.billing.catalog import Price, Product
 from plugin.storage import Database
 from plugin.storage import catalog as catalog_store
 from tests.support import ADMIN_KEY, NOW, WIDGET_SECRET
@@ -105,8 +105,8 @@ async def subscribe(
     db: Database, *, stripe_customer: str, price_id: str, subscription_id: str | None = None
 ) -> None:
     """Put a live subscription for `price_id` in the mirror, as Stripe's webhooks would."""
+    from plugin.billing.mirror import MirrorItem, MirrorSubscription
     from plugin.storage import subscriptions as subscription_store
-    from webhooks.mirror import MirrorItem, MirrorSubscription
 
     price = next(p for p in PRICES if p.id == price_id)
     sub_id = subscription_id or f"sub_{stripe_customer.removeprefix('cus_')}"

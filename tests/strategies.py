@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from plugin.proration import Change, Item
+from plugin.billing.proration import Change, Item
 
 # 2000-01-01 .. 2100-01-01, in unix seconds.
 timestamps = st.integers(min_value=946684800, max_value=4102444800)

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from plugin.catalog import Product
+from plugin.billing.catalog import Product
+from plugin.billing.mirror import MirrorItem, MirrorSubscription
+from plugin.billing.stripe_gateway import StripeGateway
 from plugin.storage import Database
 from plugin.storage import catalog as catalog_store
 from plugin.storage import subscriptions as subscription_store
-from plugin.stripe_gateway import StripeGateway
-from webhooks.mirror import MirrorItem, MirrorSubscription
 
 # 2026-11-22T00:00:00Z: tests pin time; nothing reads the wall clock.
 NOW = 1795305600
@@ -113,7 +113,8 @@ def stop(process: subprocess.Popen[str]) -> None:
 def sign_webhook(payload: bytes, secret: str | list[str], timestamp: int) -> str:
     """A `Stripe-Signature` header exactly as Stripe makes it (stripe-python's
     `WebhookSignature.generate_header`), one `v1` per secret. Written out here rather than
-    borrowed from `webhooks.signature`, so the tests do not check the verifier against itself."""
+    borrowed from `plugin.webhooks.signature`, so the tests do not check the verifier against
+    itself."""
     import hashlib
     import hmac
 

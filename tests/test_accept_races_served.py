@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from plugin import storage
+from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import SystemClock
-from plugin.stripe_gateway import StripeGateway
 from tests.conftest import Served
 from tests.factories import ADMIN, customer_headers
 from tests.support import (

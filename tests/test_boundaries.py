@@ -14,30 +14,30 @@ PACKAGES = ("plugin", "webhooks")
 # Pure modules: no I/O, no clock; they take `now` as an argument. Add each pure module here
 # as it lands (proration, targeting, schedule, experiments, metrics, webhooks/signature).
 PURE = [
-    "plugin/money.py",
-    "plugin/catalog.py",
-    "plugin/proration.py",
-    "plugin/targeting.py",
-    "plugin/schedule.py",
-    "plugin/experiments.py",
-    "plugin/offers.py",
-    "plugin/eligibility.py",
-    "plugin/metrics.py",
-    "plugin/downgrades.py",
-    "plugin/trials.py",
+    "plugin/billing/money.py",
+    "plugin/billing/catalog.py",
+    "plugin/billing/proration.py",
+    "plugin/offers/targeting.py",
+    "plugin/offers/schedule.py",
+    "plugin/offers/experiments.py",
+    "plugin/offers/model.py",
+    "plugin/offers/eligibility.py",
+    "plugin/metrics/revenue.py",
+    "plugin/offers/downgrades.py",
+    "plugin/billing/trials.py",
     "plugin/ratelimit.py",
-    "webhooks/signature.py",
-    "webhooks/mirror.py",
+    "plugin/webhooks/signature.py",
+    "plugin/billing/mirror.py",
 ]
 IMPURE_IMPORTS = {
     "aiosqlite", "sqlite3", "asyncpg", "stripe", "httpx", "requests", "socket", "time",
-    "subprocess", "starlette", "uvicorn", "plugin.storage", "plugin.stripe_gateway",
+    "subprocess", "starlette", "uvicorn", "plugin.storage", "plugin.billing.stripe_gateway",
     "plugin.clock", "random", "secrets", "os", "pathlib", "urllib.request",
 }  # fmt: skip
 
 # Which modules may import each outside system.
 DOORS = {
-    "stripe": {"plugin/stripe_gateway.py"},
+    "stripe": {"plugin/billing/stripe_gateway.py"},
     "aiosqlite": {"plugin/storage/sqlite.py"},
     "sqlite3": {"plugin/storage/sqlite.py"},
     "localstripe": set(),  # the emulator is never imported by Uplift itself

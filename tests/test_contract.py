@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from plugin.api import openapi, routes
 from plugin.app import create_app
-from plugin.demo_site import demo_routes
+from plugin.demo.site import demo_routes
 from plugin.settings import Settings, load_settings
 
 # docs/contract.md's route table, copied: a change there is a change here, on purpose.
@@ -56,7 +56,7 @@ CONTRACT = {
 # Contract routes whose issues have not landed yet; this set only shrinks.
 PENDING: set[tuple[str, str]] = set()
 
-# Served only by `uplift demo` (`Settings.demo`): create_app adds plugin.demo_site's routes then.
+# Served only by `uplift demo` (`Settings.demo`): create_app adds plugin.demo.site's routes then.
 # They stay out of the OpenAPI document, which describes what `uplift serve` answers to an
 # integrator; the demo app is a page about the widget, not an API of Uplift's.
 DEMO_ONLY = {("GET", "/demo")}

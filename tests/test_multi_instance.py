@@ -24,8 +24,9 @@ import httpx
 import pytest
 
 from plugin import storage
+from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import SystemClock
-from plugin.stripe_gateway import StripeGateway
+from plugin.webhooks.worker import BATCH
 from tests.conftest import Served
 from tests.factories import ADMIN, customer_headers
 from tests.support import (
@@ -38,7 +39,6 @@ from tests.support import (
     sign_webhook,
 )
 from tests.webhooks import factories as f
-from webhooks.worker import BATCH
 
 pytestmark = [
     pytest.mark.e2e,

@@ -24,7 +24,7 @@ from plugin.api import (
     static,
     widget,
 )
-from webhooks import endpoint
+from plugin.webhooks import endpoint
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

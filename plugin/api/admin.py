@@ -24,7 +24,7 @@ from plugin.errors import Forbidden, NotFound, RateLimited, Unauthorized, Valida
 from plugin.logs import get_logger
 from plugin.ratelimit import RateLimiter, address_key
 from plugin.services import services
-from webhooks import store
+from plugin.storage import stripe_events as store
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500

@@ -9,7 +9,7 @@ script builds the DOM with createElement and textContent only, so it never needs
 
 The files live beside the widget (`static/admin/`: the repository's, or a wheel's data files;
 plugin.api.static.static_dir), read once per app on first use. The
-page learns Stripe's zero- and three-decimal currencies from plugin.money, so the amounts it
+page learns Stripe's zero- and three-decimal currencies from plugin.billing.money, so the amounts it
 formats use the same exponent the server does.
 """
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from plugin import money
 from plugin.api.static import static_dir
+from plugin.billing import money
 from plugin.errors import NotFound
 
 ADMIN_DIR = static_dir("admin")

@@ -9,11 +9,11 @@ import json
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from plugin import customers
 from plugin.api.admin import require_admin
 from plugin.api.bodies import read_model
 from plugin.api.schemas import CustomerIn, FeatureEventIn, UsageIn
 from plugin.auth import CustomerIdentity
+from plugin.customers import view as customers
 from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from plugin.services import offer_snapshot, services
 from plugin.storage import customers as customer_store

@@ -2,7 +2,7 @@
 
 Every change runs in one write transaction together with its audit row, so there is no change
 without its entry, and the audit row's `seq` is the version other processes poll to refresh
-their offer snapshot (plugin/snapshot.py).
+their offer snapshot (plugin/offers/snapshot.py).
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from plugin import experiments, offers, targeting
 from plugin.api.admin import require_admin
 from plugin.api.bodies import parse_model, read_json, read_model
 from plugin.api.paging import limit_param, list_response
 from plugin.api.schemas import OfferIn, PlansIn
-from plugin.catalog import Plan
+from plugin.billing.catalog import Plan
 from plugin.errors import Conflict, NotFound, ValidationFailed
-from plugin.offers import Offer, OfferError
+from plugin.offers import experiments, targeting
+from plugin.offers import model as offers
+from plugin.offers.model import Offer, OfferError
 from plugin.services import Services, offer_snapshot, services
 from plugin.storage import Database
 from plugin.storage import audit as audit_store

@@ -27,7 +27,7 @@ from plugin.api.schemas import (
     UsageIn,
     WidgetEventIn,
 )
-from plugin.metrics import SERIES
+from plugin.metrics.revenue import SERIES
 
 Auth = Literal["none", "admin", "customer", "stripe"]
 
@@ -276,10 +276,10 @@ def _fields(required: list[str], **properties: Any) -> dict[str, Any]:
 
 _REF = {"$ref": "#/components/schemas/Rule"}
 _INT = {"type": "integer"}
-# plugin.targeting.parse, as JSON Schema. It also caps trees at depth 8 and 64 rules, which
+# plugin.offers.targeting.parse, as JSON Schema. It also caps trees at depth 8 and 64 rules, which
 # JSON Schema cannot say; such a tree is refused with a 422 naming the path.
 RULE = {
-    "description": "A targeting rule; see plugin/targeting.py.",
+    "description": "A targeting rule; see plugin/offers/targeting.py.",
     "oneOf": [
         _rule("all", {"type": "array", "maxItems": 64, "items": _REF}),
         _rule("any", {"type": "array", "maxItems": 64, "items": _REF}),

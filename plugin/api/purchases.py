@@ -1,5 +1,5 @@
 """The widget's purchase path (customer token): quote an offer, accept the quote, follow the
-upgrade. The customer sees a price, and is charged exactly that, once (plugin/upgrades.py).
+upgrade. The customer sees a price, and is charged exactly that, once (plugin/billing/upgrades.py).
 
 A customer acts only on their own things: another customer's quote or upgrade is a 404, the
 same answer as one that does not exist. Offers are quoted for the customer's current live
@@ -16,16 +16,18 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from plugin import customers, experiments, quotes, schedule, targeting, trials, upgrades
 from plugin.api.bodies import read_model
 from plugin.api.schemas import AcceptIn, QuoteIn
 from plugin.api.widget import relevant, require_customer
+from plugin.billing import quotes, trials, upgrades
+from plugin.billing.money import Money
+from plugin.billing.quotes import QuoteRecord
+from plugin.customers import view as customers
 from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from plugin.money import Money
-from plugin.offers import Offer
-from plugin.quotes import QuoteRecord
+from plugin.offers import experiments, schedule, targeting
+from plugin.offers.model import Offer
+from plugin.offers.snapshot import Snapshot
 from plugin.services import offer_snapshot, services
-from plugin.snapshot import Snapshot
 from plugin.storage import offers as offer_store
 from plugin.storage import subscriptions as subscription_store
 from plugin.storage import trials as trial_store

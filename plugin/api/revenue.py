@@ -2,7 +2,7 @@
 
 Periods are `[from, to)`, given as unix seconds or ISO 8601 dates/times (UTC when no offset),
 by default the last 30 days. Every figure says how it was computed (numerator, denominator), and
-money is per currency in minor units, never mixed (plugin/metrics.py has the definitions).
+money is per currency in minor units, never mixed (plugin/metrics/revenue.py has the definitions).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from plugin import metrics
 from plugin.api.admin import require_admin
 from plugin.api.paging import limit_param, list_response
 from plugin.errors import ValidationFailed
+from plugin.metrics import revenue as metrics
 from plugin.services import services
 from plugin.storage import metrics as metrics_store
 from plugin.storage import upgrades as upgrade_store
@@ -278,7 +278,7 @@ def _metrics_rows(document: dict[str, Any]) -> Iterable[Sequence[object]]:
 
 
 async def get_timeseries(request: Request) -> Response:
-    """One metric per bucket, per currency: `metric` is one of plugin.metrics.SERIES,
+    """One metric per bucket, per currency: `metric` is one of plugin.metrics.revenue.SERIES,
     `interval` day, week or month (calendar buckets in UTC; the first and last may be
     partial). More than MAX_BUCKETS buckets is a 422, so one request stays cheap."""
     await require_admin(request)

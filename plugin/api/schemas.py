@@ -16,8 +16,9 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from plugin import offers, proration
-from plugin.catalog import Plan
+from plugin.billing import proration
+from plugin.billing.catalog import Plan
+from plugin.offers import model as offers
 
 # Every integer a client sends is bounded by 2^53: the largest that JSON clients (JavaScript)
 # read exactly, and far inside SQLite's 64-bit INTEGER, so no number can overflow storage
@@ -235,7 +236,7 @@ class OfferIn(_Strict):
     proration: Literal["now", "period_end", "stripe"] = "now"
     discount: DiscountIn | None = None
     trial_days: Int | None = Field(default=None, ge=1, le=90)
-    # Checked by plugin.targeting.parse (paths like `targeting.all[0].usage`); documented as
+    # Checked by plugin.offers.targeting.parse (paths like `targeting.all[0].usage`); documented as
     # the recursive `Rule` schema in plugin/api/openapi.py.
     targeting: dict[str, Any] = Field(default_factory=lambda: {"all": []})
     schedule: ScheduleIn = Field(default_factory=ScheduleIn)
@@ -244,7 +245,7 @@ class OfferIn(_Strict):
     variants: list[VariantIn] = Field(min_length=1, max_length=10)
 
     def document(self, offer_id: str) -> dict[str, Any]:
-        """The domain's document (plugin.offers.load builds and checks the offer from it)."""
+        """The domain's document (plugin.offers.model.load builds and checks the offer from it)."""
         doc = self.model_dump(by_alias=True)
         doc["id"] = offer_id
         return doc

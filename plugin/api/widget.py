@@ -17,20 +17,21 @@ from typing import Any, cast
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from plugin import customers, downgrades, eligibility, experiments, targeting
 from plugin.api.bodies import read_model
 from plugin.api.schemas import WidgetEventIn
 from plugin.auth import CustomerIdentity, CustomerTokens, bearer_token
-from plugin.customers import CustomerView
-from plugin.eligibility import CustomerState, Shown
+from plugin.billing.money import Money
+from plugin.customers import view as customers
+from plugin.customers.view import CustomerView
 from plugin.errors import NotFound, RateLimited, ServiceUnavailable, ValidationFailed
-from plugin.money import Money
-from plugin.offers import Offer
+from plugin.offers import downgrades, eligibility, experiments, targeting
+from plugin.offers.eligibility import CustomerState, Shown
+from plugin.offers.model import Offer
+from plugin.offers.snapshot import Snapshot
+from plugin.offers.targeting import CustomerContext
 from plugin.ratelimit import RateLimiter
 from plugin.services import exposure_recorder, offer_snapshot, services
-from plugin.snapshot import Snapshot
 from plugin.storage import offers as offer_store
-from plugin.targeting import CustomerContext
 
 # Per customer, per process: a page view makes one or two calls; 60 at once and 2 a second
 # after that is far above any person and far below a script hammering the server.
@@ -288,7 +289,8 @@ async def list_offers(request: Request) -> JSONResponse:
     ]
     # Record the arm on first exposure, holdout included: the holdout is the baseline that
     # lift is measured against, so it must be counted like everyone else. Written after the
-    # response, in batches (plugin/exposures.py): the arm is a hash, the response needs no write.
+    # response, in batches (plugin/offers/exposures.py): the arm is a hash, the response needs no
+    # write.
     recorder = exposure_recorder(request)
     for offer_id, arm in first_seen:
         await recorder.record(offer_id=offer_id, customer_id=identity.customer_id, arm=arm, now=now)

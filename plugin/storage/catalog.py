@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import cast
 
-from plugin.catalog import Interval, Price, Product
+from plugin.billing.catalog import Interval, Price, Product
 from plugin.storage import Connection, Database, Row
 
 

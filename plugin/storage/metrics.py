@@ -1,5 +1,5 @@
 """Read model for revenue metrics: the MRR ledger, the upgrades Uplift executed, and each
-customer's plan tier at a moment, as plugin.metrics' plain rows."""
+customer's plan tier at a moment, as plugin.metrics.revenue' plain rows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import defaultdict
 from fractions import Fraction
 from typing import Any
 
-from plugin.metrics import DAY, CurrencyFacts, Facts, Movement, Upgrade, UpgradeKind
+from plugin.metrics.revenue import DAY, CurrencyFacts, Facts, Movement, Upgrade, UpgradeKind
 from plugin.storage import Connection, Database, Row
 
 _KINDS: dict[str, UpgradeKind] = {
@@ -127,7 +127,7 @@ async def top_tier(conn: Connection) -> int | None:
 
 # Aggregated in SQL -------------------------------------------------------------------------
 #
-# What `GET /api/v1/admin/metrics` runs: plugin.metrics.facts over every row would read the
+# What `GET /api/v1/admin/metrics` runs: plugin.metrics.revenue.facts over every row would read the
 # whole ledger and every upgrade into Python (seconds at 100,000 upgrades), so the same facts
 # are summed here, reading only the period and the customers who moved in it. Two properties
 # of the ledger make that exact:
@@ -273,8 +273,8 @@ def _upgrades(rows: list[Row]) -> list[Upgrade]:
 
 
 async def aggregated(db: Database, *, start: int, end: int) -> tuple[Facts, list[Upgrade]]:
-    """plugin.metrics.Facts for `[start, end)` from SQL aggregates, and the succeeded upgrades
-    of the period (for the per-offer breakdown)."""
+    """plugin.metrics.revenue.Facts for `[start, end)` from SQL aggregates, and the succeeded
+    upgrades of the period (for the per-offer breakdown)."""
     if end <= start:
         raise ValueError("the period must end after it starts")
     async with db.read() as conn:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from plugin.billing.mirror import Movement
 from plugin.storage import Connection, Database, in_clause
-from webhooks.mirror import Movement
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """SQL for offers, sticky experiment assignments, offer events and per-customer history.
 
-Offers are stored as their validated document (plugin.offers.dump) and rebuilt with
-plugin.offers.load, so a row can never hold an offer the domain would refuse. `version` is a
+Offers are stored as their validated document (plugin.offers.model.dump) and rebuilt with
+plugin.offers.model.load, so a row can never hold an offer the domain would refuse. `version` is a
 counter across all offers: the largest one tells a process whether its in-memory snapshot of
 active offers is stale, with one indexed read.
 """
@@ -12,9 +12,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from plugin import offers as domain
-from plugin.offers import Offer
-from plugin.schedule import OfferHistory
+from plugin.offers import model as domain
+from plugin.offers.model import Offer
+from plugin.offers.schedule import OfferHistory
 from plugin.storage import ROWS_PER_STATEMENT, Connection, Row, values_clause
 
 EventType = str  # exposure | impression | click | dismiss | decline | accept

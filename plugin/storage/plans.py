@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from plugin.catalog import Plan
+from plugin.billing.catalog import Plan
 from plugin.storage import Connection, Database, Row, in_clause
 
 

@@ -7,7 +7,8 @@
   IMMEDIATE` serializing writers is decided by a constraint instead (first arm wins by PRIMARY
   KEY, one upgrade per quote by UNIQUE (quote_id), one event row per Stripe id), or takes an
   explicit lock (`lock()`: migrations, the admin audit sequence), or, for webhook claims, a
-  session advisory lock per event (webhooks/store.py) that dies with the process holding it.
+  session advisory lock per event (plugin/storage/stripe_events.py) that dies with the process
+  holding it.
 - Statements keep their `:name` parameters; `dialect.positional` rewrites each text once.
 - `numeric` results (`sum()` of BIGINT, `avg()`) come back as int when whole and float
   otherwise, as SQLite returns them; JSON stays text.

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from plugin.proration import Line
+from plugin.billing.proration import Line
 from plugin.storage import Database, Row
 
 Execution = Literal["uplift", "stripe"]

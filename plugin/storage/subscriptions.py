@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import cast
 
-from plugin.catalog import Interval
+from plugin.billing.catalog import Interval
+from plugin.billing.mirror import MirrorItem, MirrorSubscription
 from plugin.storage import Connection, Database, Row
-from webhooks.mirror import MirrorItem, MirrorSubscription
 
 
 async def upsert(conn: Connection, *, subscription: MirrorSubscription, now: int) -> None:

@@ -1,5 +1,5 @@
 """One simulated shop per module: the demo catalog and offers in the emulator and in a fresh
-database, a real `uplift serve` on it, and plugin.simulate's synthetic customers driven
+database, a real `uplift serve` on it, and plugin.demo.simulate's synthetic customers driven
 through the widget API (their webhooks signed and processed), plus one webhook event that
 failed, for the dashboard's list of failures.
 
@@ -20,11 +20,13 @@ import httpx
 import pytest
 
 from plugin import storage
+from plugin.billing.stripe_gateway import StripeGateway
 from plugin.cli import sync_catalog
 from plugin.clock import SystemClock
-from plugin.demo import seed_stripe, seed_uplift
-from plugin.simulate import Report, World, simulate
-from plugin.stripe_gateway import StripeGateway
+from plugin.demo.run import seed_stripe, seed_uplift
+from plugin.demo.simulate import Report, World, simulate
+from plugin.storage import stripe_events as store
+from plugin.storage.stripe_events import NewEvent
 from tests.support import (
     ADMIN_KEY,
     STRIPE_TEST_KEY,
@@ -35,8 +37,6 @@ from tests.support import (
     uplift_env,
     wait_until_ready,
 )
-from webhooks import store
-from webhooks.store import NewEvent
 
 if TYPE_CHECKING:
     from localstripe_bridge.process import EmulatorProcess

@@ -1,4 +1,4 @@
-"""A seeded end-to-end run: plugin.simulate's customers go through the widget API against the
+"""A seeded end-to-end run: plugin.demo.simulate's customers go through the widget API against the
 emulator (offers, events, quotes, charges, signed webhooks), and the metrics the API reports
 are the MRR ledger's own sums, attributed to the offers behind them.
 

@@ -19,12 +19,12 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from plugin import metrics
+from plugin.billing.mirror import Movement, MovementKind
+from plugin.metrics import revenue as metrics
 from plugin.storage import Database
 from plugin.storage import metrics as metrics_store
 from plugin.storage import mrr as mrr_store
 from tests.factories import ADMIN, seed_catalog, seed_plans, subscribe
-from webhooks.mirror import Movement, MovementKind
 
 
 def at(day: str, hour: int = 10) -> int:
@@ -223,8 +223,8 @@ MIRROR = [
 async def test_sql_aggregates_equal_the_definitions_over_rows(
     ledger: httpx.AsyncClient, db: Database
 ) -> None:
-    """The endpoint's SQL (plugin/storage/metrics.py `aggregated`) and plugin.metrics.facts over
-    every row give the same facts for March. By hand, USD: MRR at start old 2900 + top 29900 +
+    """The endpoint's SQL (plugin/storage/metrics.py `aggregated`) and plugin.metrics.revenue.facts
+    over every row give the same facts for March. By hand, USD: MRR at start old 2900 + top 29900 +
     two 2900 + 9900 = 45600 from 3 paying customers (two counted once); the cohort's change is
     two's churn, -9900, so NDR = 35700 / 45600; new 12800 (acme, bolt), expansion 7000,
     churn 9900 + 9900 = 19800, reactivation 2900; MRR at end 45600 + 12800 + 7000 + 2900 -

@@ -13,17 +13,17 @@ import pytest
 from starlette.applications import Starlette
 
 from plugin.app import create_app
-from plugin.catalog import Product
+from plugin.billing.catalog import Product
+from plugin.billing.mirror import MirrorItem, MirrorSubscription
+from plugin.billing.proration import add_interval
+from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import FixedClock
-from plugin.proration import add_interval
 from plugin.settings import Settings
 from plugin.storage import Database
 from plugin.storage import catalog as catalog_store
 from plugin.storage import subscriptions as subscription_store
-from plugin.stripe_gateway import StripeGateway
 from tests.factories import ADMIN, customer_headers
 from tests.support import STRIPE_TEST_KEY, Subscribed, subscribed_customer
-from webhooks.mirror import MirrorItem, MirrorSubscription
 
 DAY = 86_400
 

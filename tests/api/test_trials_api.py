@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from plugin import trials
+from plugin.billing import trials
 from plugin.clock import FixedClock
 from plugin.errors import Gone, NotFound
 from plugin.storage import Database

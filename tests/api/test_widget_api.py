@@ -8,8 +8,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from plugin import experiments
 from plugin.clock import FixedClock
+from plugin.offers import experiments
 from plugin.ratelimit import RateLimiter
 from plugin.storage import Database
 from plugin.storage import offers as offer_store

@@ -13,9 +13,9 @@ from starlette.applications import Starlette
 from plugin.app import create_app
 from plugin.clock import Clock
 from plugin.settings import Settings
+from plugin.webhooks.worker import Worker
 from tests.support import NOW, WEBHOOK_SECRET, sign_webhook, started
 from tests.webhooks.factories import body
-from webhooks.worker import Worker
 
 IDLE_TIMEOUT = 10
 

@@ -7,10 +7,10 @@ from starlette.applications import Starlette
 
 from plugin import storage
 from plugin.storage import Database
+from plugin.storage import stripe_events as store
 from tests.support import NOW
 from tests.webhooks import factories as f
 from tests.webhooks.support import deliver
-from webhooks import store
 
 DAY = 86400
 
@@ -244,8 +244,8 @@ async def test_expansion_is_credited_to_the_uplift_upgrade_that_caused_it(
 ) -> None:
     """An expansion to the price an Uplift upgrade moved to carries that upgrade and its offer;
     a later change nobody in Uplift made carries neither."""
-    from plugin import quotes
-    from plugin.catalog import Price
+    from plugin.billing import quotes
+    from plugin.billing.catalog import Price
     from plugin.storage.quotes import SubscriptionState
     from plugin.storage.upgrades import NewUpgrade
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from plugin import storage
+from plugin.billing.mirror import MirrorSubscription
 from plugin.clock import FixedClock, SystemClock
 from plugin.settings import Settings
 from plugin.storage import Database
@@ -24,7 +25,6 @@ from tests.conftest import Served
 from tests.support import ADMIN_KEY, NOW, STRIPE_TEST_KEY, sign_webhook
 from tests.webhooks import factories as f
 from tests.webhooks.support import deliver, running_app
-from webhooks.mirror import MirrorSubscription
 
 if TYPE_CHECKING:
     from localstripe_bridge.process import EmulatorProcess

@@ -1,4 +1,5 @@
-"""webhooks/intake.py: concurrent deliveries share one transaction, each answered correctly."""
+"""plugin/webhooks/intake.py: concurrent deliveries share one transaction, each answered
+correctly."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any, cast
 import pytest
 
 from plugin.storage import Database
+from plugin.storage import stripe_events as store
+from plugin.webhooks.intake import IntakeQueue
 from tests.support import NOW
-from webhooks import store
-from webhooks.intake import IntakeQueue
 
 
 def _event(n: int) -> store.NewEvent:

@@ -14,10 +14,10 @@ from plugin.app import MAX_BODY_BYTES
 from plugin.clock import FixedClock
 from plugin.settings import Settings
 from plugin.storage import Database
+from plugin.storage import stripe_events as store
 from tests.support import NOW, WEBHOOK_SECRET, sign_webhook
 from tests.webhooks import factories as f
 from tests.webhooks.support import post_signed, running_app, settle
-from webhooks import store
 
 OLD_SECRET = "whsec_old_secret_still_signing"
 EVENT = f.event("customer.subscription.created", f.subscription(), id="evt_intake_1")

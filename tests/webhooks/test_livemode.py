@@ -19,10 +19,10 @@ from plugin.clock import FixedClock
 from plugin.middleware import StripeWebhookMiddleware
 from plugin.settings import Settings
 from plugin.storage import Database
+from plugin.storage import stripe_events as store
 from tests.support import ADMIN_KEY, STRIPE_TEST_KEY, WEBHOOK_SECRET, started
 from tests.webhooks import factories as f
 from tests.webhooks.support import post_signed
-from webhooks import store
 
 LIVE_KEY = "sk_live_uplift_tests_never_used"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}

@@ -1,4 +1,4 @@
-"""webhooks/mirror.py: MRR per subscription and the movement each change records."""
+"""plugin/billing/mirror.py: MRR per subscription and the movement each change records."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webhooks.mirror import MirrorItem, MirrorSubscription, movement
+from plugin.billing.mirror import MirrorItem, MirrorSubscription, movement
 
 
 def _sub(status: str, *items: MirrorItem) -> MirrorSubscription:

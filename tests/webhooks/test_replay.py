@@ -12,13 +12,14 @@ from plugin import storage
 from plugin.clock import FixedClock
 from plugin.settings import Settings
 from plugin.storage import Database
+from plugin.storage import stripe_events as store
+from plugin.webhooks import dispatch
+from plugin.webhooks.events import Event
+from plugin.webhooks.handlers import Context
+from plugin.webhooks.worker import Worker
 from tests.support import ADMIN_KEY, NOW
 from tests.webhooks import factories as f
 from tests.webhooks.support import deliver, post_signed, running_app, settle
-from webhooks import dispatch, store
-from webhooks.events import Event
-from webhooks.handlers import Context
-from webhooks.worker import Worker
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 CREATED = f.event("customer.subscription.created", f.subscription(), id="evt_r1")

@@ -1,4 +1,4 @@
-"""webhooks/signature.py: Stripe's scheme, rotation, tolerance both ways, fail closed."""
+"""plugin/webhooks/signature.py: Stripe's scheme, rotation, tolerance both ways, fail closed."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from plugin.webhooks.signature import DEFAULT_TOLERANCE, SignatureError, sign, verify
 from tests.strategies import timestamps
 from tests.support import NOW, WEBHOOK_SECRET, sign_webhook
-from webhooks.signature import DEFAULT_TOLERANCE, SignatureError, sign, verify
 
 PAYLOAD = b'{"id":"evt_1","object":"event"}'
 OLD_SECRET = "whsec_old_secret_being_rolled"

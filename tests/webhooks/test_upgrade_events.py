@@ -1,4 +1,5 @@
-"""Invoice events drive recorded upgrades: the webhook path ends in `plugin.upgrades`' hooks.
+"""Invoice events drive recorded upgrades: the webhook path ends in
+`plugin.billing.upgrades`' hooks.
 
 Against the local Stripe: a 3-D Secure card leaves the upgrade `requires_action`; once the
 customer pays, Stripe's `invoice.paid` arrives at `POST /webhooks/stripe` (signed by the test:
@@ -12,11 +13,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from plugin import storage, upgrades
+from plugin import storage
+from plugin.billing import upgrades
+from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import FixedClock
 from plugin.settings import Settings
 from plugin.storage import Database
-from plugin.stripe_gateway import StripeGateway
 from tests.support import STRIPE_TEST_KEY, pay_with_3ds, subscribed_customer
 from tests.webhooks import factories as f
 from tests.webhooks.support import deliver, running_app

@@ -1,4 +1,4 @@
-"""webhooks/worker.py: recovery on start, a clean stop between events, and holding back while
+"""plugin/webhooks/worker.py: recovery on start, a clean stop between events, and holding back while
 deliveries arrive."""
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from starlette.applications import Starlette
 
 from plugin.clock import FixedClock
 from plugin.storage import Database
+from plugin.storage import stripe_events as store
+from plugin.webhooks import dispatch
+from plugin.webhooks.events import Event
+from plugin.webhooks.handlers import Context
+from plugin.webhooks.intake import IntakeQueue
+from plugin.webhooks.worker import MAX_LAG, Worker
 from tests.support import NOW
 from tests.webhooks import factories as f
 from tests.webhooks.support import post_signed, settle
-from webhooks import dispatch, store
-from webhooks.events import Event
-from webhooks.handlers import Context
-from webhooks.intake import IntakeQueue
-from webhooks.worker import MAX_LAG, Worker
 
 TYPE = "customer.subscription.created"
 

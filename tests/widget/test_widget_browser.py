@@ -35,10 +35,11 @@ from playwright.async_api import (
 
 from plugin import storage
 from plugin.auth import issue_customer_token
-from plugin.catalog import Product
+from plugin.billing.catalog import Product
+from plugin.billing.mirror import MirrorItem, MirrorSubscription
+from plugin.billing.stripe_gateway import StripeGateway
 from plugin.storage import catalog as catalog_store
 from plugin.storage import subscriptions as subscription_store
-from plugin.stripe_gateway import StripeGateway
 from tests.browser import Watched
 from tests.conftest import Served
 from tests.factories import ADMIN
@@ -49,7 +50,6 @@ from tests.support import (
     subscribed_customer,
 )
 from tests.widget.accessibility import wcag_violations
-from webhooks.mirror import MirrorItem, MirrorSubscription
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -1,0 +1,293 @@
+"""What each handled event does. One function per event family; `dispatch.HANDLERS` maps types.
+
+Handlers are idempotent on their own keys (docs/reliability.md rule 5): the mirror is replaced by
+the snapshot, MRR movements are keyed by event id, orders by subscription (or session/invoice)
+id, catalog rows by Stripe id, and the upgrade hooks by invoice id. So an event processed again
+after a crash between its side effects and `processed` changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from plugin import storage
+from plugin.billing import upgrades
+from plugin.billing.catalog import Price, Product
+from plugin.billing.mirror import MirrorItem, MirrorSubscription, movement
+from plugin.billing.stripe_gateway import StripeGateway, StripeRejected
+from plugin.storage import Database
+from plugin.storage import stripe_events as store
+from plugin.webhooks.events import (
+    CheckoutSessionObject,
+    Event,
+    InvoiceObject,
+    PriceObject,
+    ProductObject,
+    SubscriptionObject,
+    expandable_id,
+    parse_object,
+)
+
+
+class StripeNotConfigured(Exception):
+    """An event needs a Stripe call and UPLIFT_STRIPE_API_KEY is not set."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    db: Database
+    gateway: StripeGateway | None
+    now: int
+
+    def stripe(self) -> StripeGateway:
+        if self.gateway is None:
+            raise StripeNotConfigured("UPLIFT_STRIPE_API_KEY is not set")
+        return self.gateway
+
+
+# Catalog: product.*, price.* and the legacy plan.* (localstripe sends plan.created).
+
+
+def _metadata(raw: dict[str, object]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _price(obj: PriceObject, *, deleted: bool) -> Price:
+    product_id = expandable_id(obj.product)
+    if product_id is None:
+        raise ValueError(f"{obj.id} has no product")
+    if obj.object == "plan":
+        interval, count, amount = obj.interval, obj.interval_count or 1, obj.amount
+    else:
+        recurring = obj.recurring
+        interval = recurring.interval if recurring else None
+        count = recurring.interval_count if recurring else 1
+        amount = obj.unit_amount
+    return Price(
+        id=obj.id,
+        product_id=product_id,
+        currency=obj.currency.lower(),
+        unit_amount=amount,
+        interval=interval,
+        interval_count=count,
+        lookup_key=obj.lookup_key,
+        active=obj.active and not deleted,
+        metadata=_metadata(obj.metadata),
+    )
+
+
+async def product_changed(ctx: Context, event: Event) -> None:
+    obj = parse_object(ProductObject, event)
+    product = Product(
+        id=obj.id,
+        name=obj.name or obj.id,
+        active=obj.active and not event.type.endswith(".deleted"),
+        metadata=_metadata(obj.metadata),
+    )
+    async with ctx.db.transaction() as conn:
+        await storage.catalog.upsert_product(conn, product=product, now=ctx.now)
+
+
+async def price_changed(ctx: Context, event: Event) -> None:
+    price = _price(parse_object(PriceObject, event), deleted=event.type.endswith(".deleted"))
+    async with ctx.db.transaction() as conn:
+        await store.ensure_product(conn, product_id=price.product_id, now=ctx.now)
+        await storage.catalog.upsert_price(conn, price=price, now=ctx.now)
+
+
+# Subscriptions: the mirror and the MRR ledger.
+
+
+def _mirror(obj: SubscriptionObject) -> MirrorSubscription:
+    customer_id = expandable_id(obj.customer)
+    if customer_id is None:
+        raise ValueError(f"{obj.id} has no customer")
+    items = []
+    for item in obj.items.data:
+        price_obj = item.price or item.plan
+        if price_obj is None:
+            raise ValueError(f"subscription item {item.id} has no price")
+        price = _price(price_obj, deleted=False)
+        items.append(
+            MirrorItem(
+                id=item.id,
+                price_id=price.id,
+                product_id=price.product_id,
+                quantity=item.quantity if item.quantity is not None else 1,
+                unit_amount=price.unit_amount,
+                currency=price.currency,
+                interval=price.interval,
+                interval_count=price.interval_count,
+            )
+        )
+    first = obj.items.data[0] if obj.items.data else None
+    currency = obj.currency or (items[0].currency if items else None)
+    if currency is None:
+        raise ValueError(f"{obj.id} has no currency")
+    return MirrorSubscription(
+        id=obj.id,
+        customer_id=customer_id,
+        status=obj.status,
+        currency=currency.lower(),
+        items=tuple(items),
+        # Since basil the period lives on items; older API versions keep it on the subscription.
+        current_period_start=obj.current_period_start
+        or (first.current_period_start if first else None),
+        current_period_end=obj.current_period_end or (first.current_period_end if first else None),
+        trial_end=obj.trial_end,
+        cancel_at_period_end=obj.cancel_at_period_end,
+        canceled_at=obj.canceled_at,
+    )
+
+
+async def _from_stripe(ctx: Context, snapshot: MirrorSubscription) -> MirrorSubscription:
+    """The subscription as Stripe has it now; prices from the local catalog, else Stripe."""
+    current = await ctx.stripe().retrieve_subscription(snapshot.id)
+    items = []
+    for item in current.items:
+        price = await storage.catalog.get_price(ctx.db, item.price_id)
+        if price is None:
+            price = await ctx.stripe().retrieve_price(item.price_id)
+        items.append(
+            MirrorItem(
+                id=item.id,
+                price_id=price.id,
+                product_id=price.product_id,
+                quantity=item.quantity,
+                unit_amount=price.unit_amount,
+                currency=price.currency,
+                interval=price.interval,
+                interval_count=price.interval_count,
+            )
+        )
+    first = current.items[0] if current.items else None
+    return MirrorSubscription(
+        id=current.id,
+        customer_id=current.customer_id,
+        status=current.status,
+        currency=items[0].currency if items else snapshot.currency,
+        items=tuple(items),
+        current_period_start=first.current_period_start if first else None,
+        current_period_end=first.current_period_end if first else None,
+        trial_end=current.trial_end,
+        cancel_at_period_end=current.cancel_at_period_end,
+        canceled_at=snapshot.canceled_at,
+    )
+
+
+async def subscription_changed(ctx: Context, event: Event) -> None:
+    snapshot = _mirror(parse_object(SubscriptionObject, event))
+    async with ctx.db.read() as conn:
+        seen = await store.object_version(conn, snapshot.id)
+    tied = seen is not None and seen.event_created == event.created and seen.event_id != event.id
+    if tied and ctx.gateway is not None:
+        # Two events about this subscription in the same second: `created` cannot say which
+        # snapshot is newer, so ask Stripe (dj-stripe and Pay always re-fetch). If Stripe no
+        # longer has it (deleted long ago), the snapshot is all there is; if Stripe is
+        # unreachable, the error propagates and the event is retried later.
+        with contextlib.suppress(StripeRejected):
+            snapshot = await _from_stripe(ctx, snapshot)
+    async with ctx.db.transaction() as conn:
+        # Re-checked inside the write transaction: another worker process may have applied a
+        # newer event since the read above.
+        seen = await store.object_version(conn, snapshot.id)
+        if seen is not None and seen.event_created > event.created:
+            return
+        before = await storage.subscriptions.load(conn, snapshot.id)
+        change = movement(
+            before=before.mrr() if before else 0,
+            after=snapshot.mrr(),
+            counted_before=await storage.mrr.ever_counted(conn, subscription_id=snapshot.id),
+        )
+        await storage.subscriptions.upsert(conn, subscription=snapshot, now=ctx.now)
+        if change is not None:
+            # Attribute expansion and contraction to the Uplift upgrade that caused them, so
+            # revenue metrics can say which offer (and variant) earned it.
+            behind = None
+            if change.kind in ("expansion", "contraction"):
+                behind = await storage.mrr.upgrade_behind(
+                    conn,
+                    subscription_id=snapshot.id,
+                    prices=[item.price_id for item in snapshot.items],
+                    before=event.created,
+                )
+            await storage.mrr.record(
+                conn,
+                event_id=event.id,
+                subscription_id=snapshot.id,
+                customer_id=snapshot.customer_id,
+                currency=snapshot.currency,
+                movement=change,
+                occurred_at=event.created,
+                upgrade_id=behind[0] if behind else None,
+                offer_id=behind[1] if behind else None,
+            )
+        await store.advance_version(
+            conn, object_id=snapshot.id, created=event.created, event_id=event.id
+        )
+
+
+# Orders and upgrades.
+
+
+async def checkout_completed(ctx: Context, event: Event) -> None:
+    session = parse_object(CheckoutSessionObject, event)
+    subscription_id = expandable_id(session.subscription)
+    async with ctx.db.transaction() as conn:
+        await storage.orders.record(
+            conn,
+            key=subscription_id or session.id,
+            customer_id=expandable_id(session.customer),
+            subscription_id=subscription_id,
+            checkout_session_id=session.id,
+            invoice_id=None,
+            currency=session.currency,
+            amount_total=session.amount_total,
+            created_at=event.created,
+            now=ctx.now,
+        )
+
+
+async def invoice_paid(ctx: Context, event: Event) -> None:
+    invoice = parse_object(InvoiceObject, event)
+    if invoice.billing_reason == "subscription_create":
+        # The first paid invoice of a new subscription is an order (bought outside Checkout,
+        # or the second sighting of a Checkout purchase: same key, one order).
+        subscription_id = invoice.subscription_id
+        async with ctx.db.transaction() as conn:
+            await storage.orders.record(
+                conn,
+                key=subscription_id or invoice.id,
+                customer_id=expandable_id(invoice.customer),
+                subscription_id=subscription_id,
+                checkout_session_id=None,
+                invoice_id=invoice.id,
+                currency=invoice.currency,
+                amount_total=invoice.amount_paid
+                if invoice.amount_paid is not None
+                else invoice.total,
+                created_at=event.created,
+                now=ctx.now,
+            )
+    await upgrades.on_invoice_paid(ctx.db, ctx.stripe(), invoice_id=invoice.id, now=ctx.now)
+
+
+async def invoice_payment_failed(ctx: Context, event: Event) -> None:
+    invoice = parse_object(InvoiceObject, event)
+    error = invoice.last_finalization_error or {}
+    reason = error.get("message") if isinstance(error.get("message"), str) else None
+    await upgrades.on_invoice_payment_failed(
+        ctx.db, ctx.stripe(), invoice_id=invoice.id, reason=reason, now=ctx.now
+    )
+
+
+async def invoice_action_required(ctx: Context, event: Event) -> None:
+    invoice = parse_object(InvoiceObject, event)
+    await upgrades.on_invoice_action_required(
+        ctx.db,
+        ctx.stripe(),
+        invoice_id=invoice.id,
+        hosted_invoice_url=invoice.hosted_invoice_url,
+        now=ctx.now,
+    )

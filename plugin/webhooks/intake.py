@@ -1,0 +1,119 @@
+"""Group commit for webhook intake: deliveries that arrive together share one write transaction.
+
+Every delivery must be committed before its 200 (docs/reliability.md rule 2), and SQLite has one
+writer, so a transaction per request makes the writer's round trips (BEGIN IMMEDIATE, INSERT,
+COMMIT, each a hop to the database thread, plus an fsync) the ceiling on intake. Here each
+request queues its event and waits; one task takes everything queued, inserts it in a single
+transaction and answers every waiter after the COMMIT. Under load batches grow by themselves;
+alone, a request waits for nothing but its own transaction. The promise is unchanged: no
+waiter is answered before the transaction holding its row has committed. If the batch fails,
+each event is tried in a transaction of its own, so only a row the database itself refuses
+gets an error (a 500, and Stripe retries).
+
+The worker processes stored events in the same process and needs the same write lock, so a
+burst would have it queue its transactions between intake's batches and every delivery wait
+behind them. `wait_quiet` lets it wait while deliveries are arriving: Stripe only needs the
+acknowledgement fast (it retries what it does not get), processing can follow the burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+
+from plugin.storage import Database
+from plugin.storage import stripe_events as store
+
+MAX_BATCH = 256
+
+_Item = tuple[store.NewEvent, "asyncio.Future[bool]"]
+
+
+class IntakeQueue:
+    def __init__(self, *, db: Database) -> None:
+        self._db = db
+        # A list and one wake-up future rather than an asyncio.Queue: the task takes all of
+        # it at once, and the queue's per-item bookkeeping showed in intake's profile.
+        self._queued: list[_Item] = []
+        self._wakeup: asyncio.Future[None] | None = None
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._last_arrival = -math.inf  # event loop time of the latest delivery
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="uplift-webhook-intake")
+
+    async def stop(self) -> None:
+        """Commit what is queued, then stop (no new requests arrive during shutdown)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def store(self, event: store.NewEvent) -> bool:
+        """Store `event`; returns False for a redelivery. Returns only after the COMMIT."""
+        loop = asyncio.get_running_loop()
+        self._last_arrival = loop.time()
+        if self._task is None or self._task.done():
+            return await store.insert(self._db, event=event)
+        future: asyncio.Future[bool] = loop.create_future()
+        self._queued.append((event, future))
+        self._wake()
+        return await future
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    async def wait_quiet(self, *, quiet: float, at_most: float) -> None:
+        """Return once no delivery has arrived for `quiet` seconds, or after `at_most`
+        seconds however busy intake is (so whoever waits still makes progress)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + at_most
+        while True:
+            now = loop.time()
+            calm = self._last_arrival + quiet
+            if calm <= now or give_up <= now:
+                return
+            await asyncio.sleep(min(calm, give_up) - now)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queued:
+                if self._stopping:
+                    return
+                self._wakeup = loop.create_future()
+                await self._wakeup
+                continue
+            batch = self._queued[:MAX_BATCH]
+            del self._queued[:MAX_BATCH]
+            try:
+                stored = await store.insert_many(self._db, events=[event for event, _ in batch])
+            except Exception:
+                # One row the database refuses must not fail its neighbours: retry alone each.
+                await self._one_by_one(batch)
+                continue
+            for (_, future), inserted in zip(batch, stored, strict=True):
+                _answer(future, inserted)
+
+    async def _one_by_one(self, batch: list[_Item]) -> None:
+        for event, future in batch:
+            try:
+                inserted = await store.insert(self._db, event=event)
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            _answer(future, inserted)
+
+
+def _answer(future: asyncio.Future[bool], inserted: bool) -> None:
+    # A waiter whose request was cancelled is gone; its row is stored all the same, and
+    # Stripe's retry of it will be answered as a duplicate.
+    if not future.done():
+        future.set_result(inserted)
