@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from localstripe.errors import UserError
 
 log = logging.getLogger("localstripe_bridge")
@@ -75,10 +76,10 @@ _UNEXPECTED_ARGUMENT = re.compile(r"got an unexpected keyword argument '(\w+)'")
 
 
 @web.middleware
-async def stripe_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+async def stripe_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Outermost: unknown routes and crashes still answer in Stripe's error shape."""
     try:
-        response: web.StreamResponse = await handler(request)
+        response = await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

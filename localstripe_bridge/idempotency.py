@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from localstripe.errors import UserError
 
 from localstripe_bridge.errors import invalid
@@ -44,11 +44,10 @@ class Idempotency:
         self._saved: OrderedDict[tuple[str, str], _Saved] = OrderedDict()
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         key = request.headers.get("Idempotency-Key")
         if request.method != "POST" or not key or not request.path.startswith("/v1/"):
-            response: web.StreamResponse = await handler(request)
-            return response
+            return await handler(request)
         scope = (request.headers.get("Authorization", ""), key)
         body = await request.read()
         fingerprint = hashlib.sha256(

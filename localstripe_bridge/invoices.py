@@ -191,7 +191,8 @@ def _card_error(message: str, **contents: Any) -> Exception:
     """Stripe answers a failed payment with HTTP 402 and `type: card_error`."""
     error = UserError(402, message, contents)
     error.body["error"]["type"] = "card_error"
-    return error
+    card_error: Exception = error  # UserError comes from untyped localstripe
+    return card_error
 
 
 async def void(request: web.Request, path: Mapping[str, str]) -> web.Response:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler as NextHandler
 
 Handler = Callable[[web.Request, Mapping[str, str]], Awaitable[web.StreamResponse]]
 
@@ -36,10 +36,9 @@ class Router:
         return None
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def middleware(self, request: web.Request, handler: NextHandler) -> web.StreamResponse:
         matched = self.match(request.method, request.path)
         if matched is None:
-            response: web.StreamResponse = await handler(request)
-            return response
+            return await handler(request)
         bridged, path_params = matched
         return await bridged(request, path_params)

@@ -51,6 +51,8 @@ async def update(request: web.Request, path: Mapping[str, str]) -> web.Response:
     change["items"] = [{"id": path["id"], **data}]
     dropped = apply_update(sub, change)
     changed = items.find(sub, path["id"])
+    # apply_update checked that the item exists and kept its id (items.keep_item_id).
+    assert changed is not None  # noqa: S101 -- see above
     if coupons is not None:
         discounts.replace(sub, changed, coupons, item_id=path["id"])
     return ignored.respond(changed._export(expand=expand), dropped)
