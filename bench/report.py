@@ -1,4 +1,5 @@
-"""The targets of issue 8, checked against one run's results, and the Markdown table."""
+"""The benchmark targets (docs/benchmarks.md), checked against one run's results, and the
+Markdown table."""
 
 from __future__ import annotations
 
@@ -165,7 +166,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"{q['ratio']:.3f}{X} |",
             "",
         ]
-    lines += ["**Targets** (issue 8)", "", "| target | wanted | this run | |", "|---|---|---|---|"]
+    lines += ["**Targets**", "", "| target | wanted | this run | |", "|---|---|---|---|"]
     for t in results["targets"]:
         verdict = {True: "pass", False: "**miss**", None: "n/a"}[t["pass"]]
         value = f"{t['value']:,}" if isinstance(t["value"], int | float) else t["value"]

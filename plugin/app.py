@@ -21,11 +21,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plugin import storage
 from plugin.api import routes
+from plugin.api.errors import INTERNAL_ERROR_BODY, status_of, to_response
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.billing.upkeep import Upkeep
 from plugin.clock import Clock, SystemClock
 from plugin.customers import view as customers
-from plugin.errors import INTERNAL_ERROR_BODY, ApiError, to_response
+from plugin.errors import UpliftError
 from plugin.logs import get_logger
 from plugin.middleware import (
     AccessLogMiddleware,
@@ -62,7 +63,9 @@ _HTTP_CODES = {
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)  # noqa: S101 -- registered for ApiError only
+    assert isinstance(exc, UpliftError)  # noqa: S101 -- registered for UpliftError only
+    if status_of(exc) is None:  # an error no request should end with: a bug, logged as one
+        return await _internal_error(request, exc)
     return to_response(exc)
 
 
@@ -202,7 +205,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
             Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),
         ],
         exception_handlers={
-            ApiError: _api_error,
+            UpliftError: _api_error,
             HTTPException: _http_error,
             Exception: _internal_error,
         },

@@ -14,22 +14,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from plugin import __version__, auth, storage
-from plugin.billing.stripe_gateway import GatewayError, StripeGateway
+from plugin.billing.catalog_sync import sync_catalog
+from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import SystemClock
-from plugin.settings import Settings, SettingsError, load_settings
+from plugin.errors import OperatorError, StripeError, Terminated
+from plugin.settings import Settings, load_settings
 from plugin.storage import Database, DatabaseError
 
 EXIT_USAGE = 2
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
-
-
-class CommandError(Exception):
-    """A one-line reason the command cannot run."""
-
-
-class Terminated(BaseException):
-    """Raised by a command's SIGTERM handler (`uplift demo`'s) so that its `finally` and `with`
-    blocks run, as KeyboardInterrupt makes them run on Ctrl-C; `main` exits with 143."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,7 +74,7 @@ async def _with_db(settings: Settings, run: Callable[[Database], Awaitable[None]
 
 async def _require_current_schema(db: Database) -> None:
     if await storage.migrations.pending(db):
-        raise CommandError("the database schema is not current; run `uplift migrate` first")
+        raise OperatorError("the database schema is not current; run `uplift migrate` first")
 
 
 async def migrate(settings: Settings) -> None:
@@ -108,15 +101,15 @@ async def create_admin_key(settings: Settings, name: str) -> None:
 
 def customer_token(settings: Settings, args: argparse.Namespace) -> None:
     if settings.widget_secret is None:
-        raise CommandError("UPLIFT_WIDGET_SECRET is not set")
+        raise OperatorError("UPLIFT_WIDGET_SECRET is not set")
     attrs: Any = None
     if args.attrs:
         try:
             attrs = json.loads(args.attrs)
         except ValueError:
-            raise CommandError("--attrs is not valid JSON") from None
+            raise OperatorError("--attrs is not valid JSON") from None
         if not isinstance(attrs, dict):
-            raise CommandError("--attrs must be a JSON object")
+            raise OperatorError("--attrs must be a JSON object")
     try:
         token = auth.issue_customer_token(
             secret=settings.widget_secret.get_secret_value(),
@@ -127,7 +120,7 @@ def customer_token(settings: Settings, args: argparse.Namespace) -> None:
             attrs=attrs,
         )
     except ValueError as exc:
-        raise CommandError(str(exc)) from None
+        raise OperatorError(str(exc)) from None
     print(token)
 
 
@@ -144,7 +137,7 @@ def prorate(stdin: str) -> None:
     try:
         document = json.loads(stdin)
     except ValueError:
-        raise CommandError("stdin is not a JSON document") from None
+        raise OperatorError("stdin is not a JSON document") from None
     if isinstance(document, dict) and isinstance(document.get("inputs"), dict):
         document = document["inputs"]
     try:
@@ -154,25 +147,18 @@ def prorate(stdin: str) -> None:
         first = exc.errors(include_input=False, include_url=False)[0]
         where = field_path(first["loc"])
         message = str(first["msg"]).removeprefix("Value error, ")
-        raise CommandError(f"{where}: {message}" if where else message) from None
+        raise OperatorError(f"{where}: {message}" if where else message) from None
     except ProrationError as exc:
-        raise CommandError(str(exc)) from None
+        raise OperatorError(str(exc)) from None
     print(json.dumps(quote_document(result), ensure_ascii=False, indent=2))
 
 
 def gateway_for(settings: Settings) -> StripeGateway:
     if settings.stripe_api_key is None:
-        raise CommandError("UPLIFT_STRIPE_API_KEY is not set")
+        raise OperatorError("UPLIFT_STRIPE_API_KEY is not set")
     return StripeGateway(
         api_key=settings.stripe_api_key.get_secret_value(), api_base=settings.stripe_api_base
     )
-
-
-async def sync_catalog(db: Database, gateway: StripeGateway, *, now: int) -> tuple[int, int]:
-    products = [product async for product in gateway.iter_products()]
-    prices = [price async for price in gateway.iter_prices()]
-    await storage.catalog.replace(db, products=products, prices=prices, now=now)
-    return len(products), len(prices)
 
 
 async def catalog_sync(settings: Settings) -> None:
@@ -193,9 +179,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     from plugin.server import run_server
 
     if settings.stripe_api_key is None:
-        raise CommandError("UPLIFT_STRIPE_API_KEY is not set; `uplift serve` needs a Stripe key")
+        raise OperatorError("UPLIFT_STRIPE_API_KEY is not set; `uplift serve` needs a Stripe key")
     if args.workers < 1:
-        raise CommandError("--workers must be at least 1")
+        raise OperatorError("--workers must be at least 1")
     asyncio.run(migrate(settings))
     run_server(settings, host=args.host, port=args.port, workers=args.workers)
 
@@ -231,10 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         _dispatch(args)
-    except (SettingsError, DatabaseError, CommandError) as exc:
+    except (DatabaseError, OperatorError) as exc:
         print(f"uplift: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except GatewayError as exc:
+    except StripeError as exc:
         print(f"uplift: Stripe: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

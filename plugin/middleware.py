@@ -16,18 +16,20 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plugin.errors import ApiError, BadRequest, PayloadTooLarge, to_response
+from plugin.api.errors import answer, to_response
+from plugin.errors import BadRequest, PayloadTooLarge, UpliftError
 from plugin.logs import get_logger, info_fast
 
 log = get_logger("http")
 
 
-async def _send_error(send: Send, error: ApiError) -> None:
-    body = json.dumps(error.body()).encode()
+async def _send_error(send: Send, error: UpliftError) -> None:
+    status, document, _ = answer(error)
+    body = json.dumps(document).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": error.status,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
@@ -59,7 +61,7 @@ class BodyLimitMiddleware:
             return
         await self.app(scope, self.limited(receive), send)
 
-    def refusal(self, scope: Scope) -> ApiError | None:
+    def refusal(self, scope: Scope) -> UpliftError | None:
         """The error for a declared Content-Length that is not a number or over the limit."""
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -223,7 +225,7 @@ class WidgetOffersMiddleware:
     log (which sees it as before), it does itself what the skipped layers would do for a
     request with neither an `Origin` nor a `Content-Length` header: CORS adds `Vary: Origin`
     (`add_vary_origin`), the body limit has nothing to check, the script's layer passes it on,
-    and the router and exception layer would call this handler and make an `ApiError` its
+    and the router and exception layer would call this handler and make an `UpliftError` its
     JSON answer. Anything else goes on through the whole stack: a browser's cross-origin
     request (CORS proper), a request declaring a body (the limit), other methods (a POST
     still gets its 405) and paths. tests/api/test_widget_fast_path.py compares the answers."""
@@ -244,7 +246,7 @@ class WidgetOffersMiddleware:
             return
         try:
             response = await self._handler(Request(scope, receive))
-        except ApiError as error:
+        except UpliftError as error:
             response = to_response(error)
         add_vary_origin(response.raw_headers)
         await response(scope, receive, send)
@@ -273,7 +275,7 @@ class StripeWebhookMiddleware:
     with `BodyLimitMiddleware`'s own checks (a declared length refused before anything, a
     chunked body over the limit raising from `receive`, here as in the handler). It reads
     the header, then the body, then answers with the route's own bytes and headers; an
-    `ApiError` becomes its JSON answer as the app's handler would make it, anything else (a
+    `UpliftError` becomes its JSON answer as the app's handler would make it, anything else (a
     client gone mid-body) goes up to the server-error layer as before. Other methods go on
     through the whole stack (a GET still gets its 405)."""
 
@@ -310,7 +312,7 @@ class StripeWebhookMiddleware:
             header = self._endpoint.require_signature_header(header)
             payload = await _read_body(self._limit.limited(receive))
             body = await self._endpoint.accept(scope["app"].state, header=header, payload=payload)
-        except ApiError as error:
+        except UpliftError as error:
             await to_response(error)(scope, receive, send)
             return
         headers = list(self._headers[body])

@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import Clock
-from plugin.errors import ServiceUnavailable
+from plugin.errors import NotReady
 from plugin.offers.exposures import ExposureRecorder
 from plugin.offers.snapshot import OfferSnapshot
 from plugin.settings import Settings
@@ -28,7 +28,7 @@ class Services:
 
     def stripe(self) -> StripeGateway:
         if self.gateway is None:
-            raise ServiceUnavailable(
+            raise NotReady(
                 "Stripe is not configured (UPLIFT_STRIPE_API_KEY).", code="stripe_not_configured"
             )
         return self.gateway

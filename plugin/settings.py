@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from plugin.errors import OperatorError
+
 SQLITE_PREFIX = "sqlite+aiosqlite:///"
 POSTGRES_PREFIX = "postgresql+asyncpg://"
 STRIPE_KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
@@ -134,7 +136,7 @@ class Settings(BaseSettings):
         return None
 
 
-class SettingsError(Exception):
+class SettingsError(OperatorError):
     """Settings that cannot start the server; the message is one line for the operator."""
 
 

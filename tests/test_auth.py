@@ -9,6 +9,7 @@ import jwt
 import pytest
 
 from plugin import auth, storage
+from plugin.api.errors import headers_of, status_of
 from plugin.errors import Forbidden, Unauthorized
 from plugin.storage import Database
 from tests.support import NOW, WIDGET_SECRET
@@ -81,8 +82,8 @@ def test_bad_customer_tokens_are_refused(token: str, code: str) -> None:
     with pytest.raises(Unauthorized) as caught:
         auth.verify_customer_token(token, secret=WIDGET_SECRET, now=NOW)
     assert caught.value.code == code
-    assert caught.value.status == 401
-    assert caught.value.headers["WWW-Authenticate"] == "Bearer"
+    assert status_of(caught.value) == 401
+    assert headers_of(caught.value)["WWW-Authenticate"] == "Bearer"
 
 
 def test_tampered_payload_is_refused() -> None:

@@ -41,14 +41,14 @@ CONTRACT = {
     ("GET", "/api/v1/admin/audit"),
     ("GET", "/api/v1/admin/upgrades"),
     ("GET", "/api/v1/admin/metrics"),
-    # Added to the contract (docs/contract.md) on purpose: issue 7 asks for the time series.
+    # Added to the contract (docs/contract.md) on purpose: the dashboard's metrics over time.
     ("GET", "/api/v1/admin/metrics/timeseries"),
     ("GET", "/api/v1/admin/webhook-events"),
     ("POST", "/api/v1/admin/webhook-events/{event_id}/replay"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/admin"),
     # Added to the contract (docs/contract.md) on purpose: the dashboard's script and stylesheet
-    # (issue 7; a strict CSP forbids inline ones).
+    # (a strict CSP forbids inline ones).
     ("GET", "/admin/static/{name}"),
     ("GET", "/demo"),
 }

@@ -90,7 +90,8 @@ def test_installed_wheel_serves_the_widget_from_its_data_files(wheel: Path, tmp_
         done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
     probe = (
-        "import plugin; from plugin.api import dashboard, static; from plugin.demo import site as demo_site; "
+        "import plugin; from plugin.api import dashboard, static; "
+        "from plugin.demo import site as demo_site; "
         "print(plugin.__file__); print(static.WIDGET_PATH); print(demo_site.DEMO_DIR); "
         "print(dashboard.ADMIN_DIR); "
         "print(len(static.Asset.load(static.WIDGET_PATH).gzipped))"

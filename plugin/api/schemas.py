@@ -134,7 +134,7 @@ def quote_document(quote: proration.Quote) -> dict[str, Any]:
     return document
 
 
-# Offers, plans, customers (issue: offers and targeting) ----------------------------------------
+# Offers, plans, customers -------------------------------------------------------------------
 # Unknown fields are refused here (extra="forbid"): a misspelt "max_impresions" silently ignored
 # would be a cap that never applies.
 

@@ -23,7 +23,7 @@ from plugin.auth import CustomerIdentity, CustomerTokens, bearer_token
 from plugin.billing.money import Money
 from plugin.customers import view as customers
 from plugin.customers.view import CustomerView
-from plugin.errors import NotFound, RateLimited, ServiceUnavailable, ValidationFailed
+from plugin.errors import NotFound, NotReady, RateLimited, ValidationFailed
 from plugin.offers import downgrades, eligibility, experiments, targeting
 from plugin.offers.eligibility import CustomerState, Shown
 from plugin.offers.model import Offer
@@ -46,7 +46,7 @@ def require_customer(request: Request) -> CustomerIdentity:
     ctx = services(request)
     secret = ctx.settings.widget_secret
     if secret is None:
-        raise ServiceUnavailable(
+        raise NotReady(
             "Customer tokens are not configured (UPLIFT_WIDGET_SECRET).",
             code="widget_not_configured",
         )

@@ -32,6 +32,7 @@ from typing import Literal
 
 from plugin.billing.catalog import Interval
 from plugin.billing.money import Money
+from plugin.errors import ValidationFailed
 
 Behavior = Literal["create_prorations", "always_invoice", "none"]
 Anchor = Literal["unchanged", "now"]
@@ -50,7 +51,7 @@ MINIMUM_CHARGE = {
 }  # fmt: skip
 
 
-class ProrationError(ValueError):
+class ProrationError(ValidationFailed):
     """The change cannot be quoted as given (e.g. the change time is outside the period)."""
 
 

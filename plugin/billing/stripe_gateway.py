@@ -35,37 +35,11 @@ from stripe.params import (  # noqa: TID251 -- this is the Stripe gateway
 )
 
 from plugin.billing.catalog import Interval, Price, Product
+from plugin.errors import StripeError, StripeRejected, StripeUnavailable
 
 T = TypeVar("T")
 
 DEFAULT_API_BASE = stripe.DEFAULT_API_BASE
-
-
-class GatewayError(Exception):
-    """Stripe did not do what was asked."""
-
-
-class StripeUnavailable(GatewayError):
-    """Network trouble, rate limiting or a Stripe-side error: the same call may succeed later."""
-
-
-class StripeRejected(GatewayError):
-    """Stripe refused the request (bad parameters, card declined, key revoked …)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        decline_code: str | None = None,
-        param: str | None = None,
-        http_status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.decline_code = decline_code
-        self.param = param
-        self.http_status = http_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +249,7 @@ def _subscription(obj: stripe.Subscription) -> Subscription:
     )
 
 
-def _translate(exc: stripe.StripeError) -> GatewayError:
+def _translate(exc: stripe.StripeError) -> StripeError:
     if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError):
         return StripeUnavailable(exc.user_message or str(exc))
     if isinstance(exc, stripe.APIError) or (exc.http_status or 0) >= 500:

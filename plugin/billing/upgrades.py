@@ -64,16 +64,15 @@ from plugin.billing.quotes import (
 from plugin.billing.stripe_gateway import (
     Invoice,
     StripeGateway,
-    StripeRejected,
-    StripeUnavailable,
     Subscription,
 )
 from plugin.errors import (
-    ApiError,
     Conflict,
     Gone,
     NotFound,
-    ServiceUnavailable,
+    StripeRejected,
+    StripeUnavailable,
+    UpliftError,
     ValidationFailed,
 )
 from plugin.offers.model import Discount
@@ -286,7 +285,7 @@ async def accept(
     Conflict (409: the same quote is being accepted right now, another change of the
     subscription is in flight, the offer was already accepted, a retention discount is still
     running, the add-on is already there), ValidationFailed (422, this Idempotency-Key was used
-    for another quote) and ServiceUnavailable (Stripe unreachable; nothing was charged, or the
+    for another quote) and NotReady (Stripe unreachable; nothing was charged, or the
     upgrade stays `processing` and `resume` finishes it with the same Stripe idempotency keys).
 
     The order is claim, then check: the claim (one row, unique per quote and per subscription
@@ -376,13 +375,13 @@ async def _check_claimed(
 
 async def _problem(
     db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, stored: QuoteRecord, now: int
-) -> ApiError | None:
+) -> UpliftError | None:
     try:
         subscription = await _subscription(
             gateway, customer_id=stored.customer_id, subscription_id=stored.state.subscription_id
         )
     except StripeUnavailable as exc:
-        return ServiceUnavailable(f"Stripe is unreachable: {exc}")
+        return StripeUnavailable(f"Stripe is unreachable: {exc}")
     if stored.kind == "add":
         try:
             quotes.check_not_subscribed(
@@ -406,7 +405,7 @@ async def _problem(
 
 async def _stale(
     db: Database, gateway: StripeGateway, stored: QuoteRecord, state: SubscriptionState, *, now: int
-) -> ApiError:
+) -> UpliftError:
     """The 409 for a quote the subscription no longer matches: with a fresh quote of the same
     change, or, when the subscription already is what the quote would make it, the upgrade
     that made it."""
@@ -423,7 +422,7 @@ async def _stale(
         return quotes.StaleQuote(stored, None, applied_by=applied.id if applied else None)
     try:
         fresh = await _fresh(db, gateway, stored, now=now)
-    except ApiError as exc:
+    except UpliftError as exc:
         return exc
     return quotes.StaleQuote(stored, fresh)
 
@@ -437,7 +436,7 @@ async def caps_problem(
     retention: bool,
     now: int,
     other_than: str | None = None,
-) -> ApiError | None:
+) -> UpliftError | None:
     """Why the offer may not be quoted or accepted again, if it may not: it was accepted
     (a non-failed upgrade of this customer for it), or it is a retention discount and one is
     still running on the subscription. Checked at quote time, and at accept with the claim
@@ -553,7 +552,7 @@ async def _execute(
         await storage.upgrades.note(
             db, upgrade_id=upgrade.id, status="processing", detail=f"stripe: {exc}", now=now
         )
-        raise ServiceUnavailable(
+        raise StripeUnavailable(
             f"Stripe did not complete upgrade {upgrade.id}; it will be finished on retry."
         ) from None
     final = await storage.upgrades.get(db, upgrade.id)
@@ -563,7 +562,7 @@ async def _execute(
 
 
 def _reason(exc: StripeRejected) -> str:
-    return exc.decline_code or exc.code or str(exc)
+    return exc.decline_code or exc.stripe_code or str(exc)
 
 
 async def _execute_in_uplift(
@@ -629,7 +628,7 @@ async def _execute_in_uplift(
         try:
             invoice = await gateway.pay_invoice(invoice.id, idempotency_key=_key(quote.id, "pay"))
         except StripeRejected as exc:
-            if exc.code == REQUIRES_ACTION:
+            if exc.stripe_code == REQUIRES_ACTION:
                 open_invoice = await gateway.retrieve_invoice(invoice.id)
                 await storage.upgrades.transition(
                     db,
@@ -637,7 +636,7 @@ async def _execute_in_uplift(
                     status="requires_action",
                     allowed_from=("processing",),
                     now=now,
-                    detail=exc.code,
+                    detail=exc.stripe_code,
                     hosted_invoice_url=open_invoice.hosted_invoice_url,
                 )
                 return

@@ -20,9 +20,9 @@ import contextlib
 from dataclasses import dataclass
 
 from plugin.billing import upgrades
-from plugin.billing.stripe_gateway import GatewayError, StripeGateway
+from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import Clock
-from plugin.errors import ApiError
+from plugin.errors import UpliftError
 from plugin.logs import get_logger
 from plugin.storage import Database
 from plugin.storage import upgrades as upgrade_store
@@ -45,7 +45,7 @@ async def run_once(db: Database, gateway: StripeGateway, *, now: int) -> Pass:
     applied = 0
     try:
         applied = len(await upgrades.apply_due(db, gateway, now=now))
-    except (GatewayError, ApiError) as exc:
+    except UpliftError as exc:
         log.warning("applying due changes failed; next pass retries", extra={"error": str(exc)})
     resumed = 0
     stuck = await upgrade_store.stuck(
@@ -55,7 +55,7 @@ async def run_once(db: Database, gateway: StripeGateway, *, now: int) -> Pass:
         try:
             await upgrades.resume(db, gateway, upgrade_id=upgrade.id, now=now)
             resumed += 1
-        except (GatewayError, ApiError) as exc:
+        except UpliftError as exc:
             log.warning(
                 "resuming an upgrade failed; next pass retries",
                 extra={"upgrade": upgrade.id, "error": str(exc)},
@@ -63,7 +63,7 @@ async def run_once(db: Database, gateway: StripeGateway, *, now: int) -> Pass:
     expired = 0
     try:
         expired = len(await upgrades.expire_unpaid(db, gateway, now=now))
-    except (GatewayError, ApiError) as exc:
+    except UpliftError as exc:
         log.warning("ending unpaid upgrades failed; next pass retries", extra={"error": str(exc)})
     return Pass(applied=applied, resumed=resumed, expired=expired)
 

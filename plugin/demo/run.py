@@ -25,11 +25,12 @@ from pydantic import SecretStr
 
 from plugin import auth, storage
 from plugin.billing.catalog import Plan
+from plugin.billing.catalog_sync import sync_catalog
 from plugin.billing.mirror import MirrorItem, MirrorSubscription
 from plugin.billing.stripe_gateway import StripeGateway, Subscription
-from plugin.cli import CommandError, Terminated, sync_catalog
 from plugin.clock import SystemClock
 from plugin.demo.site import DEMO_CUSTOMERS, DemoCustomer
+from plugin.errors import OperatorError, Terminated
 from plugin.offers import model as offers
 from plugin.offers.model import Offer
 from plugin.settings import SQLITE_PREFIX, Settings
@@ -391,7 +392,7 @@ async def prepare(settings: Settings, *, port: int) -> tuple[Settings, str, Demo
         await db.close()
         await gateway.close()
     if endpoint.secret is None:
-        raise CommandError("the emulator returned no webhook secret")
+        raise OperatorError("the emulator returned no webhook secret")
     served = settings.model_copy(update={"stripe_webhook_secrets": [SecretStr(endpoint.secret)]})
     return served, admin_key, seed
 
@@ -439,7 +440,7 @@ def run_demo(settings: Settings, *, port: int) -> None:
     try:
         from localstripe_bridge.process import EmulatorProcess
     except ImportError:  # pragma: no cover - depends on how Uplift was installed
-        raise CommandError('the demo needs its extra: pip install -e ".[demo]"') from None
+        raise OperatorError('the demo needs its extra: pip install -e ".[demo]"') from None
     from plugin.server import run_server
 
     workdir = Path(tempfile.mkdtemp(prefix="uplift-demo-"))

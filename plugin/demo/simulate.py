@@ -44,9 +44,9 @@ from plugin import logs
 from plugin.app import create_app
 from plugin.auth import issue_customer_token
 from plugin.billing.stripe_gateway import StripeGateway
-from plugin.cli import CommandError
 from plugin.clock import Clock, SystemClock
 from plugin.demo import run as demo
+from plugin.errors import OperatorError
 from plugin.server import secret_values
 from plugin.settings import Settings
 from plugin.webhooks.signature import sign
@@ -65,7 +65,7 @@ UPGRADE_OFFER = "offer_basic_to_pro"
 WAIT_SECONDS = 30.0
 
 
-class SimulationError(Exception):
+class SimulationError(OperatorError):
     """The simulation could not go on (Uplift or the emulator answered unexpectedly)."""
 
 
@@ -283,9 +283,9 @@ def run_demo(settings: Settings, *, port: int, customers: int) -> None:
     try:
         from localstripe_bridge.process import EmulatorProcess
     except ImportError:  # pragma: no cover - depends on how Uplift was installed
-        raise CommandError('the demo needs its extra: pip install -e ".[demo]"') from None
+        raise OperatorError('the demo needs its extra: pip install -e ".[demo]"') from None
     if customers < 1:
-        raise CommandError("--simulate needs at least one customer")
+        raise OperatorError("--simulate needs at least one customer")
     workdir = Path(tempfile.mkdtemp(prefix="uplift-demo-"))
     try:
         with EmulatorProcess() as emulator:
@@ -306,7 +306,7 @@ def run_demo(settings: Settings, *, port: int, customers: int) -> None:
             try:
                 while not server.started:
                     if not thread.is_alive():
-                        raise CommandError(f"the demo server did not start on port {port}")
+                        raise OperatorError(f"the demo server did not start on port {port}")
                     threading.Event().wait(0.05)
                 world = World(
                     uplift_url=served.public_url, stripe_url=emulator.url,

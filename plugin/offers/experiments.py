@@ -22,6 +22,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from plugin.errors import InvalidDocument
+
 HOLDOUT = "holdout"
 BASIS_POINTS = 10_000
 Z_95 = 1.959963984540054
@@ -29,10 +31,11 @@ MIN_SAMPLE = 100  # exposures per arm before results are worth reading
 _EXACT_LIMIT = 5_000  # conversions beyond which the Beta comparison uses a normal approximation
 
 
-class ExperimentError(ValueError):
+class ExperimentError(InvalidDocument):
+    field: str
+
     def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True, slots=True)

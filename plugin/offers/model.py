@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from plugin.errors import InvalidDocument
 from plugin.offers import targeting
 from plugin.offers.experiments import Design, ExperimentError, Variant, assign
 from plugin.offers.schedule import FrequencyCap, ScheduleError, Window
@@ -50,12 +51,13 @@ _TARGETS: dict[str, tuple[int, int]] = {
 }
 
 
-class OfferError(ValueError):
+class OfferError(InvalidDocument):
     """An offer that cannot exist; `field` is the path of the offending value."""
 
+    field: str
+
     def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,15 +16,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from plugin.errors import InvalidDocument
 from plugin.offers.targeting import YES, Decision
 
 DAY = 86_400
 
 
-class ScheduleError(ValueError):
+class ScheduleError(InvalidDocument):
+    field: str
+
     def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from plugin.billing.catalog import Interval
+from plugin.errors import InvalidDocument
 
 DAY = 86_400
 MAX_RULE_DEPTH = 8  # deeper trees are a mistake, and recursion on stored input must be bounded
@@ -35,12 +36,13 @@ MAX_RULES = 64
 AttributeValue = str | int | float | bool
 
 
-class TargetingError(ValueError):
+class TargetingError(InvalidDocument):
     """A rule document is malformed; `field` is the JSON path of the offending value."""
 
+    field: str
+
     def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True, slots=True)

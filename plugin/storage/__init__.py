@@ -12,66 +12,29 @@ Import storage modules through the package (`from plugin import storage`, then
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
-
 from plugin.settings import POSTGRES_PREFIX, SQLITE_PREFIX
+from plugin.storage import (
+    admin_keys,
+    catalog,
+    migrations,
+    mrr,
+    orders,
+    quotes,
+    subscriptions,
+    upgrades,
+)
+from plugin.storage.database import (
+    ROWS_PER_STATEMENT,
+    Connection,
+    Database,
+    DatabaseError,
+    Params,
+    ReadWouldWait,
+    Row,
+    in_clause,
+    values_clause,
+)
 from plugin.storage.dialect import Dialect
-
-Row = dict[str, Any]
-Params = Mapping[str, Any]
-
-
-class Connection(Protocol):
-    dialect: Dialect
-
-    async def execute(self, sql: str, params: Params | None = None) -> int:
-        """Run one statement; returns the number of rows changed."""
-        ...
-
-    async def execute_script(self, sql: str) -> None:
-        """Run several `;`-separated statements (migrations, written in SQLite's DDL words,
-        which the PostgreSQL backend translates: `dialect.postgres_ddl`)."""
-        ...
-
-    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None: ...
-
-    async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]: ...
-
-    async def fetch_value(self, sql: str, params: Params | None = None) -> Any: ...
-
-    async def table_exists(self, name: str) -> bool:
-        """Catalog lookups differ per backend (sqlite_master vs information_schema)."""
-        ...
-
-    async def lock(self, name: str) -> None:
-        """Serialize transactions that take the same `name`, until this one ends. A no-op on
-        SQLite, where every write transaction holds the one write lock already."""
-        ...
-
-
-class Database(Protocol):
-    dialect: Dialect
-
-    def read(self) -> AbstractAsyncContextManager[Connection]: ...
-
-    def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
-
-    def session(self) -> AbstractAsyncContextManager[Connection]:
-        """A connection of the caller's own outside any transaction, for state that lives
-        as long as the connection (PostgreSQL advisory locks: webhook claims)."""
-        ...
-
-    async def close(self) -> None: ...
-
-
-class DatabaseError(Exception):
-    """The database could not be opened or used; the message is one line for the operator."""
-
-
-class ReadWouldWait(DatabaseError):
-    """A read asked to answer at once (`fetch_one_now`) would have had to wait for a lock."""
 
 
 async def connect(url: str, *, readers: int = 4) -> Database:
@@ -92,50 +55,6 @@ async def connect(url: str, *, readers: int = 4) -> Database:
     raise DatabaseError(f"unsupported database URL scheme in {url.split(':', 1)[0]!r}")
 
 
-def in_clause(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-    """`IN (...)` with named parameters: returns the SQL fragment and its parameters."""
-    names = [f"{name}_{i}" for i in range(len(values))]
-    return "(" + ", ".join(f":{n}" for n in names) + ")", dict(zip(names, values, strict=True))
-
-
-ROWS_PER_STATEMENT = 500  # for `values_clause`: far under both databases' parameter limits
-_VALUES: dict[tuple[tuple[str, ...], int], str] = {}
-
-
-def values_clause(
-    names: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> tuple[str, dict[str, Any]]:
-    """`VALUES (...), (...)` for a multi-row INSERT, with named parameters: each statement is
-    a hop to the database, so a batch written row by row pays one per row. `names` are the
-    parameter names of a row (a name may appear twice, for one value in two columns), each
-    row its values by distinct name, in first-appearance order. Write at most
-    `ROWS_PER_STATEMENT` rows per statement."""
-    distinct = list(dict.fromkeys(names))
-    sql = _VALUES.get((tuple(names), len(rows)))
-    if sql is None:
-        sql = "VALUES " + ", ".join(
-            "(" + ", ".join(f":{name}_{n}" for name in names) + ")" for n in range(len(rows))
-        )
-        if len(_VALUES) < 1024:
-            _VALUES[(tuple(names), len(rows))] = sql
-    params: dict[str, Any] = {}
-    for n, row in enumerate(rows):
-        for name, value in zip(distinct, row, strict=True):
-            params[f"{name}_{n}"] = value
-    return sql, params
-
-
-from plugin.storage import (  # noqa: E402
-    admin_keys,
-    catalog,
-    migrations,
-    mrr,
-    orders,
-    quotes,
-    subscriptions,
-    upgrades,
-)
-
 __all__ = [
     "ROWS_PER_STATEMENT",
     "Connection",
@@ -143,6 +62,7 @@ __all__ = [
     "DatabaseError",
     "Dialect",
     "Params",
+    "ReadWouldWait",
     "Row",
     "admin_keys",
     "catalog",

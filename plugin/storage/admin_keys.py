@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plugin.storage import Database, Row
+from plugin.storage.database import Database, Row
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from plugin.storage import Connection, ReadWouldWait, Row
+from plugin.storage.database import Connection, ReadWouldWait, Row
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import json
 from typing import cast
 
 from plugin.billing.catalog import Interval, Price, Product
-from plugin.storage import Connection, Database, Row
+from plugin.storage.database import Connection, Database, Row
 
 
 async def upsert_product(conn: Connection, *, product: Product, now: int) -> None:

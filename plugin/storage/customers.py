@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from plugin.storage import Connection, ReadWouldWait, Row
+from plugin.errors import ValidationFailed
+from plugin.storage.database import Connection, ReadWouldWait, Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ class UsageOutcome:
     replayed: bool  # True: this idempotency key was seen before; nothing changed
 
 
-class UsageKeyReused(Exception):
+class UsageKeyReused(ValidationFailed):
     """The same idempotency key came with a different request body."""
 
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 from typing import Any
 
 from plugin.metrics.revenue import DAY, CurrencyFacts, Facts, Movement, Upgrade, UpgradeKind
-from plugin.storage import Connection, Database, Row
+from plugin.storage.database import Connection, Database, Row
 
 _KINDS: dict[str, UpgradeKind] = {
     "upgrade": "upgrade",

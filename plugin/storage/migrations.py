@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from plugin.storage import Connection, Database, DatabaseError
+from plugin.storage.database import Connection, Database, DatabaseError
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 

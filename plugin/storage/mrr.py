@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from plugin.billing.mirror import Movement
-from plugin.storage import Connection, Database, in_clause
+from plugin.storage.database import Connection, Database, in_clause
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from plugin.offers import model as domain
 from plugin.offers.model import Offer
 from plugin.offers.schedule import OfferHistory
-from plugin.storage import ROWS_PER_STATEMENT, Connection, Row, values_clause
+from plugin.storage.database import ROWS_PER_STATEMENT, Connection, Row, values_clause
 
 EventType = str  # exposure | impression | click | dismiss | decline | accept
 HISTORY_DAYS = 90  # impressions older than this never matter to a cap

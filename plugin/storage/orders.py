@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plugin.storage import Connection, Database, Row
+from plugin.storage.database import Connection, Database, Row
 
 
 @dataclass(frozen=True, slots=True)

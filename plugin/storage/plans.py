@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from plugin.billing.catalog import Plan
-from plugin.storage import Connection, Database, Row, in_clause
+from plugin.storage.database import Connection, Database, Row, in_clause
 
 
 def _plan(row: Row, prices: tuple[str, ...]) -> Plan:

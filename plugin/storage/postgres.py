@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]  # noqa: TID251 -- storage is where SQL lives
 
-from plugin.errors import BadRequest
-from plugin.storage import DatabaseError, Params, Row
+from plugin.errors import UnstorableText
+from plugin.storage.database import DatabaseError, Params, Row
 from plugin.storage.dialect import Dialect, positional, postgres_ddl
 
 _NAMED = 0x55504E  # advisory-lock space for `lock(name)`; webhook claims use others
@@ -36,14 +36,6 @@ def _numeric(text: str) -> int | float:
     return int(text)
 
 
-class UnstorableText(BadRequest, DatabaseError):
-    """Text with a NUL character: PostgreSQL's `text` cannot hold one (SQLite's can), and the
-    driver's own error for it would surface as a 500. Bad input is a 400 and stores nothing:
-    it is refused before the statement is sent, and the transaction rolls back."""
-
-    default_code = "invalid_character"
-
-
 def _args(names: tuple[str, ...], params: Params | None) -> list[Any]:
     if not names:
         return []
@@ -52,7 +44,12 @@ def _args(names: tuple[str, ...], params: Params | None) -> list[Any]:
     values = [params[name] for name in names]
     for value in values:
         if isinstance(value, str) and "\x00" in value:
-            raise UnstorableText("Text may not contain the NUL character (U+0000).")
+            # PostgreSQL's `text` cannot hold NUL (SQLite's can), and the driver's own error for it
+            # would surface as a 500: refused before the statement is sent, so the transaction
+            # rolls back and bad input stores nothing.
+            raise UnstorableText(
+                "Text may not contain the NUL character (U+0000).", code="invalid_character"
+            )
     return values
 
 

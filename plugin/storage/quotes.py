@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from plugin.billing.proration import Line
-from plugin.storage import Database, Row
+from plugin.storage.database import Database, Row
 
 Execution = Literal["uplift", "stripe"]
 Timing = Literal["now", "period_end"]

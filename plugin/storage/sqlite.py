@@ -25,7 +25,7 @@ from typing import Any
 
 import aiosqlite  # noqa: TID251 -- storage is where SQL lives
 
-from plugin.storage import DatabaseError, Params, ReadWouldWait, Row
+from plugin.storage.database import DatabaseError, Params, ReadWouldWait, Row
 from plugin.storage.dialect import Dialect
 
 BUSY_TIMEOUT_MS = 5000

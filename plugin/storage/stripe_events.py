@@ -26,7 +26,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from plugin.storage import ROWS_PER_STATEMENT, Connection, Database, Row, in_clause, values_clause
+from plugin.storage.database import (
+    ROWS_PER_STATEMENT,
+    Connection,
+    Database,
+    Row,
+    in_clause,
+    values_clause,
+)
 
 Status = Literal["pending", "processed", "ignored", "failed"]
 STATUSES: tuple[Status, ...] = ("pending", "processed", "ignored", "failed")

@@ -6,7 +6,7 @@ from typing import cast
 
 from plugin.billing.catalog import Interval
 from plugin.billing.mirror import MirrorItem, MirrorSubscription
-from plugin.storage import Connection, Database, Row
+from plugin.storage.database import Connection, Database, Row
 
 
 async def upsert(conn: Connection, *, subscription: MirrorSubscription, now: int) -> None:

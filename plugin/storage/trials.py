@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plugin.storage import Connection, Row
+from plugin.storage.database import Connection, Row
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from plugin.storage import Connection, Database, Row, in_clause
+from plugin.storage.database import Connection, Database, Row, in_clause
 
 Status = Literal["processing", "requires_action", "scheduled", "succeeded", "failed"]
 IN_FLIGHT = "('processing', 'requires_action')"  # as in the index upgrades_one_in_flight

@@ -14,14 +14,14 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
+from plugin.errors import BadRequest
 
-class EventError(Exception):
+
+class EventError(BadRequest):
     """The verified body is not a Stripe snapshot event; `code` is the API error code."""
 
     def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(message, code=code)
 
 
 class _In(BaseModel):

@@ -15,7 +15,8 @@ from plugin import storage
 from plugin.billing import upgrades
 from plugin.billing.catalog import Price, Product
 from plugin.billing.mirror import MirrorItem, MirrorSubscription, movement
-from plugin.billing.stripe_gateway import StripeGateway, StripeRejected
+from plugin.billing.stripe_gateway import StripeGateway
+from plugin.errors import NotReady, StripeRejected
 from plugin.storage import Database
 from plugin.storage import stripe_events as store
 from plugin.webhooks.events import (
@@ -30,7 +31,7 @@ from plugin.webhooks.events import (
 )
 
 
-class StripeNotConfigured(Exception):
+class StripeNotConfigured(NotReady):
     """An event needs a Stripe call and UPLIFT_STRIPE_API_KEY is not set."""
 
 

@@ -19,17 +19,17 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 
+from plugin.errors import BadRequest
+
 DEFAULT_TOLERANCE = 300  # seconds; stripe-python's DEFAULT_TOLERANCE and Stripe's docs
 SCHEME = "v1"  # the only live scheme; `v0` (a fake one Stripe adds in test mode) is ignored
 
 
-class SignatureError(Exception):
+class SignatureError(BadRequest):
     """The request is not provably from Stripe. `code` is the API error code to answer with."""
 
     def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(message, code=code)
 
 
 def compute_signature(payload: bytes, *, secret: str, timestamp: int) -> str:

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from plugin import storage
+from plugin.billing.catalog_sync import sync_catalog
 from plugin.billing.stripe_gateway import StripeGateway
-from plugin.cli import sync_catalog
 from plugin.clock import SystemClock
 from plugin.demo.run import seed_stripe, seed_uplift
 from plugin.demo.simulate import Report, World, simulate

@@ -17,9 +17,10 @@ import httpx
 import pytest
 
 from plugin import storage
+from plugin.api.errors import status_of
 from plugin.billing import quotes, upgrades
 from plugin.billing.stripe_gateway import StripeGateway, Subscription
-from plugin.errors import ApiError
+from plugin.errors import UpliftError
 from plugin.offers.model import Discount
 from plugin.storage import Database
 from tests.support import STRIPE_TEST_KEY, Subscribed, subscribed_customer
@@ -96,7 +97,7 @@ def _accept(
                 idempotency_key=key,
                 now=now,
             )
-        except ApiError as exc:
+        except UpliftError as exc:
             return exc
 
     return run
@@ -125,10 +126,10 @@ async def test_a_second_quote_held_after_its_read_while_the_first_is_accepted_ch
 
     outcomes = [first, late]
     won = [o for o in outcomes if isinstance(o, storage.upgrades.UpgradeRecord)]
-    lost = [o for o in outcomes if isinstance(o, ApiError)]
+    lost = [o for o in outcomes if isinstance(o, UpliftError)]
     assert [w.status for w in won] == ["succeeded"]
     [loser] = lost
-    assert loser.status == 409
+    assert status_of(loser) == 409
     assert loser.body()["error"]["code"] == "change_in_progress"
     assert loser.body()["error"]["upgrade_id"] == won[0].id
     assert await _paid(stripe_http, world) == [won[0].amount_paid]
@@ -153,7 +154,11 @@ async def test_a_second_quote_accepted_after_the_first_applied_is_stale_naming_i
         late = await _accept(db, gateway, world, q2, key="k2")(now + 2 + attempt)
         assert isinstance(late, quotes.StaleQuote)
         error = late.body()["error"]
-        assert (late.status, error["code"], error["upgrade_id"]) == (409, "quote_stale", first.id)
+        assert (status_of(late), error["code"], error["upgrade_id"]) == (
+            409,
+            "quote_stale",
+            first.id,
+        )
         assert "fresh_quote_id" not in error
     assert await _paid(stripe_http, world) == [q1.amount_due_now]
     assert await storage.upgrades.by_quote(db, q2.id) is None
@@ -182,7 +187,7 @@ async def test_many_accepts_of_many_quotes_at_once_charge_one_change(
         won = [o for o in outcomes if isinstance(o, storage.upgrades.UpgradeRecord)]
         assert {w.status for w in won} == {"succeeded"}, outcomes
         assert len({w.id for w in won}) == 1
-        assert all(o.status == 409 for o in outcomes if isinstance(o, ApiError)), outcomes
+        assert all(status_of(o) == 409 for o in outcomes if isinstance(o, UpliftError)), outcomes
         assert await _paid(stripe_http, world) == [won[0].amount_paid]
         [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
         assert item.price_id == world.pro
@@ -234,7 +239,7 @@ async def test_an_addon_accepted_through_two_quotes_at_once_is_added_and_charged
     # And afterwards: the add-on is there, so the other quote is refused, not charged.
     [other] = [q for q in quoted if q.id != won[0].quote_id]
     again = await _accept(db, gateway, world, other, key="k-addon-late")(now + 2)
-    assert isinstance(again, ApiError)
+    assert isinstance(again, UpliftError)
     assert again.body()["error"]["code"] == "addon_already_subscribed"
     assert await _paid(stripe_http, world) == [quoted[0].amount_due_now]
 
@@ -258,7 +263,7 @@ async def test_a_retention_discount_is_granted_once_per_window(
     ]
     assert outcomes[0].status == "succeeded"
     for later in outcomes[1:]:
-        assert isinstance(later, ApiError)
+        assert isinstance(later, UpliftError)
         assert later.body()["error"]["code"] == "offer_already_accepted"
         assert later.body()["error"]["upgrade_id"] == outcomes[0].id
     granted = await storage.upgrades.get(db, outcomes[0].id)
@@ -280,7 +285,7 @@ async def test_a_retention_discount_is_granted_once_per_window(
         db, gateway, world, now=now + 30, to_price=None, offer_id="save-again", discount=off
     )
     refused = await _accept(db, gateway, world, other, key="k-save-again")(now + 31)
-    assert isinstance(refused, ApiError)
+    assert isinstance(refused, UpliftError)
     assert refused.body()["error"]["code"] == "retention_discount_active"
 
 
@@ -297,7 +302,7 @@ async def test_an_upgrade_accepted_while_a_downgrade_waits_supersedes_it(
     assert scheduled.status == "scheduled"
     down2 = await _quote(db, gateway, world, now=now + 2, to_price=world.basic, to_quantity=1)
     twice = await _accept(db, gateway, world, down2, key="k-down-2")(now + 3)
-    assert isinstance(twice, ApiError)
+    assert isinstance(twice, UpliftError)
     assert twice.body()["error"]["code"] == "change_in_progress"
     assert twice.body()["error"]["upgrade_id"] == scheduled.id
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from plugin import storage
+from plugin.api.errors import status_of
 from plugin.billing import proration, quotes
 from plugin.billing.catalog import Price
 from plugin.billing.quotes import SubscriptionState, Target
@@ -205,7 +206,7 @@ async def test_an_addon_the_subscription_has_is_a_conflict(db: Database) -> None
     """Stripe refuses a second item with the same price; the quote says so before that."""
     with pytest.raises(quotes.AlreadySubscribed) as refused:
         await _add(db, REPORTS, subscribed=frozenset({"price_basic", "price_reports"}))
-    assert (refused.value.status, refused.value.code) == (409, "addon_already_subscribed")
+    assert (status_of(refused.value), refused.value.code) == (409, "addon_already_subscribed")
 
 
 @pytest.mark.parametrize(

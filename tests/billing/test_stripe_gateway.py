@@ -6,8 +6,9 @@ import pytest
 
 from plugin import storage
 from plugin.billing.catalog import Price
-from plugin.billing.stripe_gateway import StripeGateway, StripeRejected
-from plugin.cli import sync_catalog
+from plugin.billing.catalog_sync import sync_catalog
+from plugin.billing.stripe_gateway import StripeGateway
+from plugin.errors import StripeRejected
 from plugin.storage import Database
 from tests.support import NOW, STRIPE_TEST_KEY, run_uplift, subscribed_customer, uplift_env
 

@@ -9,11 +9,18 @@ import httpx
 import pytest
 
 from plugin import storage
+from plugin.api.errors import status_of
 from plugin.billing import quotes, upgrades
 from plugin.billing.stripe_gateway import StripeGateway
-from plugin.errors import ApiError, Conflict, ValidationFailed
+from plugin.errors import Conflict, StripeUnavailable, UpliftError, ValidationFailed
 from plugin.storage import Database
-from tests.support import STRIPE_TEST_KEY, Subscribed, pay_with_3ds, subscribed_customer
+from tests.support import (
+    STRIPE_TEST_KEY,
+    Subscribed,
+    free_port,
+    pay_with_3ds,
+    subscribed_customer,
+)
 
 DAY = 86400
 
@@ -238,7 +245,7 @@ async def test_expired_quote_is_gone(db: Database, gateway: StripeGateway) -> No
     quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
     assert quote.expires_at == now + 600
 
-    with pytest.raises(ApiError) as gone:
+    with pytest.raises(UpliftError) as gone:
         await upgrades.accept(
             db,
             gateway,
@@ -247,7 +254,7 @@ async def test_expired_quote_is_gone(db: Database, gateway: StripeGateway) -> No
             idempotency_key="idem-expired",
             now=now + 600,
         )
-    assert (gone.value.status, gone.value.code) == (410, "quote_expired")
+    assert (status_of(gone.value), gone.value.code) == (410, "quote_expired")
     assert await storage.upgrades.by_quote(db, quote.id) is None
 
 
@@ -274,7 +281,7 @@ async def test_stale_quote_is_a_conflict_with_a_fresh_quote(
             idempotency_key="idem-stale",
             now=now + 60,
         )
-    assert stale.value.status == 409
+    assert status_of(stale.value) == 409
     fresh = stale.value.fresh
     assert fresh is not None
     assert stale.value.body()["error"]["fresh_quote_id"] == fresh.id
@@ -353,14 +360,76 @@ async def test_downgrade_waits_for_the_period_end(db: Database, gateway: StripeG
 async def test_webhook_hooks_ignore_invoices_without_an_upgrade(
     db: Database, gateway: StripeGateway
 ) -> None:
-    """The invoice hooks do nothing for an invoice no upgrade references."""
-    await upgrades.on_invoice_paid(db, gateway, invoice_id="in_unknown", now=1)
+    """The invoice hooks do nothing for an invoice no upgrade references: the upgrades there
+    are, their histories and the customer's list stay exactly as they were."""
+    world = await subscribed_customer(gateway, name="hooks-ignore")
+    now = world.period_start + 10 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
+    done = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-hooks-ignore",
+        now=now + 30,
+    )
+
+    async def seen() -> tuple[object, ...]:
+        return (
+            await storage.upgrades.get(db, done.id),
+            await storage.upgrades.history(db, done.id),
+            await storage.upgrades.list_for_customer(db, world.customer_id),
+            await storage.upgrades.by_invoice(db, "in_unknown"),
+        )
+
+    before = await seen()
+    await upgrades.on_invoice_paid(db, gateway, invoice_id="in_unknown", now=now + 60)
     await upgrades.on_invoice_payment_failed(
-        db, gateway, invoice_id="in_unknown", reason="card_declined", now=1
+        db, gateway, invoice_id="in_unknown", reason="card_declined", now=now + 60
     )
     await upgrades.on_invoice_action_required(
-        db, gateway, invoice_id="in_unknown", hosted_invoice_url=None, now=1
+        db, gateway, invoice_id="in_unknown", hosted_invoice_url=None, now=now + 60
     )
+    assert await seen() == before
+    assert before[3] is None
+    listed = await storage.upgrades.list_for_customer(db, world.customer_id)
+    assert [u.status for u in listed] == ["succeeded"]
+
+
+async def test_stripe_outage_at_accept_is_503_stripe_unavailable_and_charges_nothing(
+    db: Database, gateway: StripeGateway
+) -> None:
+    """With Stripe unreachable, accepting answers `stripe_unavailable` (503, retry later),
+    charges nothing, and leaves the quote acceptable once Stripe is back."""
+    world = await subscribed_customer(gateway, name="stripe-outage")
+    now = world.period_start + 10 * DAY
+    quote = await _quote(db, gateway, world, to_price=world.pro, now=now)
+    unreachable = StripeGateway(
+        api_key=STRIPE_TEST_KEY, api_base=f"http://127.0.0.1:{free_port()}", max_retries=0
+    )
+    try:
+        with pytest.raises(StripeUnavailable) as outage:
+            await upgrades.accept(
+                db,
+                unreachable,
+                quote_id=quote.id,
+                customer_id=world.customer_id,
+                idempotency_key="idem-outage",
+                now=now + 30,
+            )
+    finally:
+        await unreachable.close()
+    assert (status_of(outage.value), outage.value.code) == (503, "stripe_unavailable")
+    assert await storage.upgrades.by_quote(db, quote.id) is None  # the claim was released
+    later = await upgrades.accept(
+        db,
+        gateway,
+        quote_id=quote.id,
+        customer_id=world.customer_id,
+        idempotency_key="idem-outage",
+        now=now + 60,
+    )
+    assert (later.status, later.amount_paid) == ("succeeded", quote.amount_due_now)
 
 
 async def test_customer_credit_pays_part_and_the_charge_still_equals_the_quote(
