@@ -4,7 +4,8 @@ the checks or the suite. Standard library only, so it runs on a fresh machine's 
 
     python3 dev.py demo [ARGS]   `uplift demo ARGS` with requirements/demo.txt installed
     python3 dev.py test [ARGS]   the suite on SQLite, then on PostgreSQL (ARGS go to both)
-    python3 dev.py check         ruff check, ruff format --check, mypy --strict
+    python3 dev.py check         ruff check, ruff format --check, mypy --strict, the widget rebuild
+    python3 dev.py widget [ARGS] rebuild static/widget/uplift.js from static/widget/src/
     python3 dev.py lock          refresh requirements/*.txt to today's newest allowed versions
     python3 dev.py env [SET]     only create or update the environment (SET: demo or test)
 
@@ -13,13 +14,18 @@ The environment is `.venv/` beside this file (or `$UPLIFT_VENV`), made with this
 installed editable without build isolation (its build backend is pinned in the lock too), so
 nothing is resolved at install time. It is reinstalled only when a lock or pyproject.toml
 changed. CONTRIBUTING.md says when and how to refresh the pins.
+
+The widget's build tool, esbuild, is pinned in package.json and package-lock.json; `test`,
+`check` and `widget` run `npm ci` into node_modules/ when it is missing or either file changed.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +40,10 @@ SETS = ("base", "demo", "test")
 EXTRAS = {"base": [], "demo": ["demo"], "test": ["test"]}
 TOOLS_LOCK = REQUIREMENTS / "tools.txt"  # uv, which compiles the locks (`lock` only)
 PYTHON_FLOOR = "3.11"  # pyproject's requires-python: the locks are resolved from this version up
+NODE_MODULES = ROOT / "node_modules"
+NODE_LOCKS = ("package.json", "package-lock.json")  # esbuild, pinned (static/widget/README.md)
+WIDGET = ROOT / "static" / "widget" / "uplift.js"
+WIDGET_BUDGET = 12 * 1024  # gzipped; tests/widget/test_widget_size.py
 
 
 def venv_dir() -> Path:
@@ -100,6 +110,32 @@ def ensure(name: str) -> Path:
     return python
 
 
+def node_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in NODE_LOCKS:
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_node() -> str | None:
+    """node_modules/ with the locked esbuild, from `npm ci` (again only when package.json or
+    package-lock.json changed, like the virtual environment); npm's path. Without npm, a note
+    and None: the suite then skips the widget's rebuild test (under CI it fails)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        say(
+            "npm is missing, so the widget cannot be rebuilt or checked; on Debian or Ubuntu: "
+            "apt-get install nodejs npm"
+        )
+        return None
+    stamp = NODE_MODULES / ".uplift-installed.txt"
+    if stamp.exists() and stamp.read_text().strip() == node_fingerprint():
+        return npm
+    must([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT)
+    stamp.write_text(node_fingerprint() + "\n")  # npm ci empties node_modules/ first
+    return npm
+
+
 def demo(args: list[str]) -> int:
     """`uplift demo` in place of this process (where the platform can), so that Ctrl-C and
     SIGTERM reach it directly and it cleans up what it started."""
@@ -113,10 +149,28 @@ def demo(args: list[str]) -> int:
 
 def check(args: list[str]) -> int:
     python = ensure("test")
+    npm = ensure_node()
     failed = 0
     for tool in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy", *args]):
         failed |= run([python, "-m", *tool], cwd=ROOT) != 0
+    if npm is not None:  # the committed uplift.js is what its source builds to
+        failed |= run([npm, "run", "--silent", "build:widget", "--", "--check"], cwd=ROOT) != 0
     return 1 if failed else 0
+
+
+def widget(args: list[str]) -> int:
+    """Rebuild the served widget from its source (ARGS go to static/widget/build.mjs, e.g.
+    `--check`), then say its gzipped size against the budget."""
+    npm = ensure_node()
+    if npm is None:
+        return 1
+    code = run([npm, "run", "--silent", "build:widget", "--", *args], cwd=ROOT)
+    if code == 0:
+        data = WIDGET.read_bytes()
+        size = len(gzip.compress(data, 9))
+        name = WIDGET.relative_to(ROOT)
+        say(f"{name}: {len(data)} bytes, {size} gzipped (budget {WIDGET_BUDGET})")
+    return code
 
 
 class Half:
@@ -160,6 +214,7 @@ def test(args: list[str]) -> int:
     their own, so they would repeat the first half (the widget's API is covered on PostgreSQL
     by tests/api/)."""
     python = ensure("test")
+    ensure_node()  # tests/widget/test_widget_build.py rebuilds the widget
     halves = [
         Half("SQLite", {"UPLIFT_TEST_DATABASE": "sqlite"}, []),
         Half("PostgreSQL", {"UPLIFT_TEST_DATABASE": "postgres"}, ["-m", "not browser"]),
@@ -246,7 +301,14 @@ def env(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"demo": demo, "test": test, "check": check, "lock": lock, "env": env}
+COMMANDS = {
+    "demo": demo,
+    "test": test,
+    "check": check,
+    "widget": widget,
+    "lock": lock,
+    "env": env,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -820,7 +820,7 @@ async def test_reduced_motion_and_visible_focus(shop: ShopFactory, browser: Brow
         await expect(cancel).to_be_focused()
         assert await cancel.evaluate("(b) => getComputedStyle(b).outlineStyle") == "solid"
         await context.close()
-    assert animations == ["uin", "none"]
+    assert animations == ["uplift-enter", "none"]
 
 
 async def test_theme_sets_custom_properties_and_nothing_else(
@@ -929,7 +929,7 @@ async def test_axe_sees_inside_the_widgets_shadow_root(
     await page.evaluate(
         """() => {
             const root = document.querySelector('#banner [data-uplift]').shadowRoot;
-            root.querySelector('.card').appendChild(document.createElement('button'));
+            root.querySelector('[role=region]').appendChild(document.createElement('button'));
         }"""
     )
     [(rule, impact, [target])] = await wcag_violations(page)

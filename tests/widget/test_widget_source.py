@@ -1,13 +1,16 @@
-"""The widget's source rules (docs/style.md, widget recipe): one IIFE, one global, no HTML or code
-from strings, no inline handlers."""
+"""The widget's source rules (docs/style.md, widget recipe): readable modules in
+static/widget/src/ with no HTML or code from strings and no inline handlers or styles, built into
+one strict IIFE whose only global is `window.Uplift`. The API rules hold of the built file too:
+esbuild must not bring back what the source leaves out."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from plugin.api.static import WIDGET_PATH
+from tests.widget.paths import BUILT, SOURCE, source_files
 
 FORBIDDEN = {
     "innerHTML": r"\binnerHTML\b",
@@ -22,30 +25,78 @@ FORBIDDEN = {
     "style element": r"createElement\(\s*['\"]style['\"]",
     "style attribute": r"['\"]style['\"]",
 }
+GLOBAL_ASSIGNMENT = r"\b(?:window|globalThis|self)\.([A-Za-z_$][\w$]*)\s*=(?!=)"
+COLUMNS = 100  # as pyproject.toml's ruff line-length
 
 
-def _code() -> str:
-    """The source without comments, so a comment may name what the code must not do."""
-    source = WIDGET_PATH.read_text(encoding="utf-8")
+def _code(path: Path) -> str:
+    """A file without its comments, so a comment may name what the code must not do."""
+    source = path.read_text(encoding="utf-8")
     source = re.sub(r"/\*.*?\*/", "", source, flags=re.DOTALL)
     return re.sub(r"(?m)^\s*//.*$|\s//\s.*$", "", source)
 
 
+def _name(path: Path) -> str:
+    return path.relative_to(SOURCE.parent).as_posix()
+
+
+CHECKED = [*source_files(), BUILT]
+
+
+def test_the_source_is_there() -> None:
+    """The modules these rules read exist, the entry point among them (an empty glob would
+    make every rule below pass)."""
+    assert SOURCE / "index.js" in source_files()
+    assert len(source_files()) > 1
+
+
 @pytest.mark.parametrize("pattern", FORBIDDEN.values(), ids=FORBIDDEN.keys())
-def test_source_uses_no_forbidden_api(pattern: str) -> None:
-    """No HTML parsing, no code from strings, no inline handlers, no inline styles."""
-    assert re.findall(pattern, _code()) == []
+@pytest.mark.parametrize("path", CHECKED, ids=_name)
+def test_no_forbidden_api(path: Path, pattern: str) -> None:
+    """No HTML parsing, no code from strings, no inline handlers, no inline styles, in any
+    source module or in the built file."""
+    assert re.findall(pattern, _code(path)) == []
 
 
-def test_source_is_one_strict_iife() -> None:
-    """The file is a single `(function () { 'use strict'; … })();`."""
-    code = _code().strip()
-    assert code.startswith("(function () {\n  'use strict';")
-    assert code.endswith("})();")
+def test_built_file_is_one_strict_iife() -> None:
+    """The built file is its banner comment (naming the source), then one strict
+    `(()=>{…})();` and nothing after it."""
+    built = BUILT.read_text(encoding="utf-8")
+    banner, _, code = built.partition("*/\n")
+    assert banner.startswith("/*! Uplift widget")
+    assert "source: static/widget/src/" in banner
+    assert code.startswith('"use strict";(()=>{')
+    assert code.endswith("})();\n")
 
 
-def test_only_global_is_uplift() -> None:
-    """The only global written is `window.Uplift`; nothing else touches window, globalThis
-    or self as an assignment target."""
-    assignments = re.findall(r"\b(?:window|globalThis|self)\.([A-Za-z_$][\w$]*)\s*=(?!=)", _code())
-    assert assignments == ["Uplift"]
+def test_entry_point_is_strict_and_captures_the_script_first() -> None:
+    """index.js opens with 'use strict' (esbuild keeps it for the IIFE; modules are strict, the
+    built script would not be), and its first statement after the imports reads
+    `document.currentScript`, which is null once the script's first run is over."""
+    code = _code(SOURCE / "index.js").strip()
+    assert code.startswith("'use strict';")
+    statements = [
+        line for line in code.splitlines()[1:] if line.strip() and not line.startswith("import ")
+    ]
+    assert statements[0] == "const script = document.currentScript;"
+    others = [p for p in source_files() if "currentScript" in _code(p)]
+    assert others == [SOURCE / "index.js"]
+
+
+@pytest.mark.parametrize("path", CHECKED, ids=_name)
+def test_only_global_is_uplift(path: Path) -> None:
+    """The only global written is `window.Uplift`, once, in the entry point; nothing else
+    touches window, globalThis or self as an assignment target."""
+    assignments = re.findall(GLOBAL_ASSIGNMENT, _code(path))
+    expected = ["Uplift"] if path in (SOURCE / "index.js", BUILT) else []
+    assert assignments == expected
+
+
+@pytest.mark.parametrize("path", source_files(), ids=_name)
+def test_source_is_modern_and_readable(path: Path) -> None:
+    """const and let, never var; lines of at most 100 columns."""
+    assert re.findall(r"\bvar\s", _code(path)) == []
+    long = [
+        n for n, line in enumerate(path.read_text("utf-8").splitlines(), 1) if len(line) > COLUMNS
+    ]
+    assert long == [], f"{_name(path)}: lines over {COLUMNS} columns: {long}"

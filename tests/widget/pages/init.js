@@ -24,7 +24,7 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
   // ?accent= themes the widget; the second value tries to break out of its declaration.
   if (params.get('accent')) {
     window.Uplift('init', {
-      theme: { '--uplift-accent': params.get('accent'), '--uplift-banner-bg': 'red}.u{display:none' },
+      theme: { '--uplift-accent': params.get('accent'), '--uplift-banner-bg': 'red}.uplift{display:none' },
     });
   }
   // ?lang=de: the host translates the widget's own words and picks the number format.

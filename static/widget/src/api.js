@@ -1,0 +1,84 @@
+// The widget API (/api/v1/widget/*) with the customer's token: the only server the widget
+// talks to, and only with the token as credential (no cookies).
+import { settings } from './config.js';
+import { reportError, widgetError } from './events.js';
+
+let tokenSource = null; // what Uplift.init({token}) gave: a string, or a function returning one
+let token = null;
+let pendingToken = null;
+
+export function setTokenSource(source) {
+  tokenSource = source;
+  token = null;
+}
+
+// Concurrent callers (the offer list, telemetry, two 401s at once) share one call of the
+// page's token function.
+async function customerToken(fresh) {
+  if (typeof tokenSource === 'function') {
+    if (fresh || !token) {
+      pendingToken ||= Promise.resolve()
+        .then(tokenSource)
+        .finally(() => {
+          pendingToken = null;
+        });
+      token = await pendingToken;
+    }
+  } else {
+    token = tokenSource;
+  }
+  if (!token) {
+    throw widgetError('Uplift has no customer token; call Uplift.init({token}).', {
+      code: 'no_token',
+    });
+  }
+  return String(token);
+}
+
+// One request; a 401 asks a token function for a new token, once. An error answer rejects
+// with the API's {code, message} and the HTTP status.
+export async function request(method, path, { body, headers, retried = false } = {}) {
+  const sent = { Authorization: `Bearer ${await customerToken(retried)}`, ...headers };
+  if (body) sent['Content-Type'] = 'application/json';
+  const response = await fetch(settings.api + path, {
+    method,
+    headers: sent,
+    body: body ? JSON.stringify(body) : undefined,
+    credentials: 'omit',
+    // Telemetry outlives the page: a click that navigates away still gets its event through.
+    keepalive: path === '/events',
+  });
+  if (response.status === 401 && !retried && typeof tokenSource === 'function') {
+    return request(method, path, { body, headers, retried: true });
+  }
+  let json = null;
+  try {
+    json = await response.json();
+  } catch {
+    // not JSON
+  }
+  if (!response.ok) {
+    const error = json?.error || {};
+    throw widgetError(error.message || `HTTP ${response.status}`, {
+      status: response.status,
+      code: error.code || `http_${response.status}`,
+      detail: error,
+    });
+  }
+  return json;
+}
+
+// Telemetry (impression, click, dismiss, decline). sendBeacon cannot carry the Authorization
+// header, so events go with fetch and keepalive (see request).
+export function track(offerId, variant, type) {
+  if (!offerId || !variant) return;
+  request('POST', '/events', { body: { offer_id: offerId, variant, type } }).catch((error) =>
+    reportError(error, 'event'),
+  );
+}
+
+export async function offersFor(placement) {
+  const query = placement ? `?placement=${encodeURIComponent(placement)}` : '';
+  const list = await request('GET', `/offers${query}`);
+  return list?.data || [];
+}

@@ -1,0 +1,75 @@
+'use strict';
+// The Uplift widget: upgrade buttons, banners, the upgrade modal, post-order and retention
+// screens. esbuild bundles these modules into one IIFE, the served static/widget/uplift.js
+// (static/widget/build.mjs); the other modules only declare, this one acts. Safe in any host
+// page: Shadow DOM, one constructable stylesheet, text through text nodes only, and no
+// exception ever reaches the host (failures become `uplift:error` events on document).
+// See static/widget/README.md for the embed snippet, the JS API, events and CSP.
+import { setTokenSource } from './api.js';
+import { configure, settings } from './config.js';
+import { confirmDowngrade } from './downgrade.js';
+import { reportError, safely, widgetError } from './events.js';
+import { mount } from './mount.js';
+import { postOrder } from './post-order.js';
+import { openQuote } from './quote.js';
+import { replaceStrings } from './strings.js';
+import { applyTheme } from './styles.js';
+
+// Captured synchronously: document.currentScript is null once this first run is over.
+const script = document.currentScript;
+const stub = window.Uplift;
+
+function init(options) {
+  const { token, locale, strings, theme } = options || {};
+  if (token != null) setTokenSource(token);
+  if (locale) settings.locale = locale;
+  if (strings) replaceStrings(strings);
+  if (theme) applyTheme(theme);
+}
+
+// Every method is also a queue command: Uplift('mount', el, opts) = Uplift.mount(el, opts).
+const METHODS = {
+  init,
+  token: (source) => init({ token: source }),
+  mount,
+  open: (offerId, opener) => {
+    openQuote(offerId, opener || document.activeElement, null);
+  },
+  postOrder,
+  confirmDowngrade,
+};
+
+function start() {
+  configure(script);
+
+  // Declarative buttons: <button data-uplift-offer="OFFER_ID"> opens the upgrade modal.
+  document.addEventListener(
+    'click',
+    safely((event) => {
+      const declared = event.target?.closest?.('[data-uplift-offer]');
+      if (!declared) return;
+      event.preventDefault();
+      openQuote(declared.getAttribute('data-uplift-offer'), declared, null);
+    }, 'click'),
+  );
+
+  const Uplift = (name, ...args) => {
+    if (!Object.prototype.hasOwnProperty.call(METHODS, name)) {
+      return reportError(widgetError(`Uplift: unknown command ${name}`), 'queue');
+    }
+    return Uplift[name](...args);
+  };
+  for (const [name, method] of Object.entries(METHODS)) {
+    // confirmDowngrade never rejects (it resolves with the customer's choice); every other
+    // method turns its failure into `uplift:error`.
+    Uplift[name] = name === 'confirmDowngrade' ? method : safely(method, name);
+  }
+  Uplift.version = '1';
+  // The only global: it replaces the host's queue stub, then runs what was queued.
+  window.Uplift = Uplift;
+  for (const queued of stub?.q || []) Uplift(...queued);
+}
+
+// Last, once everything above is defined. Loaded twice, the first copy stays in charge;
+// without a script tag there is no origin to talk to.
+if (script && !stub?.version) start();

@@ -1,0 +1,271 @@
+// The upgrade modal: a quote when it opens, the charge today, the line items on demand, the
+// hold countdown with a re-quote when it runs out, then Confirm → progress → the outcome
+// (success, declined card, 3-D Secure, or an error with Retry on the same Idempotency-Key).
+import { request, track } from './api.js';
+import { openDialog, showFailure, startCountdown } from './dialog.js';
+import { element, button } from './dom.js';
+import { emit, safely } from './events.js';
+import { formatDate, idempotencyKey, money, perInterval } from './format.js';
+import { phrase } from './strings.js';
+
+// Offer kinds whose call to action opens this modal: Uplift quotes and charges them, add-ons
+// (cross_sell, bundle, post_order) included. Any other kind goes to the host as
+// `uplift:accepted` for it to fulfil.
+export const OPENS_QUOTE = [
+  'upgrade',
+  'interval_switch',
+  'trial',
+  'cross_sell',
+  'bundle',
+  'post_order',
+];
+
+const THREE_DS_POLL_MS = 3000;
+const THREE_DS_POLLS = 200; // ten minutes; after that the host hears through webhooks
+
+export function openQuote(offerId, opener, offer) {
+  let quote = null;
+  let key = null;
+  let done = false;
+  let variant = offer?.variant;
+  const copy = offer?.copy;
+  const dialog = openDialog(opener, (why) => {
+    if (!done && why === 'dismiss') {
+      track(offerId, variant, 'dismiss');
+      emit('dismissed', { offer_id: offerId });
+    }
+  });
+  dialog.title.textContent = copy?.title || phrase('upgrade');
+  dialog.title.focus();
+
+  async function load(note) {
+    dialog.stopTimers();
+    dialog.busy(phrase('preparing'));
+    try {
+      quote = await request('POST', '/quotes', { body: { offer_id: offerId } });
+    } catch (error) {
+      return showFailure(dialog, error, { where: 'quote', retry: () => load(note) });
+    }
+    key = idempotencyKey();
+    // Opened from a declarative button: the quote says which variant the customer saw.
+    if (!variant) {
+      variant = quote.variant;
+      track(offerId, variant, 'click');
+    }
+    return showQuote(note);
+  }
+
+  function showQuote(note) {
+    const trial = quote.kind === 'trial';
+    const renewal = quote.next_renewal_at || quote.next_invoice_at;
+    const unit = perInterval(offer?.prices?.[0]);
+    const discount = quote.discount;
+    const recurring =
+      quote.next_invoice_amount != null
+        ? money(quote.next_invoice_amount, quote.currency) + unit
+        : null;
+    // A discounted renewal says until when, and the full price after it.
+    const discountedUntil =
+      recurring && discount?.ends_at && quote.next_invoice_amount !== quote.recurring_amount
+        ? phrase('until', {
+            date: formatDate(discount.ends_at),
+            price: money(quote.recurring_amount, quote.currency) + unit,
+          })
+        : '';
+
+    const lines = element('ul', { id: 'uplift-lines', hidden: '' });
+    for (const line of quote.lines) {
+      const description = element('span', null, line.description);
+      lines.appendChild(element('li', null, description, element('span', null, line.display)));
+    }
+    const toggle = quote.lines.length
+      ? button(
+          phrase('details'),
+          'link',
+          () => {
+            const open = lines.hasAttribute('hidden');
+            lines.toggleAttribute('hidden', !open);
+            toggle.setAttribute('aria-expanded', String(open));
+            toggle.textContent = phrase(open ? 'hide' : 'details');
+          },
+          { 'aria-expanded': 'false', 'aria-controls': 'uplift-lines' },
+        )
+      : null;
+    const countdown = element('p', { class: 'muted', 'data-uplift-countdown': '' });
+    const confirm = button(phrase(trial ? 'startTrial' : 'pay'), 'primary', accept);
+    const heading = trial
+      ? phrase('trialTitle', { days: quote.trial_days, plan: quote.plan?.name })
+      : copy?.title || phrase('confirmTitle');
+    const renews = renewal ? phrase('from', { date: formatDate(renewal) }) : '';
+
+    dialog.live.textContent = '';
+    dialog.show(
+      heading,
+      [
+        note ? element('p', { class: 'muted', role: 'status' }, note) : null,
+        copy?.body ? element('p', null, copy.body) : null,
+        element('p', { class: 'muted' }, phrase('due')),
+        element(
+          'div',
+          { class: 'amount-due', 'data-uplift-due': '' },
+          quote.amount_due_now_display,
+        ),
+        discount?.amount_off_now
+          ? element(
+              'p',
+              { class: 'muted', 'data-uplift-saved': '' },
+              phrase('saved', { amount: money(discount.amount_off_now, quote.currency) }),
+            )
+          : null,
+        toggle,
+        lines,
+        recurring
+          ? element(
+              'p',
+              { 'data-uplift-then': '' },
+              phrase('then', { price: recurring }) + renews + discountedUntil,
+            )
+          : null,
+        countdown,
+        element(
+          'div',
+          { class: 'actions' },
+          button(phrase('cancel'), null, () => dialog.close('dismiss')),
+          confirm,
+        ),
+      ],
+      confirm,
+    );
+    dialog.live.textContent = `${phrase('due')} ${quote.amount_due_now_display}`;
+    // The hold is counted from when the quote arrived. The page's wall clock may be off from
+    // the server's: a clock that is far ahead would otherwise re-quote forever, so the hold
+    // shown is at least 30 s (the server still refuses an expired quote with a 410, which
+    // re-quotes too).
+    startCountdown(dialog, countdown, {
+      seconds: Math.min(Math.max(quote.expires_at - Date.now() / 1000, 30), 3600),
+      label: (time) => phrase('held', { time }),
+      onEnd: () => load(phrase('expired')),
+    });
+  }
+
+  async function accept() {
+    dialog.stopTimers();
+    dialog.busy(phrase('processing'));
+    let upgrade;
+    try {
+      upgrade = await request('POST', '/accept', {
+        body: { quote_id: quote.quote_id },
+        headers: { 'Idempotency-Key': key },
+      });
+    } catch (error) {
+      if (error.status === 410) return load(phrase('expired'));
+      if (error.status === 409 && error.detail?.fresh_quote_id) return load(phrase('stale'));
+      // The same change made by another accept (another tab, a double click): show that one.
+      if (error.status === 409 && error.detail?.upgrade_id) {
+        try {
+          const upgradeId = encodeURIComponent(error.detail.upgrade_id);
+          upgrade = await request('GET', `/upgrades/${upgradeId}`);
+        } catch (readError) {
+          return showFailure(dialog, readError, { where: 'quote', retry: accept });
+        }
+        return outcome(upgrade);
+      }
+      return showFailure(dialog, error, { where: 'quote', retry: accept });
+    }
+    return outcome(upgrade);
+  }
+
+  function outcome(upgrade) {
+    if (upgrade.status === 'succeeded' || upgrade.status === 'pending') {
+      succeeded(upgrade);
+    } else if (upgrade.status === 'requires_action') {
+      confirmWithBank(upgrade);
+    } else {
+      declined(upgrade);
+    }
+  }
+
+  function succeeded(upgrade) {
+    done = true;
+    const paid =
+      upgrade.amount_paid != null
+        ? money(upgrade.amount_paid, upgrade.currency || quote.currency)
+        : quote.amount_due_now_display;
+    let heading = 'upgraded';
+    if (upgrade.object === 'trial') heading = 'trialStarted';
+    else if (quote.kind === 'add') heading = 'added';
+    const doneButton = button(phrase('done'), 'primary', () => dialog.close('done'));
+    dialog.show(
+      phrase(heading),
+      [
+        element(
+          'p',
+          { class: 'success', role: 'status' },
+          upgrade.status === 'pending' ? phrase('applying') : phrase('paid', { amount: paid }),
+        ),
+        element('div', { class: 'actions' }, doneButton),
+      ],
+      doneButton,
+    );
+    emit('accepted', {
+      offer_id: offerId,
+      upgrade_id: upgrade.id,
+      status: upgrade.status,
+      amount_paid: upgrade.amount_paid,
+    });
+  }
+
+  // 3-D Secure: the invoice's hosted page in a new window, then poll until the bank answers.
+  function confirmWithBank(upgrade) {
+    const openPage = button(phrase('open3ds'), 'primary', () => {
+      window.open(upgrade.hosted_invoice_url, '_blank', 'noopener');
+      dialog.busy(phrase('waiting'));
+      let polls = 0;
+      dialog.every(THREE_DS_POLL_MS, async () => {
+        polls += 1;
+        if (polls > THREE_DS_POLLS) {
+          dialog.stopTimers();
+          const error = new Error(phrase('stillWaiting'));
+          return showFailure(dialog, error, { where: 'quote', retry: () => outcome(upgrade) });
+        }
+        const now = await request('GET', `/upgrades/${encodeURIComponent(upgrade.id)}`);
+        if (now.status !== 'requires_action') {
+          dialog.stopTimers();
+          outcome(now);
+        }
+        return undefined;
+      });
+    });
+    dialog.show(
+      phrase('bankTitle'),
+      [element('p', null, phrase('bankBody')), element('div', { class: 'actions' }, openPage)],
+      openPage,
+    );
+  }
+
+  function declined(upgrade) {
+    const again = button(phrase('again'), 'primary', () => load());
+    dialog.show(
+      phrase('declined'),
+      [
+        element(
+          'p',
+          { class: 'danger', role: 'alert' },
+          upgrade.failure_reason || phrase('cardDeclined'),
+        ),
+        element('p', { class: 'muted' }, phrase('nothingCharged')),
+        element(
+          'div',
+          { class: 'actions' },
+          button(phrase('close'), null, () => dialog.close('declined')),
+          again,
+        ),
+      ],
+      again,
+    );
+    emit('declined', { offer_id: offerId, upgrade_id: upgrade.id, reason: upgrade.failure_reason });
+  }
+
+  safely(load, 'quote')();
+  return dialog;
+}

@@ -1,0 +1,78 @@
+// Every word the widget itself says, replaceable through Uplift.init({strings}); offer copy
+// comes from the server. `{name}` is filled in by phrase().
+export const STRINGS = {
+  upgrade: 'Upgrade',
+  preparing: 'Preparing your price\u2026',
+  details: 'Show details',
+  hide: 'Hide details',
+  pay: 'Confirm and pay',
+  startTrial: 'Start trial',
+  trialTitle: 'Start your {days}-day {plan} trial',
+  confirmTitle: 'Confirm your upgrade',
+  due: 'Due today',
+  then: 'Then {price}',
+  from: ' from {date}',
+  held: 'This price is held for {time}',
+  cancel: 'Cancel',
+  processing: 'Processing your payment\u2026',
+  expired: 'That price expired, so here is a fresh one.',
+  stale: 'Your subscription changed, so the price was updated.',
+  done: 'Done',
+  upgraded: 'You\u2019re upgraded',
+  added: 'Added to your subscription',
+  trialStarted: 'Your trial has started',
+  applying: 'Your change is being applied.',
+  paid: 'Paid {amount}. Thank you!',
+  open3ds: 'Open secure payment page',
+  waiting: 'Waiting for your bank\u2026',
+  bankTitle: 'Confirm with your bank',
+  bankBody: 'Your bank asks you to confirm this payment in a new window.',
+  stillWaiting: 'Still waiting for your bank; we will email you when it is done.',
+  again: 'Try again',
+  declined: 'Payment declined',
+  cardDeclined: 'Your card was declined.',
+  nothingCharged: 'Nothing was charged. Update your card and try again.',
+  close: 'Close',
+  dismiss: 'Dismiss',
+  retry: 'Retry',
+  wrong: 'Something went wrong',
+  tryLater: 'Please try again.',
+  yes: 'Yes, add it',
+  no: 'No thanks',
+  oneMore: 'One more thing',
+  ended: 'This offer has ended.',
+  endsIn: 'Offer ends in {time}',
+  keep: 'Keep my plan',
+  downgrade: 'Downgrade to {plan}',
+  downgradeTitle: 'Downgrade to {plan}?',
+  lose: 'You will lose the features of your current plan at the end of the billing period.',
+  takeOffer: 'Take the offer',
+  beforeYouGo: 'Before you go',
+  used: 'You\u2019ve used {used} of {limit}',
+  lostTitle: 'What you would give up on {plan}',
+  lostLimit: '{metric}: you use {used}; {plan} allows {limit}',
+  lostCap: '{metric}: {plan} allows {limit}',
+  usedTimes: '{feature}: used {n} times',
+  usedOnce: '{feature}: used once',
+  lastUsed: '{feature}: last used {date}',
+  notIn: '{feature}: not in {plan}',
+  saved: 'Includes {amount} off',
+  until: ' until {date}, then {price}',
+  keepFor: 'You keep your plan and pay {price} instead of {full}{until}.',
+  keepUntil: ' until {date}',
+  keepTitle: 'Confirm your discount',
+  confirm: 'Confirm',
+};
+
+// The string `key` with its `{name}` placeholders filled from `values` (a missing one is '').
+export const phrase = (key, values) =>
+  String(STRINGS[key]).replace(/\{(\w+)\}/g, (_, name) => values?.[name] ?? '');
+
+// Uplift.init({strings}): only known keys, only strings.
+export function replaceStrings(strings) {
+  for (const [key, value] of Object.entries(strings)) {
+    if (Object.prototype.hasOwnProperty.call(STRINGS, key) && typeof value === 'string') {
+      STRINGS[key] = value;
+    }
+  }
+}
