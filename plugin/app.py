@@ -13,14 +13,12 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plugin import storage
-from plugin.api import routes
+from plugin.api import Limits, fast_routes, routes
 from plugin.api.errors import INTERNAL_ERROR_BODY, status_of, to_response
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.billing.upkeep import Upkeep
@@ -28,16 +26,10 @@ from plugin.clock import Clock, SystemClock
 from plugin.customers import view as customers
 from plugin.errors import UpliftError
 from plugin.logs import get_logger
-from plugin.middleware import (
-    AccessLogMiddleware,
-    BodyLimitMiddleware,
-    StripeWebhookMiddleware,
-    WidgetOffersMiddleware,
-    WidgetScriptMiddleware,
-    add_vary_origin,
-    hot_routes_first,
-    private_path,
-)
+from plugin.middleware.access_log import AccessLogMiddleware, private_path
+from plugin.middleware.body_limit import BodyLimitMiddleware
+from plugin.middleware.cors import WidgetCorsMiddleware
+from plugin.middleware.fast_path import FastPathMiddleware
 from plugin.offers.exposures import ExposureRecorder
 from plugin.services import Services
 from plugin.settings import Settings
@@ -93,49 +85,6 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     private = private_path(request.scope["path"])
     headers = {"Cache-Control": "no-store"} if private else None
     return JSONResponse(INTERNAL_ERROR_BODY, status_code=500, headers=headers)
-
-
-class WidgetCorsMiddleware:
-    """CORS for `/api/v1/widget/*` only, for the origins in `UPLIFT_ALLOWED_ORIGINS`: the widget
-    runs on the SaaS's pages, everything else (admin, ingest, webhooks) is server to server and
-    gets no CORS headers at all. CORS is not access control (docs/reliability.md rule 10): the
-    customer token in `Authorization` is, so no credentials (cookies) are allowed."""
-
-    PREFIX = "/api/v1/widget/"
-
-    def __init__(self, app: ASGIApp, *, allowed_origins: list[str]) -> None:
-        self.app = app
-        self.cors = CORSMiddleware(
-            app,
-            allow_origins=allowed_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-            max_age=600,
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.PREFIX):
-            if any(name == b"origin" for name, _ in scope["headers"]):
-                await self.cors(scope, receive, send)
-            else:
-                # No Origin (not a browser's cross-origin call): all CORSMiddleware would do
-                # is add `Vary: Origin`, which `_vary_origin` does without its per-request
-                # header objects (a visible share of the offers endpoint).
-                await self.app(scope, receive, _vary_origin(send))
-        else:
-            await self.app(scope, receive, send)
-
-
-def _vary_origin(send: Send) -> Send:
-    """`send`, adding `Origin` to the response's `Vary` as Starlette's CORSMiddleware does for
-    a request without an Origin header (`add_vary_origin`, on the message's header list)."""
-
-    async def sender(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            add_vary_origin(message.setdefault("headers", []))
-        await send(message)
-
-    return sender
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = False) -> Starlette:
@@ -195,12 +144,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
 
         extra = demo_routes()
     return Starlette(
-        routes=hot_routes_first(routes()) + extra,
+        routes=routes() + extra,
+        # Outermost first. Starlette puts its server-error layer outside these (the 500 of
+        # `_internal_error`) and its exception layer and router inside them.
         middleware=[
+            # Every answer below passes here, the fast paths' too: one log line, the request
+            # id, `nosniff`, and no-store on private paths.
             Middleware(AccessLogMiddleware),
-            Middleware(WidgetOffersMiddleware),
-            Middleware(StripeWebhookMiddleware, max_bytes=MAX_BODY_BYTES),
-            Middleware(WidgetScriptMiddleware),
+            # The hot routes of the route table answer here and BYPASS EVERYTHING BELOW: CORS,
+            # the body limit, the router and the exception layer (each fast answer does itself
+            # what it skips; plugin/middleware/fast_path.py). A layer every request must pass
+            # goes above this line. tests/middleware/test_stack_order.py pins the order.
+            Middleware(FastPathMiddleware, routes=fast_routes(Limits(MAX_BODY_BYTES))),
             Middleware(WidgetCorsMiddleware, allowed_origins=list(settings.allowed_origins)),
             Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),
         ],

@@ -51,7 +51,7 @@ DOORS = {
 HTTP = ("starlette", "uvicorn", "h11", "httptools")
 HTTP_EDGE = {
     "plugin/app.py", "plugin/server.py", "plugin/head_limits.py", "plugin/services.py",
-    "plugin/middleware.py", "plugin/webhooks/endpoint.py",
+    "plugin/webhooks/endpoint.py",
 }  # fmt: skip
 HTTP_EDGE_PACKAGES = ("plugin/api/", "plugin/middleware/", "plugin/demo/")  # the demo serves pages
 # SQL text (a statement's first words) appears only in storage.
@@ -230,16 +230,6 @@ def test_http_lives_only_at_the_edge() -> None:
     assert outside == []
 
 
-# Middleware that still reaches into a handler module: the fast paths, each importing its
-# route's handler. One fast-path middleware fed from the route table is to replace them; until
-# then the list may only shrink.
-MIDDLEWARE_REACHING_INTO_HANDLERS = {
-    ("plugin.middleware", "plugin.api.static"),
-    ("plugin.middleware", "plugin.api.widget"),
-    ("plugin.middleware", "plugin.webhooks.endpoint"),
-}
-
-
 def test_middleware_imports_no_handler() -> None:
     """Middleware is handed what it calls (by create_app, from the route table); it imports no
     route handler, only the error edge (plugin/api/errors.py)."""
@@ -251,7 +241,7 @@ def test_middleware_imports_no_handler() -> None:
         for other in imported
         if other.startswith(handlers) and other != "plugin.api.errors"
     }
-    assert reaching == MIDDLEWARE_REACHING_INTO_HANDLERS
+    assert reaching == set()
 
 
 def test_sql_text_appears_only_in_storage() -> None:

@@ -2,11 +2,15 @@
 
 One `Route` per path, dispatching on the method, so a wrong method gets a 405 whose `Allow`
 header lists every method the path has (one `Route` per method would list only the first's).
+The hot routes carry their own fast answer (`Row.fast`), which `create_app` hands to the one
+fast-path middleware (`fast_routes`): the table is the only place their paths are written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,41 +28,67 @@ from plugin.api import (
     static,
     widget,
 )
+from plugin.middleware.fast_path import FastRoute
 from plugin.webhooks import endpoint
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-TABLE: tuple[tuple[str, str, Endpoint], ...] = (
-    ("GET", "/healthz", health.healthz),
-    ("GET", "/readyz", health.readyz),
-    ("GET", "/api/v1/openapi.json", openapi.openapi),
-    ("GET", "/widget/uplift.js", static.widget_script),
-    ("POST", "/webhooks/stripe", endpoint.stripe_webhook),
-    ("GET", "/api/v1/admin/webhook-events", admin.list_webhook_events),
-    ("POST", "/api/v1/admin/webhook-events/{event_id}/replay", admin.replay_webhook_event),
-    ("GET", "/api/v1/admin/plans", offers.list_plans),
-    ("PUT", "/api/v1/admin/plans", offers.replace_plans),
-    ("GET", "/api/v1/admin/offers", offers.list_offers),
-    ("POST", "/api/v1/admin/offers", offers.create_offer),
-    ("GET", "/api/v1/admin/offers/{offer_id}", offers.get_offer),
-    ("PATCH", "/api/v1/admin/offers/{offer_id}", offers.update_offer),
-    ("DELETE", "/api/v1/admin/offers/{offer_id}", offers.archive_offer),
-    ("GET", "/api/v1/admin/offers/{offer_id}/results", offers.offer_results),
-    ("GET", "/api/v1/admin/audit", offers.list_audit),
-    ("GET", "/api/v1/admin/upgrades", revenue.list_upgrades),
-    ("GET", "/api/v1/admin/metrics", revenue.get_metrics),
-    ("GET", "/api/v1/admin/metrics/timeseries", revenue.get_timeseries),
-    ("GET", "/admin", dashboard.admin_page),
-    ("GET", "/admin/static/{name}", dashboard.admin_asset),
-    ("PUT", "/api/v1/customers/{customer_id}", ingest.put_customer),
-    ("GET", "/api/v1/customers/{customer_id}/entitlements", ingest.get_entitlements),
-    ("POST", "/api/v1/usage", ingest.post_usage),
-    ("POST", "/api/v1/feature-events", ingest.post_feature_event),
-    ("GET", "/api/v1/widget/offers", widget.list_offers),
-    ("POST", "/api/v1/widget/events", widget.post_event),
-    ("POST", "/api/v1/widget/quotes", purchases.create_quote),
-    ("POST", "/api/v1/widget/accept", purchases.accept_quote),
-    ("GET", "/api/v1/widget/upgrades/{upgrade_id}", purchases.get_upgrade),
+
+class Row(NamedTuple):
+    method: str
+    path: str
+    handler: Endpoint
+    # A hot route's own answer, made once per app, run before the rest of the stack
+    # (plugin/middleware/fast_path.py); it must answer exactly as `handler` does.
+    fast: Callable[[Limits], FastRoute] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a fast answer must enforce itself, having skipped the layers that do."""
+
+    max_body_bytes: int
+
+
+TABLE: tuple[Row, ...] = (
+    # The hot routes first, by traffic (the router tries routes in this order; each path has
+    # one route, so the order changes no match): the widget's offers on every page view, the
+    # script on every page, Stripe's deliveries.
+    Row("GET", "/api/v1/widget/offers", widget.list_offers, lambda _: widget.offers_fast),
+    Row("GET", "/widget/uplift.js", static.widget_script, lambda _: static.ScriptReplay()),
+    Row(
+        "POST",
+        "/webhooks/stripe",
+        endpoint.stripe_webhook,
+        lambda limits: endpoint.DeliveryFastPath(max_bytes=limits.max_body_bytes),
+    ),
+    Row("GET", "/healthz", health.healthz),
+    Row("GET", "/readyz", health.readyz),
+    Row("GET", "/api/v1/openapi.json", openapi.openapi),
+    Row("GET", "/api/v1/admin/webhook-events", admin.list_webhook_events),
+    Row("POST", "/api/v1/admin/webhook-events/{event_id}/replay", admin.replay_webhook_event),
+    Row("GET", "/api/v1/admin/plans", offers.list_plans),
+    Row("PUT", "/api/v1/admin/plans", offers.replace_plans),
+    Row("GET", "/api/v1/admin/offers", offers.list_offers),
+    Row("POST", "/api/v1/admin/offers", offers.create_offer),
+    Row("GET", "/api/v1/admin/offers/{offer_id}", offers.get_offer),
+    Row("PATCH", "/api/v1/admin/offers/{offer_id}", offers.update_offer),
+    Row("DELETE", "/api/v1/admin/offers/{offer_id}", offers.archive_offer),
+    Row("GET", "/api/v1/admin/offers/{offer_id}/results", offers.offer_results),
+    Row("GET", "/api/v1/admin/audit", offers.list_audit),
+    Row("GET", "/api/v1/admin/upgrades", revenue.list_upgrades),
+    Row("GET", "/api/v1/admin/metrics", revenue.get_metrics),
+    Row("GET", "/api/v1/admin/metrics/timeseries", revenue.get_timeseries),
+    Row("GET", "/admin", dashboard.admin_page),
+    Row("GET", "/admin/static/{name}", dashboard.admin_asset),
+    Row("PUT", "/api/v1/customers/{customer_id}", ingest.put_customer),
+    Row("GET", "/api/v1/customers/{customer_id}/entitlements", ingest.get_entitlements),
+    Row("POST", "/api/v1/usage", ingest.post_usage),
+    Row("POST", "/api/v1/feature-events", ingest.post_feature_event),
+    Row("POST", "/api/v1/widget/events", widget.post_event),
+    Row("POST", "/api/v1/widget/quotes", purchases.create_quote),
+    Row("POST", "/api/v1/widget/accept", purchases.accept_quote),
+    Row("GET", "/api/v1/widget/upgrades/{upgrade_id}", purchases.get_upgrade),
 )
 
 
@@ -72,6 +102,19 @@ def _by_method(handlers: dict[str, Endpoint]) -> Endpoint:
 
 def routes() -> list[BaseRoute]:
     by_path: dict[str, dict[str, Endpoint]] = {}
-    for method, path, handler in TABLE:
-        by_path.setdefault(path, {})[method] = handler
+    for row in TABLE:
+        by_path.setdefault(row.path, {})[row.method] = row.handler
     return [Route(path, _by_method(h), methods=list(h)) for path, h in by_path.items()]
+
+
+def fast_routes(limits: Limits) -> dict[tuple[str, str], FastRoute]:
+    """The hot routes' own answers by (method, path), fresh for one app; a GET's serves HEAD
+    too, as the route does."""
+    answers: dict[tuple[str, str], FastRoute] = {}
+    for row in TABLE:
+        if row.fast is not None:
+            answer = row.fast(limits)
+            answers[(row.method, row.path)] = answer
+            if row.method == "GET":
+                answers[("HEAD", row.path)] = answer
+    return answers

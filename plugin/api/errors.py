@@ -4,9 +4,11 @@ An `UpliftError` whose class maps to no status is a bug, answered as an internal
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.responses import JSONResponse
+from starlette.types import Send
 
 from plugin.errors import (
     BadRequest,
@@ -76,3 +78,22 @@ def answer(error: UpliftError) -> tuple[int, dict[str, Any], dict[str, str]]:
 def to_response(error: UpliftError) -> JSONResponse:
     status, body, headers = answer(error)
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def send_error(send: Send, error: UpliftError) -> None:
+    """`error`'s answer sent straight through ASGI, closing the connection: for the layers that
+    refuse a request before any application reads it (the body limit, the webhook fast path)."""
+    status, document, _ = answer(error)
+    body = json.dumps(document).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

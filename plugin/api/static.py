@@ -17,6 +17,7 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import plugin
 
@@ -104,3 +105,46 @@ async def widget_script(request: Request) -> Response:
         headers["Content-Encoding"] = "gzip"
     body = asset.gzipped if gzipped else asset.body
     return Response(body, headers=headers, media_type=CONTENT_TYPE)
+
+
+class ScriptReplay:
+    """The fast answer of `GET /widget/uplift.js` (plugin/middleware/fast_path.py): every page of
+    the SaaS loads the script. `widget_script` depends on nothing but the file (read once per
+    app) and three request values: the query string (`?v=`), `Accept-Encoding` and
+    `If-None-Match`; so its response messages are kept per combination of those (the first
+    `KEPT`; others call the handler each time) and replayed. It skips what the script never
+    needs: CORS (not under /api/v1/widget/), the body limit (a GET), the router and the
+    exception layer (the handler raises nothing). One per app, made by `create_app`."""
+
+    KEPT = 64
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple[bytes, bytes, bytes], tuple[Message, ...]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, rest: ASGIApp) -> None:
+        encoding = match = None
+        for name, value in scope["headers"]:
+            if name == b"accept-encoding" and encoding is None:
+                encoding = value
+            elif name == b"if-none-match" and match is None:
+                match = value
+        key = (scope.get("query_string", b""), encoding or b"", match or b"")
+        answer = self._answers.get(key)
+        if answer is None:
+            messages: list[Message] = []
+
+            async def keep(message: Message) -> None:
+                messages.append(message)
+
+            response = await widget_script(Request(scope, receive))
+            await response(scope, receive, keep)
+            answer = tuple(messages)
+            if len(self._answers) < self.KEPT:
+                self._answers[key] = answer
+        for message in answer:
+            # Copies: a layer outside may change a message or its header list in place.
+            if "headers" in message:
+                message = {**message, "headers": list(message["headers"])}
+            else:
+                message = dict(message)
+            await send(message)

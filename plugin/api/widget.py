@@ -16,14 +16,17 @@ from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plugin.api.bodies import read_model
+from plugin.api.errors import to_response
 from plugin.api.schemas import WidgetEventIn
 from plugin.auth import CustomerIdentity, CustomerTokens, bearer_token
 from plugin.billing.money import Money
 from plugin.customers import view as customers
 from plugin.customers.view import CustomerView
-from plugin.errors import NotFound, NotReady, RateLimited, ValidationFailed
+from plugin.errors import NotFound, NotReady, RateLimited, UpliftError, ValidationFailed
+from plugin.middleware.cors import add_vary_origin
 from plugin.offers import downgrades, eligibility, experiments, targeting
 from plugin.offers.eligibility import CustomerState, Shown
 from plugin.offers.model import Offer
@@ -402,3 +405,23 @@ async def post_event(request: Request) -> JSONResponse:
         },
         status_code=201,
     )
+
+
+async def offers_fast(scope: Scope, receive: Receive, send: Send, rest: ASGIApp) -> None:
+    """The fast answer of `GET /api/v1/widget/offers` (plugin/middleware/fast_path.py): every
+    page view of the SaaS asks it, and the layers it skips cost about as much as the handler's
+    own work on a customer whose answer is kept. It does itself what they would do for a
+    request with neither an `Origin` nor a `Content-Length` header: CORS adds `Vary: Origin`
+    (`add_vary_origin`), the body limit has nothing to check, and the router and exception
+    layer would call `list_offers` and make an `UpliftError` its JSON answer. A browser's
+    cross-origin request (CORS proper) or one declaring a body (the limit) goes to `rest`, the
+    full stack. tests/api/test_widget_fast_path.py compares the answers."""
+    if any(name == b"origin" or name == b"content-length" for name, _ in scope["headers"]):
+        await rest(scope, receive, send)
+        return
+    try:
+        response = await list_offers(Request(scope, receive))
+    except UpliftError as error:
+        response = to_response(error)
+    add_vary_origin(response.raw_headers)
+    await response(scope, receive, send)

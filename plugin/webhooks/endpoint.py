@@ -13,9 +13,9 @@ misconfiguration shows: Stripe marks each delivery failed, retries it and tells 
 owner; accepting and dropping it would hide it. Without a key (`stripe_livemode` is None)
 either mode is accepted: nothing says which one is right.
 
-Two ways in, one path: the route (`stripe_webhook`) and, for every real delivery, the fast
-path in plugin/middleware.py (`StripeWebhookMiddleware`), which skips the router and answers
-with the same bytes. Both call `require_signature_header`, then `accept`.
+Two ways in, one path: the route (`stripe_webhook`) and, for every real delivery, its fast
+answer (`DeliveryFastPath`, run by plugin/middleware/fast_path.py), which skips the router and
+answers with the same bytes. Both call `require_signature_header`, then `accept`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from __future__ import annotations
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from plugin.errors import BadRequest
+from plugin.api.errors import send_error, to_response
+from plugin.errors import BadRequest, UpliftError
 from plugin.logs import get_logger
+from plugin.middleware.body_limit import BodyLimit, read_body
 from plugin.services import Services
 from plugin.storage import stripe_events as store
 from plugin.webhooks import signature
@@ -115,3 +118,44 @@ async def stripe_webhook(request: Request) -> Response:
     payload = await request.body()
     body = await accept(request.app.state, header=header, payload=payload)
     return Response(body, media_type="application/json")
+
+
+class DeliveryFastPath:
+    """The fast answer of `POST /webhooks/stripe` (plugin/middleware/fast_path.py), without the
+    layers in between, the router, the exception layer, the route's request wrapper and a
+    response object per delivery: Stripe's deliveries come in bursts, and those layers cost
+    about as much as verifying and parsing one. The body limit is applied here with
+    `BodyLimit`'s own checks (a declared length refused before anything, a chunked body over
+    the limit raising from `receive`, here as in the route). It reads the header, then the
+    body, then answers with the route's own bytes and headers; an `UpliftError` becomes its
+    JSON answer as the app's handler would make it, anything else (a client gone mid-body)
+    goes up to the server-error layer as before. One per app, made by `create_app`."""
+
+    def __init__(self, *, max_bytes: int) -> None:
+        self._limit = BodyLimit(max_bytes)
+        # The route answers `Response(body, media_type="application/json")`; same headers.
+        self._headers = {
+            body: Response(body, media_type="application/json").raw_headers
+            for body in (RECEIVED, DUPLICATE)
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, rest: ASGIApp) -> None:
+        refusal = self._limit.refusal(scope)
+        if refusal is not None:
+            await send_error(send, refusal)
+            return
+        header = None
+        for name, value in scope["headers"]:
+            if name == b"stripe-signature":  # the first, as `request.headers.get` takes
+                header = value.decode("latin-1")
+                break
+        try:
+            header = require_signature_header(header)
+            payload = await read_body(self._limit.limited(receive))
+            body = await accept(scope["app"].state, header=header, payload=payload)
+        except UpliftError as error:
+            await to_response(error)(scope, receive, send)
+            return
+        headers = list(self._headers[body])
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

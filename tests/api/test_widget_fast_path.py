@@ -11,15 +11,15 @@ import pytest
 from starlette.applications import Starlette
 from starlette.types import Message
 
-from plugin.middleware import WidgetOffersMiddleware
+from plugin.middleware.fast_path import FastPathMiddleware
 from tests.factories import customer_headers
 
 Headers = list[tuple[bytes, bytes]]
 
 
-def _fast_layer(app: Starlette) -> WidgetOffersMiddleware:
+def _fast_layer(app: Starlette) -> FastPathMiddleware:
     layer: Any = app.middleware_stack
-    while not isinstance(layer, WidgetOffersMiddleware):
+    while not isinstance(layer, FastPathMiddleware):
         layer = layer.app
     return layer
 

@@ -7,7 +7,7 @@ import pytest
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Message, Receive, Scope, Send
 
-from plugin.app import WidgetCorsMiddleware
+from plugin.middleware.cors import WidgetCorsMiddleware
 
 Headers = list[tuple[bytes, bytes]]
 

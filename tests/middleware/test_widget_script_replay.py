@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from plugin.middleware import WidgetScriptMiddleware
+from plugin.api.static import ScriptReplay
 from tests.support import same_answer
 
 VARIANTS = [
@@ -31,7 +31,7 @@ async def test_many_query_strings_are_still_answered_by_the_handler(
     """Past the combinations kept, each request is answered afresh, the same way."""
     version = (await client.get("/widget/uplift.js")).headers["etag"]
     assert version
-    for n in range(WidgetScriptMiddleware.KEPT + 5):
+    for n in range(ScriptReplay.KEPT + 5):
         response = await client.get(f"/widget/uplift.js?v=x{n}")
         assert response.status_code == 200
         assert response.headers["cache-control"] == "public, max-age=300"

@@ -1,6 +1,6 @@
 """`POST /webhooks/stripe` through the fast path answers exactly as the full stack does.
 
-`StripeWebhookMiddleware` skips the router for every delivery; each case here is sent to an
+`FastPathMiddleware` skips the router for every delivery; each case here is sent to an
 app with it and to the same app without it, and the two answers must match byte for byte
 (status, body, every header but the per-request id).
 """
@@ -15,7 +15,7 @@ import pytest
 
 from plugin.app import MAX_BODY_BYTES, create_app
 from plugin.clock import FixedClock
-from plugin.middleware import StripeWebhookMiddleware
+from plugin.middleware.fast_path import FastPathMiddleware
 from plugin.settings import Settings
 from plugin.storage import Database
 from tests.support import NOW, WEBHOOK_SECRET, same_answer, sign_webhook, started
@@ -33,7 +33,7 @@ async def both(
     fast = create_app(settings, clock=clock)
     full = create_app(settings, clock=clock)
     full.user_middleware = [
-        m for m in full.user_middleware if cast(object, m.cls) is not StripeWebhookMiddleware
+        m for m in full.user_middleware if cast(object, m.cls) is not FastPathMiddleware
     ]
     assert len(full.user_middleware) == len(fast.user_middleware) - 1
     async with started(fast) as fast_http, started(full) as full_http:

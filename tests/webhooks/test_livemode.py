@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from plugin.app import create_app
 from plugin.clock import FixedClock
-from plugin.middleware import StripeWebhookMiddleware
+from plugin.middleware.fast_path import FastPathMiddleware
 from plugin.settings import Settings
 from plugin.storage import Database
 from plugin.storage import stripe_events as store
@@ -48,9 +48,7 @@ def instance(settings: Settings, clock: FixedClock, db: Database) -> Instance:
             clock=clock,
         )
         if path == "full-stack":
-            kept = [
-                m for m in app.user_middleware if cast(object, m.cls) is not StripeWebhookMiddleware
-            ]
+            kept = [m for m in app.user_middleware if cast(object, m.cls) is not FastPathMiddleware]
             assert len(kept) == len(app.user_middleware) - 1
             app.user_middleware = kept
         async with started(app) as http:
