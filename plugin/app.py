@@ -23,7 +23,7 @@ from plugin.api.errors import INTERNAL_ERROR_BODY, status_of, to_response
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.billing.upkeep import Upkeep
 from plugin.clock import Clock, SystemClock
-from plugin.customers import view as customers
+from plugin.customers import facts as customer_facts
 from plugin.errors import UpliftError
 from plugin.logs import get_logger
 from plugin.middleware.access_log import AccessLogMiddleware, private_path
@@ -31,6 +31,7 @@ from plugin.middleware.body_limit import BodyLimitMiddleware
 from plugin.middleware.cors import WidgetCorsMiddleware
 from plugin.middleware.fast_path import FastPathMiddleware
 from plugin.offers.exposures import ExposureRecorder
+from plugin.offers.snapshot import OfferSnapshot
 from plugin.services import Services
 from plugin.settings import Settings
 from plugin.webhooks.intake import IntakeQueue
@@ -96,8 +97,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Every write in this process goes through `db`, which keeps the offers endpoint's
-        # cache of customer facts current (plugin/customers/view.py); `shared`: --workers N.
-        db = customers.tracked(
+        # cache of customer facts current (plugin/customers/facts.py); `shared`: --workers N.
+        db = customer_facts.tracked(
             await storage.connect(settings.database_url),
             database_url=settings.database_url,
             shared=getattr(app.state, "shared_database", True),
@@ -108,7 +109,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
                 api_key=settings.stripe_api_key.get_secret_value(),
                 api_base=settings.stripe_api_base,
             )
-        app.state.services = Services(settings=settings, db=db, clock=the_clock, gateway=gateway)
         # Concurrent webhook deliveries share one write transaction (group commit).
         intake = IntakeQueue(db=db)
         app.state.webhook_intake = intake
@@ -120,7 +120,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
         await intake.start()
         # First exposures are written in batches after the response (plugin/offers/exposures.py).
         exposures = ExposureRecorder(db=db)
-        app.state.exposures = exposures
+        app.state.services = Services(
+            settings=settings,
+            db=db,
+            clock=the_clock,
+            gateway=gateway,
+            snapshot=OfferSnapshot(db),
+            exposures=exposures,
+        )
         exposures.start()
         # Period-end changes and abandoned upgrades, on a timer (plugin/billing/upkeep.py).
         upkeep = Upkeep(db=db, gateway=gateway, clock=the_clock) if gateway is not None else None

@@ -74,6 +74,9 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()
         self._redact = redactor
+        # The start of an INFO line by (logger, event): the access log writes the same one
+        # per request.
+        self._heads: dict[tuple[str, str], str] = {}
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -95,11 +98,11 @@ class JsonFormatter(logging.Formatter):
         when every field is a string, an int or a finite float (the encoder's generic
         machinery was most of an access-log line's cost), byte for byte what `json.dumps`
         gives; anything else goes through `json.dumps`."""
-        head = _HEADS.get((logger, event))
+        head = self._heads.get((logger, event))
         if head is None:
             head = f', "level": "info", "logger": {_quote(logger)}, "event": {_quote(event)}'
-            if len(_HEADS) < 256:
-                _HEADS[(logger, event)] = head
+            if len(self._heads) < 256:
+                self._heads[(logger, event)] = head
         parts = ['{"ts": ', repr(round(created, 3)), head]
         for key, value in fields.items():
             if key in _STANDARD or key.startswith("_"):
@@ -129,7 +132,6 @@ class JsonFormatter(logging.Formatter):
 
 
 _quote = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
-_HEADS: dict[tuple[str, str], str] = {}
 _HEAD_KEYS = frozenset({"ts", "level", "logger", "event"})
 
 
@@ -157,9 +159,10 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
-        self._hold(line, record.levelno)
+        self.hold(line, record.levelno)
 
-    def _hold(self, line: str, levelno: int) -> None:
+    def hold(self, line: str, levelno: int) -> None:
+        """Write `line` with the next batch (at once for a warning or worse, or off a loop)."""
         self._pending.append(line)
         if levelno >= logging.WARNING or len(self._pending) >= MAX_PENDING:
             self.flush()
@@ -242,7 +245,7 @@ def info_fast(logger: logging.Logger, event: str, fields: dict[str, Any]) -> boo
         return False  # the standard path reports it
     handler.acquire()
     try:
-        handler._hold(line, logging.INFO)
+        handler.hold(line, logging.INFO)
     finally:
         handler.release()
     return True

@@ -1,22 +1,32 @@
-"""What a request handler can reach: settings, database, clock and the Stripe gateway.
+"""What a request handler can reach: settings, database, clock, the Stripe gateway, and the
+app's own state that requests share (the offer snapshot, the exposure recorder, the customer
+token verifier and rate limiter, small memos of what requests send).
 
 Built once by `create_app`'s lifespan and stored on `app.state`; handlers get it with
-`services(request)`. There are no module-level singletons.
+`services(request)`. No module keeps state of its own: a cache belongs to the app that fills
+it, here (or, for one route's own answers, to the fast answer `create_app` makes per app).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from plugin.auth import CustomerTokens
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import Clock
 from plugin.errors import NotReady
 from plugin.offers.exposures import ExposureRecorder
 from plugin.offers.snapshot import OfferSnapshot
+from plugin.ratelimit import RateLimiter
 from plugin.settings import Settings
 from plugin.storage import Database
+
+# Per customer, per app: a page view makes one or two widget calls; 60 at once and 2 a second
+# after that is far above any person and far below a script hammering the server.
+CUSTOMER_BURST = 60
+CUSTOMER_PER_SECOND = 2.0
 
 
 @dataclass(slots=True)
@@ -25,6 +35,15 @@ class Services:
     db: Database
     clock: Clock
     gateway: StripeGateway | None
+    snapshot: OfferSnapshot
+    exposures: ExposureRecorder
+    customer_limiter: RateLimiter = field(
+        default_factory=lambda: RateLimiter(rate=CUSTOMER_PER_SECOND, burst=CUSTOMER_BURST)
+    )
+    # Made on the first widget request (the secret may be unset: the widget API then says so).
+    customer_tokens: CustomerTokens | None = None
+    # The offers endpoint's query strings, parsed once each (plugin/api/widget.py).
+    offers_queries: dict[bytes, tuple[str | None, str | None]] = field(default_factory=dict)
 
     def stripe(self) -> StripeGateway:
         if self.gateway is None:
@@ -40,19 +59,10 @@ def services(request: Request) -> Services:
 
 
 def offer_snapshot(request: Request) -> OfferSnapshot:
-    """The process's offer snapshot, made on first use (one per app, shared by its requests)."""
-    found: OfferSnapshot | None = getattr(request.app.state, "offer_snapshot", None)
-    if found is None:
-        found = OfferSnapshot(services(request).db)
-        request.app.state.offer_snapshot = found
-    return found
+    """The app's offer snapshot, shared by its requests."""
+    return services(request).snapshot
 
 
 def exposure_recorder(request: Request) -> ExposureRecorder:
-    """The app's recorder (started by the lifespan); without one, a recorder that writes at
-    once."""
-    found: ExposureRecorder | None = getattr(request.app.state, "exposures", None)
-    if found is None:
-        found = ExposureRecorder(db=services(request).db)
-        request.app.state.exposures = found
-    return found
+    """The app's recorder of first exposures (started and stopped by the lifespan)."""
+    return services(request).exposures

@@ -18,6 +18,8 @@ PACKAGES = ("plugin",)
 PURE = [
     "plugin/errors.py",
     "plugin/ratelimit.py",
+    "plugin/timespan.py",
+    "plugin/customers/answers.py",
     "plugin/billing/money.py",
     "plugin/billing/catalog.py",
     "plugin/billing/proration.py",

@@ -24,6 +24,7 @@ from plugin.api.schemas import WidgetEventIn
 from plugin.auth import CustomerIdentity, CustomerTokens, bearer_token
 from plugin.billing.money import Money
 from plugin.customers import view as customers
+from plugin.customers.answers import KeptAnswer
 from plugin.customers.view import CustomerView
 from plugin.errors import NotFound, NotReady, RateLimited, UpliftError, ValidationFailed
 from plugin.middleware.cors import add_vary_origin
@@ -32,17 +33,11 @@ from plugin.offers.eligibility import CustomerState, Shown
 from plugin.offers.model import Offer
 from plugin.offers.snapshot import Snapshot
 from plugin.offers.targeting import CustomerContext
-from plugin.ratelimit import RateLimiter
 from plugin.services import exposure_recorder, offer_snapshot, services
 from plugin.storage import offers as offer_store
 
-# Per customer, per process: a page view makes one or two calls; 60 at once and 2 a second
-# after that is far above any person and far below a script hammering the server.
-RATE_BURST = 60
-RATE_PER_SECOND = 2.0
 MAX_PER_DAY = 5  # offers of any kind one customer sees in 24 h (a global cap)
 MAX_PLACEMENT = 64
-ANSWERS_KEPT = 16  # placements whose answer is kept per customer
 
 
 def require_customer(request: Request) -> CustomerIdentity:
@@ -53,19 +48,14 @@ def require_customer(request: Request) -> CustomerIdentity:
             "Customer tokens are not configured (UPLIFT_WIDGET_SECRET).",
             code="widget_not_configured",
         )
-    tokens: CustomerTokens | None = getattr(request.app.state, "customer_tokens", None)
+    tokens = ctx.customer_tokens
     if tokens is None:
-        tokens = CustomerTokens(secret.get_secret_value())
-        request.app.state.customer_tokens = tokens
+        tokens = ctx.customer_tokens = CustomerTokens(secret.get_secret_value())
     identity = tokens.verify(
         bearer_token(request.headers.get("authorization")), now=ctx.clock.now()
     )
-    limiter: RateLimiter | None = getattr(request.app.state, "customer_limiter", None)
-    if limiter is None:
-        limiter = RateLimiter(rate=RATE_PER_SECOND, burst=RATE_BURST)
-        request.app.state.customer_limiter = limiter
     # Monotonic time, not the clock: limits protect the server, they are not business rules.
-    wait = limiter.take(identity.customer_id, now=asyncio.get_running_loop().time())
+    wait = ctx.customer_limiter.take(identity.customer_id, now=asyncio.get_running_loop().time())
     if wait is not None:
         raise RateLimited(
             f"Too many requests for this customer; retry in {wait} s.", retry_after=wait
@@ -236,20 +226,21 @@ _EMPTY_DOCUMENT: dict[str, Any] = {"object": "list", "data": [], "has_more": Fal
 _EMPTY_BODY = bytes(JSONResponse(_EMPTY_DOCUMENT).body)
 
 
-_QUERIES: dict[bytes, tuple[str | None, str | None]] = {}
 QUERIES_KEPT = 256
 
 
 def _offers_query(request: Request) -> tuple[str | None, str | None]:
     """`placement` and `to_plan` as `request.query_params` gives them; a site asks with a
-    handful of query strings, so the first `QUERIES_KEPT` are parsed once per process."""
+    handful of query strings, so the first `QUERIES_KEPT` are parsed once per app
+    (`Services.offers_queries`)."""
     raw: bytes = request.scope.get("query_string", b"")
-    found = _QUERIES.get(raw)
+    queries = services(request).offers_queries
+    found = queries.get(raw)
     if found is None:
         params = request.query_params
         found = (params.get("placement"), params.get("to_plan"))
-        if len(_QUERIES) < QUERIES_KEPT:
-            _QUERIES[raw] = found
+        if len(queries) < QUERIES_KEPT:
+            queries[raw] = found
     return found
 
 
@@ -265,9 +256,9 @@ async def list_offers(request: Request) -> JSONResponse:
     snapshot = await offer_snapshot(request).get()
     if to_plan is None:
         kept = customers.kept_answers(ctx.db, identity=identity, snapshot=snapshot)
-        found = kept.get(placement) if kept is not None else None
-        if found is not None and found[0] <= now and (found[1] is None or now < found[1]):
-            return OffersAnswer(body=_counted_down(found, now))
+        body = kept.body(placement, now) if kept is not None else None
+        if body is not None:
+            return OffersAnswer(body=body)
     view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=now)
     kept = view.answers if to_plan is None else None
     downgrade = _downgrade_part(to_plan, view, snapshot)
@@ -308,7 +299,7 @@ async def list_offers(request: Request) -> JSONResponse:
     # (`eligibility.stable_until`), or until the facts, the snapshot or the token change (the
     # kept answers go with them). Not after a first exposure: its write is on its way, and the
     # customer's next request will see it recorded.
-    if kept is not None and not first_seen and len(kept) < ANSWERS_KEPT:
+    if kept is not None and not first_seen and kept.has_room():
         until = eligibility.stable_until(
             candidates,
             state,
@@ -318,48 +309,15 @@ async def list_offers(request: Request) -> JSONResponse:
             spans=(offer_store.HISTORY_DAYS * 86_400,),
             countdowns=False,
         )
-        kept[placement] = _kept(document, bytes(answer.body), now=now, until=until)
+        kept.keep(
+            placement,
+            KeptAnswer.of(document, bytes(answer.body), render=_render, now=now, until=until),
+        )
     return answer
 
 
-# A countdown in a kept answer: rendered as a number no real countdown has, then split there.
-_COUNTDOWN = b'"countdown_seconds":'
-_MARK = -7_355_608_000
-
-
-def _kept(
-    document: dict[str, Any], body: bytes, *, now: int, until: int | None
-) -> customers.KeptAnswer:
-    """`body` (`document` rendered at `now`) in pieces around its countdowns, with each
-    countdown's end, so a later request recounts them (`_counted_down`). The key's bytes with
-    an unescaped quote only ever come from the encoder (a quote inside a string is `\"`)."""
-    shown = [d for d in document["data"] if d["countdown_seconds"] is not None]
-    if not shown:
-        return (now, until, (body,), ())
-    ends = tuple(now + d["countdown_seconds"] for d in shown)
-    marked = dict(document, data=[dict(d) for d in document["data"]])
-    n = 0
-    for offer in marked["data"]:
-        if offer["countdown_seconds"] is not None:
-            offer["countdown_seconds"] = _MARK - n
-            n += 1
-    rendered = bytes(OffersAnswer(marked).body)
-    parts = []
-    for n in range(len(ends)):
-        head, _, rendered = rendered.partition(_COUNTDOWN + b"%d" % (_MARK - n))
-        parts.append(head + _COUNTDOWN)
-    parts.append(rendered)
-    return (now, until, tuple(parts), ends)
-
-
-def _counted_down(kept: customers.KeptAnswer, now: int) -> bytes:
-    parts, ends = kept[2], kept[3]
-    if not ends:
-        return parts[0]
-    pieces = [parts[0]]
-    for end, part in zip(ends, parts[1:], strict=True):
-        pieces += (b"%d" % max(0, end - now), part)
-    return b"".join(pieces)
+def _render(document: dict[str, Any]) -> bytes:
+    return bytes(OffersAnswer(document).body)
 
 
 async def post_event(request: Request) -> JSONResponse:

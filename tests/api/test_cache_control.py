@@ -48,7 +48,7 @@ async def _admin_throttled(http: httpx.AsyncClient, app: Starlette) -> httpx.Res
 
 
 async def _widget_throttled(http: httpx.AsyncClient, app: Starlette) -> httpx.Response:
-    app.state.customer_limiter = RateLimiter(rate=0.001, burst=1)
+    app.state.services.customer_limiter = RateLimiter(rate=0.001, burst=1)
     assert (await http.get("/api/v1/widget/offers", headers=ACME)).status_code == 200
     return await http.get("/api/v1/widget/offers", headers=ACME)
 

@@ -86,7 +86,7 @@ async def test_first_exposure_records_a_sticky_arm(
     requests only read."""
     await offers_for(shop, "acme")
     await offers_for(shop, "acme")
-    await app.state.exposures.flush()
+    await app.state.services.exposures.flush()
     async with db.read() as conn:
         state = await offer_store.customer_state(conn, customer_id="acme", now=NOW)
         counts = await offer_store.arm_counts(
@@ -264,7 +264,7 @@ async def test_a_customer_hammering_the_api_gets_429_with_retry_after(
 ) -> None:
     """After the burst, requests are refused with Retry-After; other customers go on."""
     # A bucket of 5 that refills once in 1000 s: no test timing can refill it.
-    app.state.customer_limiter = RateLimiter(rate=0.001, burst=5)
+    app.state.services.customer_limiter = RateLimiter(rate=0.001, burst=5)
     headers = customer_headers("acme")
     for _ in range(5):
         assert (await shop.get("/api/v1/widget/offers?placement=x", headers=headers)).is_success
@@ -381,7 +381,7 @@ async def test_unknown_downgrade_plan_is_refused_with_the_field_named(
     assert (error["code"], error["field"]) == ("unknown_plan", "to_plan")
     assert "to_plan" in error["message"]
     assert len(error["message"]) < 200
-    await app.state.exposures.flush()
+    await app.state.services.exposures.flush()
     async with db.read() as conn:
         state = await offer_store.customer_state(conn, customer_id="acme", now=NOW)
     assert state.assignments == {}

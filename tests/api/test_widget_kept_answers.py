@@ -30,7 +30,7 @@ def ask(shop: httpx.AsyncClient, app: Starlette) -> Ask:
     async def offers() -> Any:
         response = await shop.get("/api/v1/widget/offers?placement=storage_banner", headers=ACME)
         assert response.status_code == 200, response.text
-        await app.state.exposures.flush()
+        await app.state.services.exposures.flush()
         return response.json()["data"]
 
     return offers
@@ -155,7 +155,7 @@ async def test_a_fresh_token_with_other_claims_gets_its_own_answer(
     async def offers(headers: dict[str, str]) -> Any:
         response = await shop.get("/api/v1/widget/offers?placement=storage_banner", headers=headers)
         assert response.status_code == 200, response.text
-        await app.state.exposures.flush()
+        await app.state.services.exposures.flush()
         return [o["offer_id"] for o in response.json()["data"]]
 
     fintech = {"industry": "fintech"}

@@ -11,8 +11,10 @@ import pytest
 from plugin import storage
 from plugin.auth import CustomerIdentity
 from plugin.billing.catalog import Plan
+from plugin.customers import facts as facts_cache
 from plugin.customers import view as customers
-from plugin.customers.view import CustomerView, FactsCache, TrackedDatabase
+from plugin.customers.facts import FactsCache, TrackedDatabase
+from plugin.customers.view import CustomerView
 from plugin.offers import eligibility
 from plugin.offers.eligibility import CustomerState
 from plugin.offers.exposures import ExposureRecorder
@@ -71,7 +73,7 @@ async def _set_usage(conn: storage.Connection, customer: str, value: int) -> Non
 
 
 async def _open(url: str, *, shared: bool) -> Database:
-    return customers.tracked(await storage.connect(url), database_url=url, shared=shared)
+    return facts_cache.tracked(await storage.connect(url), database_url=url, shared=shared)
 
 
 @pytest.fixture
@@ -178,7 +180,7 @@ async def test_facts_read_while_a_write_committed_are_not_kept(tracked: Database
     stale = await _facts_of(tracked)
     async with tracked.transaction() as conn:  # …and a write for the customer commits
         await _set_usage(conn, "acme", 2)
-    cache.put(("acme", None), customers._Entry(stale, since=0, read_at=0.0), read=read)
+    cache.put(("acme", None), facts_cache.Entry(stale, since=0, read_at=0.0), read=read)
     assert cache.get(("acme", None), now=0.0) is None
 
 
@@ -192,7 +194,7 @@ async def test_facts_read_while_a_write_about_someone_else_committed_are_kept(
     facts = await _facts_of(tracked)
     async with tracked.transaction() as conn:
         await _set_usage(conn, "other", 2)
-    cache.put(("acme", None), customers._Entry(facts, since=0, read_at=0.0), read=read)
+    cache.put(("acme", None), facts_cache.Entry(facts, since=0, read_at=0.0), read=read)
     assert cache.get(("acme", None), now=0.0) is not None
 
 
@@ -208,7 +210,7 @@ async def test_facts_read_while_another_process_committed_are_not_kept(
         async with other.transaction() as conn:
             await _set_usage(conn, "acme", 3)
         cache.notice_other_writers()
-        cache.put(("acme", None), customers._Entry(stale, since=0, read_at=0.0), read=read)
+        cache.put(("acme", None), facts_cache.Entry(stale, since=0, read_at=0.0), read=read)
         assert cache.get(("acme", None), now=0.0) is None
 
 
@@ -246,7 +248,7 @@ async def test_an_own_transaction_in_progress_does_not_empty_the_cache(
         cache = _cache(db)
         async with db.transaction() as conn:
             await _set_usage(conn, "acme", 4)
-            await asyncio.sleep(customers.CHECK_EVERY)
+            await asyncio.sleep(facts_cache.CHECK_EVERY)
             now = asyncio.get_running_loop().time()  # a look at the file is due: skipped
             assert cache.get(("other", None), now=now) is not None
         hits = cache.hits
@@ -274,7 +276,7 @@ async def test_a_commit_by_another_process_is_seen(database_url: str, shared: bo
         async with other.transaction() as conn:
             await _set_usage(conn, "acme", 3)
         if not shared:  # alone, the file is looked at every CHECK_EVERY seconds at most
-            await asyncio.sleep(customers.CHECK_EVERY)
+            await asyncio.sleep(facts_cache.CHECK_EVERY)
         assert not _sees_offer(await _view(db))
 
 
@@ -282,7 +284,7 @@ async def test_several_instances_on_postgresql_read_every_time(database_url: str
     """Nothing as cheap as a file to watch: shared PostgreSQL is read on every request."""
     raw = await storage.connect(database_url)
     try:
-        db = customers.tracked(raw, database_url="postgresql+asyncpg://db/uplift", shared=True)
+        db = facts_cache.tracked(raw, database_url="postgresql+asyncpg://db/uplift", shared=True)
         assert not _cache(db).enabled
     finally:
         await raw.close()
