@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from plugin.offers import eligibility
 from plugin.offers.eligibility import CustomerState
 from plugin.offers.model import Copy, Offer, OfferVariant
-from plugin.offers.schedule import DAY, FrequencyCap, OfferHistory, Window
+from plugin.offers.schedule import FrequencyCap, OfferHistory, Window
 from plugin.offers.targeting import (
     AllOf,
     AnyOf,
@@ -41,6 +41,7 @@ from plugin.offers.targeting import (
     Tenure,
     UsageAtLeast,
 )
+from plugin.timespan import DAY
 
 NOW = 1_795_305_600
 PLANS = ("basic", "pro", "enterprise")

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from plugin.api.bodies import read_model
 from plugin.api.schemas import AcceptIn, QuoteIn
 from plugin.api.widget import relevant, require_customer
-from plugin.billing import quotes, trials, upgrades
+from plugin.billing import quotes, quoting, trials, upgrades
 from plugin.billing.money import Money
 from plugin.billing.quotes import QuoteRecord
 from plugin.customers import view as customers
@@ -178,7 +178,7 @@ async def create_quote(request: Request) -> JSONResponse:
         return await _addon_quote(
             request, offer, view.stripe_customer, view.subscription_id, arm, snapshot, now=now
         )
-    quote = await upgrades.quote(
+    quote = await quoting.quote(
         ctx.db,
         ctx.stripe(),
         customer_id=view.stripe_customer,
@@ -210,7 +210,7 @@ async def _addon_quote(
     """The offer's prices added to the customer's subscription, prorated for the rest of the
     period; `next_invoice_amount` is what the add-ons then cost each period."""
     ctx = services(request)
-    quote = await upgrades.quote_addons(
+    quote = await quoting.quote_addons(
         ctx.db,
         ctx.stripe(),
         customer_id=stripe_customer,

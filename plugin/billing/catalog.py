@@ -1,9 +1,14 @@
-"""The catalog as Uplift sees it: Stripe products and their prices, as plain values."""
+"""The catalog as Uplift sees it: Stripe products and their prices, as plain values.
+
+`price_from_stripe` is the one mapping of a Stripe Price to `Price`, for the gateway's
+stripe-python objects and for webhook payloads alike.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, cast
 
 from plugin.billing.money import Money
 
@@ -50,6 +55,60 @@ class Price:
         den *= self.interval_count
         amount = self.unit_amount * num
         return Money((2 * amount + den) // (2 * den), self.currency)
+
+
+class StripeRecurring(Protocol):
+    @property
+    def interval(self) -> str: ...
+    @property
+    def interval_count(self) -> int: ...
+
+
+class StripePrice(Protocol):
+    """The fields of a Stripe Price that `Price` takes as they are, under Stripe's names: a
+    stripe-python `stripe.Price` has them, and so does a webhook payload's `PriceObject`
+    (plugin/webhooks/events.py, which reads a legacy Plan into the same shape)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def unit_amount(self) -> int | None: ...
+    @property
+    def recurring(self) -> StripeRecurring | None: ...
+    @property
+    def lookup_key(self) -> str | None: ...
+    @property
+    def active(self) -> bool: ...
+
+
+def price_from_stripe(
+    obj: StripePrice,
+    *,
+    product_id: str | None,
+    metadata: Mapping[str, object] | None,
+    deleted: bool = False,
+) -> Price:
+    """`obj` as a `Price`. The product id and the metadata are passed apart, as each side
+    holds them its own way (an id or an expanded product; stripe-python's metadata object or
+    a dict); a price with no product (a payload may lack it) is a ValueError. `deleted`: the
+    snapshot of a `price.deleted` event, kept as an inactive price."""
+    if product_id is None:
+        raise ValueError(f"{obj.id} has no product")
+    recurring = obj.recurring
+    return Price(
+        id=obj.id,
+        product_id=product_id,
+        currency=obj.currency.lower(),
+        unit_amount=obj.unit_amount,
+        # Stripe has these four intervals; a webhook payload's was checked at the edge.
+        interval=cast(Interval, recurring.interval) if recurring else None,
+        interval_count=recurring.interval_count if recurring else 1,
+        lookup_key=obj.lookup_key,
+        active=bool(obj.active) and not deleted,
+        metadata={str(k): str(v) for k, v in (metadata or {}).items()},
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,7 +70,8 @@ class Movement:
 
 
 def movement(*, before: int, after: int, counted_before: bool) -> Movement | None:
-    """The ledger entry for MRR going from `before` to `after`, or None if it did not change.
+    """The movement of MRR from `before` to `after` (what the ledger records), or None if it
+    did not change.
 
     `counted_before` says whether this subscription ever contributed MRR: coming back from
     zero is then a reactivation rather than new business.

@@ -4,7 +4,7 @@ A quote fixes `t` (Stripe's `proration_date`) and the subscription state it was 
 (item, price, quantity, period). Accepting it later charges exactly its lines; if it has expired
 the answer is 410, and if the subscription no longer matches (someone changed the plan, a renewal
 moved the period) it is 409 with a fresh quote computed at the accept time. No Stripe calls here:
-the caller (plugin/billing/upgrades.py) reads Stripe and passes the state in.
+the caller (plugin/billing/quoting.py) reads Stripe and passes the state in.
 
 Upgrades apply now. Downgrades (the new price is worth less per month) apply at the period end by
 default, with no refund: their quote has no lines and charges nothing. An interval change

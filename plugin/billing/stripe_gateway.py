@@ -7,7 +7,8 @@ Rules every call here follows:
 - Every mutating call takes an explicit `idempotency_key`, derived by the caller from durable
   state (a quote id, a seed name). stripe-python's automatic key only covers its own retries
   inside one call; a restart or our own retry would send a new one (docs/reliability.md rule 6).
-- Parameters are the stripe package's TypedDicts, so mypy checks them against Stripe's API.
+- Parameters are the stripe package's TypedDicts, so mypy checks them against Stripe's API;
+  an item switch (price, quantity, prorations) is always built by `item_switch_params`.
 - Stripe objects never leave this module: callers get the frozen values below, and Stripe's
   errors become `StripeUnavailable` (retry later) or `StripeRejected` (will not succeed as is).
 """
@@ -31,10 +32,11 @@ from stripe.params import (  # noqa: TID251 -- this is the Stripe gateway
     SubscriptionCreateParams,
     SubscriptionItemCreateParams,
     SubscriptionUpdateParams,
+    SubscriptionUpdateParamsItem,
     WebhookEndpointCreateParams,
 )
 
-from plugin.billing.catalog import Interval, Price, Product
+from plugin.billing.catalog import Price, Product, price_from_stripe
 from plugin.errors import StripeError, StripeRejected, StripeUnavailable
 
 T = TypeVar("T")
@@ -145,18 +147,7 @@ def _product(obj: stripe.Product) -> Product:
 
 
 def _price(obj: stripe.Price) -> Price:
-    recurring = obj.recurring
-    return Price(
-        id=obj.id,
-        product_id=_id(obj.product),
-        currency=obj.currency,
-        unit_amount=obj.unit_amount,
-        interval=cast(Interval, recurring.interval) if recurring else None,
-        interval_count=recurring.interval_count if recurring else 1,
-        lookup_key=obj.lookup_key,
-        active=bool(obj.active),
-        metadata=_metadata(obj),
-    )
+    return price_from_stripe(obj, product_id=_id(obj.product), metadata=_metadata(obj))
 
 
 def _customer(obj: stripe.Customer) -> Customer:
@@ -247,6 +238,30 @@ def _subscription(obj: stripe.Subscription) -> Subscription:
         latest_invoice_id=_id(obj.latest_invoice) if obj.latest_invoice else None,
         metadata=_metadata(obj),
     )
+
+
+def item_switch_params(
+    *, item_id: str, price: str, quantity: int | None = None, prorate_at: int | None = None
+) -> SubscriptionUpdateParams:
+    """The update that moves one subscription item to `price` and `quantity` (None keeps the
+    item's quantity).
+
+    Without `prorate_at`, Stripe adds no prorations of its own (`proration_behavior="none"`):
+    the change was invoiced by Uplift already, or it takes effect at the period end and charges
+    nothing. With it, Stripe prorates as of that time, invoices the prorations at once and
+    holds the change until that invoice is paid (`always_invoice`, `pending_if_incomplete`).
+    """
+    item: SubscriptionUpdateParamsItem = {"id": item_id, "price": price}
+    if quantity is not None:
+        item["quantity"] = quantity
+    if prorate_at is None:
+        return {"items": [item], "proration_behavior": "none"}
+    return {
+        "items": [item],
+        "proration_date": prorate_at,
+        "proration_behavior": "always_invoice",
+        "payment_behavior": "pending_if_incomplete",
+    }
 
 
 def _translate(exc: stripe.StripeError) -> StripeError:

@@ -1,4 +1,7 @@
-"""Accepting a quote: the one path that charges.
+"""Accepting a quote: the one path that charges. Quotes are made (from what Stripe has now)
+by plugin/billing/quoting.py; here they are accepted, executed, and recovered when a step was
+interrupted (`resume`, `expire_unpaid`, the invoice webhooks' hooks), and period-end changes
+applied (`apply_due`).
 
 Default execution ("uplift"), which works on any Stripe account and makes the charge equal the
 quote by construction:
@@ -35,9 +38,10 @@ the coupon on the plan item.
 "stripe" execution (per offer, and always for interval changes) lets Stripe prorate:
 one subscription update with the quote's `proration_date`, `proration_behavior="always_invoice"`
 and `payment_behavior="pending_if_incomplete"` (the change is held until the invoice is paid).
-Its request shape is checked by mypy against stripe-python's `SubscriptionUpdateParams`; its
-effects are verified only against real Stripe test mode, because the local emulator does not
-prorate (docs/stripe-emulator.md, "Not bridged").
+Its request (`stripe_gateway.item_switch_params`, as every item switch here) is checked by
+mypy against stripe-python's `SubscriptionUpdateParams`; its effects are verified only against
+real Stripe test mode, because the local emulator does not prorate (docs/stripe-emulator.md,
+"Not bridged").
 
 Every Stripe call carries an idempotency key derived from the quote id and the step
 (`uplift:{quote_id}:{step}`), with parameters that depend only on the stored quote, so any retry,
@@ -51,21 +55,10 @@ import secrets
 from typing import Literal
 
 from plugin import storage
-from plugin.billing import quotes
+from plugin.billing import quotes, quoting
 from plugin.billing.money import Money
-from plugin.billing.quotes import (
-    DEFAULT_TTL,
-    DowngradeTiming,
-    QuoteDiscount,
-    QuoteRecord,
-    SubscriptionState,
-    Target,
-)
-from plugin.billing.stripe_gateway import (
-    Invoice,
-    StripeGateway,
-    Subscription,
-)
+from plugin.billing.quotes import QuoteDiscount, QuoteRecord, SubscriptionState
+from plugin.billing.stripe_gateway import Invoice, StripeGateway, item_switch_params
 from plugin.errors import (
     Conflict,
     Gone,
@@ -75,9 +68,7 @@ from plugin.errors import (
     UpliftError,
     ValidationFailed,
 )
-from plugin.offers.model import Discount
 from plugin.storage import Database
-from plugin.storage.quotes import Execution
 from plugin.storage.upgrades import NewUpgrade, Status, UpgradeRecord
 
 REQUIRES_ACTION = "invoice_payment_intent_requires_action"
@@ -102,169 +93,6 @@ class ChangeConflict(Conflict):
 
 def _key(quote_id: str, step: str) -> str:
     return f"uplift:{quote_id}:{step}"
-
-
-def _state(subscription: Subscription) -> SubscriptionState:
-    """The plan item's state. The plan is the subscription's first item: add-ons are added
-    after it (Stripe lists items in the order they were added), and only the plan item is ever
-    changed by a quote."""
-    if not subscription.items:
-        raise ValidationFailed(
-            f"Subscription {subscription.id} has no items.", field="subscription_id"
-        )
-    item = subscription.items[0]
-    return SubscriptionState(
-        subscription_id=subscription.id,
-        item_id=item.id,
-        price=item.price_id,
-        quantity=item.quantity,
-        period_start=item.current_period_start,
-        period_end=item.current_period_end,
-    )
-
-
-def _subscribed(subscription: Subscription) -> frozenset[str]:
-    return frozenset(item.price_id for item in subscription.items)
-
-
-def _offer_discount(stored: QuoteRecord) -> Discount | None:
-    """The discount a stored quote locked, to quote the same offer again."""
-    d = stored.discount
-    if d is None:
-        return None
-    return Discount(
-        percent_off=d.percent_off, amount_off=d.amount_off, duration_months=d.duration_months
-    )
-
-
-async def _target(gateway: StripeGateway, price_id: str) -> Target:
-    price = await gateway.retrieve_price(price_id)
-    product = await gateway.retrieve_product(price.product_id)
-    return Target(price=price, product_name=product.name)
-
-
-async def _subscription(
-    gateway: StripeGateway, *, customer_id: str, subscription_id: str
-) -> Subscription:
-    subscription = await gateway.retrieve_subscription(subscription_id)
-    if subscription.customer_id != customer_id:
-        raise NotFound(
-            f"No subscription {subscription_id!r} for this customer.", field="subscription_id"
-        )
-    return subscription
-
-
-async def quote(
-    db: Database,
-    gateway: StripeGateway,
-    *,
-    customer_id: str,
-    subscription_id: str,
-    to_price: str | None,
-    to_quantity: int,
-    now: int,
-    offer_id: str | None = None,
-    variant: str | None = None,
-    execution: Execution = "uplift",
-    downgrade_timing: DowngradeTiming = "period_end",
-    ttl: int = DEFAULT_TTL,
-    discount: Discount | None = None,
-) -> QuoteRecord:
-    """Read the subscription, its price, the target price and the customer balance from Stripe
-    and store a quote for the change at `now` (`to_price=None`: the current price, for a
-    retention quote that only adds `discount`)."""
-    subscription = await _subscription(
-        gateway, customer_id=customer_id, subscription_id=subscription_id
-    )
-    state = _state(subscription)
-    current = await _target(gateway, state.price)
-    target = current if to_price is None else await _target(gateway, to_price)
-    customer = await gateway.retrieve_customer(customer_id)
-    return await quotes.create(
-        db,
-        customer_id=customer_id,
-        state=state,
-        current=current,
-        target=target,
-        to_quantity=to_quantity,
-        now=now,
-        starting_balance=customer.balance,
-        offer_id=offer_id,
-        variant=variant,
-        execution=execution,
-        downgrade_timing=downgrade_timing,
-        ttl=ttl,
-        discount=discount,
-    )
-
-
-async def quote_addons(
-    db: Database,
-    gateway: StripeGateway,
-    *,
-    customer_id: str,
-    subscription_id: str,
-    prices: tuple[str, ...],
-    now: int,
-    offer_id: str | None = None,
-    variant: str | None = None,
-    ttl: int = DEFAULT_TTL,
-    discount: Discount | None = None,
-) -> QuoteRecord:
-    """Read the subscription, its plan price, the add-on prices and the customer balance from
-    Stripe and store a quote for adding the add-ons to that same subscription at `now`."""
-    subscription = await _subscription(
-        gateway, customer_id=customer_id, subscription_id=subscription_id
-    )
-    state = _state(subscription)
-    current = await _target(gateway, state.price)
-    added = tuple([await _target(gateway, price) for price in prices])
-    customer = await gateway.retrieve_customer(customer_id)
-    return await quotes.create_addition(
-        db,
-        customer_id=customer_id,
-        state=state,
-        current=current,
-        added=added,
-        subscribed=_subscribed(subscription),
-        now=now,
-        starting_balance=customer.balance,
-        offer_id=offer_id,
-        variant=variant,
-        ttl=ttl,
-        discount=discount,
-    )
-
-
-async def _fresh(
-    db: Database, gateway: StripeGateway, stored: QuoteRecord, *, now: int
-) -> QuoteRecord:
-    """The same change or addition quoted again at `now` (for a stale quote's 409)."""
-    if stored.kind == "add":
-        return await quote_addons(
-            db,
-            gateway,
-            customer_id=stored.customer_id,
-            subscription_id=stored.state.subscription_id,
-            prices=tuple(item.price for item in stored.added),
-            now=now,
-            offer_id=stored.offer_id,
-            variant=stored.variant,
-            discount=_offer_discount(stored),
-        )
-    return await quote(
-        db,
-        gateway,
-        customer_id=stored.customer_id,
-        subscription_id=stored.state.subscription_id,
-        to_price=stored.to_price,
-        to_quantity=stored.to_quantity,
-        now=now,
-        offer_id=stored.offer_id,
-        variant=stored.variant,
-        execution=stored.execution,
-        discount=_offer_discount(stored),
-    )
 
 
 async def accept(
@@ -377,7 +205,7 @@ async def _problem(
     db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, stored: QuoteRecord, now: int
 ) -> UpliftError | None:
     try:
-        subscription = await _subscription(
+        subscription = await quoting.customer_subscription(
             gateway, customer_id=stored.customer_id, subscription_id=stored.state.subscription_id
         )
     except StripeUnavailable as exc:
@@ -385,11 +213,11 @@ async def _problem(
     if stored.kind == "add":
         try:
             quotes.check_not_subscribed(
-                tuple(item.price for item in stored.added), _subscribed(subscription)
+                tuple(item.price for item in stored.added), quoting.subscribed_prices(subscription)
             )
         except quotes.AlreadySubscribed as exc:
             return exc  # added meanwhile (another quote, the dashboard): nothing to charge
-    state = _state(subscription)
+    state = quoting.plan_state(subscription)
     if not quotes.accepted_state_matches(stored, state):
         return await _stale(db, gateway, stored, state, now=now)
     return await caps_problem(
@@ -421,7 +249,7 @@ async def _stale(
         )
         return quotes.StaleQuote(stored, None, applied_by=applied.id if applied else None)
     try:
-        fresh = await _fresh(db, gateway, stored, now=now)
+        fresh = await quoting.requote(db, gateway, stored, now=now)
     except UpliftError as exc:
         return exc
     return quotes.StaleQuote(stored, fresh)
@@ -743,16 +571,11 @@ async def _switch(
         return
     await gateway.update_subscription(
         upgrade.subscription_id,
-        {
-            "items": [
-                {
-                    "id": upgrade.subscription_item_id,
-                    "price": upgrade.to_price,
-                    "quantity": upgrade.to_quantity,
-                }
-            ],
-            "proration_behavior": "none",
-        },
+        item_switch_params(
+            item_id=upgrade.subscription_item_id,
+            price=upgrade.to_price,
+            quantity=upgrade.to_quantity,
+        ),
         idempotency_key=_key(upgrade.quote_id, "switch"),
         coupon=coupon,
     )
@@ -771,18 +594,12 @@ async def _execute_in_stripe(
         coupon = await _coupon(gateway, quote, "once" if once else "repeating")
         subscription = await gateway.update_subscription(
             upgrade.subscription_id,
-            {
-                "items": [
-                    {
-                        "id": upgrade.subscription_item_id,
-                        "price": upgrade.to_price,
-                        "quantity": upgrade.to_quantity,
-                    }
-                ],
-                "proration_date": quote.proration_date,
-                "proration_behavior": "always_invoice",
-                "payment_behavior": "pending_if_incomplete",
-            },
+            item_switch_params(
+                item_id=upgrade.subscription_item_id,
+                price=upgrade.to_price,
+                quantity=upgrade.to_quantity,
+                prorate_at=quote.proration_date,
+            ),
             idempotency_key=_key(quote.id, "stripe"),
             coupon=coupon,
         )
@@ -854,16 +671,11 @@ async def apply_due(db: Database, gateway: StripeGateway, *, now: int) -> list[U
             continue
         await gateway.update_subscription(
             subscription.id,
-            {
-                "items": [
-                    {
-                        "id": upgrade.subscription_item_id,
-                        "price": upgrade.to_price,
-                        "quantity": upgrade.to_quantity,
-                    }
-                ],
-                "proration_behavior": "none",
-            },
+            item_switch_params(
+                item_id=upgrade.subscription_item_id,
+                price=upgrade.to_price,
+                quantity=upgrade.to_quantity,
+            ),
             idempotency_key=_key(upgrade.quote_id, "scheduled-switch"),
         )
         if await storage.upgrades.transition(
@@ -986,7 +798,5 @@ __all__ = [
     "on_invoice_action_required",
     "on_invoice_paid",
     "on_invoice_payment_failed",
-    "quote",
-    "quote_addons",
     "resume",
 ]

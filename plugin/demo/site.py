@@ -36,7 +36,7 @@ from plugin.api.static import static_dir
 from plugin.auth import CustomerIdentity
 from plugin.billing.catalog import Plan, Price
 from plugin.billing.money import Money
-from plugin.billing.stripe_gateway import Subscription
+from plugin.billing.stripe_gateway import Subscription, item_switch_params
 from plugin.customers import view as customers
 from plugin.customers.view import CustomerView
 from plugin.errors import NotFound, ValidationFailed
@@ -288,7 +288,7 @@ async def downgrade(request: Request) -> JSONResponse:
     current = await gateway.retrieve_subscription(view.subscription_id)
     await gateway.update_subscription(
         current.id,
-        {"items": [{"id": current.items[0].id, "price": price.id}], "proration_behavior": "none"},
+        item_switch_params(item_id=current.items[0].id, price=price.id),
         idempotency_key=f"uplift:demo:downgrade:{secrets.token_hex(8)}",
     )
     await _relay(request, "customer.subscription.updated", f"/v1/subscriptions/{current.id}")

@@ -34,13 +34,17 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
-MovementKind = Literal["new", "expansion", "contraction", "churn", "reactivation"]
+from plugin.billing.mirror import MovementKind
+from plugin.timespan import DAY
+
 UpgradeKind = Literal["upgrade", "interval_switch", "cross_sell", "downgrade", "other"]
-DAY = 86_400
 
 
 @dataclass(frozen=True, slots=True)
-class Movement:
+class LedgerMovement:
+    """A movement as the MRR ledger holds it: whose, in which currency, when, and the offer it
+    is credited to (plugin/billing/mirror.py's `Movement`, recorded)."""
+
     customer_id: str
     subscription_id: str
     kind: MovementKind
@@ -116,9 +120,9 @@ def _round_half_up(value: Fraction) -> int:
     return int((value * 2 + 1) // 2)
 
 
-def mrr_at(movements: Iterable[Movement], t: int) -> dict[str, tuple[str, str, int]]:
+def mrr_at(movements: Iterable[LedgerMovement], t: int) -> dict[str, tuple[str, str, int]]:
     """subscription -> (customer, currency, MRR) at time t (inclusive)."""
-    latest: dict[str, Movement] = {}
+    latest: dict[str, LedgerMovement] = {}
     for m in movements:
         if m.occurred_at <= t and (
             m.subscription_id not in latest
@@ -174,7 +178,7 @@ class Facts:
 
 def facts(
     *,
-    movements: Sequence[Movement],
+    movements: Sequence[LedgerMovement],
     upgrades: Sequence[Upgrade],
     start: int,
     end: int,
@@ -297,7 +301,7 @@ def summarise(found: Facts) -> Metrics:
 
 def compute(
     *,
-    movements: Sequence[Movement],
+    movements: Sequence[LedgerMovement],
     upgrades: Sequence[Upgrade],
     start: int,
     end: int,
@@ -329,8 +333,11 @@ def _median(sorted_values: Sequence[Fraction]) -> Fraction | None:
 
 # Time series ------------------------------------------------------------------------------
 
-Interval = Literal["day", "week", "month"]
-INTERVALS: tuple[Interval, ...] = ("day", "week", "month")
+# A bucket is a calendar day, week (from Monday) or month, UTC; `interval` is its size's name
+# in the API (`?interval=week`).
+BucketSize = Literal["day", "week", "month"]
+INTERVALS: tuple[BucketSize, ...] = ("day", "week", "month")
+Interval = BucketSize  # the old name, until plugin/api/revenue.py says metrics.BucketSize
 WEEK = 7 * DAY
 # The unix epoch fell on a Thursday; weeks start on Monday (ISO 8601), three days earlier.
 _MONDAY = -3 * DAY
@@ -357,7 +364,7 @@ _NET_SIGN: dict[str, int] = {
 }  # fmt: skip
 
 
-def _next_boundary(t: int, interval: Interval) -> int:
+def _next_boundary(t: int, interval: BucketSize) -> int:
     """The first calendar boundary (UTC midnight, Monday, first of the month) after `t`."""
     if interval == "day":
         return (t // DAY + 1) * DAY
@@ -386,7 +393,7 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146_097 + doe - 719_468
 
 
-def buckets(start: int, end: int, interval: Interval) -> list[tuple[int, int]]:
+def buckets(start: int, end: int, interval: BucketSize) -> list[tuple[int, int]]:
     """`[start, end)` cut at calendar boundaries (UTC): the first and last buckets may be
     partial, so the buckets add up to exactly the period."""
     if end <= start:
@@ -400,7 +407,7 @@ def buckets(start: int, end: int, interval: Interval) -> list[tuple[int, int]]:
     return cuts
 
 
-def bucket_count(start: int, end: int, interval: Interval) -> int:
+def bucket_count(start: int, end: int, interval: BucketSize) -> int:
     """How many buckets `buckets` would make, without making them (to refuse huge requests)."""
     if end <= start:
         return 0
@@ -413,7 +420,7 @@ def bucket_count(start: int, end: int, interval: Interval) -> int:
 def series(
     *,
     metric: str,
-    movements: Sequence[Movement],
+    movements: Sequence[LedgerMovement],
     upgrades: Sequence[Upgrade],
     cuts: Sequence[tuple[int, int]],
     opening: dict[str, int] | None = None,
@@ -427,7 +434,7 @@ def series(
     if not cuts:
         return {}
     starts = [s for s, _ in cuts]
-    first, last = cuts[0][0], cuts[-1][1]
+    (first, _), (_, last) = cuts[0], cuts[-1]
     out: dict[str, list[int]] = {}
 
     def slot(t: int) -> int | None:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from plugin.errors import InvalidDocument
 from plugin.offers.targeting import YES, Decision
 
-DAY = 86_400
+# Re-exported (`as DAY`) while plugin/offers/eligibility.py still reads `schedule.DAY`.
+from plugin.timespan import DAY as DAY
 
 
 class ScheduleError(InvalidDocument):

@@ -29,8 +29,8 @@ from typing import Any, get_args
 
 from plugin.billing.catalog import Interval
 from plugin.errors import InvalidDocument
+from plugin.timespan import DAY
 
-DAY = 86_400
 MAX_RULE_DEPTH = 8  # deeper trees are a mistake, and recursion on stored input must be bounded
 MAX_RULES = 64
 AttributeValue = str | int | float | bool

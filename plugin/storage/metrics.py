@@ -8,8 +8,9 @@ from collections import defaultdict
 from fractions import Fraction
 from typing import Any
 
-from plugin.metrics.revenue import DAY, CurrencyFacts, Facts, Movement, Upgrade, UpgradeKind
+from plugin.metrics.revenue import CurrencyFacts, Facts, LedgerMovement, Upgrade, UpgradeKind
 from plugin.storage.database import Connection, Database, Row
+from plugin.timespan import DAY
 
 _KINDS: dict[str, UpgradeKind] = {
     "upgrade": "upgrade",
@@ -20,7 +21,9 @@ _KINDS: dict[str, UpgradeKind] = {
 }
 
 
-async def movements(conn: Connection, *, before: int, since: int | None = None) -> list[Movement]:
+async def movements(
+    conn: Connection, *, before: int, since: int | None = None
+) -> list[LedgerMovement]:
     """Every movement before `before` (the history decides each subscription's MRR at start),
     or only those since `since`."""
     # No `:since IS NULL OR …`: PostgreSQL cannot tell that parameter's type.
@@ -34,7 +37,7 @@ async def movements(conn: Connection, *, before: int, since: int | None = None) 
         {"before": before, "since": -(1 << 62) if since is None else since},
     )
     return [
-        Movement(
+        LedgerMovement(
             customer_id=r["customer_id"],
             subscription_id=r["subscription_id"],
             kind=r["kind"],

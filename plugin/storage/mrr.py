@@ -103,12 +103,20 @@ async def list_movements(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """The Uplift upgrade a movement is attributed to, and the offer that upgrade came from."""
+
+    upgrade_id: str
+    offer_id: str | None
+
+
 async def upgrade_behind(
     conn: Connection, *, subscription_id: str, prices: Sequence[str], before: int
-) -> tuple[str, str | None] | None:
-    """(upgrade id, offer id) of the Uplift upgrade that explains a change of this subscription:
-    one made before the event, to a price the subscription now has, not already credited with
-    another movement. None when the change came from elsewhere (the dashboard, a renewal)."""
+) -> Attribution | None:
+    """The Uplift upgrade that explains a change of this subscription: one made before the
+    event, to a price the subscription now has, not already credited with another movement.
+    None when the change came from elsewhere (the dashboard, a renewal)."""
     if not prices:
         return None
     fragment, params = in_clause("price", list(prices))
@@ -123,4 +131,4 @@ async def upgrade_behind(
         """,  # noqa: S608 -- the fragment holds named placeholders only
         {"subscription": subscription_id, "before": before, **params},
     )
-    return (row["id"], row["offer_id"]) if row else None
+    return Attribution(upgrade_id=row["id"], offer_id=row["offer_id"]) if row else None

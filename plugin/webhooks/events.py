@@ -111,6 +111,18 @@ class PriceObject(_In):
     active: StrictBool = True
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    def as_price(self) -> PriceObject:
+        """A Price as it is; a Plan as the Price it stands for (`amount` as `unit_amount`,
+        `interval` and `interval_count` as `recurring`)."""
+        if self.object == "price":
+            return self
+        recurring = (
+            RecurringIn(interval=self.interval, interval_count=self.interval_count or 1)
+            if self.interval
+            else None
+        )
+        return self.model_copy(update={"unit_amount": self.amount, "recurring": recurring})
+
 
 class ProductObject(_In):
     id: str

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from plugin import storage
 from plugin.billing import upgrades
-from plugin.billing.catalog import Price, Product
+from plugin.billing.catalog import Price, Product, price_from_stripe
 from plugin.billing.mirror import MirrorItem, MirrorSubscription, movement
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.errors import NotReady, StripeRejected
@@ -55,26 +55,11 @@ def _metadata(raw: dict[str, object]) -> dict[str, str]:
 
 
 def _price(obj: PriceObject, *, deleted: bool) -> Price:
-    product_id = expandable_id(obj.product)
-    if product_id is None:
-        raise ValueError(f"{obj.id} has no product")
-    if obj.object == "plan":
-        interval, count, amount = obj.interval, obj.interval_count or 1, obj.amount
-    else:
-        recurring = obj.recurring
-        interval = recurring.interval if recurring else None
-        count = recurring.interval_count if recurring else 1
-        amount = obj.unit_amount
-    return Price(
-        id=obj.id,
-        product_id=product_id,
-        currency=obj.currency.lower(),
-        unit_amount=amount,
-        interval=interval,
-        interval_count=count,
-        lookup_key=obj.lookup_key,
-        active=obj.active and not deleted,
-        metadata=_metadata(obj.metadata),
+    return price_from_stripe(
+        obj.as_price(),
+        product_id=expandable_id(obj.product),
+        metadata=obj.metadata,
+        deleted=deleted,
     )
 
 
@@ -100,6 +85,19 @@ async def price_changed(ctx: Context, event: Event) -> None:
 # Subscriptions: the mirror and the MRR ledger.
 
 
+def _mirror_item(item_id: str, price: Price, quantity: int) -> MirrorItem:
+    return MirrorItem(
+        id=item_id,
+        price_id=price.id,
+        product_id=price.product_id,
+        quantity=quantity,
+        unit_amount=price.unit_amount,
+        currency=price.currency,
+        interval=price.interval,
+        interval_count=price.interval_count,
+    )
+
+
 def _mirror(obj: SubscriptionObject) -> MirrorSubscription:
     customer_id = expandable_id(obj.customer)
     if customer_id is None:
@@ -110,18 +108,8 @@ def _mirror(obj: SubscriptionObject) -> MirrorSubscription:
         if price_obj is None:
             raise ValueError(f"subscription item {item.id} has no price")
         price = _price(price_obj, deleted=False)
-        items.append(
-            MirrorItem(
-                id=item.id,
-                price_id=price.id,
-                product_id=price.product_id,
-                quantity=item.quantity if item.quantity is not None else 1,
-                unit_amount=price.unit_amount,
-                currency=price.currency,
-                interval=price.interval,
-                interval_count=price.interval_count,
-            )
-        )
+        quantity = item.quantity if item.quantity is not None else 1
+        items.append(_mirror_item(item.id, price, quantity))
     first = obj.items.data[0] if obj.items.data else None
     currency = obj.currency or (items[0].currency if items else None)
     if currency is None:
@@ -150,18 +138,7 @@ async def _from_stripe(ctx: Context, snapshot: MirrorSubscription) -> MirrorSubs
         price = await storage.catalog.get_price(ctx.db, item.price_id)
         if price is None:
             price = await ctx.stripe().retrieve_price(item.price_id)
-        items.append(
-            MirrorItem(
-                id=item.id,
-                price_id=price.id,
-                product_id=price.product_id,
-                quantity=item.quantity,
-                unit_amount=price.unit_amount,
-                currency=price.currency,
-                interval=price.interval,
-                interval_count=price.interval_count,
-            )
-        )
+        items.append(_mirror_item(item.id, price, item.quantity))
     first = current.items[0] if current.items else None
     return MirrorSubscription(
         id=current.id,
@@ -221,8 +198,8 @@ async def subscription_changed(ctx: Context, event: Event) -> None:
                 currency=snapshot.currency,
                 movement=change,
                 occurred_at=event.created,
-                upgrade_id=behind[0] if behind else None,
-                offer_id=behind[1] if behind else None,
+                upgrade_id=behind.upgrade_id if behind else None,
+                offer_id=behind.offer_id if behind else None,
             )
         await store.advance_version(
             conn, object_id=snapshot.id, created=event.created, event_id=event.id

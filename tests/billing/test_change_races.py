@@ -18,7 +18,7 @@ import pytest
 
 from plugin import storage
 from plugin.api.errors import status_of
-from plugin.billing import quotes, upgrades
+from plugin.billing import quotes, quoting, upgrades
 from plugin.billing.stripe_gateway import StripeGateway, Subscription
 from plugin.errors import UpliftError
 from plugin.offers.model import Discount
@@ -72,7 +72,7 @@ async def _paid(http: httpx.AsyncClient, world: Subscribed) -> list[int]:
 async def _quote(
     db: Database, gateway: StripeGateway, world: Subscribed, *, now: int, **kw: Any
 ) -> quotes.QuoteRecord:
-    return await upgrades.quote(
+    return await quoting.quote(
         db,
         gateway,
         customer_id=world.customer_id,
@@ -210,7 +210,7 @@ async def test_an_addon_accepted_through_two_quotes_at_once_is_added_and_charged
         idempotency_key="race-addon:price",
     )
     quoted = [
-        await upgrades.quote_addons(
+        await quoting.quote_addons(
             db,
             gateway,
             customer_id=world.customer_id,

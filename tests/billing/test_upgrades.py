@@ -10,7 +10,7 @@ import pytest
 
 from plugin import storage
 from plugin.api.errors import status_of
-from plugin.billing import quotes, upgrades
+from plugin.billing import quotes, quoting, upgrades
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.errors import Conflict, StripeUnavailable, UpliftError, ValidationFailed
 from plugin.storage import Database
@@ -47,7 +47,7 @@ async def _paid_upgrade_invoices(http: httpx.AsyncClient, world: Subscribed) -> 
 async def _quote(
     db: Database, gateway: StripeGateway, world: Subscribed, *, to_price: str, now: int, **kw: Any
 ) -> quotes.QuoteRecord:
-    return await upgrades.quote(
+    return await quoting.quote(
         db,
         gateway,
         customer_id=world.customer_id,
@@ -628,7 +628,7 @@ async def test_gateway_adds_an_item_to_the_existing_subscription(gateway: Stripe
 async def _quote_addon(
     db: Database, gateway: StripeGateway, world: Subscribed, *, prices: tuple[str, ...], now: int
 ) -> quotes.QuoteRecord:
-    return await upgrades.quote_addons(
+    return await quoting.quote_addons(
         db,
         gateway,
         customer_id=world.customer_id,

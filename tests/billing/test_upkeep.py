@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from plugin import storage
-from plugin.billing import upgrades, upkeep
+from plugin.billing import quoting, upgrades, upkeep
 from plugin.billing.quotes import QuoteRecord
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.errors import Conflict
@@ -54,7 +54,7 @@ async def test_due_downgrades_are_applied_and_stuck_upgrades_finished(
     is finished after STUCK_AFTER seconds, and a second pass changes nothing."""
     later = await subscribed_customer(gateway, name="upkeep-downgrade", quantity=2)
     now = later.period_start + 5 * DAY
-    quote = await upgrades.quote(
+    quote = await quoting.quote(
         db, gateway, customer_id=later.customer_id, subscription_id=later.subscription_id,
         to_price=later.basic, to_quantity=1, now=now,
     )  # fmt: skip
@@ -66,7 +66,7 @@ async def test_due_downgrades_are_applied_and_stuck_upgrades_finished(
 
     crashed = await subscribed_customer(gateway, name="upkeep-crashed")
     t = crashed.period_start + 5 * DAY
-    up = await upgrades.quote(
+    up = await quoting.quote(
         db, gateway, customer_id=crashed.customer_id, subscription_id=crashed.subscription_id,
         to_price=crashed.pro, to_quantity=1, now=t,
     )  # fmt: skip
@@ -98,7 +98,7 @@ async def test_old_abandoned_upgrades_are_left_for_an_operator(
     """Past Stripe's 24 h idempotency window a replay could charge twice: leave it alone."""
     world = await subscribed_customer(gateway, name="upkeep-old")
     t = world.period_start + 2 * DAY
-    quote = await upgrades.quote(
+    quote = await quoting.quote(
         db, gateway, customer_id=world.customer_id, subscription_id=world.subscription_id,
         to_price=world.pro, to_quantity=1, now=t,
     )  # fmt: skip
@@ -118,7 +118,7 @@ async def test_an_old_claim_never_verified_is_released_and_frees_the_subscriptio
     changed again."""
     world = await subscribed_customer(gateway, name="upkeep-unverified")
     t = world.period_start + 2 * DAY
-    quote = await upgrades.quote(
+    quote = await quoting.quote(
         db, gateway, customer_id=world.customer_id, subscription_id=world.subscription_id,
         to_price=world.pro, to_quantity=1, now=t,
     )  # fmt: skip
@@ -132,7 +132,7 @@ async def test_an_old_claim_never_verified_is_released_and_frees_the_subscriptio
     [item] = (await gateway.retrieve_subscription(world.subscription_id)).items
     assert item.price_id == world.basic
 
-    fresh = await upgrades.quote(
+    fresh = await quoting.quote(
         db, gateway, customer_id=world.customer_id, subscription_id=world.subscription_id,
         to_price=world.pro, to_quantity=1, now=later,
     )  # fmt: skip
@@ -156,7 +156,7 @@ async def test_an_unpaid_3ds_upgrade_ends_after_a_day_and_frees_the_subscription
     t = world.period_start + 3 * DAY
 
     async def quote_and_accept(key: str, at: int) -> UpgradeRecord:
-        quote = await upgrades.quote(
+        quote = await quoting.quote(
             db, gateway, customer_id=world.customer_id, subscription_id=world.subscription_id,
             to_price=world.pro, to_quantity=1, now=at,
         )  # fmt: skip

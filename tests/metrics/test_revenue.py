@@ -23,7 +23,7 @@ from fractions import Fraction
 import pytest
 
 from plugin.metrics import revenue as metrics
-from plugin.metrics.revenue import Movement, Upgrade
+from plugin.metrics.revenue import LedgerMovement, Upgrade
 
 
 def at(day: str) -> int:
@@ -33,20 +33,22 @@ def at(day: str) -> int:
 START, END = at("2026-03-01") - 12 * 3600, at("2026-04-01") - 12 * 3600
 
 MOVEMENTS = [
-    Movement("A", "sub_A", "new", "usd", 2900, 2900, at("2026-01-10")),
-    Movement("A", "sub_A", "expansion", "usd", 7000, 9900, at("2026-03-05"), "offer_pro"),
-    Movement("A", "sub_A", "expansion", "usd", 1900, 11800, at("2026-03-07"), "offer_reports"),
-    Movement("B", "sub_B", "new", "usd", 8250, 8250, at("2026-02-01")),
-    Movement("B", "sub_B", "contraction", "usd", -5350, 2900, at("2026-03-10")),
-    Movement("C", "sub_C", "new", "usd", 2900, 2900, at("2026-01-01")),
-    Movement("C", "sub_C", "churn", "usd", -2900, 0, at("2026-03-03")),
-    Movement("C", "sub_C", "reactivation", "usd", 2900, 2900, at("2026-03-20")),
-    Movement("D", "sub_D", "new", "usd", 2900, 2900, at("2026-03-15")),
-    Movement("E", "sub_E", "new", "usd", 2900, 2900, at("2026-02-10")),
-    Movement("F", "sub_F", "new", "usd", 9900, 9900, at("2026-01-05")),
-    Movement("F", "sub_F", "churn", "usd", -9900, 0, at("2026-03-25")),
-    Movement("H", "sub_H", "new", "eur", 2500, 2500, at("2026-02-01")),
-    Movement("H", "sub_H", "expansion", "eur", 6000, 8500, at("2026-03-02"), "offer_pro_eur"),
+    LedgerMovement("A", "sub_A", "new", "usd", 2900, 2900, at("2026-01-10")),
+    LedgerMovement("A", "sub_A", "expansion", "usd", 7000, 9900, at("2026-03-05"), "offer_pro"),
+    LedgerMovement(
+        "A", "sub_A", "expansion", "usd", 1900, 11800, at("2026-03-07"), "offer_reports"
+    ),
+    LedgerMovement("B", "sub_B", "new", "usd", 8250, 8250, at("2026-02-01")),
+    LedgerMovement("B", "sub_B", "contraction", "usd", -5350, 2900, at("2026-03-10")),
+    LedgerMovement("C", "sub_C", "new", "usd", 2900, 2900, at("2026-01-01")),
+    LedgerMovement("C", "sub_C", "churn", "usd", -2900, 0, at("2026-03-03")),
+    LedgerMovement("C", "sub_C", "reactivation", "usd", 2900, 2900, at("2026-03-20")),
+    LedgerMovement("D", "sub_D", "new", "usd", 2900, 2900, at("2026-03-15")),
+    LedgerMovement("E", "sub_E", "new", "usd", 2900, 2900, at("2026-02-10")),
+    LedgerMovement("F", "sub_F", "new", "usd", 9900, 9900, at("2026-01-05")),
+    LedgerMovement("F", "sub_F", "churn", "usd", -9900, 0, at("2026-03-25")),
+    LedgerMovement("H", "sub_H", "new", "eur", 2500, 2500, at("2026-02-01")),
+    LedgerMovement("H", "sub_H", "expansion", "eur", 6000, 8500, at("2026-03-02"), "offer_pro_eur"),
 ]
 UPGRADES = [
     Upgrade("up_A", "A", "upgrade", "succeeded", "usd", 7000, 3500, at("2026-03-05"), "offer_pro"),
@@ -138,7 +140,7 @@ def test_a_period_must_move_forward() -> None:
 
 
 @pytest.mark.parametrize("interval", metrics.INTERVALS)
-def test_buckets_tile_the_period_at_calendar_boundaries(interval: metrics.Interval) -> None:
+def test_buckets_tile_the_period_at_calendar_boundaries(interval: metrics.BucketSize) -> None:
     """[Feb 27 2028 06:00, Mar 3 2028 06:00) (a leap year) is cut at UTC midnights, at Monday
     Feb 28 for weeks, at Mar 1 for months; the buckets touch and cover the period exactly."""
     start, end = at("2028-02-27") - 6 * 3600, at("2028-03-03") - 6 * 3600

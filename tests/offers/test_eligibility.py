@@ -8,8 +8,9 @@ from typing import Any
 from plugin.offers import eligibility, experiments
 from plugin.offers.eligibility import CustomerState
 from plugin.offers.model import Copy, Offer, OfferVariant
-from plugin.offers.schedule import DAY, FrequencyCap, OfferHistory, Window
+from plugin.offers.schedule import FrequencyCap, OfferHistory, Window
 from plugin.offers.targeting import CustomerContext, PlanIs, PlanState, UsageAtLeast
+from plugin.timespan import DAY
 from tests.support import NOW
 
 BASIC = PlanState(plan="basic", interval="month", limits={"storage_gb": 10})

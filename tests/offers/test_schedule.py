@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from plugin.offers import schedule
-from plugin.offers.schedule import DAY, FrequencyCap, OfferHistory, ScheduleError, Window
+from plugin.offers.schedule import FrequencyCap, OfferHistory, ScheduleError, Window
+from plugin.timespan import DAY
 from tests.support import NOW
 
 HOUR = 3600

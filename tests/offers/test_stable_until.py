@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from plugin.offers import eligibility
 from plugin.offers.eligibility import CustomerState, Result
 from plugin.offers.model import Copy, Offer, OfferVariant
-from plugin.offers.schedule import DAY, FrequencyCap, OfferHistory, Window
+from plugin.offers.schedule import FrequencyCap, OfferHistory, Window
 from plugin.offers.targeting import (
     EVERYONE,
     AnyOf,
@@ -24,6 +24,7 @@ from plugin.offers.targeting import (
     Rule,
     Tenure,
 )
+from plugin.timespan import DAY
 from tests.support import NOW
 
 SCAN = 400  # seconds after `now` checked one by one: every generated change falls inside

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from plugin.offers import targeting
 from plugin.offers.targeting import (
-    DAY,
     AllOf,
     AnyOf,
     AttributeIn,
@@ -26,6 +25,7 @@ from plugin.offers.targeting import (
     Tenure,
     UsageAtLeast,
 )
+from plugin.timespan import DAY
 from tests.support import NOW
 
 BASIC = PlanState(

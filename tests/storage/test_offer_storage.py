@@ -8,13 +8,14 @@ import pytest
 
 from plugin.billing.catalog import Plan
 from plugin.offers.model import Copy, Offer, OfferVariant
-from plugin.offers.schedule import DAY, OfferHistory
+from plugin.offers.schedule import OfferHistory
 from plugin.offers.targeting import PlanIs
 from plugin.storage import Database
 from plugin.storage import audit as audit_store
 from plugin.storage import customers as customer_store
 from plugin.storage import offers as offer_store
 from plugin.storage import plans as plan_store
+from plugin.timespan import DAY
 from tests.support import NOW
 
 

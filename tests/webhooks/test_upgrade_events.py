@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from plugin import storage
-from plugin.billing import upgrades
+from plugin.billing import quoting, upgrades
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import FixedClock
 from plugin.settings import Settings
@@ -48,7 +48,7 @@ async def test_invoice_paid_event_completes_a_3ds_upgrade(
         gateway, name="webhook-3ds", card="pm_card_authenticationRequired"
     )
     now = world.period_start + 5 * DAY
-    quote = await upgrades.quote(
+    quote = await quoting.quote(
         db,
         gateway,
         customer_id=world.customer_id,
