@@ -19,6 +19,7 @@ from plugin.offers import experiments, schedule, targeting
 from plugin.offers.model import Offer, OfferVariant
 from plugin.offers.schedule import OfferHistory
 from plugin.offers.targeting import CustomerContext
+from plugin.timespan import DAY
 
 NO_HISTORY = OfferHistory()
 
@@ -165,7 +166,7 @@ def stable_until(
     first: int | float = float("inf")
     every_span = {0, *spans}
     if max_per_day is not None:
-        every_span.add(schedule.DAY)
+        every_span.add(DAY)
     for offer in offers:
         every_span |= offer.spans
         for edge in (offer.opens, offer.closes):

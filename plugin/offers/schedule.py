@@ -18,9 +18,7 @@ from dataclasses import dataclass
 
 from plugin.errors import InvalidDocument
 from plugin.offers.targeting import YES, Decision
-
-# Re-exported (`as DAY`) while plugin/offers/eligibility.py still reads `schedule.DAY`.
-from plugin.timespan import DAY as DAY
+from plugin.timespan import DAY
 
 
 class ScheduleError(InvalidDocument):
