@@ -210,11 +210,11 @@ async def mirror_basic(
 
 
 async def mirrored_customer(
-    gateway: StripeGateway, db: Database, name: str, *, now: int
+    gateway: StripeGateway, db: Database, name: str, *, now: int, card: str = "pm_card_visa"
 ) -> Subscribed:
     """`subscribed_customer`, with its prices in Uplift's catalog and its subscription in
     Uplift's mirror, as the webhooks would have written them."""
-    world = await subscribed_customer(gateway, name=name)
+    world = await subscribed_customer(gateway, name=name, card=card)
     async with db.transaction() as conn:
         for price_id in (world.basic, world.pro, world.pro_annual):
             price = await gateway.retrieve_price(price_id)

@@ -14,11 +14,10 @@ Buckets live in this process's memory (plugin/ratelimit.py): with N workers, N b
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from plugin.api.schemas import WebhookEventListOut, WebhookEventOut
 from plugin.auth import AdminIdentity, authenticate_admin, bearer_token
 from plugin.errors import Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from plugin.logs import get_logger
@@ -98,22 +97,22 @@ def _limit(raw: str | None) -> int:
     return int(raw)
 
 
-def event_document(event: store.StoredEvent) -> dict[str, Any]:
+def event_document(event: store.StoredEvent) -> WebhookEventOut:
     """What the admin API shows of a stored event (docs/contract.md: id, type, created, status,
     attempts, last_error); the payload stays in the store."""
-    return {
-        "id": event.id,
-        "object": "webhook_event",
-        "type": event.type,
-        "created": event.created,
-        "livemode": event.livemode,
-        "status": event.status,
-        "attempts": event.attempts,
-        "last_error": event.last_error,
-        "received_at": event.received_at,
-        "processed_at": event.processed_at,
-        "next_attempt_at": event.next_attempt_at if event.status == "pending" else None,
-    }
+    return WebhookEventOut(
+        id=event.id,
+        object="webhook_event",
+        type=event.type,
+        created=event.created,
+        livemode=event.livemode,
+        status=event.status,
+        attempts=event.attempts,
+        last_error=event.last_error,
+        received_at=event.received_at,
+        processed_at=event.processed_at,
+        next_attempt_at=event.next_attempt_at if event.status == "pending" else None,
+    )
 
 
 async def list_webhook_events(request: Request) -> JSONResponse:
@@ -138,9 +137,10 @@ async def list_webhook_events(request: Request) -> JSONResponse:
         raise ValidationFailed(
             "starting_after names no stored event.", field="starting_after"
         ) from None
-    return JSONResponse(
-        {"object": "list", "data": [event_document(e) for e in page], "has_more": has_more}
+    answer = WebhookEventListOut(
+        object="list", data=[event_document(e) for e in page], has_more=has_more
     )
+    return JSONResponse(answer.document())
 
 
 async def replay_webhook_event(request: Request) -> JSONResponse:
@@ -155,4 +155,4 @@ async def replay_webhook_event(request: Request) -> JSONResponse:
     worker = getattr(request.app.state, "webhook_worker", None)
     if worker is not None:
         worker.wake()
-    return JSONResponse(event_document(event))
+    return JSONResponse(event_document(event).document())

@@ -7,12 +7,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from plugin import storage
+from plugin.api.schemas import HealthOut, ReadyOut
 from plugin.errors import NotReady
 from plugin.services import services
 
 
 async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
+    return JSONResponse(HealthOut(status="ok").document())
 
 
 async def readyz(request: Request) -> JSONResponse:
@@ -25,6 +26,5 @@ async def readyz(request: Request) -> JSONResponse:
         raise NotReady(
             f"The database schema is behind by {len(waiting)} migration(s); run `uplift migrate`."
         )
-    return JSONResponse(
-        {"status": "ready", "schema_version": storage.migrations.available()[-1].version}
-    )
+    version = storage.migrations.available()[-1].version
+    return JSONResponse(ReadyOut(status="ready", schema_version=version).document())

@@ -11,7 +11,17 @@ from starlette.responses import JSONResponse
 
 from plugin.api.admin import require_admin
 from plugin.api.bodies import read_model
-from plugin.api.schemas import CustomerIn, FeatureEventIn, UsageIn
+from plugin.api.schemas import (
+    CustomerIn,
+    CustomerOut,
+    EntitledPlanOut,
+    EntitledTrialOut,
+    EntitlementsOut,
+    FeatureEventIn,
+    FeatureEventOut,
+    UsageIn,
+    UsageOut,
+)
 from plugin.auth import CustomerIdentity
 from plugin.customers import view as customers
 from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed
@@ -29,16 +39,16 @@ def _customer_id(request: Request) -> str:
     return customer_id
 
 
-def customer_document(record: customer_store.CustomerRecord) -> dict[str, object]:
-    return {
-        "object": "customer",
-        "id": record.id,
-        "stripe_customer": record.stripe_customer,
-        "attrs": record.attrs,
-        "signup_at": record.signup_at,
-        "created": record.created_at,
-        "updated": record.updated_at,
-    }
+def customer_document(record: customer_store.CustomerRecord) -> CustomerOut:
+    return CustomerOut(
+        object="customer",
+        id=record.id,
+        stripe_customer=record.stripe_customer,
+        attrs=record.attrs,
+        signup_at=record.signup_at,
+        created=record.created_at,
+        updated=record.updated_at,
+    )
 
 
 async def put_customer(request: Request) -> JSONResponse:
@@ -63,7 +73,7 @@ async def put_customer(request: Request) -> JSONResponse:
             signup_at=body.signup_at,
             now=ctx.clock.now(),
         )
-    return JSONResponse(customer_document(record))
+    return JSONResponse(customer_document(record).document())
 
 
 async def post_usage(request: Request) -> JSONResponse:
@@ -95,14 +105,15 @@ async def post_usage(request: Request) -> JSONResponse:
             "This Idempotency-Key was used with a different body.",
             code="idempotency_key_reused",
         ) from None
+    answer = UsageOut(
+        object="usage",
+        customer=body.customer,
+        metric=body.metric,
+        value=outcome.value,
+        replayed=outcome.replayed,
+    )
     return JSONResponse(
-        {
-            "object": "usage",
-            "customer": body.customer,
-            "metric": body.metric,
-            "value": outcome.value,
-            "replayed": outcome.replayed,
-        },
+        answer.document(),
         headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
     )
 
@@ -116,10 +127,10 @@ async def post_feature_event(request: Request) -> JSONResponse:
         await customer_store.record_feature_hit(
             conn, customer_id=body.customer, feature=body.feature, now=now
         )
-    return JSONResponse(
-        {"object": "feature_event", "customer": body.customer, "feature": body.feature, "at": now},
-        status_code=201,
+    answer = FeatureEventOut(
+        object="feature_event", customer=body.customer, feature=body.feature, at=now
     )
+    return JSONResponse(answer.document(), status_code=201)
 
 
 async def get_entitlements(request: Request) -> JSONResponse:
@@ -143,23 +154,22 @@ async def get_entitlements(request: Request) -> JSONResponse:
     trial_plan = next((p for p in snapshot.plans if trial and p.id == trial.plan_id), None)
     # While a trial runs, its plan's features and limits apply if it is the higher tier.
     effective = trial_plan if trial_plan and (plan is None or trial_plan.tier > plan.tier) else plan
-    return JSONResponse(
-        {
-            "object": "entitlements",
-            "customer": customer_id,
-            "plan": None if plan is None else {"id": plan.id, "name": plan.name, "tier": plan.tier},
-            "interval": view.context.plan.interval,
-            "limits": effective.limits if effective else {},
-            "features": list(effective.features) if effective else [],
-            "usage": dict(view.context.usage),
-            "trial": None
-            if trial is None
-            else {
-                "id": trial.id,
-                "offer_id": trial.offer_id,
-                "plan": trial.plan_id,
-                "starts_at": trial.starts_at,
-                "ends_at": trial.ends_at,
-            },
-        }
+    answer = EntitlementsOut(
+        object="entitlements",
+        customer=customer_id,
+        plan=None if plan is None else EntitledPlanOut(id=plan.id, name=plan.name, tier=plan.tier),
+        interval=view.context.plan.interval,
+        limits=effective.limits if effective else {},
+        features=list(effective.features) if effective else [],
+        usage=dict(view.context.usage),
+        trial=None
+        if trial is None
+        else EntitledTrialOut(
+            id=trial.id,
+            offer_id=trial.offer_id,
+            plan=trial.plan_id,
+            starts_at=trial.starts_at,
+            ends_at=trial.ends_at,
+        ),
     )
+    return JSONResponse(answer.document())

@@ -16,7 +16,18 @@ from starlette.responses import JSONResponse
 from plugin.api.admin import require_admin
 from plugin.api.bodies import parse_model, read_json, read_model
 from plugin.api.paging import limit_param, list_response
-from plugin.api.schemas import OfferIn, PlansIn
+from plugin.api.schemas import (
+    ArmResultOut,
+    AuditEntryOut,
+    AuditListOut,
+    OfferIn,
+    OfferListOut,
+    OfferOut,
+    OfferResultsOut,
+    PlanListOut,
+    PlanOut,
+    PlansIn,
+)
 from plugin.billing.catalog import Plan
 from plugin.errors import Conflict, NotFound, ValidationFailed
 from plugin.offers import experiments, targeting
@@ -36,23 +47,23 @@ RECURRING_KINDS = frozenset({"upgrade", "interval_switch", "cross_sell", "post_o
 # Plans -------------------------------------------------------------------------------------
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
-    return {
-        "object": "plan",
-        "id": plan.id,
-        "name": plan.name,
-        "tier": plan.tier,
-        "prices": list(plan.prices),
-        "limits": plan.limits,
-        "features": list(plan.features),
-    }
+def plan_document(plan: Plan) -> PlanOut:
+    return PlanOut(
+        object="plan",
+        id=plan.id,
+        name=plan.name,
+        tier=plan.tier,
+        prices=list(plan.prices),
+        limits=plan.limits,
+        features=list(plan.features),
+    )
 
 
 async def list_plans(request: Request) -> JSONResponse:
     await require_admin(request)
     async with services(request).db.read() as conn:
         plans = await plan_store.list_all(conn)
-    return list_response([plan_document(p) for p in plans], limit=len(plans))
+    return list_response(PlanListOut, [plan_document(p) for p in plans], limit=len(plans))
 
 
 async def replace_plans(request: Request) -> JSONResponse:
@@ -80,20 +91,23 @@ async def replace_plans(request: Request) -> JSONResponse:
             now=now,
         )
     _changed(request)
-    return list_response([plan_document(p) for p in sorted(plans, key=lambda p: p.tier)], limit=50)
+    ladder = [plan_document(p) for p in sorted(plans, key=lambda p: p.tier)]
+    return list_response(PlanListOut, ladder, limit=50)
 
 
 # Offers ------------------------------------------------------------------------------------
 
 
-def offer_document(record: OfferRecord) -> dict[str, Any]:
-    return {
-        "object": "offer",
-        **offers.dump(record.offer),
-        "version": record.version,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-    }
+def offer_document(record: OfferRecord) -> OfferOut:
+    return OfferOut.model_validate(
+        {
+            "object": "offer",
+            **offers.dump(record.offer),
+            "version": record.version,
+            "created_at": record.created_at,
+            "updated_at": record.updated_at,
+        }
+    )
 
 
 async def _build(ctx: Services, doc: dict[str, Any]) -> Offer:
@@ -156,7 +170,7 @@ async def list_offers(request: Request) -> JSONResponse:
         rows = await offer_store.page(
             conn, status=status, limit=limit, after_id=params.get("starting_after")
         )
-    return list_response([offer_document(r) for r in rows], limit=limit)
+    return list_response(OfferListOut, [offer_document(r) for r in rows], limit=limit)
 
 
 async def create_offer(request: Request) -> JSONResponse:
@@ -171,7 +185,7 @@ async def create_offer(request: Request) -> JSONResponse:
             raise Conflict(f"An offer with id {offer.id!r} exists.", code="offer_exists")
         await _audit(conn, admin.key_id, "offer.create", record, now)
     _changed(request)
-    return JSONResponse(offer_document(record), status_code=201)
+    return JSONResponse(offer_document(record).document(), status_code=201)
 
 
 async def _get(db: Database, offer_id: str) -> OfferRecord:
@@ -185,7 +199,7 @@ async def _get(db: Database, offer_id: str) -> OfferRecord:
 async def get_offer(request: Request) -> JSONResponse:
     await require_admin(request)
     record = await _get(services(request).db, request.path_params["offer_id"])
-    return JSONResponse(offer_document(record))
+    return JSONResponse(offer_document(record).document())
 
 
 async def update_offer(request: Request) -> JSONResponse:
@@ -207,7 +221,7 @@ async def update_offer(request: Request) -> JSONResponse:
             raise NotFound(f"No offer {current.offer.id!r}.", code="offer_not_found")
         await _audit(conn, admin.key_id, "offer.update", record, now, changed=sorted(patch))
     _changed(request)
-    return JSONResponse(offer_document(record))
+    return JSONResponse(offer_document(record).document())
 
 
 async def archive_offer(request: Request) -> JSONResponse:
@@ -223,7 +237,7 @@ async def archive_offer(request: Request) -> JSONResponse:
             raise NotFound(f"No offer {current.offer.id!r}.", code="offer_not_found")
         await _audit(conn, admin.key_id, "offer.archive", record, now)
     _changed(request)
-    return JSONResponse(offer_document(record))
+    return JSONResponse(offer_document(record).document())
 
 
 async def _audit(
@@ -276,32 +290,31 @@ async def offer_results(request: Request) -> JSONResponse:
             else None
         )
         data.append(
-            {
-                "arm": c.arm,
-                "control": c.arm == control,
-                "exposed": c.exposed,
-                "clicked": c.clicked,
-                "accepted": c.accepted,
-                "paid": c.paid,
-                "revenue": c.revenue,
-                "conversion_rate": s.rate,
-                "interval_95": list(s.interval) if s.interval else None,
-                "p_value_vs_control": s.p_value,
-                "probability_beats_control": s.probability_beats_control,
-                "lift_vs_holdout": lift,
-            }
+            ArmResultOut(
+                arm=c.arm,
+                control=c.arm == control,
+                exposed=c.exposed,
+                clicked=c.clicked,
+                accepted=c.accepted,
+                paid=c.paid,
+                revenue=c.revenue,
+                conversion_rate=s.rate,
+                interval_95=list(s.interval) if s.interval else None,
+                p_value_vs_control=s.p_value,
+                probability_beats_control=s.probability_beats_control,
+                lift_vs_holdout=lift,
+            )
         )
-    return JSONResponse(
-        {
-            "object": "offer_results",
-            "offer_id": offer.id,
-            "metric": "paid conversions / exposed customers",
-            "arms": data,
-            "warning": experiments.sample_warning(
-                [experiments.Arm(c.arm, c.exposed, c.paid) for c in counts if c.arm in stats]
-            ),
-        }
+    answer = OfferResultsOut(
+        object="offer_results",
+        offer_id=offer.id,
+        metric="paid conversions / exposed customers",
+        arms=data,
+        warning=experiments.sample_warning(
+            [experiments.Arm(c.arm, c.exposed, c.paid) for c in counts if c.arm in stats]
+        ),
     )
+    return JSONResponse(answer.document())
 
 
 # Audit -------------------------------------------------------------------------------------
@@ -329,16 +342,17 @@ async def list_audit(request: Request) -> JSONResponse:
     async with services(request).db.read() as conn:
         entries = await audit_store.page(conn, limit=limit, before_seq=before)
     return list_response(
+        AuditListOut,
         [
-            {
-                "object": "audit_entry",
-                "id": f"audit_{e.seq}",
-                "actor": e.actor,
-                "action": e.action,
-                "target": e.target,
-                "detail": e.detail,
-                "created": e.at,
-            }
+            AuditEntryOut(
+                object="audit_entry",
+                id=f"audit_{e.seq}",
+                actor=e.actor,
+                action=e.action,
+                target=e.target,
+                detail=e.detail,
+                created=e.at,
+            )
             for e in entries
         ],
         limit=limit,

@@ -1,8 +1,14 @@
 """`GET /api/v1/openapi.json`: OpenAPI 3.1 for every route, from the same pydantic models that
-validate the requests, so the document cannot describe a body the server would refuse.
+validate the requests and build the answers, so the document cannot describe a body the server
+would refuse, nor an answer it does not send.
 
 `OPERATIONS` lists each route once; tests/test_contract.py checks that it and the route table
-name exactly the same (method, path) pairs, so neither can drift from the other.
+name exactly the same (method, path) pairs, so neither can drift from the other. Each operation
+documents its success answer (`answer`, a model of plugin/api/schemas.py) and every error status
+it can answer with, all in the one error shape (`ErrorOut`): those its credentials, its body and
+its path parameters bring (`error_statuses`) and its own (`errors`).
+tests/api/test_response_models.py holds real answers to these schemas; tests/api/test_fuzz.py has
+schemathesis check every answer it provokes against them.
 """
 
 from __future__ import annotations
@@ -18,14 +24,38 @@ from starlette.responses import JSONResponse
 
 from plugin import __version__
 from plugin.api.schemas import (
+    AcceptAnswerOut,
     AcceptIn,
+    AdminUpgradeListOut,
+    AuditListOut,
     CustomerIn,
+    CustomerOut,
+    EntitlementsOut,
+    ErrorOut,
     FeatureEventIn,
+    FeatureEventOut,
+    HealthOut,
+    MetricsOut,
     OfferIn,
+    OfferListOut,
+    OfferOut,
+    OfferResultsOut,
+    OpenAPIOut,
+    PlanListOut,
     PlansIn,
+    QuoteAnswerOut,
     QuoteIn,
+    ReadyOut,
+    TimeseriesOut,
+    UpgradeOut,
     UsageIn,
+    UsageOut,
+    WebhookEventListOut,
+    WebhookEventOut,
+    WebhookReceivedOut,
     WidgetEventIn,
+    WidgetEventOut,
+    WidgetOfferListOut,
 )
 from plugin.metrics.revenue import SERIES
 
@@ -63,51 +93,70 @@ class Operation:
     body: type[BaseModel] | None = None
     status: int = 200
     params: tuple[Param, ...] = ()
+    # The JSON answer of `status` (None: not JSON, described in `_CONTENT`).
+    answer: type[BaseModel] | None = None
+    # Error statuses of its own, beyond those `error_statuses` derives.
+    errors: tuple[int, ...] = ()
+    # Answers 304 to an `If-None-Match` that matches its `ETag`.
+    revalidates: bool = False
 
 
 _LIST = (LIMIT, AFTER)
 
 OPERATIONS = (
-    Operation("GET", "/healthz", "Liveness", "none"),
-    Operation("GET", "/readyz", "Readiness: the database answers and is migrated", "none"),
-    Operation("GET", "/api/v1/openapi.json", "This document", "none"),
+    Operation("GET", "/healthz", "Liveness", "none", answer=HealthOut),
+    Operation(
+        "GET", "/readyz", "Readiness: the database answers and is migrated", "none",
+        answer=ReadyOut, errors=(503,),
+    ),
+    Operation("GET", "/api/v1/openapi.json", "This document", "none", answer=OpenAPIOut),
     Operation(
         "GET", "/widget/uplift.js", "The widget script (gzip, ETag; immutable when ?v= matches)",
         "none", params=(Param("v", "query", {"type": "string", "maxLength": 64}),),
+        revalidates=True,
     ),
     Operation(
         "POST", "/webhooks/stripe", "Stripe webhook intake (signed events)", "stripe",
-        params=(STRIPE_SIGNATURE,),
+        params=(STRIPE_SIGNATURE,), answer=WebhookReceivedOut,
     ),
     Operation(
         "GET", "/api/v1/admin/webhook-events", "Stored webhook events", "admin",
         params=(_status("pending", "processed", "ignored", "failed"), *_LIST),
+        answer=WebhookEventListOut, errors=(422,),
     ),
     Operation(
-        "POST", "/api/v1/admin/webhook-events/{event_id}/replay", "Replay a stored event", "admin"
+        "POST", "/api/v1/admin/webhook-events/{event_id}/replay", "Replay a stored event", "admin",
+        answer=WebhookEventOut,
     ),
-    Operation("GET", "/api/v1/admin/plans", "The plan ladder", "admin"),
-    Operation("PUT", "/api/v1/admin/plans", "Replace the plan ladder", "admin", body=PlansIn),
+    Operation("GET", "/api/v1/admin/plans", "The plan ladder", "admin", answer=PlanListOut),
+    Operation(
+        "PUT", "/api/v1/admin/plans", "Replace the plan ladder", "admin", body=PlansIn,
+        answer=PlanListOut,
+    ),
     Operation(
         "GET", "/api/v1/admin/offers", "Offers", "admin",
         params=(_status("draft", "active", "paused", "archived"), *_LIST),
+        answer=OfferListOut, errors=(422,),
     ),
     Operation(
-        "POST", "/api/v1/admin/offers", "Create an offer", "admin", body=OfferIn, status=201
+        "POST", "/api/v1/admin/offers", "Create an offer", "admin", body=OfferIn, status=201,
+        answer=OfferOut, errors=(409,),
     ),
-    Operation("GET", "/api/v1/admin/offers/{offer_id}", "An offer", "admin"),
+    Operation("GET", "/api/v1/admin/offers/{offer_id}", "An offer", "admin", answer=OfferOut),
     Operation(
         "PATCH", "/api/v1/admin/offers/{offer_id}", "Change fields of an offer (checked whole)",
-        "admin", body=OfferIn,
+        "admin", body=OfferIn, answer=OfferOut,
     ),
-    Operation("DELETE", "/api/v1/admin/offers/{offer_id}", "Archive an offer", "admin"),
+    Operation(
+        "DELETE", "/api/v1/admin/offers/{offer_id}", "Archive an offer", "admin", answer=OfferOut
+    ),
     Operation(
         "GET", "/api/v1/admin/offers/{offer_id}/results",
-        "Experiment results per variant and holdout", "admin",
+        "Experiment results per variant and holdout", "admin", answer=OfferResultsOut,
     ),
     Operation(
         "GET", "/api/v1/admin/audit", "Admin changes, newest first", "admin",
-        params=(LIMIT, AUDIT_AFTER),
+        params=(LIMIT, AUDIT_AFTER), answer=AuditListOut, errors=(422,),
     ),
     Operation(
         "GET", "/api/v1/admin/upgrades", "Recorded upgrades and cross-sells, newest first",
@@ -119,14 +168,18 @@ OPERATIONS = (
             Param("to", "query", {"type": "string", "maxLength": 40}),
             LIMIT, AFTER,
         ),
+        answer=AdminUpgradeListOut, errors=(422,),
     ),
     Operation(
         "GET", "/api/v1/admin/metrics",
-        "Conversion, MRR movements, NDR, ARPU, upgrade value, time to upsell", "admin",
+        "Conversion, MRR movements, NDR, ARPU, upgrade value, time to upsell (JSON, or CSV with "
+        "Accept: text/csv)",
+        "admin",
         params=(
             Param("from", "query", {"type": "string", "maxLength": 40}),
             Param("to", "query", {"type": "string", "maxLength": 40}),
         ),
+        answer=MetricsOut, errors=(422,),
     ),
     Operation(
         "GET", "/api/v1/admin/metrics/timeseries",
@@ -138,24 +191,31 @@ OPERATIONS = (
             Param("from", "query", {"type": "string", "maxLength": 40}),
             Param("to", "query", {"type": "string", "maxLength": 40}),
         ),
+        answer=TimeseriesOut, errors=(422,),
     ),
-    Operation("GET", "/admin", "The admin dashboard (HTML; the key is entered in it)", "none"),
-    Operation("GET", "/admin/static/{name}", "The dashboard's admin.js and admin.css", "none"),
+    Operation(
+        "GET", "/admin", "The admin dashboard (HTML; the key is entered in it)", "none",
+        revalidates=True,
+    ),
+    Operation(
+        "GET", "/admin/static/{name}", "The dashboard's admin.js and admin.css", "none",
+        revalidates=True,
+    ),
     Operation(
         "PUT", "/api/v1/customers/{customer_id}", "Create or update a customer", "admin",
-        body=CustomerIn,
+        body=CustomerIn, answer=CustomerOut, errors=(409,),
     ),
     Operation(
         "GET", "/api/v1/customers/{customer_id}/entitlements",
-        "Plan, limits, features, usage and trial of a customer", "admin",
+        "Plan, limits, features, usage and trial of a customer", "admin", answer=EntitlementsOut,
     ),
     Operation(
         "POST", "/api/v1/usage", "Set or increment usage (idempotent by key)", "admin",
-        body=UsageIn, params=(IDEMPOTENCY_KEY,),
+        body=UsageIn, params=(IDEMPOTENCY_KEY,), answer=UsageOut,
     ),
     Operation(
         "POST", "/api/v1/feature-events", "A gated feature was hit", "admin",
-        body=FeatureEventIn, status=201,
+        body=FeatureEventIn, status=201, answer=FeatureEventOut,
     ),
     Operation(
         "GET", "/api/v1/widget/offers",
@@ -163,41 +223,69 @@ OPERATIONS = (
         "plan would take away)",
         "customer", params=(Param("placement", "query", {**_NAME, "maxLength": 64}),
                             Param("to_plan", "query", _NAME)),
+        answer=WidgetOfferListOut, errors=(422,),
     ),
     Operation(
         "POST", "/api/v1/widget/events", "Impression, click, dismiss or decline", "customer",
-        body=WidgetEventIn, status=201,
+        body=WidgetEventIn, status=201, answer=WidgetEventOut, errors=(404,),
     ),
     Operation(
         "POST", "/api/v1/widget/quotes",
         "Quote an offer (a plan change, or add-ons added to the same subscription): the exact "
         "charge today and after",
-        "customer", body=QuoteIn, status=201,
+        "customer", body=QuoteIn, status=201, answer=QuoteAnswerOut, errors=(404, 409),
     ),
     Operation(
         "POST", "/api/v1/widget/accept", "Accept a quote: charge it, once", "customer",
-        body=AcceptIn, params=(IDEMPOTENCY_KEY,),
+        body=AcceptIn, params=(IDEMPOTENCY_KEY,), answer=AcceptAnswerOut,
+        errors=(404, 409, 410),
     ),
     Operation(
-        "GET", "/api/v1/widget/upgrades/{upgrade_id}", "The customer's own upgrade", "customer"
+        "GET", "/api/v1/widget/upgrades/{upgrade_id}", "The customer's own upgrade", "customer",
+        answer=UpgradeOut,
     ),
 )  # fmt: skip
 
-_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "field": {"type": "string"},
-            },
-        }
-    },
+# What each error status means here (the code says which case; docs/contract.md, "Errors").
+ERROR_STATUSES: dict[int, str] = {
+    400: "Malformed: bad JSON (`invalid_json`), a missing header or signature",
+    401: "No or bad credentials",
+    403: "A revoked admin key",
+    404: "Unknown, or not the caller's",
+    409: "A conflict with the current state (the code says which)",
+    410: "The quote has expired",
+    413: "The body is over 1 MiB",
+    415: "The body is not JSON (`application/json`)",
+    422: "A value is invalid, or a field unknown (`field` names it)",
+    429: "Too many requests",
+    500: "An unexpected failure; its details go only to the server's log",
+    503: "Not ready, not configured, or Stripe unreachable (nothing was charged)",
 }
+# The errors an operation's credentials and body bring.
+_BY_AUTH: dict[Auth, tuple[int, ...]] = {
+    "none": (),
+    "admin": (401, 403, 429),  # unknown key, revoked key, too many failed keys
+    "customer": (401, 429, 503),  # bad token, the customer's rate, no UPLIFT_WIDGET_SECRET
+    "stripe": (400, 413),  # a bad signature or event; the body limit
+}
+_BY_BODY = (400, 413, 415, 422)
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"required": True, "schema": {"const": "Bearer"}}},
+    429: {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+}
+
+
+def error_statuses(op: Operation) -> tuple[int, ...]:
+    """Every error status `op` can answer with: 500 for all, what its credentials and body
+    bring, 404 for a path parameter (an unknown id, or one no route matches), and its own."""
+    found = {500, *_BY_AUTH[op.auth], *op.errors}
+    if op.body is not None:
+        found.update(_BY_BODY)
+    if "{" in op.path:
+        found.add(404)
+    return tuple(sorted(found))
+
+
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "admin": [{"adminKey": []}],
     "customer": [{"customerToken": []}],
@@ -206,7 +294,8 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
 }
 
 
-# Responses that are not JSON, as served (RFC 9239 names JavaScript text/javascript).
+# Responses that are not JSON, as served (RFC 9239 names JavaScript text/javascript), and the
+# CSV the metrics routes answer with `Accept: text/csv`.
 _CONTENT: dict[str, Any] = {
     "/widget/uplift.js": {"text/javascript": {"schema": {"type": "string"}}},
     "/admin": {"text/html": {"schema": {"type": "string"}}},
@@ -215,6 +304,32 @@ _CONTENT: dict[str, Any] = {
         "text/css": {"schema": {"type": "string"}},
     },
 }
+_CSV = {"text/csv": {"schema": {"type": "string"}}}
+_ALSO: dict[str, Any] = {"/api/v1/admin/metrics": _CSV, "/api/v1/admin/metrics/timeseries": _CSV}
+
+
+def _json(model: type[BaseModel]) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+
+
+def _responses(op: Operation) -> dict[str, Any]:
+    content = _json(op.answer) if op.answer is not None else _CONTENT[op.path]
+    responses: dict[str, Any] = {
+        str(op.status): {
+            "description": "Created" if op.status == 201 else "OK",
+            "content": {**content, **_ALSO.get(op.path, {})},
+        }
+    }
+    if op.revalidates:
+        responses["304"] = {"description": "Not Modified: `If-None-Match` matches the `ETag`"}
+    for status in error_statuses(op):
+        responses[str(status)] = {
+            "description": ERROR_STATUSES[status],
+            "content": _json(ErrorOut),
+        }
+        if status in _ERROR_HEADERS:
+            responses[str(status)]["headers"] = _ERROR_HEADERS[status]
+    return responses
 
 
 def _operation(op: Operation) -> dict[str, Any]:
@@ -226,19 +341,11 @@ def _operation(op: Operation) -> dict[str, Any]:
         {"name": p.name, "in": p.where, "required": p.required, "schema": p.schema}
         for p in op.params
     ]
-    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    responses: dict[str, Any] = {
-        str(op.status): {
-            "description": "OK",
-            "content": _CONTENT.get(op.path, {"application/json": {"schema": {"type": "object"}}}),
-        },
-        "default": {"description": "Error", **error},
-    }
     document: dict[str, Any] = {
         "summary": op.summary,
         "operationId": op.method.lower() + "_" + re.sub(r"[^a-z0-9]+", "_", op.path).strip("_"),
         "parameters": parameters,
-        "responses": responses,
+        "responses": _responses(op),
         "security": _SECURITY[op.auth],
     }
     if op.body is not None:
@@ -332,15 +439,24 @@ RULE = {
 }
 
 
+def _by_name(models: set[type[BaseModel]]) -> list[type[BaseModel]]:
+    return sorted(models, key=lambda model: model.__name__)
+
+
 def document() -> dict[str, Any]:
-    models = sorted({op.body for op in OPERATIONS if op.body is not None}, key=lambda m: m.__name__)
+    bodies = _by_name({op.body for op in OPERATIONS if op.body is not None})
+    answers = _by_name({op.answer for op in OPERATIONS if op.answer is not None} | {ErrorOut})
+    # Requests as pydantic validates them, answers as it serializes them (its two modes of
+    # JSON Schema; no model is both, so none is split into `-Input` and `-Output`).
     _, schemas = models_json_schema(
-        [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
+        [(model, "validation") for model in bodies]
+        + [(model, "serialization") for model in answers],
+        ref_template="#/components/schemas/{model}",
     )
     components = dict(schemas.get("$defs", {}))
-    components["Error"] = _ERROR
     components["Rule"] = RULE
     components["OfferIn"]["properties"]["targeting"] = {**_REF, "default": {"all": []}}
+    components["OfferOut"]["properties"]["targeting"] = _REF
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
@@ -367,6 +483,6 @@ def document() -> dict[str, Any]:
 async def openapi(request: Request) -> JSONResponse:
     cached: dict[str, Any] | None = getattr(request.app.state, "openapi_document", None)
     if cached is None:
-        cached = document()
+        cached = OpenAPIOut.model_validate(document()).document()
         request.app.state.openapi_document = cached
     return JSONResponse(cached)

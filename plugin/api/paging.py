@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TypeVar
 
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
+from plugin.api.schemas import Page
 from plugin.errors import ValidationFailed
+
+Item = TypeVar("Item", bound=BaseModel)
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -25,8 +29,7 @@ def limit_param(raw: str | None) -> int:
     return int(raw)
 
 
-def list_response(rows: Sequence[dict[str, Any]], *, limit: int) -> JSONResponse:
+def list_response(page: type[Page[Item]], rows: Sequence[Item], *, limit: int) -> JSONResponse:
     """`rows` holds up to `limit + 1` items: the extra one only says there is more."""
-    return JSONResponse(
-        {"object": "list", "data": list(rows[:limit]), "has_more": len(rows) > limit}
-    )
+    answer = page(object="list", data=list(rows[:limit]), has_more=len(rows) > limit)
+    return JSONResponse(answer.document())

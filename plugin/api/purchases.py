@@ -17,7 +17,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from plugin.api.bodies import read_model
-from plugin.api.schemas import AcceptIn, QuoteIn
+from plugin.api.schemas import (
+    AcceptIn,
+    ItemOut,
+    PeriodOut,
+    QuoteDiscountOut,
+    QuoteIn,
+    QuoteLineOut,
+    QuoteOut,
+    TrialOut,
+    TrialPlanOut,
+    TrialQuoteOut,
+    UpgradeOut,
+)
 from plugin.api.widget import relevant, require_customer
 from plugin.billing import quotes, quoting, trials, upgrades
 from plugin.billing.money import Money
@@ -56,58 +68,61 @@ def adds_items(offer: Offer, snapshot: Snapshot) -> bool:
     return offer.kind in ADD_ON_KINDS
 
 
-def _discount_document(quote: QuoteRecord) -> dict[str, Any] | None:
+def _discount_document(quote: QuoteRecord) -> QuoteDiscountOut | None:
     """The locked discount (percent_off, amount_off, duration_months, ends_at) and what it
     takes off today's invoice."""
     if quote.discount is None:
         return None
     today = sum(line.discount_amount for line in quote.lines)
-    return {**asdict(quote.discount), "amount_off_now": today}
+    return QuoteDiscountOut.model_validate({**asdict(quote.discount), "amount_off_now": today})
 
 
-def quote_document(quote: QuoteRecord, *, amounts: list[int] | None) -> dict[str, Any]:
+def quote_document(quote: QuoteRecord, *, amounts: list[int] | None) -> QuoteOut:
     """`amounts`: each item's full price per period, for `next_invoice_amount` (what the next
     renewal bills for what the quote buys, discounted while the offer's discount runs)."""
+    offer_id, variant = quote.offer_id, quote.variant
+    if offer_id is None or variant is None:  # pragma: no cover -- the widget quotes offers only
+        raise TypeError(f"quote {quote.id} has no offer and variant to show")
     next_invoice_amount = quotes.next_invoice(quote, amounts)
     recurring = None if amounts is None else sum(amounts)
-    return {
-        "object": "quote",
-        "quote_id": quote.id,
-        "offer_id": quote.offer_id,
-        "variant": quote.variant,
-        "currency": quote.currency,
-        "lines": [
-            {
-                "amount": line.amount,
-                "display": Money(line.amount, quote.currency).format(),
-                "description": line.description,
-                "period": {"start": line.period_start, "end": line.period_end},
-                "proration": line.proration,
-                "price": line.price,
-                "quantity": line.quantity,
-                "discount_amount": line.discount_amount,
-            }
+    return QuoteOut(
+        object="quote",
+        quote_id=quote.id,
+        offer_id=offer_id,
+        variant=variant,
+        currency=quote.currency,
+        lines=[
+            QuoteLineOut(
+                amount=line.amount,
+                display=Money(line.amount, quote.currency).format(),
+                description=line.description,
+                period=PeriodOut(start=line.period_start, end=line.period_end),
+                proration=line.proration,
+                price=line.price,
+                quantity=line.quantity,
+                discount_amount=line.discount_amount,
+            )
             for line in quote.lines
         ],
-        "amount_due_now": quote.amount_due_now,
-        "amount_due_now_display": Money(quote.amount_due_now, quote.currency).format(),
-        "invoice_total": quote.invoice_total,
-        "next_invoice_amount": next_invoice_amount,
-        "next_invoice_amount_display": None
+        amount_due_now=quote.amount_due_now,
+        amount_due_now_display=Money(quote.amount_due_now, quote.currency).format(),
+        invoice_total=quote.invoice_total,
+        next_invoice_amount=next_invoice_amount,
+        next_invoice_amount_display=None
         if next_invoice_amount is None
         else Money(next_invoice_amount, quote.currency).format(),
-        "next_invoice_at": quotes.renews_at(quote),
-        "recurring_amount": recurring,
-        "discount": _discount_document(quote),
-        "next_renewal_at": quote.state.period_end if quote.timing != "now" else None,
-        "applies": quote.timing,
-        "expires_at": quote.expires_at,
-        "kind": quote.kind,
-        "added": [{"price": item.price, "quantity": item.quantity} for item in quote.added],
-    }
+        next_invoice_at=quotes.renews_at(quote),
+        recurring_amount=recurring,
+        discount=_discount_document(quote),
+        next_renewal_at=quote.state.period_end if quote.timing != "now" else None,
+        applies=quote.timing,
+        expires_at=quote.expires_at,
+        kind=quote.kind,
+        added=[ItemOut(price=item.price, quantity=item.quantity) for item in quote.added],
+    )
 
 
-def upgrade_document(upgrade: UpgradeRecord) -> dict[str, Any]:
+def upgrade_document(upgrade: UpgradeRecord) -> UpgradeOut:
     document: dict[str, Any] = {
         "object": "upgrade",
         "id": upgrade.id,
@@ -123,7 +138,7 @@ def upgrade_document(upgrade: UpgradeRecord) -> dict[str, Any]:
         document["hosted_invoice_url"] = upgrade.hosted_invoice_url
     if upgrade.status == "failed":
         document["failure_reason"] = upgrade.failure_reason
-    return document
+    return UpgradeOut.model_validate(document)
 
 
 async def create_quote(request: Request) -> JSONResponse:
@@ -194,7 +209,7 @@ async def create_quote(request: Request) -> JSONResponse:
     target = snapshot.prices.get(quote.to_price)
     renewal = target.unit_amount * quantity if target is not None and target.unit_amount else None
     amounts = None if renewal is None else [renewal]
-    return JSONResponse(quote_document(quote, amounts=amounts), status_code=201)
+    return JSONResponse(quote_document(quote, amounts=amounts).document(), status_code=201)
 
 
 async def _addon_quote(
@@ -224,7 +239,8 @@ async def _addon_quote(
     prices = [snapshot.prices.get(item.price) for item in quote.added]
     amounts = [price.unit_amount for price in prices if price is not None and price.unit_amount]
     known = len(amounts) == len(prices)
-    return JSONResponse(quote_document(quote, amounts=amounts if known else None), status_code=201)
+    answer = quote_document(quote, amounts=amounts if known else None)
+    return JSONResponse(answer.document(), status_code=201)
 
 
 def _check_eligible(
@@ -281,7 +297,7 @@ async def accept_quote(request: Request) -> JSONResponse:
                 event_type="accept",
                 now=now,
             )
-    return JSONResponse(upgrade_document(upgrade))
+    return JSONResponse(upgrade_document(upgrade).document())
 
 
 async def get_upgrade(request: Request) -> JSONResponse:
@@ -299,7 +315,7 @@ async def get_upgrade(request: Request) -> JSONResponse:
         raise NotFound(
             f"No upgrade {upgrade_id[:64]!r} for this customer.", code="upgrade_not_found"
         )
-    return JSONResponse(upgrade_document(upgrade))
+    return JSONResponse(upgrade_document(upgrade).document())
 
 
 # Trials ------------------------------------------------------------------------------------
@@ -344,26 +360,24 @@ async def _trial_quote(
     )
     price = snapshot.prices.get(offer.target_prices[0])
     currency = price.currency if price is not None else "usd"
-    return JSONResponse(
-        {
-            "object": "quote",
-            "quote_id": trials.sign(quote, secret=_widget_secret(request)),
-            "offer_id": offer.id,
-            "variant": arm,
-            "kind": "trial",
-            "currency": currency,
-            "lines": [],
-            "amount_due_now": 0,
-            "amount_due_now_display": Money(0, currency).format(),
-            "invoice_total": 0,
-            "next_invoice_amount": None,
-            "trial_days": offer.trial_days,
-            "plan": {"id": plan.id, "name": plan.name},
-            "applies": "now",
-            "expires_at": quote.expires_at,
-        },
-        status_code=201,
+    answer = TrialQuoteOut(
+        object="quote",
+        quote_id=trials.sign(quote, secret=_widget_secret(request)),
+        offer_id=offer.id,
+        variant=arm,
+        kind="trial",
+        currency=currency,
+        lines=[],
+        amount_due_now=0,
+        amount_due_now_display=Money(0, currency).format(),
+        invoice_total=0,
+        next_invoice_amount=None,
+        trial_days=offer.trial_days,
+        plan=TrialPlanOut(id=plan.id, name=plan.name),
+        applies="now",
+        expires_at=quote.expires_at,
     )
+    return JSONResponse(answer.document(), status_code=201)
 
 
 async def _accept_trial(
@@ -392,15 +406,14 @@ async def _accept_trial(
             event_type="accept",
             now=now,
         )
-    return JSONResponse(
-        {
-            "object": "trial",
-            "id": grant.id,
-            "status": "succeeded",
-            "offer_id": grant.offer_id,
-            "variant": grant.variant,
-            "plan": grant.plan_id,
-            "starts_at": grant.starts_at,
-            "ends_at": grant.ends_at,
-        }
+    answer = TrialOut(
+        object="trial",
+        id=grant.id,
+        status="succeeded",
+        offer_id=grant.offer_id,
+        variant=grant.variant,
+        plan=grant.plan_id,
+        starts_at=grant.starts_at,
+        ends_at=grant.ends_at,
     )
+    return JSONResponse(answer.document())

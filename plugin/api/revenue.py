@@ -20,14 +20,15 @@ from starlette.responses import JSONResponse, Response
 
 from plugin.api.admin import require_admin
 from plugin.api.paging import limit_param, list_response
+from plugin.api.schemas import AdminUpgradeListOut, AdminUpgradeOut, MetricsOut, TimeseriesOut
 from plugin.errors import ValidationFailed
 from plugin.metrics import revenue as metrics
 from plugin.services import services
 from plugin.storage import metrics as metrics_store
 from plugin.storage import upgrades as upgrade_store
 from plugin.storage.upgrades import UpgradeRecord
+from plugin.timespan import DAY
 
-DAY = 86_400
 STATUSES = ("processing", "requires_action", "scheduled", "succeeded", "failed")
 MAX_PERIOD = 5 * 366 * DAY
 MAX_BUCKETS = 400  # a year and a month of days; five years of weeks or months fit easily
@@ -49,8 +50,8 @@ def time_param(raw: str | None, name: str) -> int | None:
     return int(parsed.timestamp())
 
 
-def admin_upgrade_document(upgrade: UpgradeRecord) -> dict[str, Any]:
-    return {
+def admin_upgrade_document(upgrade: UpgradeRecord) -> AdminUpgradeOut:
+    document = {
         "object": "upgrade",
         "id": upgrade.id,
         "status": upgrade.status,
@@ -72,6 +73,7 @@ def admin_upgrade_document(upgrade: UpgradeRecord) -> dict[str, Any]:
         "created": upgrade.created_at,
         "updated": upgrade.updated_at,
     }
+    return AdminUpgradeOut.model_validate(document)
 
 
 async def list_upgrades(request: Request) -> JSONResponse:
@@ -98,7 +100,9 @@ async def list_upgrades(request: Request) -> JSONResponse:
         limit=limit,
         before_created=before,
     )
-    return list_response([admin_upgrade_document(u) for u in rows], limit=limit)
+    return list_response(
+        AdminUpgradeListOut, [admin_upgrade_document(u) for u in rows], limit=limit
+    )
 
 
 def _number(value: Fraction | int | None) -> float | int | None:
@@ -206,37 +210,42 @@ async def get_metrics(request: Request) -> Response:
                 "conversion": _figure(conversion),
             }
         )
-    document = {
-        "object": "metrics",
-        "from": start,
-        "to": end,
-        "currencies": {
-            cur: {
-                "mrr_start": m.mrr_start,
-                "mrr_end": m.mrr_end,
-                "new_mrr": m.new,
-                "expansion_mrr": m.expansion,
-                "contraction_mrr": m.contraction,
-                "churned_mrr": m.churn,
-                "reactivation_mrr": m.reactivation,
-                "net_new_mrr": m.net_new,
-                "ndr": _figure(m.ndr),
-                "arpu_start": _figure(m.arpu_start),
-                "arpu_end": _figure(m.arpu_end),
-                "average_upgrade_value": _figure(m.average_upgrade_value),
-                "cross_sell_recurring": m.cross_sell_recurring,
-                "cross_sell_one_off": m.cross_sell_one_off,
-            }
-            for cur, m in result.currencies.items()
-        },
-        "upsell_conversion": _figure(result.upsell_conversion),
-        "time_to_upsell_days": {
-            "median": _figure(result.time_to_upsell_median_days),
-            "p90": _figure(result.time_to_upsell_p90_days),
-        },
-        "by_offer": sorted(by_offer.values(), key=lambda r: (r["offer_id"], r["variant"] or "")),
-        "funnel": funnel,
-    }
+    # Through the model: the JSON answer and the CSV rows are both made from what it checked.
+    document = MetricsOut.model_validate(
+        {
+            "object": "metrics",
+            "from": start,
+            "to": end,
+            "currencies": {
+                cur: {
+                    "mrr_start": m.mrr_start,
+                    "mrr_end": m.mrr_end,
+                    "new_mrr": m.new,
+                    "expansion_mrr": m.expansion,
+                    "contraction_mrr": m.contraction,
+                    "churned_mrr": m.churn,
+                    "reactivation_mrr": m.reactivation,
+                    "net_new_mrr": m.net_new,
+                    "ndr": _figure(m.ndr),
+                    "arpu_start": _figure(m.arpu_start),
+                    "arpu_end": _figure(m.arpu_end),
+                    "average_upgrade_value": _figure(m.average_upgrade_value),
+                    "cross_sell_recurring": m.cross_sell_recurring,
+                    "cross_sell_one_off": m.cross_sell_one_off,
+                }
+                for cur, m in result.currencies.items()
+            },
+            "upsell_conversion": _figure(result.upsell_conversion),
+            "time_to_upsell_days": {
+                "median": _figure(result.time_to_upsell_median_days),
+                "p90": _figure(result.time_to_upsell_p90_days),
+            },
+            "by_offer": sorted(
+                by_offer.values(), key=lambda r: (r["offer_id"], r["variant"] or "")
+            ),
+            "funnel": funnel,
+        }
+    ).document()
     if wants_csv(request):
         return csv_response(METRICS_CSV_HEADER, _metrics_rows(document), f"metrics-{start}-{end}")
     return JSONResponse(document, headers={"Vary": "Accept"})
@@ -292,7 +301,7 @@ async def get_timeseries(request: Request) -> Response:
     raw_interval = params.get("interval") or "day"
     if raw_interval not in metrics.INTERVALS:
         raise ValidationFailed("interval must be day, week or month.", field="interval")
-    interval: metrics.Interval = raw_interval
+    interval: metrics.BucketSize = raw_interval
     start, end = _period(request, ctx.clock.now())
     count = metrics.bucket_count(start, end, interval)
     if count > MAX_BUCKETS:
@@ -323,7 +332,7 @@ async def get_timeseries(request: Request) -> Response:
             ),
             f"{metric}-{interval}-{start}-{end}",
         )
-    return JSONResponse(
+    answer = TimeseriesOut.model_validate(
         {
             "object": "timeseries",
             "metric": metric,
@@ -332,6 +341,6 @@ async def get_timeseries(request: Request) -> Response:
             "to": end,
             "buckets": [{"start": s, "end": e} for s, e in cuts],
             "currencies": values,
-        },
-        headers={"Vary": "Accept"},
+        }
     )
+    return JSONResponse(answer.document(), headers={"Vary": "Accept"})

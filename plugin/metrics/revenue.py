@@ -337,7 +337,6 @@ def _median(sorted_values: Sequence[Fraction]) -> Fraction | None:
 # in the API (`?interval=week`).
 BucketSize = Literal["day", "week", "month"]
 INTERVALS: tuple[BucketSize, ...] = ("day", "week", "month")
-Interval = BucketSize  # the old name, until plugin/api/revenue.py says metrics.BucketSize
 WEEK = 7 * DAY
 # The unix epoch fell on a Thursday; weeks start on Monday (ISO 8601), three days earlier.
 _MONDAY = -3 * DAY
