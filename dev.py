@@ -181,11 +181,13 @@ class Half:
         self.code = -1
         self.passed = self.failed = self.skipped = 0
 
-    def run(self, python: Path, args: list[str], report: Path) -> None:
+    def run(self, python: Path, args: list[str], report: Path, coverage: Path) -> None:
+        """pytest under coverage (its data into `coverage`; the settings in pyproject.toml)."""
         env = {**os.environ, **self.env}
-        self.code = run(
-            [python, "-m", "pytest", *self.marks, f"--junitxml={report}", *args], cwd=ROOT, env=env
-        )
+        measured: list[str | Path] = [
+            python, "-m", "coverage", "run", f"--data-file={coverage}", "-m", "pytest"
+        ]  # fmt: skip
+        self.code = run([*measured, *self.marks, f"--junitxml={report}", *args], cwd=ROOT, env=env)
         if report.exists():
             counted = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
             for suite in ET.parse(report).getroot().iter("testsuite"):
@@ -220,21 +222,39 @@ def test(args: list[str]) -> int:
         Half("PostgreSQL", {"UPLIFT_TEST_DATABASE": "postgres"}, ["-m", "not browser"]),
     ]
     with tempfile.TemporaryDirectory(prefix="uplift-test-") as reports:
+        data = [Path(reports) / f".coverage.half{number}" for number in range(len(halves))]
         for number, half in enumerate(halves):
             say(f"the suite on {half.label}")
-            half.run(python, args, Path(reports) / f"half{number}.xml")
-    return verdict(halves)
+            half.run(python, args, Path(reports) / f"half{number}.xml", data[number])
+        covered = coverage_report(python, data, Path(reports) / ".coverage", whole=not args)
+    return verdict(halves, covered=covered)
 
 
-def verdict(halves: list[Half]) -> int:
-    """Print each half's result and the plain closing line; 0 only when every half passed and
-    at least one test ran (a run that executed no test, or a half that stopped, fails)."""
+def coverage_report(python: Path, data: list[Path], combined: Path, *, whole: bool) -> bool:
+    """Both halves' coverage combined, reported; for the whole suite (no ARGS), held to
+    `fail_under` in pyproject.toml. True when it holds (or a part of the suite was run)."""
+    found = [str(path) for path in data if path.exists()]
+    if not found:
+        say("no coverage data was written")
+        return not whole
+    must([python, "-m", "coverage", "combine", "-q", f"--data-file={combined}", *found], cwd=ROOT)
+    limit = [] if whole else ["--fail-under=0"]  # a part of the suite covers a part
+    code = run([python, "-m", "coverage", "report", f"--data-file={combined}", *limit], cwd=ROOT)
+    return code == 0
+
+
+def verdict(halves: list[Half], *, covered: bool = True) -> int:
+    """Print each half's result and the plain closing line; 0 only when every half passed, at
+    least one test ran (a run that executed no test, or a half that stopped, fails) and the
+    coverage threshold held."""
     passed = sum(h.passed for h in halves)
     failed = sum(h.failed for h in halves)
     skipped = sum(h.skipped for h in halves)
     print("", *(h.summary() for h in halves), sep="\n")
+    if not covered:
+        print("coverage: below the threshold (fail_under in pyproject.toml)")
     print(f"total: {passed} passed, {failed} failed, {skipped} skipped", flush=True)
-    ok = passed > 0 and failed == 0 and all(h.code == 0 for h in halves)
+    ok = passed > 0 and failed == 0 and all(h.code == 0 for h in halves) and covered
     return 0 if ok else 1
 
 

@@ -60,7 +60,8 @@ def test_documents_link_only_inside_the_repository(document: Path) -> None:
 
 def _half(args: list[str], tmp_path: Path) -> dev.Half:
     half = dev.Half("SQLite", {"UPLIFT_TEST_DATABASE": "sqlite"}, [])
-    half.run(Path(sys.executable), ["-p", "no:cacheprovider", *args], tmp_path / "report.xml")
+    report, coverage = tmp_path / "report.xml", tmp_path / ".coverage"
+    half.run(Path(sys.executable), ["-p", "no:cacheprovider", *args], report, coverage)
     return half
 
 
