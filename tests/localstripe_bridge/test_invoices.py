@@ -6,7 +6,7 @@ import httpx
 import pytest
 import stripe  # noqa: TID251 -- tests drive the emulator exactly as stripe-python does
 
-from tests.emulator.support import STRIPE_PYTHON_HTTPX_WARNING, Catalog
+from tests.localstripe_bridge.support import STRIPE_PYTHON_HTTPX_WARNING, Catalog
 
 pytestmark = STRIPE_PYTHON_HTTPX_WARNING
 

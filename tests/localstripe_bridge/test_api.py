@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from localstripe_bridge import errors
-from tests.emulator.support import STRIPE_PYTHON_HTTPX_WARNING, Catalog
+from tests.localstripe_bridge.support import STRIPE_PYTHON_HTTPX_WARNING, Catalog
 
 pytestmark = STRIPE_PYTHON_HTTPX_WARNING
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import stripe  # noqa: TID251 -- tests drive the emulator exactly as stripe-python does
 
-from tests.emulator.support import Catalog
+from tests.localstripe_bridge.support import Catalog
 from tests.support import STRIPE_TEST_KEY
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import pytest
 import stripe  # noqa: TID251 -- tests drive the emulator exactly as stripe-python does
 
 from localstripe_bridge.process import EmulatorProcess
-from tests.emulator.support import STRIPE_PYTHON_HTTPX_WARNING, Catalog
+from tests.localstripe_bridge.support import STRIPE_PYTHON_HTTPX_WARNING, Catalog
 from tests.support import STRIPE_TEST_KEY
 
 pytestmark = STRIPE_PYTHON_HTTPX_WARNING

@@ -13,7 +13,7 @@ import pytest
 import stripe  # noqa: TID251 -- tests drive the emulator exactly as stripe-python does
 from aiohttp import web
 
-from tests.emulator.support import STRIPE_PYTHON_HTTPX_WARNING
+from tests.localstripe_bridge.support import STRIPE_PYTHON_HTTPX_WARNING
 
 pytestmark = STRIPE_PYTHON_HTTPX_WARNING
 
