@@ -17,7 +17,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from plugin.api.schemas import WebhookEventListOut, WebhookEventOut
+from plugin.api.answers import WebhookEventListOut, WebhookEventOut
 from plugin.auth import AdminIdentity, authenticate_admin, bearer_token
 from plugin.errors import Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from plugin.logs import get_logger

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from plugin import storage
-from plugin.api.schemas import HealthOut, ReadyOut
+from plugin.api.answers import HealthOut, ReadyOut
 from plugin.errors import NotReady
 from plugin.services import services
 

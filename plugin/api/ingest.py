@@ -10,18 +10,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from plugin.api.admin import require_admin
-from plugin.api.bodies import read_model
-from plugin.api.schemas import (
-    CustomerIn,
+from plugin.api.answers import (
     CustomerOut,
     EntitledPlanOut,
     EntitledTrialOut,
     EntitlementsOut,
-    FeatureEventIn,
     FeatureEventOut,
-    UsageIn,
     UsageOut,
 )
+from plugin.api.bodies import read_model
+from plugin.api.schemas import CustomerIn, FeatureEventIn, UsageIn
 from plugin.auth import CustomerIdentity
 from plugin.customers import view as customers
 from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed

@@ -14,20 +14,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from plugin.api.admin import require_admin
-from plugin.api.bodies import parse_model, read_json, read_model
-from plugin.api.paging import limit_param, list_response
-from plugin.api.schemas import (
+from plugin.api.answers import (
     ArmResultOut,
     AuditEntryOut,
     AuditListOut,
-    OfferIn,
     OfferListOut,
     OfferOut,
     OfferResultsOut,
     PlanListOut,
     PlanOut,
-    PlansIn,
 )
+from plugin.api.bodies import parse_model, read_json, read_model
+from plugin.api.paging import limit_param, list_response
+from plugin.api.schemas import OfferIn, PlansIn
 from plugin.billing.catalog import Plan
 from plugin.errors import Conflict, NotFound, ValidationFailed
 from plugin.offers import experiments, targeting

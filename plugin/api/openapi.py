@@ -4,7 +4,7 @@ would refuse, nor an answer it does not send.
 
 `OPERATIONS` lists each route once; tests/test_contract.py checks that it and the route table
 name exactly the same (method, path) pairs, so neither can drift from the other. Each operation
-documents its success answer (`answer`, a model of plugin/api/schemas.py) and every error status
+documents its success answer (`answer`, a model of plugin/api/answers.py) and every error status
 it can answer with, all in the one error shape (`ErrorOut`): those its credentials, its body and
 its path parameters bring (`error_statuses`) and its own (`errors`).
 tests/api/test_response_models.py holds real answers to these schemas; tests/api/test_fuzz.py has
@@ -23,39 +23,41 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from plugin import __version__
-from plugin.api.schemas import (
+from plugin.api.answers import (
     AcceptAnswerOut,
-    AcceptIn,
     AdminUpgradeListOut,
     AuditListOut,
-    CustomerIn,
     CustomerOut,
     EntitlementsOut,
     ErrorOut,
-    FeatureEventIn,
     FeatureEventOut,
     HealthOut,
     MetricsOut,
-    OfferIn,
     OfferListOut,
     OfferOut,
     OfferResultsOut,
     OpenAPIOut,
     PlanListOut,
-    PlansIn,
     QuoteAnswerOut,
-    QuoteIn,
     ReadyOut,
     TimeseriesOut,
     UpgradeOut,
-    UsageIn,
     UsageOut,
     WebhookEventListOut,
     WebhookEventOut,
     WebhookReceivedOut,
-    WidgetEventIn,
     WidgetEventOut,
     WidgetOfferListOut,
+)
+from plugin.api.schemas import (
+    AcceptIn,
+    CustomerIn,
+    FeatureEventIn,
+    OfferIn,
+    PlansIn,
+    QuoteIn,
+    UsageIn,
+    WidgetEventIn,
 )
 from plugin.metrics.revenue import SERIES
 

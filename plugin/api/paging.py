@@ -9,7 +9,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
-from plugin.api.schemas import Page
+from plugin.api.answers import Page
 from plugin.errors import ValidationFailed
 
 Item = TypeVar("Item", bound=BaseModel)

@@ -16,13 +16,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from plugin.api.bodies import read_model
-from plugin.api.schemas import (
-    AcceptIn,
+from plugin.api.answers import (
     ItemOut,
     PeriodOut,
     QuoteDiscountOut,
-    QuoteIn,
     QuoteLineOut,
     QuoteOut,
     TrialOut,
@@ -30,6 +27,8 @@ from plugin.api.schemas import (
     TrialQuoteOut,
     UpgradeOut,
 )
+from plugin.api.bodies import read_model
+from plugin.api.schemas import AcceptIn, QuoteIn
 from plugin.api.widget import relevant, require_customer
 from plugin.billing import quotes, quoting, trials, upgrades
 from plugin.billing.money import Money

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from plugin.api.admin import require_admin
+from plugin.api.answers import AdminUpgradeListOut, AdminUpgradeOut, MetricsOut, TimeseriesOut
 from plugin.api.paging import limit_param, list_response
-from plugin.api.schemas import AdminUpgradeListOut, AdminUpgradeOut, MetricsOut, TimeseriesOut
 from plugin.errors import ValidationFailed
 from plugin.metrics import revenue as metrics
 from plugin.services import services

@@ -3,7 +3,7 @@ whatever a client sends, the server never answers with a 500, and every answer i
 document describes: a documented status (`status_code_conformance`), of a documented media type
 (`content_type_conformance`), with the headers documented as required
 (`response_headers_conformance`), and a body that validates against that status's schema
-(`response_schema_conformance`: the answer models of plugin/api/schemas.py and the error shape).
+(`response_schema_conformance`: the answer models of plugin/api/answers.py and the error shape).
 
 Hypothesis runs schemathesis' strategies directly (`@given` on `operation.as_strategy()`), not
 through schemathesis' pytest integration: its 4.x `from_fixture` writes pytest's private

@@ -1,5 +1,5 @@
 """The answers the OpenAPI document describes are the answers the server sends: every route of
-the route table documents its success answer (a model of plugin/api/schemas.py) and its errors,
+the route table documents its success answer (a model of plugin/api/answers.py) and its errors,
 and real answers, from every route, validate against both the model and the document's schema,
 key for key in the order they are sent. The widget's offers, the webhook intake and the error
 documents are built outside the models (hot paths, plugin/errors.py); here they are held to
@@ -21,8 +21,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from plugin.api import TABLE, openapi, routes
+from plugin.api.answers import ErrorOut, SeriesMetric
 from plugin.api.errors import INTERNAL_ERROR_BODY, answer
-from plugin.api.schemas import ErrorOut, SeriesMetric
 from plugin.app import create_app
 from plugin.billing.catalog import Price, Product
 from plugin.billing.quotes import StaleQuote

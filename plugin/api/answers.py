@@ -1,0 +1,626 @@
+"""Every JSON answer of the route table, key for key in the order it is sent (`…Out`), which
+plugin/api/openapi.py documents. Pydantic lives here and in plugin/api/schemas.py (the request
+bodies), not in the domain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+)
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
+
+from plugin.api.schemas import WidgetEventType
+from plugin.billing.catalog import Interval
+from plugin.metrics.revenue import BucketSize
+from plugin.offers import model as offers
+from plugin.storage.quotes import Execution, QuoteKind, Timing
+from plugin.storage.stripe_events import Status as EventStatus
+from plugin.storage.upgrades import Status as UpgradeStatus
+
+# Every JSON answer of the route table, key for key in the order it is sent. The handlers of
+# plugin/api/ build their answers through these (`_Out.document()`), so a model cannot drift
+# from what is sent; the answers made on the hot paths (the widget's offers, the webhook intake)
+# and the error documents of plugin/errors.py are held to them by
+# tests/api/test_response_models.py. Strict: a value of another type is refused, never
+# converted, so an answer built through a model is exactly the document it was given. A field
+# with a default is a key that is only sometimes sent; every other key is always sent, null
+# only where its type says `| None`.
+
+
+def _no_defaults(schema: JsonDict) -> None:
+    # An optional key of an answer is absent, not defaulted: a `default` in the document would
+    # tell a client to assume a value the server never sent.
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        for field in properties.values():
+            if isinstance(field, dict):
+                field.pop("default", None)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, json_schema_extra=_no_defaults
+    )
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document: every key in field order, an optional one only when given."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+T = TypeVar("T")
+
+Amount = Annotated[int, Field(description="integer minor units of its currency (cents for usd)")]
+Currency = Annotated[
+    str, Field(pattern=r"^[a-z]{3}$", description="ISO 4217, lower case, as Stripe writes it")
+]
+Display = Annotated[str, Field(description="an amount formatted for display, such as `$19.00`")]
+Time = Annotated[int, Field(description="unix seconds")]
+# A key that is absent when it has nothing to say, never null (JSON Schema without `null`).
+Absent = SkipJsonSchema[None]
+PublicUpgradeStatus = Literal["pending", "requires_action", "succeeded", "failed"]
+# plugin.metrics.revenue.SERIES (tests/api/test_response_models.py keeps the two equal).
+SeriesMetric = Literal[
+    "mrr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr",
+    "net_new_mrr", "upgrades", "upgrade_expansion_mrr",
+]  # fmt: skip
+
+
+class Page(_Out, Generic[T]):
+    """A Stripe-style list (docs/contract.md, "Lists")."""
+
+    object: Literal["list"]
+    data: list[T]
+    has_more: bool
+
+
+class ErrorDetailOut(_Out):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", examples=["offer_not_found"])]
+    message: str
+    field: str | Absent = Field(
+        default=None, description="the JSON path at fault, such as `variants[0].copy.title`"
+    )
+    fresh_quote_id: str | Absent = Field(
+        default=None, description="a stale quote's 409: the quote to show instead"
+    )
+    upgrade_id: str | Absent = Field(
+        default=None, description="a 409 about an upgrade of the customer's: that upgrade"
+    )
+
+
+class ErrorOut(_Out):
+    """Every 4xx and 5xx answer (plugin/errors.py, plugin/api/errors.py)."""
+
+    error: ErrorDetailOut
+
+
+# Operations ---------------------------------------------------------------------------------
+
+
+class HealthOut(_Out):
+    status: Literal["ok"]
+
+
+class ReadyOut(_Out):
+    status: Literal["ready"]
+    schema_version: int = Field(ge=1, description="the newest migration applied")
+
+
+class OpenAPIInfoOut(_Out):
+    title: str
+    version: str
+
+
+class OpenAPIOut(_Out):
+    """This document (OpenAPI 3.1)."""
+
+    openapi: Literal["3.1.0"]
+    info: OpenAPIInfoOut
+    paths: dict[str, dict[str, Any]]
+    components: dict[str, Any]
+
+
+class WebhookReceivedOut(_Out):
+    """`POST /webhooks/stripe`: stored and committed (a redelivered id: `duplicate`)."""
+
+    received: Literal[True]
+    duplicate: bool
+
+
+class WebhookEventOut(_Out):
+    id: str
+    object: Literal["webhook_event"]
+    type: str
+    created: Time
+    livemode: bool
+    status: EventStatus
+    attempts: int = Field(ge=0)
+    last_error: str | None
+    received_at: Time
+    processed_at: Time | None
+    next_attempt_at: Time | None = Field(description="only while `status` is `pending`")
+
+
+class WebhookEventListOut(Page[WebhookEventOut]):
+    pass
+
+
+# Plans, offers, results, audit ----------------------------------------------------------------
+
+
+class PlanOut(_Out):
+    object: Literal["plan"]
+    id: str
+    name: str
+    tier: int
+    prices: list[str]
+    limits: dict[str, int | None] = Field(description="metric → cap; null: unlimited")
+    features: list[str]
+
+
+class PlanListOut(Page[PlanOut]):
+    """The whole ladder, by tier."""
+
+    has_more: Literal[False]
+
+
+class OfferDiscountOut(_Out):
+    percent_off: int | None
+    amount_off: int | None = Field(description="minor units of the target price's currency")
+    duration_months: int | None = Field(description="null: once")
+
+
+class ScheduleOut(_Out):
+    starts_at: Time | None
+    ends_at: Time | None
+
+
+class FrequencyOut(_Out):
+    max_impressions: int | None
+    per_seconds: int
+    dismiss_cooldown: int
+    decline_cooldown: int
+    max_declines: int | None
+
+
+class CopyOut(_Out):
+    title: str
+    body: str
+    cta: str
+    decline: str
+
+
+class VariantOut(_Out):
+    key: str
+    weight: int
+    copy_: CopyOut = Field(alias="copy")
+
+
+class OfferOut(_Out):
+    """An offer as stored: the fields of `OfferIn`, all given, and its version."""
+
+    object: Literal["offer"]
+    id: str
+    name: str
+    kind: offers.Kind
+    status: offers.Status
+    priority: int
+    placements: list[str]
+    target_prices: list[str]
+    proration: offers.ProrationPolicy
+    discount: OfferDiscountOut | None
+    trial_days: int | None
+    # plugin.offers.targeting.dump; documented as the recursive `Rule` schema in
+    # plugin/api/openapi.py.
+    targeting: dict[str, Any]
+    schedule: ScheduleOut
+    frequency: FrequencyOut
+    holdout_bp: int
+    variants: list[VariantOut]
+    version: int
+    created_at: Time
+    updated_at: Time
+
+
+class OfferListOut(Page[OfferOut]):
+    pass
+
+
+class ArmResultOut(_Out):
+    arm: str = Field(description="a variant's key, or `holdout`")
+    control: bool
+    exposed: int
+    clicked: int
+    accepted: int
+    paid: int
+    revenue: dict[str, int] = Field(description="currency → expansion MRR in minor units")
+    conversion_rate: float | None
+    interval_95: Annotated[list[float], Field(min_length=2, max_length=2)] | None
+    p_value_vs_control: float | None
+    probability_beats_control: float | None
+    lift_vs_holdout: float | None
+
+
+class OfferResultsOut(_Out):
+    object: Literal["offer_results"]
+    offer_id: str
+    metric: Literal["paid conversions / exposed customers"]
+    arms: list[ArmResultOut]
+    warning: str | None
+
+
+class AuditEntryOut(_Out):
+    object: Literal["audit_entry"]
+    id: Annotated[str, Field(pattern=r"^audit_[0-9]+$")]
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any]
+    created: Time
+
+
+class AuditListOut(Page[AuditEntryOut]):
+    pass
+
+
+# Upgrades and metrics -----------------------------------------------------------------------
+
+
+class ItemOut(_Out):
+    price: str
+    quantity: int
+
+
+class AdminUpgradeOut(_Out):
+    object: Literal["upgrade"]
+    id: str
+    status: UpgradeStatus
+    customer: str = Field(description="the Stripe customer")
+    offer_id: str | None
+    variant: str | None
+    quote_id: str
+    execution: Execution
+    subscription: str
+    from_: ItemOut = Field(alias="from")
+    to: ItemOut
+    currency: Currency
+    amount_quoted: Amount
+    amount_paid: Amount | None
+    mrr_delta: Amount
+    invoice: str | None
+    failure_reason: str | None
+    effective_at: Time
+    created: Time
+    updated: Time
+
+
+class AdminUpgradeListOut(Page[AdminUpgradeOut]):
+    pass
+
+
+class FigureOut(_Out):
+    """A number with how it was computed; null when it is undefined (nothing to divide by)."""
+
+    value: int | float | None
+    numerator: int | float
+    denominator: int | None
+    note: str
+
+
+class CurrencyMetricsOut(_Out):
+    """One currency's figures; money in its minor units."""
+
+    mrr_start: Amount
+    mrr_end: Amount
+    new_mrr: Amount
+    expansion_mrr: Amount
+    contraction_mrr: Amount
+    churned_mrr: Amount
+    reactivation_mrr: Amount
+    net_new_mrr: Amount
+    ndr: FigureOut
+    arpu_start: FigureOut
+    arpu_end: FigureOut
+    average_upgrade_value: FigureOut
+    cross_sell_recurring: Amount
+    cross_sell_one_off: Amount
+
+
+class TimeToUpsellOut(_Out):
+    median: FigureOut
+    p90: FigureOut
+
+
+class OfferMetricsOut(_Out):
+    offer_id: str
+    variant: str | None
+    upgrades: int
+    expansion_mrr: dict[str, int] = Field(description="currency → minor units")
+
+
+class FunnelStepOut(_Out):
+    offer_id: str
+    variant: str
+    exposed: int
+    clicked: int
+    accepted: int
+    paid: int
+    conversion: FigureOut
+
+
+class MetricsOut(_Out):
+    object: Literal["metrics"]
+    from_: Time = Field(alias="from")
+    to: Time
+    currencies: dict[str, CurrencyMetricsOut]
+    upsell_conversion: FigureOut
+    time_to_upsell_days: TimeToUpsellOut
+    by_offer: list[OfferMetricsOut]
+    funnel: list[FunnelStepOut]
+
+
+class BucketOut(_Out):
+    start: Time
+    end: Time
+
+
+class TimeseriesOut(_Out):
+    object: Literal["timeseries"]
+    metric: SeriesMetric
+    interval: BucketSize
+    from_: Time = Field(alias="from")
+    to: Time
+    buckets: list[BucketOut]
+    currencies: dict[str, list[int]] = Field(description="currency → one value per bucket")
+
+
+# Customers ----------------------------------------------------------------------------------
+
+
+class CustomerOut(_Out):
+    object: Literal["customer"]
+    id: str
+    stripe_customer: str | None
+    attrs: dict[str, str | int | bool]
+    signup_at: Time | None
+    created: Time
+    updated: Time
+
+
+class UsageOut(_Out):
+    object: Literal["usage"]
+    customer: str
+    metric: str
+    value: int = Field(description="the metric's value after the report")
+    replayed: bool = Field(description="answered from an earlier request with the same key")
+
+
+class FeatureEventOut(_Out):
+    object: Literal["feature_event"]
+    customer: str
+    feature: str
+    at: Time
+
+
+class EntitledPlanOut(_Out):
+    id: str
+    name: str
+    tier: int
+
+
+class EntitledTrialOut(_Out):
+    id: str
+    offer_id: str
+    plan: str
+    starts_at: Time
+    ends_at: Time
+
+
+class EntitlementsOut(_Out):
+    object: Literal["entitlements"]
+    customer: str
+    plan: EntitledPlanOut | None
+    interval: Interval | None
+    limits: dict[str, int | None] = Field(description="metric → cap; null: unlimited")
+    features: list[str]
+    usage: dict[str, int]
+    trial: EntitledTrialOut | None
+
+
+# The widget ---------------------------------------------------------------------------------
+
+
+class WidgetPriceOut(_Out):
+    price: str
+    currency: Currency
+    unit_amount: Amount
+    display: Display
+    interval: Interval | None
+    interval_count: int
+    discounted_amount: Amount | Absent = Field(default=None, description="with a discount")
+    discounted_display: Display | Absent = Field(default=None, description="with a discount")
+    discount_months: int | None = Field(
+        default=None, description="with a discount: how many months (null: once)"
+    )
+
+
+class WidgetUsageOut(_Out):
+    metric: str
+    used: int
+    limit: int
+
+
+class WidgetOfferOut(_Out):
+    object: Literal["widget_offer"]
+    offer_id: str
+    kind: offers.Kind
+    variant: str
+    copy_: CopyOut = Field(alias="copy")
+    prices: list[WidgetPriceOut]
+    discount: OfferDiscountOut | None
+    trial_days: int | None
+    ends_at: Time | None
+    countdown_seconds: int | None = Field(description="seconds left until `ends_at`, if shown")
+    usage: WidgetUsageOut | None
+
+
+class LimitLossOut(_Out):
+    metric: str
+    used: int | None
+    current_limit: int | None = Field(description="null: unlimited")
+    new_limit: int
+    over: bool
+
+
+class FeatureLossOut(_Out):
+    feature: str
+    uses: int | None
+    last_used_at: Time | None
+
+
+class DowngradeOut(_Out):
+    from_plan: str
+    from_plan_name: str
+    to_plan: str
+    to_plan_name: str
+    limits: list[LimitLossOut]
+    features: list[FeatureLossOut]
+
+
+class WidgetOfferListOut(Page[WidgetOfferOut]):
+    """The offers to show now, all of them; with `to_plan`, also `downgrade`."""
+
+    has_more: Literal[False]
+    downgrade: DowngradeOut | None = Field(
+        default=None,
+        description="only with `to_plan`: what that plan takes away (null: not a lower tier)",
+    )
+
+
+class WidgetEventOut(_Out):
+    object: Literal["widget_event"]
+    offer_id: str
+    variant: str
+    type: WidgetEventType
+    at: Time
+
+
+class PeriodOut(_Out):
+    start: Time
+    end: Time
+
+
+class QuoteLineOut(_Out):
+    amount: Amount
+    display: Display
+    description: str
+    period: PeriodOut
+    proration: bool
+    price: str
+    quantity: int
+    discount_amount: Amount = Field(description="included in `amount`")
+
+
+class QuoteDiscountOut(_Out):
+    percent_off: int | None
+    amount_off: int | None
+    duration_months: int | None
+    ends_at: Time | None = Field(description="when the coupon stops (null: once)")
+    amount_off_now: Amount = Field(description="what it takes off today's invoice")
+
+
+class QuoteOut(_Out):
+    """A plan change (`change`) or add-ons added to the subscription (`add`)."""
+
+    object: Literal["quote"]
+    quote_id: str
+    offer_id: str
+    variant: str
+    currency: Currency
+    lines: list[QuoteLineOut]
+    amount_due_now: Amount
+    amount_due_now_display: Display
+    invoice_total: Amount
+    next_invoice_amount: Amount | None
+    next_invoice_amount_display: Display | None
+    next_invoice_at: Time
+    recurring_amount: Amount | None = Field(description="full price per period")
+    discount: QuoteDiscountOut | None
+    next_renewal_at: Time | None
+    applies: Timing
+    expires_at: Time
+    kind: QuoteKind
+    added: list[ItemOut]
+
+
+class TrialPlanOut(_Out):
+    id: str
+    name: str
+
+
+class TrialQuoteOut(_Out):
+    """A trial: nothing to charge; `quote_id` is a signed statement of what it gives."""
+
+    object: Literal["quote"]
+    quote_id: str
+    offer_id: str
+    variant: str
+    kind: Literal["trial"]
+    currency: Currency
+    lines: Annotated[list[QuoteLineOut], Field(max_length=0)]
+    amount_due_now: Literal[0]
+    amount_due_now_display: Display
+    invoice_total: Literal[0]
+    next_invoice_amount: None
+    trial_days: int
+    plan: TrialPlanOut
+    applies: Literal["now"]
+    expires_at: Time
+
+
+class QuoteAnswerOut(RootModel[Annotated[QuoteOut | TrialQuoteOut, Field(discriminator="kind")]]):
+    """`POST /api/v1/widget/quotes`: a price quote or a trial's."""
+
+    model_config = ConfigDict(frozen=True, strict=True)
+
+
+class UpgradeOut(_Out):
+    """An upgrade as the customer sees it."""
+
+    object: Literal["upgrade"]
+    id: str
+    status: PublicUpgradeStatus
+    offer_id: str | None
+    variant: str | None
+    currency: Currency
+    amount_quoted: Amount
+    amount_paid: Amount | None
+    effective_at: Time
+    hosted_invoice_url: str | None = Field(
+        default=None, description="only while `requires_action`: where the customer pays"
+    )
+    failure_reason: str | None = Field(default=None, description="only when `failed`")
+
+
+class TrialOut(_Out):
+    """An accepted trial quote: the trial runs from `starts_at` to `ends_at`."""
+
+    object: Literal["trial"]
+    id: str
+    status: Literal["succeeded"]
+    offer_id: str
+    variant: str
+    plan: str
+    starts_at: Time
+    ends_at: Time
+
+
+class AcceptAnswerOut(RootModel[Annotated[UpgradeOut | TrialOut, Field(discriminator="object")]]):
+    """`POST /api/v1/widget/accept`: the upgrade, or the trial granted."""
+
+    model_config = ConfigDict(frozen=True, strict=True)
