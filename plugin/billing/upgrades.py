@@ -113,8 +113,9 @@ async def accept(
     Conflict (409: the same quote is being accepted right now, another change of the
     subscription is in flight, the offer was already accepted, a retention discount is still
     running, the add-on is already there), ValidationFailed (422, this Idempotency-Key was used
-    for another quote) and NotReady (Stripe unreachable; nothing was charged, or the
-    upgrade stays `processing` and `resume` finishes it with the same Stripe idempotency keys).
+    for another quote) and StripeUnavailable (503 `stripe_unavailable`: Stripe unreachable;
+    nothing was charged, or the upgrade stays `processing` and `resume` finishes it with the same
+    Stripe idempotency keys).
 
     The order is claim, then check: the claim (one row, unique per quote and per subscription
     in flight) makes this the only change of the subscription under way, and only then is the
