@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from plugin import storage
 from plugin.billing import upgrades
-from plugin.billing.catalog import Price, Product, price_from_stripe
-from plugin.billing.mirror import MirrorItem, MirrorSubscription, movement
+from plugin.billing.catalog import Product
+from plugin.billing.mirror import MirrorSubscription, movement
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.errors import NotReady, StripeRejected
 from plugin.storage import Database
@@ -29,6 +29,7 @@ from plugin.webhooks.events import (
     expandable_id,
     parse_object,
 )
+from plugin.webhooks.snapshots import metadata_of, mirror_item, mirror_of, price_of
 
 
 class StripeNotConfigured(NotReady):
@@ -50,84 +51,26 @@ class Context:
 # Catalog: product.*, price.* and the legacy plan.* (localstripe sends plan.created).
 
 
-def _metadata(raw: dict[str, object]) -> dict[str, str]:
-    return {str(k): str(v) for k, v in raw.items()}
-
-
-def _price(obj: PriceObject, *, deleted: bool) -> Price:
-    return price_from_stripe(
-        obj.as_price(),
-        product_id=expandable_id(obj.product),
-        metadata=obj.metadata,
-        deleted=deleted,
-    )
-
-
 async def product_changed(ctx: Context, event: Event) -> None:
     obj = parse_object(ProductObject, event)
     product = Product(
         id=obj.id,
         name=obj.name or obj.id,
         active=obj.active and not event.type.endswith(".deleted"),
-        metadata=_metadata(obj.metadata),
+        metadata=metadata_of(obj.metadata),
     )
     async with ctx.db.transaction() as conn:
         await storage.catalog.upsert_product(conn, product=product, now=ctx.now)
 
 
 async def price_changed(ctx: Context, event: Event) -> None:
-    price = _price(parse_object(PriceObject, event), deleted=event.type.endswith(".deleted"))
+    price = price_of(parse_object(PriceObject, event), deleted=event.type.endswith(".deleted"))
     async with ctx.db.transaction() as conn:
         await store.ensure_product(conn, product_id=price.product_id, now=ctx.now)
         await storage.catalog.upsert_price(conn, price=price, now=ctx.now)
 
 
 # Subscriptions: the mirror and the MRR ledger.
-
-
-def _mirror_item(item_id: str, price: Price, quantity: int) -> MirrorItem:
-    return MirrorItem(
-        id=item_id,
-        price_id=price.id,
-        product_id=price.product_id,
-        quantity=quantity,
-        unit_amount=price.unit_amount,
-        currency=price.currency,
-        interval=price.interval,
-        interval_count=price.interval_count,
-    )
-
-
-def _mirror(obj: SubscriptionObject) -> MirrorSubscription:
-    customer_id = expandable_id(obj.customer)
-    if customer_id is None:
-        raise ValueError(f"{obj.id} has no customer")
-    items = []
-    for item in obj.items.data:
-        price_obj = item.price or item.plan
-        if price_obj is None:
-            raise ValueError(f"subscription item {item.id} has no price")
-        price = _price(price_obj, deleted=False)
-        quantity = item.quantity if item.quantity is not None else 1
-        items.append(_mirror_item(item.id, price, quantity))
-    first = obj.items.data[0] if obj.items.data else None
-    currency = obj.currency or (items[0].currency if items else None)
-    if currency is None:
-        raise ValueError(f"{obj.id} has no currency")
-    return MirrorSubscription(
-        id=obj.id,
-        customer_id=customer_id,
-        status=obj.status,
-        currency=currency.lower(),
-        items=tuple(items),
-        # Since basil the period lives on items; older API versions keep it on the subscription.
-        current_period_start=obj.current_period_start
-        or (first.current_period_start if first else None),
-        current_period_end=obj.current_period_end or (first.current_period_end if first else None),
-        trial_end=obj.trial_end,
-        cancel_at_period_end=obj.cancel_at_period_end,
-        canceled_at=obj.canceled_at,
-    )
 
 
 async def _from_stripe(ctx: Context, snapshot: MirrorSubscription) -> MirrorSubscription:
@@ -138,7 +81,7 @@ async def _from_stripe(ctx: Context, snapshot: MirrorSubscription) -> MirrorSubs
         price = await storage.catalog.get_price(ctx.db, item.price_id)
         if price is None:
             price = await ctx.stripe().retrieve_price(item.price_id)
-        items.append(_mirror_item(item.id, price, item.quantity))
+        items.append(mirror_item(item.id, price, item.quantity))
     first = current.items[0] if current.items else None
     return MirrorSubscription(
         id=current.id,
@@ -155,7 +98,7 @@ async def _from_stripe(ctx: Context, snapshot: MirrorSubscription) -> MirrorSubs
 
 
 async def subscription_changed(ctx: Context, event: Event) -> None:
-    snapshot = _mirror(parse_object(SubscriptionObject, event))
+    snapshot = mirror_of(parse_object(SubscriptionObject, event))
     async with ctx.db.read() as conn:
         seen = await store.object_version(conn, snapshot.id)
     tied = seen is not None and seen.event_created == event.created and seen.event_id != event.id
