@@ -10,8 +10,9 @@ with localstripe's store (so `--state-file` keeps it); items and subscriptions s
 `discounts`, and `expand[]=discounts` (`items.data.discounts` on a subscription) shows the
 objects. The list given replaces the holder's discounts, as on Stripe; `discounts=""` clears.
 
-Discounts are shown, never applied: invoices and previews bill the full price (localstripe
-never discounts and periods never advance), see docs/stripe-emulator.md.
+billing.py applies them to the invoices and previews the bridge makes (`discount_amounts`,
+proration amounts net of them); a subscription's first invoice is never discounted (discounts
+cannot be given at creation). See docs/stripe-emulator.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Parameters the emulator accepts and validates, but does not act on yet.
 
 localstripe raises a TypeError (HTTP 500) on `proration_behavior`, `billing_cycle_anchor` and
-`payment_behavior` in a subscription update. Stripe would act on them (prorate, reset the
-period, hold the change until paid); the emulator does not, so the bridge checks that the value
+`payment_behavior`. On updates and previews billing.py acts on them; where Stripe would still
+act and the emulator does not (`proration_behavior` and `default_incomplete` on create, a
+default payment method), the bridge checks that the value
 is one Stripe accepts (bad input is still a 400), drops it, and names every dropped parameter in
 the `Localstripe-Bridge-Ignored` response header, so a test can tell what was not emulated.
 docs/stripe-emulator.md lists them.

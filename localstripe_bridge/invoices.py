@@ -11,7 +11,8 @@ These routes do what Stripe does, on localstripe's own objects:
   when given) with `pending_invoice_items_behavior=include`, and none with `exclude` (Stripe's
   default); the subscription's plan is not billed and its `latest_invoice` is left alone.
 - `POST /v1/invoices/{id}/finalize`: draft → open, or paid when nothing is due; the customer's
-  balance is applied (a negative total leaves a credit on the balance, as Stripe does).
+  balance is applied (a negative total leaves a credit on the balance, as Stripe does), and an
+  amount due under the currency's minimum charge is moved to the balance (billing.finalize).
 - `POST /v1/invoices/{id}/pay` (`off_session`): a declined card is a 402 `card_declined`; a
   card that needs authentication is a 402 `invoice_payment_intent_requires_action`, the invoice
   stays open with its `hosted_invoice_url` and the payment intent in `requires_action`.
@@ -26,10 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from localstripe.errors import UserError
-from localstripe.resources import Customer, Invoice, PaymentIntent, store
+from localstripe.resources import Invoice, PaymentIntent, store
 
-from localstripe_bridge import params, subscriptions
+from localstripe_bridge import billing, params, subscriptions
 from localstripe_bridge.errors import invalid, no_such, not_emulated
 from localstripe_bridge.routes import Router
 
@@ -113,23 +113,8 @@ async def create(request: web.Request, _: Mapping[str, str]) -> web.Response:
         invoice.currency = chosen[0].currency
     invoice.billing_reason = "manual"
     invoice.auto_advance = bool(auto_advance)
+    billing.decorate(invoice, sub, sources={}, consume=True)
     return web.json_response(invoice._export(expand=expand))
-
-
-def _finalize(invoice: Any) -> None:
-    if invoice.status != "draft":
-        raise invalid(f"This invoice is already {invoice.status}.", code="invoice_not_editable")
-    customer = Customer._api_retrieve(invoice.customer)
-    # Stripe applies the customer's balance when the invoice is finalized. localstripe keeps
-    # Stripe's balance negated as `account_balance` (patches.py) and computes the amount due as
-    # max(0, subtotal + tax - starting_balance), so the invoice takes the balance as of now.
-    invoice.starting_balance = customer.account_balance
-    invoice._finalize()
-    owed = invoice.subtotal + invoice.tax - customer.account_balance
-    # Whatever the invoice does not consume stays on the balance: a negative total is a credit.
-    customer.account_balance = -min(0, owed)
-    if invoice.status == "paid":
-        invoice._on_payment_success()
 
 
 async def finalize(request: web.Request, path: Mapping[str, str]) -> web.Response:
@@ -137,7 +122,7 @@ async def finalize(request: web.Request, path: Mapping[str, str]) -> web.Respons
     data = await params.read(request)
     expand = params.expand(data)
     params.only(data, {"auto_advance"})
-    _finalize(invoice)
+    billing.finalize(invoice)
     return web.json_response(invoice._export(expand=expand))
 
 
@@ -152,7 +137,7 @@ async def pay(request: web.Request, path: Mapping[str, str]) -> web.Response:
     if invoice.status == "void":
         raise invalid("This invoice has been voided and cannot be paid.", code="invoice_not_open")
     if invoice.status == "draft":
-        _finalize(invoice)  # Stripe finalizes a draft before paying it
+        billing.finalize(invoice)  # Stripe finalizes a draft before paying it
     if invoice.status == "open" and invoice.payment_intent is None:
         Invoice._api_pay_invoice(invoice.id)
     elif invoice.status == "open":
@@ -169,7 +154,7 @@ async def pay(request: web.Request, path: Mapping[str, str]) -> web.Response:
         return web.json_response(invoice._export(expand=expand))
     intent = PaymentIntent._api_retrieve(invoice.payment_intent)
     if intent.status == "requires_action" and off_session is not False:
-        raise _card_error(
+        raise billing.card_error(
             "Payment for this invoice requires additional user action before it can be "
             "completed successfully. Payment can be completed using the PaymentIntent "
             "associated with the invoice.",
@@ -179,20 +164,12 @@ async def pay(request: web.Request, path: Mapping[str, str]) -> web.Response:
     if intent.status == "requires_action":
         return web.json_response(invoice._export(expand=expand))
     charge = intent.latest_charge
-    raise _card_error(
+    raise billing.card_error(
         (charge.failure_message if charge else None) or "Your card was declined.",
         code=(charge.failure_code if charge else None) or "card_declined",
         decline_code="generic_decline",
         charge=charge.id if charge else None,
     )
-
-
-def _card_error(message: str, **contents: Any) -> Exception:
-    """Stripe answers a failed payment with HTTP 402 and `type: card_error`."""
-    error = UserError(402, message, contents)
-    error.body["error"]["type"] = "card_error"
-    card_error: Exception = error  # UserError comes from untyped localstripe
-    return card_error
 
 
 async def void(request: web.Request, path: Mapping[str, str]) -> web.Response:
@@ -209,6 +186,7 @@ async def void(request: web.Request, path: Mapping[str, str]) -> web.Response:
         PaymentIntent._api_retrieve(invoice.payment_intent)._canceled = True
     invoice._voided = True
     invoice.status_transitions["voided_at"] = _now()
+    billing.on_void(invoice)  # a pending update it was paying for is discarded
     return web.json_response(invoice._export(expand=expand))
 
 
@@ -230,6 +208,7 @@ async def delete_item(request: web.Request, path: Mapping[str, str]) -> web.Resp
 
 
 def install() -> None:
+    billing.install()
     if getattr(Invoice, "_bridge_invoices", False):
         return
     Invoice._bridge_invoices = True

@@ -6,13 +6,12 @@ plan or quantity makes localstripe replace the item with a new one (new `si_` id
 to 1 when omitted, metadata and tax rates dropped), where Stripe changes the item in place.
 
 A subscription may hold several items here (subscription_items.py adds them): an update names
-one of them, and `alone` shows localstripe only that one while it applies the change.
+one of them, which subscriptions.py and billing.py change in place (same id), never through
+localstripe's replacing update.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from localstripe.resources import store
@@ -130,56 +129,6 @@ def change_one_item(sub: Any, items: list[Params], param: str) -> Any:
 
 def _interval(plan: Any) -> tuple[str, int]:
     return plan.interval, plan.interval_count
-
-
-def unchanged_items(sub: Any, changed: Any) -> list[Params]:
-    """The items a preview leaves as they are, as localstripe's simulated item list wants them
-    (it bills exactly the list it is given)."""
-    return [
-        {
-            "plan": item.plan.id,
-            "quantity": item.quantity,
-            "tax_rates": [rate.id for rate in item.tax_rates or []],
-        }
-        for item in sub.items._list
-        if item is not changed
-    ]
-
-
-@contextmanager
-def alone(sub: Any, item: Any) -> Iterator[None]:
-    """localstripe's update acts on the subscription's first (and, to it, only) item and
-    replaces the item list when the plan or quantity changes: let it see only `item`, then
-    put the (possibly replaced) item back in its place among the others."""
-    before = list(sub.items._list)
-    position = before.index(item)
-    sub.items._list = [item]
-    try:
-        yield
-    finally:
-        changed = sub.items._list[0]
-        sub.items._list = [*before[:position], changed, *before[position + 1 :]]
-
-
-def keep_item_id(sub: Any, item_id: str) -> None:
-    """After localstripe replaced the item (inside `alone`), give the new one the old item's id,
-    creation time and discounts (Uplift keys on the id), and point invoice lines already made
-    for it at that id."""
-    item = sub.items._list[0]
-    if item.id == item_id:
-        return
-    replaced = store.get(f"subscription_item:{item_id}")
-    del store[f"subscription_item:{item.id}"]
-    new_id, item.id = item.id, item_id
-    if replaced is not None:
-        item.created = replaced.created
-        item._bridge_discounts = list(getattr(replaced, "_bridge_discounts", []))
-    store[f"subscription_item:{item_id}"] = item
-    for key, invoice in list(store.items()):
-        if key.startswith("invoice:") and invoice.subscription == sub.id:
-            for line in invoice.lines._list:
-                if getattr(line, "subscription_item", None) == new_id:
-                    line.subscription_item = item_id
 
 
 def holder_of(item_id: str) -> Any:

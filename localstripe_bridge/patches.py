@@ -45,8 +45,10 @@ def _current_period(item: Any) -> dict[str, int]:
     """localstripe adds one interval to the start date, ignoring `interval_count` (a quarterly
     price got a one-month period), in local time; Stripe counts whole intervals in UTC."""
     sub = store.get(f"subscription:{item._subscription}") if item._subscription else None
-    # An item of a previewed, not yet created subscription starts now.
-    start = int(sub.start_date) if sub is not None else _now()
+    # An item of a previewed, not yet created subscription starts now. A billing cycle reset
+    # (billing.py) moves the anchor; before one, periods start at `start_date`.
+    anchor = getattr(sub, "_bridge_anchor", None) if sub is not None else None
+    start = int(anchor or sub.start_date) if sub is not None else _now()
     end = _add_interval(
         datetime.fromtimestamp(start, UTC), item.plan.interval, item.plan.interval_count
     )
@@ -98,8 +100,11 @@ def _line_parent(line: Any) -> dict[str, Any]:
         "proration_details": {"credited_items": None},
         "subscription": line.subscription,
     }
-    if line.type == "subscription":
-        details["subscription_item"] = line.subscription_item
+    # A proration is an invoice item made for a subscription item: Stripe shows it under
+    # `subscription_item_details`, with its `invoice_item` (billing.py marks the item).
+    item_id = getattr(line, "_bridge_subscription_item", None)
+    if line.type == "subscription" or item_id is not None:
+        details["subscription_item"] = item_id or line.subscription_item
         return {
             "type": "subscription_item_details",
             "subscription_item_details": details,

@@ -19,6 +19,7 @@ from localstripe.server import app as localstripe_app
 from localstripe_bridge import (
     discounts,
     errors,
+    events,
     invoice_items,
     invoices,
     patches,
@@ -64,9 +65,11 @@ def build_app(state_file: Path | None) -> web.Application:
 
     # Order, outermost first: Stripe-shaped errors for anything that escapes; then localstripe's
     # own error, auth and save-to-disk middleware; then idempotency (so replays are per API
-    # key and a replay's objects are already saved); then the bridged routes.
+    # key and a replay's objects are already saved); then events (what the route changed, so
+    # replays send none); then the bridged routes.
     localstripe_app.middlewares.insert(0, errors.stripe_errors)
     localstripe_app.middlewares.append(Idempotency().middleware)
+    events.install(localstripe_app)
     localstripe_app.middlewares.append(router.middleware)
     app: web.Application = localstripe_app
     return app

@@ -7,9 +7,9 @@ subscription, and a delete leaves the subscription pointing at a deleted item.
 
 Here an item is created *on* its subscription (appended to its items, so the subscription, its
 next invoice and its previews show and bill it), updated like a subscription update naming it,
-and deleted from it unless it is the last one. Adding or removing an item never creates
-prorations here (the bridge does not prorate, see docs/stripe-emulator.md): `proration_behavior`
-other than `none` is validated, dropped and named in `Localstripe-Bridge-Ignored`.
+and deleted from it unless it is the last one. Adding an item prorates a debit for it, removing
+one a credit, billed by billing.py as `proration_behavior` and `payment_behavior` say (with
+`pending_if_incomplete`, only Stripe's pending-update parameters are taken).
 """
 
 from __future__ import annotations
@@ -20,11 +20,17 @@ from typing import Any
 from aiohttp import web
 from localstripe.resources import SubscriptionItem, store
 
-from localstripe_bridge import discounts, ignored, items, lists, params
+from localstripe_bridge import billing, discounts, ignored, items, lists, params
 from localstripe_bridge.errors import invalid, missing, not_emulated
 from localstripe_bridge.params import Params
 from localstripe_bridge.routes import Router
-from localstripe_bridge.subscriptions import apply_update, retrieve
+from localstripe_bridge.subscriptions import (
+    apply_update,
+    billing_params,
+    payment_behavior,
+    refuse_unsupported_with_pending,
+    retrieve,
+)
 
 UPDATE_PARAMS = {
     "discounts", "metadata", "payment_behavior", "plan", "price", "price_data",
@@ -35,7 +41,16 @@ CREATE_PARAMS = {
     "subscription", "discounts", "metadata", "payment_behavior", "plan", "price", "price_data",
     "proration_behavior", "proration_date", "quantity", "tax_rates",
 }  # fmt: skip
-DELETE_PARAMS = {"clear_usage", "proration_behavior", "proration_date"}
+DELETE_PARAMS = {"clear_usage", "payment_behavior", "proration_behavior", "proration_date"}
+# docs.stripe.com/billing/subscriptions/pending-updates-reference, "Supported attributes" of the
+# subscription item endpoints (`expand` is read before).
+ITEM_PENDING_PARAMS = {
+    "payment_behavior",
+    "proration_behavior",
+    "proration_date",
+    "price",
+    "quantity",
+}
 # Subscriptions that can no longer change.
 ENDED = ("canceled", "incomplete_expired")
 
@@ -46,12 +61,13 @@ async def update(request: web.Request, path: Mapping[str, str]) -> web.Response:
     data = await params.read(request)
     expand = params.expand(data)
     params.only(data, UPDATE_PARAMS)
+    refuse_unsupported_with_pending(data, ITEM_PENDING_PARAMS, items=None)
     coupons = discounts.requested(data, param="discounts", sub=sub)
     change: Params = {name: data.pop(name) for name in SUBSCRIPTION_LEVEL if name in data}
     change["items"] = [{"id": path["id"], **data}]
     dropped = apply_update(sub, change)
     changed = items.find(sub, path["id"])
-    # apply_update checked that the item exists and kept its id (items.keep_item_id).
+    # apply_update checked that the item exists; it is changed in place, keeping its id.
     assert changed is not None  # noqa: S101 -- see above
     if coupons is not None:
         discounts.replace(sub, changed, coupons, item_id=path["id"])
@@ -68,20 +84,6 @@ async def list_items(request: web.Request, _: Mapping[str, str]) -> web.Response
     expand = [path.removeprefix("data.") for path in expand or []] or None
     exported = [item._export(expand=expand) for item in shown]
     return web.json_response(lists.body("/v1/subscription_items", exported, has_more))
-
-
-def _prorations(data: Params, dropped: list[str]) -> None:
-    """Adding or removing an item prorates nothing here; `none` is exactly that, anything else
-    is validated and reported as ignored."""
-    if data.get("proration_behavior") == "none":
-        del data["proration_behavior"]
-        data.pop("proration_date", None)
-        return
-    ignored.strip(data, "proration_behavior", ignored.one_of(ignored.PRORATION_BEHAVIORS), dropped)
-    if "proration_date" in data:
-        params.integer(data, "proration_date", minimum=0, param="proration_date")
-        del data["proration_date"]
-        dropped.append("proration_date")
 
 
 def _check_addition(sub: Any, plan_id: str, *, param: str) -> Any:
@@ -121,9 +123,9 @@ async def create(request: web.Request, _: Mapping[str, str]) -> web.Response:
             f"You cannot add items to a subscription whose status is {sub.status}.",
             param="subscription",
         )
-    dropped: list[str] = []
-    _prorations(data, dropped)
-    ignored.strip(data, "payment_behavior", ignored.one_of(ignored.PAYMENT_BEHAVIORS), dropped)
+    refuse_unsupported_with_pending(data, {"subscription", *ITEM_PENDING_PARAMS}, items=None)
+    behavior, at = billing_params(data)
+    payment = payment_behavior(data)
     item: Params = {name: data[name] for name in ("price", "plan", "price_data") if name in data}
     items.price_to_plan(item, "")
     if "plan" not in item:
@@ -139,18 +141,27 @@ async def create(request: web.Request, _: Mapping[str, str]) -> web.Response:
         tax_rates=tax_rates,
         metadata=params.metadata(data),
     )
-    sub.items._list.append(added)
     if coupons:
         discounts.replace(sub, added, coupons, item_id=added.id)
-    return ignored.respond(added._export(expand=expand), dropped)
+    billing.change(
+        sub,
+        apply=lambda: sub.items._list.append(added),
+        credits=[],
+        debits=[(added, plan, added.quantity)],
+        at=at,
+        behavior=behavior,
+        payment_behavior=payment,
+        reset=False,
+    )
+    return web.json_response(added._export(expand=expand))
 
 
 async def delete(request: web.Request, path: Mapping[str, str]) -> web.Response:
     sub = items.holder_of(path["id"])
     data = await params.read(request)
     params.only(data, DELETE_PARAMS)
-    dropped: list[str] = []
-    _prorations(data, dropped)
+    behavior, at = billing_params(data)
+    payment = payment_behavior(data)
     params.boolean(data, "clear_usage", param="clear_usage")
     if len(sub.items._list) == 1:
         # Stripe refuses to delete a subscription's last item.
@@ -158,11 +169,23 @@ async def delete(request: web.Request, path: Mapping[str, str]) -> web.Response:
             "A subscription must have at least one active item. To cancel the subscription, "
             "use DELETE /v1/subscriptions/{id}."
         )
-    discounts.forget(items.find(sub, path["id"]))
-    sub.items._list = [item for item in sub.items._list if item.id != path["id"]]
-    store.pop(f"subscription_item:{path['id']}", None)
+    removed: Any = items.find(sub, path["id"])  # holder_of found it there
+
+    def remove() -> None:
+        sub.items._list = [item for item in sub.items._list if item is not removed]
+
+    billing.change(
+        sub,
+        apply=remove,
+        credits=[(removed, removed.plan, removed.quantity)],
+        debits=[],
+        at=at,
+        behavior=behavior,
+        payment_behavior=payment,
+        reset=False,
+    )
     body = {"id": path["id"], "object": "subscription_item", "deleted": True}
-    return ignored.respond(body, dropped)
+    return web.json_response(body)
 
 
 def register(router: Router) -> None:

@@ -1,5 +1,5 @@
 """Coupons, and the discounts they become on subscription items (and subscriptions): created,
-shown, expanded, replaced and kept as Stripe does; never applied to an invoice."""
+shown, expanded, replaced and kept as Stripe does, and applied to the lines they discount."""
 
 from __future__ import annotations
 
@@ -308,19 +308,29 @@ async def test_subscription_level_discount_is_shown_on_the_subscription(
     assert [i.discounts for i in updated.items.data] == [[]]
 
 
-async def test_discounts_are_never_applied_to_a_preview(
+async def test_an_items_discount_is_applied_to_its_renewal_preview(
     stripe_client: stripe.StripeClient, catalog: Catalog, customer: str
 ) -> None:
-    """The documented gap: the next invoice bills the full price, and a preview's item
-    discounts are checked, dropped and named as ignored."""
+    """The next invoice discounts the item's line (`discount_amounts`, `total_discount_amounts`,
+    total after discount); discounts given in the preview itself are checked, dropped and named
+    as ignored."""
     coupon = await _coupon(stripe_client)
     sub = await _subscription(stripe_client, catalog, customer)
     item_id = sub.items.data[0].id
-    await stripe_client.v1.subscriptions.update_async(
+    updated = await stripe_client.v1.subscriptions.update_async(
         sub.id, {"items": [{"id": item_id, "discounts": [{"coupon": coupon.id}]}]}
     )
+    [discount_id] = updated.items.data[0].discounts
     renewal = await stripe_client.v1.invoices.create_preview_async({"subscription": sub.id})
-    assert (renewal.subtotal, renewal.total) == (1000, 1000)
+    assert (renewal.subtotal, renewal.total, renewal.amount_due) == (1000, 700, 700)
+    [line] = renewal.lines.data
+    assert line.discount_amounts is not None
+    assert [(d.amount, d.discount) for d in line.discount_amounts] == [(300, discount_id)]
+    assert line.discounts == [discount_id]
+    assert renewal.total_discount_amounts is not None
+    assert [(d.amount, d.discount) for d in renewal.total_discount_amounts] == [(300, discount_id)]
+    assert line.period.start == renewal.lines.data[0].period.start
+    assert line.period.start == sub.items.data[0].current_period_end
     changed = await stripe_client.v1.invoices.create_preview_async(
         {
             "subscription": sub.id,

@@ -100,7 +100,13 @@ async def test_added_item_follows_stripes_rules(
     prorated = await stripe_client.v1.subscription_items.create_async(
         {"subscription": sub.id, "price": third.id, "proration_behavior": "always_invoice"}
     )
-    assert _ignored(prorated) == "proration_behavior"
+    assert _ignored(prorated) is None  # emulated: the addition's debit is invoiced at once
+    invoice = (await stripe_client.v1.subscriptions.retrieve_async(sub.id)).latest_invoice
+    billed = await stripe_client.v1.invoices.retrieve_async(str(invoice))
+    assert billed.billing_reason == "subscription_update"
+    assert [str(line.description).split(" after ")[0] for line in billed.lines.data] == [
+        "Remaining time on Emulator Pro"
+    ]
     listed = await stripe_client.v1.subscription_items.list_async({"subscription": sub.id})
     assert [i.id for i in listed.data] == [sub.items.data[0].id, added.id, prorated.id]
 

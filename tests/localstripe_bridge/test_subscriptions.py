@@ -86,11 +86,11 @@ async def test_billing_mode_is_accepted_and_echoed(
     assert default.billing_mode.type == "flexible"
 
 
-async def test_update_params_localstripe_crashes_on_are_accepted_and_named(
+async def test_update_params_localstripe_crashes_on_are_emulated(
     stripe_client: stripe.StripeClient, catalog: Catalog, customer: str
 ) -> None:
-    """proration_behavior, billing_cycle_anchor and payment_behavior answer 200, not 500, and the
-    response names them as ignored."""
+    """proration_behavior, billing_cycle_anchor and payment_behavior answer 200, not 500, and
+    are acted on (nothing is reported as ignored)."""
     sub = await _subscribe(stripe_client, customer, catalog.monthly)
     updated = await stripe_client.v1.subscriptions.update_async(
         sub.id,
@@ -102,17 +102,22 @@ async def test_update_params_localstripe_crashes_on_are_accepted_and_named(
         },
     )
     assert updated.items.data[0].price.id == catalog.premium
-    assert _ignored(updated) == "proration_behavior, billing_cycle_anchor, payment_behavior"
+    assert _ignored(updated) is None
+    assert updated.latest_invoice != sub.latest_invoice
 
 
 async def test_string_billing_cycle_anchor_is_accepted_too(
     http: httpx.AsyncClient, stripe_client: stripe.StripeClient, catalog: Catalog, customer: str
 ) -> None:
-    """Before 2026-09-30.endive the anchor was a string; both forms are accepted."""
+    """Before 2026-09-30.endive the anchor was a string; both forms are accepted. `now`
+    starts a new period at once and invoices it."""
     sub = await _subscribe(stripe_client, customer, catalog.monthly)
     response = await http.post(f"/v1/subscriptions/{sub.id}", data={"billing_cycle_anchor": "now"})
     assert response.status_code == 200
-    assert response.headers[IGNORED] == "billing_cycle_anchor"
+    assert IGNORED not in response.headers
+    body = response.json()
+    assert body["latest_invoice"] != sub.latest_invoice
+    assert body["billing_cycle_anchor"] >= sub.start_date
 
 
 @pytest.mark.parametrize(
@@ -185,7 +190,8 @@ async def test_interval_change_invoices_the_item_it_kept(
         for line in invoice.lines.data
         if line.parent is not None and line.parent.type == "subscription_item_details"
     ]
-    assert [d.subscription_item for d in details if d is not None] == [item_id]
+    # The unused-time credit and the new period both belong to the item.
+    assert [d.subscription_item for d in details if d is not None] == [item_id, item_id]
 
 
 async def test_subscription_item_route_updates_the_item(
@@ -198,7 +204,7 @@ async def test_subscription_item_route_updates_the_item(
         item_id, {"price": catalog.premium, "proration_behavior": "always_invoice"}
     )
     assert (item.id, item.price.id) == (item_id, catalog.premium)
-    assert _ignored(item) == "proration_behavior"
+    assert _ignored(item) is None
 
 
 async def test_items_the_emulator_cannot_hold_are_refused_not_misapplied(
@@ -273,7 +279,7 @@ async def test_create_preview_simulates_a_price_change(
         if line.pricing and line.pricing.price_details
     }
     assert catalog.premium in prices
-    assert _ignored(preview) == "subscription_details[proration_behavior]"
+    assert _ignored(preview) is None
     after = await stripe_client.v1.subscriptions.retrieve_async(sub.id)
     assert after.items.data[0].price.id == catalog.monthly
 
@@ -324,7 +330,7 @@ async def test_upcoming_translates_price_items(
     assert response.status_code == 200, response.text
     lines = response.json()["lines"]["data"]
     assert catalog.premium in {line["pricing"]["price_details"]["price"] for line in lines}
-    assert response.headers[IGNORED] == "subscription_proration_behavior"
+    assert IGNORED not in response.headers
 
 
 async def test_cancel_ends_the_subscription(
