@@ -16,6 +16,7 @@ from plugin.settings import POSTGRES_PREFIX, SQLITE_PREFIX
 from plugin.storage import (
     admin_keys,
     catalog,
+    history,
     migrations,
     mrr,
     orders,
@@ -67,6 +68,7 @@ __all__ = [
     "admin_keys",
     "catalog",
     "connect",
+    "history",
     "in_clause",
     "migrations",
     "mrr",

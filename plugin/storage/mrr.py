@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from plugin.billing.mirror import Movement
-from plugin.storage.database import Connection, Database, in_clause
+from plugin.storage.database import Connection, Database, Row, in_clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +64,41 @@ async def record(
     return changed == 1
 
 
-async def ever_counted(conn: Connection, *, subscription_id: str) -> bool:
-    """Whether the subscription ever contributed MRR (so a return from zero is a reactivation)."""
-    found = await conn.fetch_value(
-        "SELECT 1 FROM mrr_movements WHERE subscription_id = :id AND mrr_after > 0 LIMIT 1",
+def _record(row: Row) -> MovementRecord:
+    return MovementRecord(
+        event_id=row["event_id"],
+        subscription_id=row["subscription_id"],
+        customer_id=row["customer_id"],
+        kind=row["kind"],
+        currency=row["currency"],
+        amount=row["amount"],
+        mrr_before=row["mrr_before"],
+        mrr_after=row["mrr_after"],
+        occurred_at=row["occurred_at"],
+        upgrade_id=row["upgrade_id"],
+        offer_id=row["offer_id"],
+    )
+
+
+async def of_subscription(conn: Connection, *, subscription_id: str) -> list[MovementRecord]:
+    """The subscription's movements, read on `conn` (inside the write transaction that is about
+    to derive them again)."""
+    rows = await conn.fetch_all(
+        "SELECT * FROM mrr_movements WHERE subscription_id = :id ORDER BY occurred_at, id",
         {"id": subscription_id},
     )
-    return found is not None
+    return [_record(row) for row in rows]
+
+
+async def remove(conn: Connection, *, event_ids: Sequence[str]) -> None:
+    """Remove movements a late event made obsolete (they are derived again after it)."""
+    if not event_ids:
+        return
+    fragment, params = in_clause("event", list(event_ids))
+    await conn.execute(
+        f"DELETE FROM mrr_movements WHERE event_id IN {fragment}",  # noqa: S608 -- placeholders only
+        params,
+    )
 
 
 async def list_movements(
@@ -85,22 +113,7 @@ async def list_movements(
             """,
             {"subscription_id": subscription_id},
         )
-    return [
-        MovementRecord(
-            event_id=row["event_id"],
-            subscription_id=row["subscription_id"],
-            customer_id=row["customer_id"],
-            kind=row["kind"],
-            currency=row["currency"],
-            amount=row["amount"],
-            mrr_before=row["mrr_before"],
-            mrr_after=row["mrr_after"],
-            occurred_at=row["occurred_at"],
-            upgrade_id=row["upgrade_id"],
-            offer_id=row["offer_id"],
-        )
-        for row in rows
-    ]
+    return [_record(row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

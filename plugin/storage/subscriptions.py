@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import cast
 
 from plugin.billing.catalog import Interval
 from plugin.billing.mirror import MirrorItem, MirrorSubscription
+from plugin.storage.catalog import prices_by_id, pricing_of, pricing_params
 from plugin.storage.database import Connection, Database, Row
+
+
+async def with_catalog(conn: Connection, subscription: MirrorSubscription) -> MirrorSubscription:
+    """`subscription` with what its payload could not say filled in from the catalog: the
+    product of a legacy plan that named none, and the tiers of a tiered price (Stripe sends
+    tiers only when expanded, so a subscription event usually lacks them). Items the catalog
+    does not know stay as they are."""
+    wanted = [
+        item.price_id
+        for item in subscription.items
+        if item.product_id is None or (item.billing_scheme == "tiered" and item.tiers is None)
+    ]
+    if not wanted:
+        return subscription
+    known = await prices_by_id(conn, wanted)
+    items = []
+    for item in subscription.items:
+        price = known.get(item.price_id)
+        if price is not None:
+            item = replace(
+                item,
+                product_id=item.product_id or price.product_id,
+                tiers=item.tiers if item.tiers is not None else price.tiers,
+                tiers_mode=item.tiers_mode or price.tiers_mode,
+            )
+        items.append(item)
+    return replace(subscription, items=tuple(items))
 
 
 async def upsert(conn: Connection, *, subscription: MirrorSubscription, now: int) -> None:
@@ -48,9 +77,15 @@ async def upsert(conn: Connection, *, subscription: MirrorSubscription, now: int
         await conn.execute(
             """
             INSERT INTO subscription_items (id, subscription_id, price_id, product_id, quantity,
-                                            unit_amount, currency, interval, interval_count)
+                                            unit_amount, currency, interval, interval_count,
+                                            unit_amount_decimal, billing_scheme, tiers_mode,
+                                            tiers, usage_type, transform_divide_by,
+                                            transform_round)
             VALUES (:id, :subscription_id, :price_id, :product_id, :quantity,
-                    :unit_amount, :currency, :interval, :interval_count)
+                    :unit_amount, :currency, :interval, :interval_count,
+                    :unit_amount_decimal, :billing_scheme, :tiers_mode,
+                    :tiers, :usage_type, :transform_divide_by,
+                    :transform_round)
             """,
             {
                 "id": item.id,
@@ -62,11 +97,13 @@ async def upsert(conn: Connection, *, subscription: MirrorSubscription, now: int
                 "currency": item.currency,
                 "interval": item.interval,
                 "interval_count": item.interval_count,
+                **pricing_params(item),
             },
         )
 
 
 def _item(row: Row) -> MirrorItem:
+    pricing = pricing_of(row)
     return MirrorItem(
         id=row["id"],
         price_id=row["price_id"],
@@ -76,6 +113,12 @@ def _item(row: Row) -> MirrorItem:
         currency=row["currency"],
         interval=cast("Interval | None", row["interval"]),
         interval_count=row["interval_count"] or 1,
+        unit_amount_decimal=pricing.unit_amount_decimal,
+        billing_scheme=pricing.billing_scheme,
+        tiers_mode=pricing.tiers_mode,
+        tiers=pricing.tiers,
+        usage_type=pricing.usage_type,
+        transform_quantity=pricing.transform_quantity,
     )
 
 

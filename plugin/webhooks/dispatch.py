@@ -1,11 +1,15 @@
 """Processing one stored event: the `type → handler` table, ordering, retry bookkeeping.
 
-Order per object: an event older (by Stripe's `created`) than the newest one already applied to
-the same object is a stale snapshot and is skipped, because Stripe does not deliver in order
-(docs/reliability.md rule 4). Ties are left to the handler, which can ask Stripe.
+Order per object: Stripe does not deliver in order (docs/reliability.md rule 4). A subscription
+event always reaches its handler, which keeps the subscription's whole history in Stripe's order
+and derives the MRR movements from it (`IN_HISTORY`, plugin/billing/ledger.py). For other
+objects (products, prices) the newest snapshot is all that matters: an event older (by Stripe's
+`created`) than the newest one already applied to the same object is stale and skipped. Ties
+are left to the handler, which can ask Stripe.
 
 A handler that raises is retried with backoff; after `MAX_ATTEMPTS` the event is `failed`, with
-the error text kept for the operator, until someone replays it over the admin API.
+the error text kept for the operator, until someone replays it over the admin API. A payload
+that can never be parsed (`EventError`) is `failed` at once: retrying cannot change it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from plugin.storage import stripe_events as store
 from plugin.webhooks import handlers
-from plugin.webhooks.events import Event, parse_event
+from plugin.webhooks.events import Event, EventError, parse_event
 from plugin.webhooks.handlers import Context
 
 Handler = Callable[[Context, Event], Awaitable[None]]
@@ -23,6 +27,10 @@ HANDLERS: Mapping[str, Handler] = {
     "customer.subscription.created": handlers.subscription_changed,
     "customer.subscription.updated": handlers.subscription_changed,
     "customer.subscription.deleted": handlers.subscription_changed,
+    "customer.subscription.paused": handlers.subscription_changed,
+    "customer.subscription.resumed": handlers.subscription_changed,
+    "customer.subscription.pending_update_applied": handlers.subscription_changed,
+    "customer.subscription.pending_update_expired": handlers.subscription_changed,
     "checkout.session.completed": handlers.checkout_completed,
     "invoice.paid": handlers.invoice_paid,
     # The legacy twin of invoice.paid; localstripe sends only this one. Both are idempotent.
@@ -39,6 +47,11 @@ HANDLERS: Mapping[str, Handler] = {
     "plan.updated": handlers.price_changed,
     "plan.deleted": handlers.price_changed,
 }
+
+# Types whose handler keeps the object's history and must see late events too.
+IN_HISTORY = frozenset(
+    name for name, handler in HANDLERS.items() if handler is handlers.subscription_changed
+)
 
 MAX_ATTEMPTS = 5
 BACKOFF = (10, 60, 300, 1800)  # seconds before attempts 2, 3, 4 and 5
@@ -68,7 +81,7 @@ async def process(
     try:
         event = parse_event(stored.payload.encode("utf-8"))
         stale = False
-        if stored.object_id is not None:
+        if stored.object_id is not None and stored.type not in IN_HISTORY:
             async with ctx.db.read() as conn:
                 seen = await store.object_version(conn, stored.object_id)
             stale = seen is not None and seen.event_created > event.created
@@ -80,8 +93,12 @@ async def process(
                     conn, object_id=stored.object_id, created=event.created, event_id=event.id
                 )
             await store.finish(conn, event_id=stored.id, status="processed", now=ctx.now)
+    except EventError as exc:
+        # The payload can never be read as this type's object: retrying cannot help.
+        await store.fail(ctx.db, event_id=stored.id, error=describe(exc), now=ctx.now)
+        return "failed"
     except Exception as exc:
-        # Any failure, ours or Stripe's, is recorded on the event and retried; it never
+        # Any other failure, ours or Stripe's, is recorded on the event and retried; it never
         # reaches Stripe (which got its 200 long ago) and never stops the worker.
         error = describe(exc)
         if stored.attempts >= MAX_ATTEMPTS:

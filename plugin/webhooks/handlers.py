@@ -12,9 +12,9 @@ import contextlib
 from dataclasses import dataclass
 
 from plugin import storage
-from plugin.billing import upgrades
+from plugin.billing import ledger, upgrades
 from plugin.billing.catalog import Product
-from plugin.billing.mirror import MirrorSubscription, movement
+from plugin.billing.mirror import MirrorSubscription
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.errors import NotReady, StripeRejected
 from plugin.storage import Database
@@ -97,6 +97,25 @@ async def _from_stripe(ctx: Context, snapshot: MirrorSubscription) -> MirrorSubs
     )
 
 
+async def _learn_prices(ctx: Context, snapshot: MirrorSubscription) -> None:
+    """Stripe includes a tiered price's tiers only when asked to expand them, so a subscription
+    event usually lacks them: a tiered price the catalog does not know with its tiers is read
+    from Stripe (when a key is set) and kept in the catalog, so its MRR can be computed."""
+    async with ctx.db.read() as conn:
+        filled = await storage.subscriptions.with_catalog(conn, snapshot)
+    missing = [item.price_id for item in filled.items if not item.priced]
+    if not missing or ctx.gateway is None:
+        return
+    for price_id in missing:
+        try:
+            price = await ctx.gateway.retrieve_price(price_id)
+        except StripeRejected:
+            continue  # deleted in Stripe: the item stays unpriced (MRR 0), as documented
+        async with ctx.db.transaction() as conn:
+            await store.ensure_product(conn, product_id=price.product_id, now=ctx.now)
+            await storage.catalog.upsert_price(conn, price=price, now=ctx.now)
+
+
 async def subscription_changed(ctx: Context, event: Event) -> None:
     snapshot = mirror_of(parse_object(SubscriptionObject, event))
     async with ctx.db.read() as conn:
@@ -109,41 +128,16 @@ async def subscription_changed(ctx: Context, event: Event) -> None:
         # unreachable, the error propagates and the event is retried later.
         with contextlib.suppress(StripeRejected):
             snapshot = await _from_stripe(ctx, snapshot)
+    await _learn_prices(ctx, snapshot)
     async with ctx.db.transaction() as conn:
-        # Re-checked inside the write transaction: another worker process may have applied a
-        # newer event since the read above.
-        seen = await store.object_version(conn, snapshot.id)
-        if seen is not None and seen.event_created > event.created:
-            return
-        before = await storage.subscriptions.load(conn, snapshot.id)
-        change = movement(
-            before=before.mrr() if before else 0,
-            after=snapshot.mrr(),
-            counted_before=await storage.mrr.ever_counted(conn, subscription_id=snapshot.id),
+        # What the payload could not say (a tiered price's tiers, a legacy plan's product)
+        # comes from the catalog.
+        snapshot = await storage.subscriptions.with_catalog(conn, snapshot)
+        # History, not "newest wins": a late, older snapshot joins the subscription's history
+        # in Stripe's order and the movements after it are derived again (billing/ledger.py).
+        await ledger.apply_snapshot(
+            conn, snapshot=snapshot, source_id=event.id, occurred_at=event.created, now=ctx.now
         )
-        await storage.subscriptions.upsert(conn, subscription=snapshot, now=ctx.now)
-        if change is not None:
-            # Attribute expansion and contraction to the Uplift upgrade that caused them, so
-            # revenue metrics can say which offer (and variant) earned it.
-            behind = None
-            if change.kind in ("expansion", "contraction"):
-                behind = await storage.mrr.upgrade_behind(
-                    conn,
-                    subscription_id=snapshot.id,
-                    prices=[item.price_id for item in snapshot.items],
-                    before=event.created,
-                )
-            await storage.mrr.record(
-                conn,
-                event_id=event.id,
-                subscription_id=snapshot.id,
-                customer_id=snapshot.customer_id,
-                currency=snapshot.currency,
-                movement=change,
-                occurred_at=event.created,
-                upgrade_id=behind.upgrade_id if behind else None,
-                offer_id=behind.offer_id if behind else None,
-            )
         await store.advance_version(
             conn, object_id=snapshot.id, created=event.created, event_id=event.id
         )

@@ -107,11 +107,12 @@ async def test_trialing_subscription_adds_no_mrr_until_active(
     assert await _kinds(db) == [("new", 9900)]
 
 
-async def test_older_snapshot_after_newer_leaves_the_newer_state(
+async def test_older_snapshot_after_newer_keeps_the_newer_state_and_rederives_the_ledger(
     client: httpx.AsyncClient, app: Starlette, db: Database
 ) -> None:
-    """Stripe does not deliver in order: an update created before the one already applied is
-    skipped (processed, no change), so the mirror keeps the newer state."""
+    """Stripe does not deliver in order: an update created before the one already applied
+    leaves the mirror on the newer state, and the ledger is what the two updates made in
+    Stripe's order (1 → 2 → 5 seats), not one jump."""
     await deliver(
         client, app, f.event("customer.subscription.created", f.subscription(), id="evt_o0")
     )
@@ -127,13 +128,14 @@ async def test_older_snapshot_after_newer_leaves_the_newer_state(
     assert mirrored is not None
     assert [item.quantity for item in mirrored.items] == [5]
     assert await _status(db, "evt_o1") == "processed"
-    assert await _kinds(db) == [("new", 9900), ("expansion", 4 * 9900)]
+    assert await _kinds(db) == [("new", 9900), ("expansion", 9900), ("expansion", 3 * 9900)]
 
 
 async def test_late_update_cannot_resurrect_a_deleted_subscription(
     client: httpx.AsyncClient, app: Starlette, db: Database
 ) -> None:
-    """An `updated` snapshot older than the `deleted` one already applied changes nothing."""
+    """An `updated` snapshot older than the `deleted` one already applied leaves it deleted; the
+    ledger counts the update at its time and the churn of what it left."""
     await deliver(
         client, app, f.event("customer.subscription.created", f.subscription(), id="evt_d0")
     )
@@ -150,7 +152,7 @@ async def test_late_update_cannot_resurrect_a_deleted_subscription(
     mirrored = await storage.subscriptions.get(db, f.SUBSCRIPTION)
     assert mirrored is not None
     assert (mirrored.status, mirrored.mrr()) == ("canceled", 0)
-    assert await _kinds(db) == [("new", 9900), ("churn", -9900)]
+    assert await _kinds(db) == [("new", 9900), ("expansion", 2 * 9900), ("churn", -3 * 9900)]
 
 
 async def test_unknown_event_type_is_stored_and_ignored(
@@ -223,17 +225,18 @@ async def test_catalog_follows_product_and_price_events(
     assert (prices["plan_legacy"].unit_amount, prices["plan_legacy"].interval) == (1900, "month")
 
 
-async def test_event_that_cannot_be_read_is_retried_not_crashing(
+async def test_event_that_can_never_be_read_fails_at_once_not_crashing(
     client: httpx.AsyncClient, app: Starlette, db: Database
 ) -> None:
-    """A handled type whose object lacks what the handler needs is kept pending with the
-    error (it will be retried, then failed); the worker carries on with the next event."""
+    """A handled type whose object lacks what the handler needs is `failed` at its first
+    attempt, with the error (retrying cannot change the payload); the worker carries on with
+    the next event."""
     broken = {"id": "sub_broken", "object": "subscription"}
     await deliver(client, app, f.event("customer.subscription.updated", broken, id="evt_bad"))
     await deliver(client, app, f.event("product.created", f.product(), id="evt_after"))
     stored = await store.get(db, "evt_bad")
     assert stored is not None
-    assert (stored.status, stored.attempts) == ("pending", 1)
+    assert (stored.status, stored.attempts) == ("failed", 1)
     assert stored.last_error is not None
     assert "customer" in stored.last_error
     assert await _status(db, "evt_after") == "processed"
