@@ -21,7 +21,10 @@ what it adds; a price the subscription already has is a 409.
 An offer's discount is locked into its quote (`QuoteDiscount`) and kept exactly as shown: the
 quote's lines for what the offer sells are net of it (Stripe's `proration_discounts=included`),
 so the invoice paid now is discounted, and accepting attaches the same coupon to each item it
-buys, so Stripe discounts the renewals inside the window. The window is Stripe's: a `repeating`
+buys, so Stripe discounts the renewals inside the window. A change Stripe executes (an interval
+change, or an offer set to "stripe") is held as a pending update until paid, and Stripe takes no
+discount in a pending update: its invoice is quoted undiscounted, and the coupon applies from the
+next renewal. The window is Stripe's: a `repeating`
 coupon of N months runs N calendar months from when it is applied; the prorated rest of this
 period is inside it, then every renewal invoice made before it ends. A discount with no duration
 is Stripe's `once`: the invoice paid now, or, when nothing is invoiced now (a retention offer
@@ -126,8 +129,23 @@ class AlreadySubscribed(Conflict):
 
 def _item(target: Target, quantity: int) -> proration.Item:
     price = target.price
-    if price.unit_amount is None or price.interval is None:
-        raise ValidationFailed(f"Price {price.id!r} is not a recurring per-unit price.")
+    # Quotes and prorations compute licensed per-unit prices only; any other scheme would be
+    # priced wrong (a tiered price has no unit amount, a metered one bills usage later), so it
+    # is refused rather than quoted.
+    if price.interval is None:
+        raise ValidationFailed(f"Price {price.id!r} is not recurring.")
+    if price.usage_type == "metered":
+        raise ValidationFailed(
+            f"Price {price.id!r} is metered (billed on usage): it cannot be quoted."
+        )
+    if price.billing_scheme == "tiered":
+        raise ValidationFailed(
+            f"Price {price.id!r} is tiered ({price.tiers_mode or 'tiers'}): it cannot be quoted."
+        )
+    if price.transform_quantity is not None or price.unit_amount is None:
+        raise ValidationFailed(
+            f"Price {price.id!r} is not a whole per-unit amount: it cannot be quoted."
+        )
     return proration.Item(
         price=price.id,
         product=target.product_name,
@@ -166,6 +184,10 @@ def coupon_duration(quote: QuoteRecord) -> Literal["once", "repeating"] | None:
         return None
     if quote.discount.duration_months is not None:
         return "repeating"
+    if quote.execution == "stripe":
+        # Stripe's invoice for the change is not discounted (the coupon is attached only once
+        # the change is applied, Stripe's pending-update rules), so `once` is the next renewal.
+        return "once"
     return None if quote.lines else "once"
 
 
@@ -244,6 +266,7 @@ async def create(
             "A discount on a change that waits for the period end is not supported.",
             field="offer_id",
         )
+    executed: Execution = "stripe" if interval_change else execution
     change = proration.Change(
         currency=current.price.currency,
         old=old,
@@ -255,18 +278,34 @@ async def create(
         # `always_invoice` would bill; a period-end change prorates nothing.
         behavior="none" if timing == "period_end" else "always_invoice",
         starting_balance=starting_balance,
-        new_off=_off(locked),
+        # Stripe-executed changes go through a pending update, which takes no discounts
+        # (docs.stripe.com/billing/subscriptions/pending-updates-reference): the coupon is
+        # attached after the change, so the invoice for the change is not discounted.
+        new_off=_off(locked) if executed == "uplift" else None,
     )
     try:
         computed = proration.prorate(change)
     except proration.ProrationError as exc:
         raise ValidationFailed(str(exc)) from None
+    if locked is not None and executed == "stripe" and locked.duration_months is not None:
+        renews = max(
+            (line.period_end for line in computed.lines if line.type == "subscription"),
+            default=state.period_end,
+        )
+        if not locked.applies_at(renews):
+            # Its invoice now cannot be discounted (a pending update) and the discount would
+            # end before the next one: the customer would never get it.
+            raise ValidationFailed(
+                f"A {locked.duration_months}-month discount on a change Stripe executes ends "
+                "before the subscription's next invoice, so it would never apply.",
+                field="offer_id",
+            )
     quote = QuoteRecord(
         id="qt_" + secrets.token_hex(12),
         customer_id=customer_id,
         offer_id=offer_id,
         variant=variant,
-        execution="stripe" if interval_change else execution,
+        execution=executed,
         timing=timing,
         state=state,
         to_price=target.price.id,

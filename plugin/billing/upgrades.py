@@ -38,10 +38,13 @@ the coupon on the plan item.
 "stripe" execution (per offer, and always for interval changes) lets Stripe prorate:
 one subscription update with the quote's `proration_date`, `proration_behavior="always_invoice"`
 and `payment_behavior="pending_if_incomplete"` (the change is held until the invoice is paid).
-Its request (`stripe_gateway.item_switch_params`, as every item switch here) is checked by
-mypy against stripe-python's `SubscriptionUpdateParams`; its effects are verified only against
-real Stripe test mode, because the local emulator does not prorate (docs/stripe-emulator.md,
-"Not bridged").
+A pending update takes only the pending-update parameters (price, quantity, proration,
+billing_cycle_anchor, trial_end, add_invoice_items, expand:
+docs.stripe.com/billing/subscriptions/pending-updates-reference), so an offer's coupon is
+attached in a second update once the change is applied (`_attach_coupon`), and the quote did
+not discount the invoice for the change. Every request here is checked against the parameters
+of Stripe's spec for the pinned API version, pending-update rules included
+(tests/billing/test_stripe_request_shapes.py).
 
 Every Stripe call carries an idempotency key derived from the quote id and the step
 (`uplift:{quote_id}:{step}`), with parameters that depend only on the stored quote, so any retry,
@@ -588,11 +591,10 @@ async def _switch(
 async def _execute_in_stripe(
     db: Database, gateway: StripeGateway, *, upgrade: UpgradeRecord, quote: QuoteRecord, now: int
 ) -> None:
-    """Stripe prorates with the same `proration_date`; the change waits for the payment. An
-    offer's coupon goes on the item in the same call, so Stripe's invoice is discounted too."""
+    """Stripe prorates with the same `proration_date`; the change waits for the payment (a
+    pending update). An offer's coupon is attached once the change is applied
+    (`_attach_coupon`): a pending update takes no discounts."""
     try:
-        once = quote.discount is not None and quote.discount.duration_months is None
-        coupon = await _coupon(gateway, quote, "once" if once else "repeating")
         subscription = await gateway.update_subscription(
             upgrade.subscription_id,
             item_switch_params(
@@ -602,7 +604,6 @@ async def _execute_in_stripe(
                 prorate_at=quote.proration_date,
             ),
             idempotency_key=_key(quote.id, "stripe"),
-            coupon=coupon,
         )
     except StripeRejected as exc:
         await _fail(db, upgrade, reason=_reason(exc), now=now)
@@ -615,6 +616,7 @@ async def _execute_in_stripe(
     if invoice is None or invoice.billing_reason != "subscription_update":
         # Nothing to bill (e.g. the prorations netted to zero): Stripe applied the change at
         # once and the latest invoice is an older one, which must not be reported as paid here.
+        await _attach_coupon(gateway, upgrade, quote)
         await storage.upgrades.transition(
             db,
             upgrade_id=upgrade.id,
@@ -633,6 +635,7 @@ async def _execute_in_stripe(
         now=now,
     )
     if invoice.status == "paid":
+        await _attach_coupon(gateway, upgrade, quote)
         await _record_paid(db, upgrade, invoice, allowed_from=("processing",), now=now)
     else:
         # pending_if_incomplete: Stripe holds the change as `pending_update` and applies it
@@ -645,6 +648,23 @@ async def _execute_in_stripe(
             now=now,
             detail=f"invoice {invoice.id} {invoice.status}",
         )
+
+
+async def _attach_coupon(
+    gateway: StripeGateway, upgrade: UpgradeRecord, quote: QuoteRecord
+) -> None:
+    """A Stripe-executed change is applied: attach the offer's coupon to the item it changed,
+    in an update of its own (no prorations: a discount alone creates none), replayed under the
+    quote's key. Nothing without a discount."""
+    coupon = await _coupon(gateway, quote, quotes.coupon_duration(quote))
+    if coupon is None:
+        return
+    await gateway.update_subscription(
+        upgrade.subscription_id,
+        {"items": [{"id": upgrade.subscription_item_id}], "proration_behavior": "none"},
+        idempotency_key=_key(quote.id, "stripe-coupon"),
+        coupon=coupon,
+    )
 
 
 async def apply_due(db: Database, gateway: StripeGateway, *, now: int) -> list[UpgradeRecord]:
@@ -734,6 +754,10 @@ async def on_invoice_paid(
     if invoice.status != "paid":
         return
     if upgrade.execution == "stripe":
+        # Stripe applied the pending update when the invoice was paid.
+        stored = await storage.quotes.get(db, upgrade.quote_id)
+        if stored is not None:
+            await _attach_coupon(gateway, upgrade, stored)
         await _record_paid(db, upgrade, invoice, allowed_from=("requires_action",), now=now)
         return
     await _switch(db, gateway, upgrade=upgrade, invoice=invoice, now=now)

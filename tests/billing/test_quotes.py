@@ -266,16 +266,25 @@ async def test_the_next_invoice_is_discounted_only_inside_the_window(
     assert quotes.coupon_duration(quote) == coupon
 
 
-async def test_a_renewal_after_the_window_is_at_full_price(db: Database) -> None:
-    """An interval change starts a year-long period: a 3-month discount covers the year billed
-    now, not the renewal a year later."""
-    quote = await _create(
-        db, target=PRO_ANNUAL, discount=Discount(percent_off=10, duration_months=3)
-    )
+async def test_a_discount_stripe_cannot_apply_is_refused(db: Database) -> None:
+    """An interval change is executed by Stripe as a pending update, which takes no discount:
+    its invoice is not discounted, and a 3-month discount ends before the renewal a year later,
+    so quoting it would promise what no invoice gives."""
+    with pytest.raises(ValidationFailed, match="never apply"):
+        await _create(db, target=PRO_ANNUAL, discount=Discount(percent_off=10, duration_months=3))
+
+
+async def test_a_one_time_discount_on_a_stripe_executed_change_is_for_the_next_renewal(
+    db: Database,
+) -> None:
+    """The annual invoice of the switch is at full price (Stripe's pending update); the coupon
+    is attached once the switch is paid and discounts the next renewal."""
+    quote = await _create(db, target=PRO_ANNUAL, discount=Discount(percent_off=10))
     subscription = [line for line in quote.lines if line.type == "subscription"]
-    assert [(line.amount, line.discount_amount) for line in subscription] == [(89100, 9900)]
+    assert [(line.amount, line.discount_amount) for line in subscription] == [(99000, 0)]
+    assert quotes.coupon_duration(quote) == "once"
     assert quotes.renews_at(quote) == subscription[0].period_end
-    assert quotes.next_invoice(quote, [99000]) == 99000
+    assert quotes.next_invoice(quote, [99000]) == 89100
 
 
 async def test_a_retention_quote_keeps_the_plan_and_only_adds_the_coupon(db: Database) -> None:

@@ -468,7 +468,9 @@ def _post_order_offer(world: Subscribed) -> list[dict[str, Any]]:
         {
             "id": "offer_reports", "name": "Reports after an order", "kind": "post_order",
             "status": "active", "placements": ["post_order"], "target_prices": [world.pro_annual],
-            "discount": {"percent_off": 30, "duration_months": 3},
+            # Monthly → annual is executed by Stripe: its discount is for the next renewal (a
+            # discount for months would end before it and be refused).
+            "discount": {"percent_off": 30},
             "variants": [{"key": "control", "copy": {"title": "Add Advanced Reports?",
                                                       "cta": "Yes, add it",
                                                       "decline": "No thanks"}}],
