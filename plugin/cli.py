@@ -61,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     catalog = commands.add_parser("catalog", help="the product catalog")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
     catalog_commands.add_parser("sync", help="pull products and prices from Stripe")
+
+    backfill = commands.add_parser(
+        "import", help="import the Stripe account's subscriptions and their history (MRR)"
+    )
+    backfill.add_argument(
+        "--customer", action="append", default=[], metavar="CUS", help="only this customer's"
+    )
+    backfill.add_argument("--page-size", type=int, default=100, help="objects per Stripe page")
     return parser
 
 
@@ -175,6 +183,44 @@ async def catalog_sync(settings: Settings) -> None:
         await gateway.close()
 
 
+async def import_account(settings: Settings, args: argparse.Namespace) -> None:
+    """`uplift import`: progress and the summary on stderr (stdout stays empty)."""
+    from plugin.billing.importer import import_account as run_import
+    from plugin.billing.money import Money
+
+    if not 1 <= args.page_size <= 100:
+        raise OperatorError("--page-size must be between 1 and 100")
+    gateway = gateway_for(settings)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    async def run(db: Database) -> None:
+        await _require_current_schema(db)
+        summary = await run_import(
+            db,
+            gateway,
+            now=SystemClock().now(),
+            customers=args.customer,
+            page_size=args.page_size,
+            progress=progress,
+        )
+        mrr = ", ".join(
+            f"{currency}: {Money(amount, currency).format()}"
+            for currency, amount in sorted(summary.mrr.items())
+        )
+        progress(
+            f"imported {summary.subscriptions} subscriptions of {len(summary.customers)} "
+            f"customers, {summary.invoices} invoices read, {summary.added} snapshots added; "
+            f"MRR now: {mrr or 'none'}"
+        )
+
+    try:
+        await _with_db(settings, run)
+    finally:
+        await gateway.close()
+
+
 def serve(settings: Settings, args: argparse.Namespace) -> None:
     from plugin.server import run_server
 
@@ -211,6 +257,8 @@ def _dispatch(args: argparse.Namespace) -> None:
             customer_token(settings, args)
         case "catalog":
             asyncio.run(catalog_sync(settings))
+        case "import":
+            asyncio.run(import_account(settings, args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,6 +25,8 @@ PURE = [
     "plugin/billing/proration.py",
     "plugin/billing/trials.py",
     "plugin/billing/mirror.py",
+    "plugin/billing/history.py",
+    "plugin/billing/backfill.py",
     "plugin/offers/model.py",
     "plugin/offers/targeting.py",
     "plugin/offers/schedule.py",

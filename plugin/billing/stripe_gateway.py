@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import stripe  # noqa: TID251 -- this is the Stripe gateway
 from stripe.params import (  # noqa: TID251 -- this is the Stripe gateway
@@ -25,21 +25,27 @@ from stripe.params import (  # noqa: TID251 -- this is the Stripe gateway
     CustomerCreateParams,
     InvoiceCreateParams,
     InvoiceItemCreateParams,
+    InvoiceLineItemListParams,
+    InvoiceListParams,
     PriceCreateParams,
     PriceListParams,
     ProductCreateParams,
     ProductListParams,
     SubscriptionCreateParams,
     SubscriptionItemCreateParams,
+    SubscriptionItemListParams,
+    SubscriptionListParams,
     SubscriptionUpdateParams,
     SubscriptionUpdateParamsItem,
     WebhookEndpointCreateParams,
 )
 
+from plugin.billing.backfill import InvoiceRecord, ItemRecord, LineRecord, SubscriptionRecord
 from plugin.billing.catalog import Price, Product, price_from_stripe
 from plugin.errors import StripeError, StripeRejected, StripeUnavailable
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_API_BASE = stripe.DEFAULT_API_BASE
 
@@ -147,7 +153,14 @@ def _product(obj: stripe.Product) -> Product:
 
 
 def _price(obj: stripe.Price) -> Price:
-    return price_from_stripe(obj, product_id=_id(obj.product), metadata=_metadata(obj))
+    # `tiers` is on a Price only when the request expanded it (`expand=["tiers"]`); absent, the
+    # tiers are unknown (None), not empty, and stripe-python raises AttributeError for them.
+    return price_from_stripe(
+        obj,
+        product_id=_id(obj.product),
+        metadata=_metadata(obj),
+        tiers=getattr(obj, "tiers", None),
+    )
 
 
 def _customer(obj: stripe.Customer) -> Customer:
@@ -237,6 +250,93 @@ def _subscription(obj: stripe.Subscription) -> Subscription:
         trial_end=obj.trial_end,
         latest_invoice_id=_id(obj.latest_invoice) if obj.latest_invoice else None,
         metadata=_metadata(obj),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[R]):
+    """One page of a Stripe list: continue with `starting_after` = the last id while
+    `has_more`."""
+
+    data: tuple[R, ...]
+    has_more: bool
+
+
+def _item_record(item: stripe.SubscriptionItem) -> ItemRecord:
+    # Metered items carry no quantity; a licensed item without one has the default 1.
+    return ItemRecord(id=item.id, price=_price(item.price), quantity=item.quantity or 1)
+
+
+def _subscription_record(obj: stripe.Subscription) -> SubscriptionRecord:
+    listed = obj["items"]
+    items = tuple(_item_record(item) for item in listed.data)
+    first = listed.data[0] if listed.data else None
+    # Since 2025-03-31.basil the billing period is on the items; before, on the subscription.
+    start = getattr(first, "current_period_start", None) or getattr(
+        obj, "current_period_start", None
+    )
+    end = getattr(first, "current_period_end", None) or getattr(obj, "current_period_end", None)
+    return SubscriptionRecord(
+        id=obj.id,
+        customer_id=_id(obj.customer),
+        status=obj.status,
+        currency=getattr(obj, "currency", None),  # the local emulator omits it
+        created=obj.created,
+        start_date=obj.start_date,
+        ended_at=obj.ended_at,
+        canceled_at=obj.canceled_at,
+        cancel_at_period_end=bool(obj.cancel_at_period_end),
+        trial_start=obj.trial_start,
+        trial_end=obj.trial_end,
+        current_period_start=start,
+        current_period_end=end,
+        items=items,
+        items_complete=not listed.has_more,
+    )
+
+
+def _line_record(line: stripe.InvoiceLineItem) -> LineRecord:
+    # Since 2025-03-31.basil: the price under `pricing.price_details`, the subscription item
+    # and the proration flag under `parent.subscription_item_details` (a one-off invoice
+    # item's line has `invoice_item_details` instead); before, at the top level.
+    pricing = getattr(line, "pricing", None)
+    details = pricing.price_details if pricing else None
+    legacy_price = getattr(line, "price", None) or getattr(line, "plan", None)
+    price = details.price if details else legacy_price
+    parent = getattr(line, "parent", None)
+    item = parent.subscription_item_details if parent else None
+    legacy_item = getattr(line, "subscription_item", None)
+    proration = item.proration if item else bool(getattr(line, "proration", False))
+    proration_details = item.proration_details if item else None
+    credited = proration_details.credited_items if proration_details else None
+    return LineRecord(
+        id=line.id,
+        price_id=_id(price) if price else None,
+        subscription_item_id=item.subscription_item if item else legacy_item,
+        quantity=line.quantity,
+        amount=line.amount,
+        period_start=line.period.start,
+        period_end=line.period.end,
+        proration=proration,
+        # A credit names the debit it credits (`credited_items`); the local emulator leaves
+        # that null, so a negative amount says it too.
+        credit=proration and (credited is not None or line.amount < 0),
+    )
+
+
+def _invoice_record(obj: stripe.Invoice) -> InvoiceRecord:
+    parent = getattr(obj, "parent", None)
+    details = parent.subscription_details if parent else None
+    transitions = getattr(obj, "status_transitions", None)
+    return InvoiceRecord(
+        id=str(obj.id),
+        subscription_id=_id(details.subscription) if details else _legacy_subscription(obj),
+        status=obj.status or "draft",
+        billing_reason=obj.billing_reason,
+        created=obj.created,
+        paid_at=transitions.paid_at if transitions else None,
+        lines=tuple(_line_record(line) for line in obj.lines.data),
+        lines_complete=not obj.lines.has_more,
     )
 
 
@@ -356,7 +456,10 @@ class StripeGateway:
         return _product(obj)
 
     async def retrieve_price(self, price_id: str) -> Price:
-        obj = await _call(lambda: self._client.v1.prices.retrieve_async(price_id))
+        # Stripe includes a tiered price's tiers only when asked (`expand[]=tiers`).
+        obj = await _call(
+            lambda: self._client.v1.prices.retrieve_async(price_id, {"expand": ["tiers"]})
+        )
         return _price(obj)
 
     async def iter_products(
@@ -558,3 +661,57 @@ class StripeGateway:
             enabled_events=tuple(obj.enabled_events),
             secret=obj.secret,
         )
+
+    # Reading an account's past (`uplift import`): one page per call, so the caller can retry
+    # a page (a 429 is not retried by stripe-python, see plugin/billing/importer.py) and resume
+    # from its cursor. Stripe's lists take `limit` 1 to 100 and `starting_after` an object id
+    # (docs.stripe.com/api/pagination).
+
+    async def list_subscriptions(
+        self,
+        *,
+        customer: str | None = None,
+        limit: int = 100,
+        starting_after: str | None = None,
+    ) -> Page[SubscriptionRecord]:
+        """Every status: without `status=all` Stripe lists only subscriptions not canceled
+        (docs.stripe.com/api/subscriptions/list)."""
+        params: SubscriptionListParams = {"status": "all", "limit": limit}
+        if customer is not None:
+            params["customer"] = customer
+        if starting_after is not None:
+            params["starting_after"] = starting_after
+        page = await _call(lambda: self._client.v1.subscriptions.list_async(params))
+        return Page(tuple(_subscription_record(obj) for obj in page.data), bool(page.has_more))
+
+    async def list_subscription_items(
+        self, subscription_id: str, *, limit: int = 100, starting_after: str | None = None
+    ) -> Page[ItemRecord]:
+        """A subscription's items beyond those embedded in it (`items.has_more`)."""
+        params: SubscriptionItemListParams = {"subscription": subscription_id, "limit": limit}
+        if starting_after is not None:
+            params["starting_after"] = starting_after
+        page = await _call(lambda: self._client.v1.subscription_items.list_async(params))
+        return Page(tuple(_item_record(obj) for obj in page.data), bool(page.has_more))
+
+    async def list_invoices(
+        self, *, subscription: str, limit: int = 100, starting_after: str | None = None
+    ) -> Page[InvoiceRecord]:
+        """A subscription's invoices, every status, each with its first lines
+        (`lines_complete` False when Stripe has more: `list_invoice_lines`)."""
+        params: InvoiceListParams = {"subscription": subscription, "limit": limit}
+        if starting_after is not None:
+            params["starting_after"] = starting_after
+        page = await _call(lambda: self._client.v1.invoices.list_async(params))
+        return Page(tuple(_invoice_record(obj) for obj in page.data), bool(page.has_more))
+
+    async def list_invoice_lines(
+        self, invoice_id: str, *, limit: int = 100, starting_after: str | None = None
+    ) -> Page[LineRecord]:
+        params: InvoiceLineItemListParams = {"limit": limit}
+        if starting_after is not None:
+            params["starting_after"] = starting_after
+        page = await _call(
+            lambda: self._client.v1.invoices.line_items.list_async(invoice_id, params)
+        )
+        return Page(tuple(_line_record(obj) for obj in page.data), bool(page.has_more))
