@@ -9,22 +9,18 @@ backend would do (sell an add-on as an order, downgrade) is done here through th
 gateway, against the emulator, and comes back through its webhooks. The post-order cross-sell
 is bought through Uplift itself (quote, accept), like any offer.
 
-The emulator never sends `customer.subscription.updated` or `invoice.paid`
-(docs/stripe-emulator.md, Events), which real Stripe sends after an upgrade, a downgrade or a
-new subscription's first payment. The demo sends them in its place, as that document advises:
-the object as the emulator has it now, in an event signed with the endpoint's secret, posted to
-Uplift's own `/webhooks/stripe` (`_relay`). Only for those two types, only in demo mode.
+The emulator sends the events Stripe sends for these changes (`customer.subscription.created` and
+`updated`, `invoice.paid` …, docs/stripe-emulator.md, Events) to the webhook endpoint the demo
+registered, so they reach Uplift exactly as Stripe's would; nothing here builds an event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -44,7 +40,6 @@ from plugin.offers.snapshot import Snapshot
 from plugin.services import offer_snapshot, services
 from plugin.storage import customers as customer_store
 from plugin.storage import orders as order_store
-from plugin.webhooks import signature
 
 DEMO_DIR = static_dir("demo")
 PAGES = {"": "dashboard.html", "order": "order.html", "billing": "billing.html"}
@@ -121,46 +116,6 @@ async def _view(request: Request, customer: DemoCustomer) -> tuple[CustomerView,
 def _paid(amount: int | None, currency: str) -> dict[str, Any]:
     paid = amount or 0
     return {"amount_paid": paid, "display": Money(paid, currency).format()}
-
-
-async def _relay(request: Request, event_type: str, path: str, **changes: Any) -> None:
-    """Post Uplift the `event_type` event real Stripe would send for the emulator's object at
-    `path` (see the module docstring), with `changes` Stripe would show that localstripe lacks."""
-    settings = services(request).settings
-    if (
-        settings.stripe_api_key is None
-        or settings.stripe_api_base is None  # real Stripe sends its own events
-        or not settings.stripe_webhook_secrets
-    ):
-        return
-    key = settings.stripe_api_key.get_secret_value()
-    async with httpx.AsyncClient(timeout=10) as client:
-        found = await client.get(
-            f"{settings.stripe_api_base}{path}", headers={"Authorization": f"Bearer {key}"}
-        )
-        found.raise_for_status()
-        obj = {**found.json(), **changes}
-        now = services(request).clock.now()
-        payload = json.dumps(
-            {
-                "id": f"evt_demo_{secrets.token_hex(12)}",
-                "object": "event",
-                "type": event_type,
-                "created": now,
-                "livemode": False,
-                "data": {"object": obj},
-            }
-        ).encode()
-        secret = settings.stripe_webhook_secrets[0].get_secret_value()
-        sent = await client.post(
-            f"{settings.public_url}/webhooks/stripe",
-            content=payload,
-            headers={
-                "Content-Type": "application/json",
-                "Stripe-Signature": signature.sign(payload, secrets=[secret], timestamp=now),
-            },
-        )
-        sent.raise_for_status()
 
 
 # Pages and assets ---------------------------------------------------------------------------
@@ -256,11 +211,8 @@ async def create_order(request: Request) -> JSONResponse:
     price = _price(await offer_snapshot(request).get(), f"{body['product']}_monthly")
     subscription, paid = await _subscribe(request, customer, price, what="order")
     if subscription.latest_invoice_id is not None:
-        # Stripe says why the invoice exists; the emulator leaves it empty.
-        path = f"/v1/invoices/{subscription.latest_invoice_id}"
-        await _relay(request, "invoice.paid", path, billing_reason="subscription_create")
         # The order page offers the post-order cross-sell at once: wait (briefly) until the
-        # webhook worker has recorded the order.
+        # emulator's `invoice.paid` has arrived and the webhook worker has recorded the order.
         for _ in range(50):
             if await order_store.get(ctx.db, subscription.id) is not None:
                 break
@@ -291,20 +243,7 @@ async def downgrade(request: Request) -> JSONResponse:
         item_switch_params(item_id=current.items[0].id, price=price.id),
         idempotency_key=f"uplift:demo:downgrade:{secrets.token_hex(8)}",
     )
-    await _relay(request, "customer.subscription.updated", f"/v1/subscriptions/{current.id}")
     return JSONResponse({"subscription": current.id, "plan": target.id})
-
-
-async def subscription_changed(request: Request) -> JSONResponse:
-    """After an upgrade through the widget: the `customer.subscription.updated` Stripe would
-    send now (the page calls this when the widget reports `uplift:accepted`)."""
-    body = await _body(request, "customer")
-    view, _ = await _view(request, _demo_customer(body["customer"]))
-    if view.subscription_id is None:
-        raise NotFound("The demo customer has no subscription.", code="no_subscription")
-    path = f"/v1/subscriptions/{view.subscription_id}"
-    await _relay(request, "customer.subscription.updated", path)
-    return JSONResponse({"subscription": view.subscription_id}, status_code=202)
 
 
 def demo_routes() -> list[BaseRoute]:
@@ -315,6 +254,5 @@ def demo_routes() -> list[BaseRoute]:
         Route("/demo/api/session", session, methods=["GET"]),
         Route("/demo/api/orders", create_order, methods=["POST"]),
         Route("/demo/api/downgrades", downgrade, methods=["POST"]),
-        Route("/demo/api/subscription-changed", subscription_changed, methods=["POST"]),
         Route("/demo/{page}", page, methods=["GET"]),
     ]

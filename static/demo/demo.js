@@ -98,9 +98,9 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
 
   document.addEventListener('uplift:accepted', function (event) {
     var detail = event.detail || {};
-    // Stripe would now send `customer.subscription.updated`; the emulator does not, so the
-    // demo's backend sends it in its place (plugin/demo/site.py).
-    if (detail.upgrade_id) api('POST', 'subscription-changed', { customer: customer }).then(refreshSoon);
+    // Stripe (here the emulator) now sends `customer.subscription.updated` to Uplift; the
+    // account shows the new plan once Uplift has processed it.
+    if (detail.upgrade_id) refreshSoon();
     // The cross-sell was quoted and charged by Uplift (an add-on item of the same subscription,
     // prorated for the rest of the period); the page only says so.
     if (page === 'order' && detail.upgrade_id && detail.status === 'succeeded') {

@@ -1,9 +1,11 @@
 """One simulated shop per module: the demo catalog and offers in the emulator and in a fresh
 database, a real `uplift serve` on it, and plugin.demo.simulate's synthetic customers driven
-through the widget API (their webhooks signed and processed), plus one webhook event that
-failed, for the dashboard's list of failures.
+through the widget API (the emulator's webhooks posted to it and processed), plus one webhook
+event that failed, for the dashboard's list of failures.
 
-Module-scoped because the simulation takes seconds; the tests only read what it made.
+Module-scoped because the simulation takes seconds; the tests only read what it made. The shop
+has an emulator of its own: its webhook endpoint receives every event of that emulator, and the
+session's emulator carries every other test's objects.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
 
+from localstripe_bridge.process import EmulatorProcess
 from plugin import storage
 from plugin.billing.catalog_sync import sync_catalog
 from plugin.billing.stripe_gateway import StripeGateway
@@ -30,16 +33,12 @@ from plugin.storage.stripe_events import NewEvent
 from tests.support import (
     ADMIN_KEY,
     STRIPE_TEST_KEY,
-    WEBHOOK_SECRET,
     WIDGET_SECRET,
     free_port,
     stop,
     uplift_env,
     wait_until_ready,
 )
-
-if TYPE_CHECKING:
-    from localstripe_bridge.process import EmulatorProcess
 
 CUSTOMERS = 6
 FAILED_EVENT = "evt_admin_failed_once"
@@ -63,7 +62,9 @@ class Shop:
         return response.json()
 
 
-async def _seed(database_url: str, stripe_url: str) -> dict[str, str]:
+async def _seed(database_url: str, stripe_url: str, *, port: int) -> tuple[dict[str, str], str]:
+    """Seed the emulator and the database; returns the prices and the webhook secret of the
+    endpoint registered for the server about to listen on `port`."""
     clock = SystemClock()
     gateway = StripeGateway(api_key=STRIPE_TEST_KEY, api_base=stripe_url)
     db = await storage.connect(database_url)
@@ -83,22 +84,35 @@ async def _seed(database_url: str, stripe_url: str) -> dict[str, str]:
         await store.fail(
             db, event_id=FAILED_EVENT, error="No such invoice: 'in_missing'", now=clock.now()
         )
+        endpoint = await gateway.create_webhook_endpoint(
+            {"url": f"http://127.0.0.1:{port}/webhooks/stripe", "enabled_events": ["*"]},
+            idempotency_key="uplift:admin-shop:webhook-endpoint",
+        )
     finally:
         await db.close()
         await gateway.close()
-    return seed.prices
+    assert endpoint.secret is not None
+    return seed.prices, endpoint.secret
 
 
 @pytest.fixture(scope="module")
 def shop(
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[Shop]:
+    with EmulatorProcess() as emulator:
+        yield from _shop(emulator, tmp_path_factory, request)
+
+
+def _shop(
     emulator: EmulatorProcess,
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Iterator[Shop]:
     workdir = tmp_path_factory.mktemp("admin")
     database_url = f"sqlite+aiosqlite:///{workdir / 'admin.db'}"
-    prices = asyncio.run(_seed(database_url, emulator.url))
     port = free_port()
+    prices, webhook_secret = asyncio.run(_seed(database_url, emulator.url, port=port))
     log = workdir / "serve.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
@@ -106,7 +120,7 @@ def shop(
             env=uplift_env(
                 database_url=database_url, stripe_api_key=STRIPE_TEST_KEY,
                 stripe_api_base=emulator.url, widget_secret=WIDGET_SECRET,
-                admin_key=ADMIN_KEY, stripe_webhook_secrets=WEBHOOK_SECRET,
+                admin_key=ADMIN_KEY, stripe_webhook_secrets=webhook_secret,
             ),
             stdout=sink, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
@@ -115,7 +129,7 @@ def shop(
         wait_until_ready(url, process)
         world = World(
             uplift_url=url, stripe_url=emulator.url, stripe_key=STRIPE_TEST_KEY,
-            admin_key=ADMIN_KEY, widget_secret=WIDGET_SECRET, webhook_secret=WEBHOOK_SECRET,
+            admin_key=ADMIN_KEY, widget_secret=WIDGET_SECRET, webhook_secret=webhook_secret,
             prices=prices,
         )  # fmt: skip
         run = request.module.__name__.rsplit(".", 1)[-1]

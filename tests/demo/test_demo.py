@@ -11,6 +11,7 @@ import sqlite3  # noqa: TID251 -- the test inspects the demo's database file dir
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +318,49 @@ async def test_demo_app_walks_upgrade_cross_sell_and_retention_through_the_real_
         "You are now on Basic from your next invoice."
     )
     await expect(page.locator("#plan")).to_have_text("Priya is on Basic (monthly).")
+    await watched.assert_clean()
+
+
+@pytest.mark.browser
+async def test_demo_annual_switch_charges_and_records_exactly_what_it_quoted(
+    demo: tuple[subprocess.Popen[str], dict[str, str], str],
+    open_page: Callable[[str], Awaitable[Watched]],
+    artifacts: Path,
+) -> None:
+    """Priya (Pro monthly) takes the monthly→annual switch, which Stripe executes (it prorates
+    and bills the year now): the modal's "Due today", the "Paid" it reports, the upgrade's
+    `amount_paid` and the invoice's amount are one number, and the emulator's webhooks move her
+    to Pro (annual) in Uplift with the contraction of MRR the annual price makes."""
+    _, banner, url = demo
+    watched = await open_page(f"{url}/demo/billing")
+    page = watched.page
+    expect.set_options(timeout=15_000)
+    await page.get_by_label("Signed in as").select_option("demo-pro")
+    await expect(page.locator("#plan")).to_have_text("Priya is on Pro (monthly).")
+    switch = page.locator("#billing-offers").get_by_role(
+        "region", name="Switch to annual: 2 months free"
+    )
+    await switch.get_by_role("button").first.click()
+    dialog = page.get_by_role("dialog")
+    confirm = dialog.get_by_role("button", name="Confirm and pay")
+    await expect(confirm).to_be_visible()
+    shown = await dialog.locator("[data-uplift-due]").text_content()
+    assert shown is not None
+    due = int(Decimal(re.sub(r"[^0-9.]", "", shown)) * 100)
+    assert due > 0
+    await page.screenshot(path=artifacts / "demo-annual-quote.png")
+    await confirm.click()
+    await expect(dialog).to_contain_text(f"Paid {shown}.")
+    [switched] = [
+        u
+        for u in _admin(url, banner, "/api/v1/admin/upgrades")["data"]
+        if u["offer_id"] == "offer_pro_annual"
+    ]
+    assert (switched["execution"], switched["status"]) == ("stripe", "succeeded")
+    assert (switched["amount_quoted"], switched["amount_paid"]) == (due, due)
+    assert switched["invoice"] is not None
+    await dialog.get_by_role("button", name="Done").click()
+    await expect(page.locator("#plan")).to_have_text("Priya is on Pro (annual).")
     await watched.assert_clean()
 
 
