@@ -101,6 +101,8 @@ async def _learn_prices(ctx: Context, snapshot: MirrorSubscription) -> None:
     """Stripe includes a tiered price's tiers only when asked to expand them, so a subscription
     event usually lacks them: a tiered price the catalog does not know with its tiers is read
     from Stripe (when a key is set) and kept in the catalog, so its MRR can be computed."""
+    if all(item.priced and item.product_id is not None for item in snapshot.items):
+        return  # the common case: the payload says it all
     async with ctx.db.read() as conn:
         filled = await storage.subscriptions.with_catalog(conn, snapshot)
     missing = [item.price_id for item in filled.items if not item.priced]
