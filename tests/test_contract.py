@@ -27,6 +27,8 @@ CONTRACT = {
     ("GET", "/api/v1/widget/upgrades/{upgrade_id}"),
     ("POST", "/api/v1/widget/events"),
     ("PUT", "/api/v1/customers/{customer_id}"),
+    # Added to the contract (docs/contract.md) by issue 20: a merge patch beside PUT's replace.
+    ("PATCH", "/api/v1/customers/{customer_id}"),
     ("POST", "/api/v1/usage"),
     ("POST", "/api/v1/feature-events"),
     ("GET", "/api/v1/admin/plans"),

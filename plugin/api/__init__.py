@@ -82,6 +82,7 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/admin", dashboard.admin_page),
     Row("GET", "/admin/static/{name}", dashboard.admin_asset),
     Row("PUT", "/api/v1/customers/{customer_id}", ingest.put_customer),
+    Row("PATCH", "/api/v1/customers/{customer_id}", ingest.patch_customer),
     Row("GET", "/api/v1/customers/{customer_id}/entitlements", ingest.get_entitlements),
     Row("POST", "/api/v1/usage", ingest.post_usage),
     Row("POST", "/api/v1/feature-events", ingest.post_feature_event),

@@ -19,7 +19,7 @@ from plugin.api.answers import (
     UsageOut,
 )
 from plugin.api.bodies import read_model
-from plugin.api.schemas import CustomerIn, FeatureEventIn, UsageIn
+from plugin.api.schemas import CustomerIn, CustomerPatchIn, FeatureEventIn, UsageIn
 from plugin.auth import CustomerIdentity
 from plugin.customers import view as customers
 from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed
@@ -69,6 +69,65 @@ async def put_customer(request: Request) -> JSONResponse:
             stripe_customer=body.stripe_customer,
             attrs=dict(body.attrs),
             signup_at=body.signup_at,
+            now=ctx.clock.now(),
+        )
+    return JSONResponse(customer_document(record).document())
+
+
+MAX_ATTRS = 50  # as `CustomerIn.attrs`
+
+
+async def patch_customer(request: Request) -> JSONResponse:
+    """Change only what the body names (a merge patch): `PUT` replaces the whole customer, so a
+    `PUT` of `attrs` alone would clear its `stripe_customer`."""
+    await require_admin(request)
+    ctx = services(request)
+    customer_id = _customer_id(request)
+    body = await read_model(request, CustomerPatchIn)
+    given = body.model_fields_set
+    async with ctx.db.transaction() as conn:
+        current = await customer_store.get(conn, customer_id)
+        if current is None:
+            raise NotFound(
+                f"No customer {customer_id!r}: create it with PUT.", code="customer_not_found"
+            )
+        stripe_customer = body.stripe_customer if "stripe_customer" in given else None
+        if "stripe_customer" not in given:
+            stripe_customer = current.stripe_customer
+        attrs = dict(current.attrs)
+        if "attrs" in given:
+            if body.attrs is None:
+                attrs = {}
+            else:
+                for key, value in body.attrs.items():
+                    if value is None:
+                        attrs.pop(key, None)
+                    else:
+                        attrs[key] = value
+        if len(attrs) > MAX_ATTRS:
+            raise ValidationFailed(
+                f"A customer has at most {MAX_ATTRS} attributes; this would make {len(attrs)}.",
+                field="attrs",
+            )
+        signup_at = body.signup_at if "signup_at" in given else current.signup_at
+        if (
+            stripe_customer is not None
+            and stripe_customer != current.stripe_customer
+            and await customer_store.stripe_customer_taken(
+                conn, stripe_customer=stripe_customer, by_other_than=customer_id
+            )
+        ):
+            raise Conflict(
+                f"{stripe_customer} belongs to another customer.",
+                code="stripe_customer_taken",
+                field="stripe_customer",
+            )
+        record = await customer_store.upsert(
+            conn,
+            customer_id=customer_id,
+            stripe_customer=stripe_customer,
+            attrs=attrs,
+            signup_at=signup_at,
             now=ctx.clock.now(),
         )
     return JSONResponse(customer_document(record).document())

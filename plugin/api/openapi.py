@@ -52,6 +52,7 @@ from plugin.api.answers import (
 from plugin.api.schemas import (
     AcceptIn,
     CustomerIn,
+    CustomerPatchIn,
     FeatureEventIn,
     OfferIn,
     PlansIn,
@@ -204,8 +205,13 @@ OPERATIONS = (
         revalidates=True,
     ),
     Operation(
-        "PUT", "/api/v1/customers/{customer_id}", "Create or update a customer", "admin",
+        "PUT", "/api/v1/customers/{customer_id}", "Create or replace a customer", "admin",
         body=CustomerIn, answer=CustomerOut, errors=(409,),
+    ),
+    Operation(
+        "PATCH", "/api/v1/customers/{customer_id}",
+        "Change some fields of a customer (a JSON merge patch)", "admin",
+        body=CustomerPatchIn, answer=CustomerOut, errors=(404, 409),
     ),
     Operation(
         "GET", "/api/v1/customers/{customer_id}/entitlements",

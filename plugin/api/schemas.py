@@ -262,6 +262,19 @@ class CustomerIn(_Strict):
     signup_at: Int | None = Field(default=None, ge=0)
 
 
+class CustomerPatchIn(_Strict):
+    """A JSON merge patch of a customer (RFC 7396): a field left out keeps its value, `null`
+    clears it; in `attrs`, a key set to `null` is removed and the others are set."""
+
+    stripe_customer: Annotated[str, Field(pattern=r"^cus_[A-Za-z0-9]+$", max_length=255)] | None = (
+        None
+    )
+    attrs: dict[Key, Annotated[str, Field(max_length=200)] | Int | StrictBool | None] | None = (
+        Field(default=None, max_length=50, json_schema_extra=_KEYS)
+    )
+    signup_at: Int | None = Field(default=None, ge=0)
+
+
 class UsageIn(_Strict):
     customer: Key
     metric: Key

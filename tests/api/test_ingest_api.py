@@ -115,3 +115,69 @@ async def test_integers_beyond_2_pow_53_are_422_not_500(
     )
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "signup_at"
+
+
+async def test_patch_changes_only_what_it_names_and_keeps_the_plan(
+    admin: httpx.AsyncClient, db: Database
+) -> None:
+    """A PATCH of `attrs` alone merges them (null removes a key) and keeps the Stripe customer,
+    so entitlements still show the plan; PUT of the same body would have replaced it all."""
+    await admin.put(
+        "/api/v1/customers/acme",
+        json={"stripe_customer": "cus_acme", "attrs": {"industry": "fintech", "seats": 5}},
+        headers=ADMIN,
+    )
+    await subscribe(db, stripe_customer="cus_acme", price_id="price_basic_monthly")
+    patched = await admin.patch(
+        "/api/v1/customers/acme",
+        json={"attrs": {"seats": None, "region": "eu"}},
+        headers={**ADMIN, "Content-Type": "application/merge-patch+json"},
+    )
+    assert patched.status_code == 200, patched.text
+    body = patched.json()
+    assert (body["stripe_customer"], body["attrs"]) == (
+        "cus_acme",
+        {"industry": "fintech", "region": "eu"},
+    )
+    entitlements = (await admin.get("/api/v1/customers/acme/entitlements", headers=ADMIN)).json()
+    assert entitlements["plan"]["id"] == "basic"
+    cleared = await admin.patch(
+        "/api/v1/customers/acme", json={"stripe_customer": None}, headers=ADMIN
+    )
+    assert cleared.json()["stripe_customer"] is None
+    assert cleared.json()["attrs"] == {"industry": "fintech", "region": "eu"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/api/v1/customers/nobody", {"attrs": {"a": "b"}}, 404, "customer_not_found"),
+        ("/api/v1/customers/acme", {"attrs": {"a": ["b"]}}, 422, "invalid_field"),
+        ("/api/v1/customers/acme", {"stripe_customer": "cus_other"}, 409, "stripe_customer_taken"),
+        ("/api/v1/customers/acme", {"created": 1}, 422, "invalid_field"),
+    ],
+    ids=["unknown customer", "bad attribute", "taken stripe customer", "read-only field"],
+)
+async def test_patch_refuses_what_it_cannot_apply_and_changes_nothing(
+    admin: httpx.AsyncClient, path: str, body: dict[str, object], status: int, code: str
+) -> None:
+    await admin.put("/api/v1/customers/acme", json={"stripe_customer": "cus_acme"}, headers=ADMIN)
+    await admin.put("/api/v1/customers/other", json={"stripe_customer": "cus_other"}, headers=ADMIN)
+    refused = await admin.patch(path, json=body, headers=ADMIN)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (status, code)
+    kept = await admin.patch("/api/v1/customers/acme", json={}, headers=ADMIN)
+    assert (kept.json()["stripe_customer"], kept.json()["attrs"]) == ("cus_acme", {})
+
+
+async def test_patch_keeps_a_customer_within_fifty_attributes(admin: httpx.AsyncClient) -> None:
+    many = {f"k{i}": i for i in range(50)}
+    await admin.put("/api/v1/customers/full", json={"attrs": many}, headers=ADMIN)
+    refused = await admin.patch(
+        "/api/v1/customers/full", json={"attrs": {"one_more": 1}}, headers=ADMIN
+    )
+    assert (refused.status_code, refused.json()["error"]["field"]) == (422, "attrs")
+    swapped = await admin.patch(
+        "/api/v1/customers/full", json={"attrs": {"k0": None, "one_more": 1}}, headers=ADMIN
+    )
+    assert swapped.status_code == 200
+    assert len(swapped.json()["attrs"]) == 50

@@ -283,6 +283,10 @@ async def _catalog(w: World) -> None:
     assert (await http.put("/api/v1/customers/zed", json=taken, headers=ADMIN)).status_code == 409
     pat = {"stripe_customer": "cus_answerspat"}
     assert (await http.put("/api/v1/customers/pat", json=pat, headers=ADMIN)).status_code == 200
+    merged = {"attrs": {"beta": None, "region": "eu"}}
+    patched = await http.patch("/api/v1/customers/acme", json=merged, headers=ADMIN)
+    assert patched.status_code == 200, patched.text
+    assert (await http.patch("/api/v1/customers/nobody", json={}, headers=ADMIN)).status_code == 404
 
     usage = {"customer": "acme", "metric": "storage_gb", "value": 9}
     key = {**ADMIN, "Idempotency-Key": "usage-1"}
