@@ -26,7 +26,7 @@ from plugin.api.answers import (
 )
 from plugin.api.bodies import parse_model, read_json, read_model
 from plugin.api.paging import limit_param, list_response
-from plugin.api.schemas import OfferIn, PlansIn
+from plugin.api.schemas import READ_ONLY_OFFER_FIELDS, OfferIn, PlansIn
 from plugin.billing.catalog import Plan
 from plugin.errors import Conflict, NotFound, ValidationFailed
 from plugin.offers import experiments, targeting
@@ -218,7 +218,8 @@ async def update_offer(request: Request) -> JSONResponse:
         record = await offer_store.update(conn, offer=offer, now=now)
         if record is None:
             raise NotFound(f"No offer {current.offer.id!r}.", code="offer_not_found")
-        await _audit(conn, admin.key_id, "offer.update", record, now, changed=sorted(patch))
+        changed = sorted(set(patch) - READ_ONLY_OFFER_FIELDS)
+        await _audit(conn, admin.key_id, "offer.update", record, now, changed=changed)
     _changed(request)
     return JSONResponse(offer_document(record).document())
 

@@ -222,8 +222,12 @@ class FrequencyIn(_Strict):
     max_declines: Int | None = Field(default=3, ge=1)
 
 
+READ_ONLY_OFFER_FIELDS = frozenset({"object", "version", "created_at", "updated_at"})
+
+
 class OfferIn(_Strict):
-    """An offer as admins send it; the same shape the admin API returns."""
+    """An offer as admins send it; the same shape the admin API returns (its read-only fields
+    are accepted and ignored)."""
 
     id: Annotated[str, Field(pattern=r"^offer_[A-Za-z0-9_]{1,60}$")] | None = None
     name: str = Field(min_length=1, max_length=offers.MAX_TITLE)
@@ -244,6 +248,12 @@ class OfferIn(_Strict):
     frequency: FrequencyIn = Field(default_factory=FrequencyIn)
     holdout_bp: Int = Field(default=0, ge=0, le=9_999)
     variants: list[VariantIn] = Field(min_length=1, max_length=10)
+    # `OfferOut`'s read-only fields: accepted, so that what GET returns can be sent back as it
+    # is, and ignored (the server sets them).
+    object: Literal["offer"] | None = Field(default=None, exclude=True)
+    version: Int | None = Field(default=None, exclude=True)
+    created_at: Int | None = Field(default=None, exclude=True)
+    updated_at: Int | None = Field(default=None, exclude=True)
 
     def document(self, offer_id: str) -> dict[str, Any]:
         """The domain's document (plugin.offers.model.load builds and checks the offer from it)."""

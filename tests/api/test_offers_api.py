@@ -126,6 +126,32 @@ async def test_each_offer_kind_round_trips_through_the_api(
     assert audit["data"][0]["actor"] == "bootstrap"
 
 
+@pytest.mark.parametrize("overrides", KINDS, ids=[k.get("kind", "upgrade") for k in KINDS])
+async def test_what_get_returns_can_be_sent_back_unchanged(
+    admin: httpx.AsyncClient, overrides: dict[str, Any]
+) -> None:
+    """GET's document, read-only fields and all, is accepted by PATCH (nothing changes but the
+    version and time) and by POST under another id (a copy); the read-only fields are ignored."""
+    created = await admin.post("/api/v1/admin/offers", json=offer_body(**overrides), headers=ADMIN)
+    offer = (await admin.get(f"/api/v1/admin/offers/{created.json()['id']}", headers=ADMIN)).json()
+    forged = {**offer, "version": 999, "created_at": 1, "updated_at": 1}
+    patched = await admin.patch(f"/api/v1/admin/offers/{offer['id']}", json=forged, headers=ADMIN)
+    assert patched.status_code == 200, patched.text
+    moving = {"version", "updated_at"}
+    assert {k: v for k, v in patched.json().items() if k not in moving} == {
+        k: v for k, v in offer.items() if k not in moving
+    }
+    assert patched.json()["version"] == offer["version"] + 1
+    audit = (await admin.get("/api/v1/admin/audit", headers=ADMIN)).json()["data"][0]
+    assert not {"object", "version", "created_at", "updated_at"} & set(audit["detail"]["changed"])
+    copy = await admin.post(
+        "/api/v1/admin/offers", json={**forged, "id": offer["id"] + "_copy"}, headers=ADMIN
+    )
+    assert copy.status_code == 201, copy.text
+    assert (copy.json()["version"], copy.json()["created_at"]) != (999, 1)
+    assert copy.json()["variants"] == offer["variants"]
+
+
 async def test_offer_ids_are_generated_when_absent(admin: httpx.AsyncClient) -> None:
     """An offer posted without an id gets one."""
     body = offer_body()
