@@ -21,7 +21,7 @@ from typing import Any
 import jwt
 
 from plugin import storage
-from plugin.errors import Forbidden, Unauthorized
+from plugin.errors import Unauthorized
 from plugin.storage import Database
 
 ALGORITHM = "HS256"
@@ -138,28 +138,50 @@ def new_admin_key() -> str:
     return ADMIN_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+@dataclass(frozen=True, slots=True)
+class NewAdminKey:
+    """A key about to be stored: `key` is shown once and never stored, only its hash."""
+
+    key: str
+    key_id: str
+    key_hash: str
+    prefix: str
+
+
+def make_admin_key() -> NewAdminKey:
+    key = new_admin_key()
+    return NewAdminKey(
+        key=key,
+        key_id="ak_" + secrets.token_hex(8),
+        key_hash=hash_admin_key(key),
+        prefix=key[: len(ADMIN_KEY_PREFIX) + 4],
+    )
+
+
 async def create_admin_key(
-    db: Database, *, name: str, now: int
+    db: Database, *, name: str, now: int, role: storage.admin_keys.Role = "admin"
 ) -> tuple[str, storage.admin_keys.AdminKeyRecord]:
     """Returns the key (shown once, never stored) and its record."""
     if not name.strip():
         raise ValueError("an admin key needs a name")
-    key = new_admin_key()
+    made = make_admin_key()
     record = await storage.admin_keys.create(
         db,
-        key_id="ak_" + secrets.token_hex(8),
+        key_id=made.key_id,
         name=name.strip(),
-        key_hash=hash_admin_key(key),
-        prefix=key[: len(ADMIN_KEY_PREFIX) + 4],
+        key_hash=made.key_hash,
+        prefix=made.prefix,
+        role=role,
         now=now,
     )
-    return key, record
+    return made.key, record
 
 
 @dataclass(frozen=True, slots=True)
 class AdminIdentity:
     key_id: str
     name: str
+    role: storage.admin_keys.Role = "admin"
 
 
 async def authenticate_admin(
@@ -172,5 +194,7 @@ async def authenticate_admin(
     if record is None:
         raise Unauthorized("The admin key is not valid.", code="invalid_admin_key")
     if record.revoked_at is not None:
-        raise Forbidden("The admin key has been revoked.", code="admin_key_revoked")
-    return AdminIdentity(key_id=record.id, name=record.name)
+        # 401, as for any credential that no longer authenticates; checked on every request
+        # (no cache), so a revocation holds at once on every process and instance.
+        raise Unauthorized("The admin key has been revoked.", code="admin_key_revoked")
+    return AdminIdentity(key_id=record.id, name=record.name, role=record.role)

@@ -20,6 +20,7 @@ from plugin.clock import SystemClock
 from plugin.errors import OperatorError, StripeError, Terminated
 from plugin.settings import Settings, load_settings
 from plugin.storage import Database, DatabaseError
+from plugin.storage.admin_keys import Role
 
 EXIT_USAGE = 2
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
@@ -47,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     admin_key_commands = admin_key.add_subparsers(dest="admin_key_command", required=True)
     create = admin_key_commands.add_parser("create", help="print a new admin key once")
     create.add_argument("--name", required=True)
+    create.add_argument(
+        "--role",
+        choices=["admin", "read_only"],
+        default="admin",
+        help="read_only: GET only (the dashboard, lists, results)",
+    )
 
     token = commands.add_parser("customer-token", help="print a customer token for the widget")
     token.add_argument("--customer", required=True, help="the SaaS's own customer id (sub)")
@@ -95,13 +102,14 @@ async def migrate(settings: Settings) -> None:
     await _with_db(settings, run)
 
 
-async def create_admin_key(settings: Settings, name: str) -> None:
+async def create_admin_key(settings: Settings, name: str, role: Role = "admin") -> None:
     async def run(db: Database) -> None:
         await _require_current_schema(db)
-        key, record = await auth.create_admin_key(db, name=name, now=SystemClock().now())
+        key, record = await auth.create_admin_key(db, name=name, role=role, now=SystemClock().now())
         print(key)
         print(
-            f"created admin key {record.id} ({record.name}); it is shown only once", file=sys.stderr
+            f"created {record.role} key {record.id} ({record.name}); it is shown only once",
+            file=sys.stderr,
         )
 
     await _with_db(settings, run)
@@ -252,7 +260,7 @@ def _dispatch(args: argparse.Namespace) -> None:
         case "migrate":
             asyncio.run(migrate(settings))
         case "admin-key":
-            asyncio.run(create_admin_key(settings, args.name))
+            asyncio.run(create_admin_key(settings, args.name, args.role))
         case "customer-token":
             customer_token(settings, args)
         case "catalog":

@@ -10,7 +10,7 @@ import pytest
 
 from plugin import auth, storage
 from plugin.api.errors import headers_of, status_of
-from plugin.errors import Forbidden, Unauthorized
+from plugin.errors import Unauthorized
 from plugin.storage import Database
 from tests.support import NOW, WIDGET_SECRET
 
@@ -124,17 +124,18 @@ async def test_admin_key_is_stored_only_as_a_hash(db: Database) -> None:
     assert key not in json.dumps(rows)
     assert rows[0]["key_hash"] == auth.hash_admin_key(key)
     identity = await auth.authenticate_admin(db, presented=key, bootstrap_key=None)
-    assert identity == auth.AdminIdentity(key_id=record.id, name="ops")
+    assert identity == auth.AdminIdentity(key_id=record.id, name="ops", role="admin")
 
 
-async def test_unknown_admin_key_is_401_and_revoked_is_403(db: Database) -> None:
-    """A key nobody made is unauthenticated; a revoked one is known but refused."""
+async def test_unknown_and_revoked_admin_keys_do_not_authenticate(db: Database) -> None:
+    """A key nobody made and a revoked one are both unauthenticated (401), each with its code."""
     key, record = await auth.create_admin_key(db, name="temp", now=NOW)
     with pytest.raises(Unauthorized):
         await auth.authenticate_admin(db, presented=key + "x", bootstrap_key=None)
     assert await storage.admin_keys.revoke(db, key_id=record.id, now=NOW + 1)
-    with pytest.raises(Forbidden):
+    with pytest.raises(Unauthorized) as revoked:
         await auth.authenticate_admin(db, presented=key, bootstrap_key=None)
+    assert revoked.value.code == "admin_key_revoked"
 
 
 async def test_bootstrap_admin_key_from_settings_authenticates(db: Database) -> None:

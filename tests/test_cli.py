@@ -73,6 +73,12 @@ def test_migrate_then_admin_key_create_prints_the_key_once(empty_database_url: s
     assert key not in created.stderr
     assert "shown only once" in created.stderr
 
+    reader = run_uplift("admin-key", "create", "--name", "board", "--role", "read_only", env=env)
+    assert reader.returncode == 0, reader.stderr
+    assert "created read_only key" in reader.stderr
+    wrong = run_uplift("admin-key", "create", "--name", "x", "--role", "owner", env=env)
+    assert wrong.returncode == 2
+
 
 def test_admin_key_create_before_migrate_says_what_to_run(empty_database_url: str) -> None:
     """An unmigrated database is a clear instruction, not an SQL error."""

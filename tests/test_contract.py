@@ -47,6 +47,10 @@ CONTRACT = {
     ("GET", "/api/v1/admin/metrics/timeseries"),
     ("GET", "/api/v1/admin/webhook-events"),
     ("POST", "/api/v1/admin/webhook-events/{event_id}/replay"),
+    # Added to the contract (docs/contract.md) by issue 20: admin keys over the API.
+    ("GET", "/api/v1/admin/keys"),
+    ("POST", "/api/v1/admin/keys"),
+    ("DELETE", "/api/v1/admin/keys/{key_id}"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/admin"),
     # Added to the contract (docs/contract.md) on purpose: the dashboard's script and stylesheet

@@ -2,7 +2,10 @@
 keys per client address; and the admin routes for the webhook event store: list (Stripe-style)
 and replay.
 
-The throttle: each admin key refused (unknown, 401, or revoked, 403) takes a token from its
+A `read_only` key may only send GET and HEAD (the dashboard, lists, results); anything else is a
+403 `admin_key_read_only`, not counted as a failure.
+
+The throttle: each admin key refused (unknown or revoked, 401) takes a token from its
 client address's bucket (`UPLIFT_ADMIN_FAILURE_BURST`, refilled at
 `UPLIFT_ADMIN_FAILURE_PER_MINUTE`, by the app's clock); while the bucket is empty, every admin
 request from that address is a 429 with `Retry-After`, the right key's too, and a success
@@ -26,6 +29,7 @@ from plugin.services import services
 from plugin.storage import stripe_events as store
 
 DEFAULT_LIMIT = 100
+READS = frozenset({"GET", "HEAD"})  # what a `read_only` admin key may send
 MAX_LIMIT = 500
 
 log = get_logger("auth")
@@ -65,7 +69,7 @@ async def require_admin(request: Request) -> AdminIdentity:
     presented = bearer_token(request.headers.get("authorization"))
     bootstrap = ctx.settings.admin_key
     try:
-        return await authenticate_admin(
+        identity = await authenticate_admin(
             ctx.db,
             presented=presented,
             bootstrap_key=bootstrap.get_secret_value() if bootstrap is not None else None,
@@ -84,6 +88,12 @@ async def require_admin(request: Request) -> AdminIdentity:
             },
         )
         raise
+    if identity.role == "read_only" and request.method not in READS:
+        # A valid key doing what its role does not allow: not a guess, so not counted.
+        raise Forbidden(
+            "This admin key is read-only: it may only read (GET).", code="admin_key_read_only"
+        )
+    return identity
 
 
 def _limit(raw: str | None) -> int:

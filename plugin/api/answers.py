@@ -227,6 +227,27 @@ class OfferOut(_Out):
     updated_at: Time
 
 
+class AdminKeyOut(_Out):
+    """An admin key as listed: never the key itself, only the first characters of it."""
+
+    object: Literal["admin_key"]
+    id: str
+    name: str
+    role: Literal["admin", "read_only"]
+    prefix: str = Field(description="the key's first characters, to tell keys apart")
+    created: Time
+    last_used: Time | None
+    revoked: Time | None
+
+
+class AdminKeyCreatedOut(AdminKeyOut):
+    key: str = Field(description="the key itself: shown in this answer only, never again")
+
+
+class AdminKeyListOut(Page[AdminKeyOut]):
+    pass
+
+
 class OfferListOut(Page[OfferOut]):
     pass
 

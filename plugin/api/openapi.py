@@ -25,6 +25,9 @@ from starlette.responses import JSONResponse
 from plugin import __version__
 from plugin.api.answers import (
     AcceptAnswerOut,
+    AdminKeyCreatedOut,
+    AdminKeyListOut,
+    AdminKeyOut,
     AdminUpgradeListOut,
     AuditListOut,
     CustomerOut,
@@ -51,6 +54,7 @@ from plugin.api.answers import (
 )
 from plugin.api.schemas import (
     AcceptIn,
+    AdminKeyIn,
     CustomerIn,
     CustomerPatchIn,
     FeatureEventIn,
@@ -130,6 +134,17 @@ OPERATIONS = (
     Operation(
         "POST", "/api/v1/admin/webhook-events/{event_id}/replay", "Replay a stored event", "admin",
         answer=WebhookEventOut,
+    ),
+    Operation(
+        "GET", "/api/v1/admin/keys", "The stored admin keys", "admin", answer=AdminKeyListOut
+    ),
+    Operation(
+        "POST", "/api/v1/admin/keys", "Create an admin key (the key is shown once)", "admin",
+        body=AdminKeyIn, status=201, answer=AdminKeyCreatedOut,
+    ),
+    Operation(
+        "DELETE", "/api/v1/admin/keys/{key_id}", "Revoke an admin key (at once, everywhere)",
+        "admin", answer=AdminKeyOut, errors=(404,),
     ),
     Operation("GET", "/api/v1/admin/plans", "The plan ladder", "admin", answer=PlanListOut),
     Operation(
@@ -257,8 +272,8 @@ OPERATIONS = (
 # What each error status means here (the code says which case; docs/contract.md, "Errors").
 ERROR_STATUSES: dict[int, str] = {
     400: "Malformed: bad JSON (`invalid_json`), a missing header or signature",
-    401: "No or bad credentials",
-    403: "A revoked admin key",
+    401: "No, bad or revoked credentials",
+    403: "A read-only admin key sending anything but GET",
     404: "Unknown, or not the caller's",
     409: "A conflict with the current state (the code says which)",
     410: "The quote has expired",
@@ -272,7 +287,7 @@ ERROR_STATUSES: dict[int, str] = {
 # The errors an operation's credentials and body bring.
 _BY_AUTH: dict[Auth, tuple[int, ...]] = {
     "none": (),
-    "admin": (401, 403, 429),  # unknown key, revoked key, too many failed keys
+    "admin": (401, 403, 429),  # unknown or revoked key, read-only key writing, too many failures
     "customer": (401, 429, 503),  # bad token, the customer's rate, no UPLIFT_WIDGET_SECRET
     "stripe": (400, 413),  # a bad signature or event; the body limit
 }

@@ -285,6 +285,11 @@ class CustomerPatchIn(_Strict):
     signup_at: Int | None = Field(default=None, ge=0)
 
 
+class AdminKeyIn(_Strict):
+    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    role: Literal["admin", "read_only"] = "admin"
+
+
 class UsageIn(_Strict):
     customer: Key
     metric: Key

@@ -105,12 +105,12 @@ async def test_a_success_gives_no_failures_back(peer: Peer) -> None:
 
 
 async def test_a_revoked_key_counts_as_a_failure(peer: Peer, db: Database) -> None:
-    """A revoked key's 403 spends the budget like an unknown key's 401."""
+    """A revoked key's 401 spends the budget like an unknown key's."""
     key, record = await auth.create_admin_key(db, name="old", now=NOW)
     assert await storage.admin_keys.revoke(db, key_id=record.id, now=NOW)
     http = peer("203.0.113.12")
     revoked = {"Authorization": f"Bearer {key}"}
-    assert await _statuses(http, 11, revoked) == [403] * 10 + [429]
+    assert await _statuses(http, 11, revoked) == [401] * 10 + [429]
 
 
 async def test_requests_without_a_key_are_not_counted(peer: Peer) -> None:

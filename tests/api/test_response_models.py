@@ -283,6 +283,12 @@ async def _catalog(w: World) -> None:
     assert (await http.put("/api/v1/customers/zed", json=taken, headers=ADMIN)).status_code == 409
     pat = {"stripe_customer": "cus_answerspat"}
     assert (await http.put("/api/v1/customers/pat", json=pat, headers=ADMIN)).status_code == 200
+    made = await http.post("/api/v1/admin/keys", json={"name": "answers"}, headers=ADMIN)
+    assert made.status_code == 201, made.text
+    assert (await http.get("/api/v1/admin/keys", headers=ADMIN)).status_code == 200
+    revoked = await http.delete(f"/api/v1/admin/keys/{made.json()['id']}", headers=ADMIN)
+    assert revoked.status_code == 200
+    assert (await http.delete("/api/v1/admin/keys/ak_none", headers=ADMIN)).status_code == 404
     merged = {"attrs": {"beta": None, "region": "eu"}}
     patched = await http.patch("/api/v1/customers/acme", json=merged, headers=ADMIN)
     assert patched.status_code == 200, patched.text
