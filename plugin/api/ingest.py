@@ -37,6 +37,11 @@ def _customer_id(request: Request) -> str:
     return customer_id
 
 
+def _same_id(given: str | None, customer_id: str) -> None:
+    if given is not None and given != customer_id:
+        raise ValidationFailed("A customer's id is the one in the path.", field="id")
+
+
 def customer_document(record: customer_store.CustomerRecord) -> CustomerOut:
     return CustomerOut(
         object="customer",
@@ -54,6 +59,7 @@ async def put_customer(request: Request) -> JSONResponse:
     ctx = services(request)
     customer_id = _customer_id(request)
     body = await read_model(request, CustomerIn)
+    _same_id(body.id, customer_id)
     async with ctx.db.transaction() as conn:
         if body.stripe_customer is not None and await customer_store.stripe_customer_taken(
             conn, stripe_customer=body.stripe_customer, by_other_than=customer_id
@@ -84,6 +90,7 @@ async def patch_customer(request: Request) -> JSONResponse:
     ctx = services(request)
     customer_id = _customer_id(request)
     body = await read_model(request, CustomerPatchIn)
+    _same_id(body.id, customer_id)
     given = body.model_fields_set
     async with ctx.db.transaction() as conn:
         current = await customer_store.get(conn, customer_id)

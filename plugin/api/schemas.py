@@ -262,7 +262,17 @@ class OfferIn(_Strict):
         return doc
 
 
-class CustomerIn(_Strict):
+class _CustomerReadOnly(_Strict):
+    """`CustomerOut`'s read-only fields: accepted, so that an answer can be sent back as it is,
+    and ignored (the id is the path's; the server sets the others)."""
+
+    object: Literal["customer"] | None = Field(default=None, exclude=True)
+    id: Key | None = Field(default=None, exclude=True)
+    created: Int | None = Field(default=None, exclude=True)
+    updated: Int | None = Field(default=None, exclude=True)
+
+
+class CustomerIn(_CustomerReadOnly):
     stripe_customer: Annotated[str, Field(pattern=r"^cus_[A-Za-z0-9]+$", max_length=255)] | None = (
         None
     )
@@ -272,7 +282,7 @@ class CustomerIn(_Strict):
     signup_at: Int | None = Field(default=None, ge=0)
 
 
-class CustomerPatchIn(_Strict):
+class CustomerPatchIn(_CustomerReadOnly):
     """A JSON merge patch of a customer (RFC 7396): a field left out keeps its value, `null`
     clears it; in `attrs`, a key set to `null` is removed and the others are set."""
 

@@ -154,9 +154,9 @@ async def test_patch_changes_only_what_it_names_and_keeps_the_plan(
         ("/api/v1/customers/nobody", {"attrs": {"a": "b"}}, 404, "customer_not_found"),
         ("/api/v1/customers/acme", {"attrs": {"a": ["b"]}}, 422, "invalid_field"),
         ("/api/v1/customers/acme", {"stripe_customer": "cus_other"}, 409, "stripe_customer_taken"),
-        ("/api/v1/customers/acme", {"created": 1}, 422, "invalid_field"),
+        ("/api/v1/customers/acme", {"id": "other"}, 422, "invalid_field"),
     ],
-    ids=["unknown customer", "bad attribute", "taken stripe customer", "read-only field"],
+    ids=["unknown customer", "bad attribute", "taken stripe customer", "another id"],
 )
 async def test_patch_refuses_what_it_cannot_apply_and_changes_nothing(
     admin: httpx.AsyncClient, path: str, body: dict[str, object], status: int, code: str
@@ -181,3 +181,21 @@ async def test_patch_keeps_a_customer_within_fifty_attributes(admin: httpx.Async
     )
     assert swapped.status_code == 200
     assert len(swapped.json()["attrs"]) == 50
+
+
+async def test_a_customer_as_answered_can_be_sent_back_unchanged(admin: httpx.AsyncClient) -> None:
+    """PUT's answer, read-only fields and all, is accepted by PUT and PATCH as it is: `object`,
+    `id`, `created` and `updated` are ignored (the id must be the path's)."""
+    first = await admin.put(
+        "/api/v1/customers/acme",
+        json={"stripe_customer": "cus_acme", "attrs": {"seats": 5}, "signup_at": 7},
+        headers=ADMIN,
+    )
+    answered = first.json()
+    forged = {**answered, "created": 1, "updated": 1}
+    for method in ("PUT", "PATCH"):
+        again = await admin.request(method, "/api/v1/customers/acme", json=forged, headers=ADMIN)
+        assert again.status_code == 200, (method, again.text)
+        assert {k: v for k, v in again.json().items() if k != "updated"} == {
+            k: v for k, v in answered.items() if k != "updated"
+        }
