@@ -31,7 +31,13 @@ async def add(
     price_ids: Sequence[str],
 ) -> bool:
     """Add a snapshot; False if this source already added one (a duplicate delivery). Its `seq`
-    is the subscription's next, so snapshots of the same second keep their arrival order."""
+    is the subscription's next, so snapshots of the same second keep their arrival order.
+
+    Holds the subscription's lock until the transaction ends: the caller derives the ledger
+    from the whole history next, and on PostgreSQL (read committed) two transactions adding to
+    the same subscription at once, an import and a webhook, would each derive it without the
+    other's snapshot and leave a ledger that misses one."""
+    await conn.lock(f"uplift.subscription_history:{subscription_id}")
     changed = await conn.execute(
         """
         INSERT INTO subscription_snapshots (subscription_id, source_id, occurred_at, seq,

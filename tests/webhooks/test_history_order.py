@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plugin import storage
+from plugin.billing import ledger
+from plugin.billing.mirror import MirrorItem, MirrorSubscription
 from plugin.clock import FixedClock
 from plugin.settings import Settings
 from plugin.storage import Database
@@ -147,3 +149,60 @@ async def test_cancel_delivered_before_create_records_the_sale_and_the_churn(db:
     mirrored = await storage.subscriptions.get(db, "sub_cancel_first")
     assert mirrored is not None
     assert mirrored.status == "canceled"
+
+
+def _mirror(sub: str, price: str, quantity: int) -> MirrorSubscription:
+    p = PRICES[price]
+    item = MirrorItem(f"si_{sub}", p["id"], "prod_x", quantity, p["unit_amount"], "usd", "month")
+    return MirrorSubscription(
+        id=sub,
+        customer_id="cus_concurrent",
+        status="active",
+        currency="usd",
+        items=(item,),
+        current_period_start=NOW,
+        current_period_end=NOW + 30 * 86400,
+        trial_end=None,
+        cancel_at_period_end=False,
+        canceled_at=None,
+    )
+
+
+async def test_two_transactions_adding_to_one_history_at_once_leave_the_whole_ledger(
+    db: Database,
+) -> None:
+    """An import and a webhook for the same subscription, at once: the second waits for the
+    first to commit, so it derives the ledger with both snapshots. Without the subscription's
+    lock, PostgreSQL's read committed lets each derive without the other's, and the ledger misses
+    the sale."""
+    sub = "sub_concurrent"
+    started = asyncio.Event()
+
+    async def second() -> None:
+        started.set()
+        async with db.transaction() as conn:
+            await ledger.apply_snapshot(
+                conn,
+                snapshot=_mirror(sub, "pro", 1),
+                source_id="evt_later",
+                occurred_at=NOW + 60,
+                now=NOW,
+            )
+
+    async with db.transaction() as conn:
+        await ledger.apply_snapshot(
+            conn,
+            snapshot=_mirror(sub, "basic", 1),
+            source_id="evt_first",
+            occurred_at=NOW,
+            now=NOW,
+        )
+        task = asyncio.create_task(second())
+        await started.wait()
+        await asyncio.sleep(0.2)  # the second transaction is now as far as it can get
+    await task
+
+    assert await _ledger(db, sub) == [("new", 2900, NOW), ("expansion", 7000, NOW + 60)]
+    mirrored = await storage.subscriptions.get(db, sub)
+    assert mirrored is not None
+    assert mirrored.items[0].price_id == PRICES["pro"]["id"]
