@@ -212,9 +212,10 @@ class Half:
 
 def test(args: list[str]) -> int:
     """Both halves always run, so a failure on SQLite still shows the PostgreSQL result. The
-    PostgreSQL half leaves out the browser tests: they start `uplift serve` on a SQLite file of
-    their own, so they would repeat the first half (the widget's API is covered on PostgreSQL
-    by tests/api/)."""
+    PostgreSQL half runs only the tests that get a database from the fixtures (tests/conftest.py
+    deselects the others, which do the same on either backend), and leaves out the browser
+    tests: they start `uplift serve` on a SQLite file of their own, so they would repeat the
+    first half (the widget's API is covered on PostgreSQL by tests/api/)."""
     python = ensure("test")
     ensure_node()  # tests/widget/test_widget_build.py rebuilds the widget
     halves = [

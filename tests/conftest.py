@@ -251,3 +251,17 @@ def serve(tmp_path: Path, new_database_url: Callable[..., str]) -> Iterator[Call
     yield start
     for served in started:
         stop(served.process)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL (`UPLIFT_TEST_DATABASE=postgres`, dev.py test's second half), run only the
+    tests that get their database from the fixtures above (their fixtures reach `postgres`):
+    every other test does the same thing whatever the database, and ran in the SQLite half."""
+    if not ON_POSTGRES:
+        return
+    kept, other = [], []
+    for item in items:
+        (kept if "postgres" in getattr(item, "fixturenames", ()) else other).append(item)
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = kept
