@@ -46,7 +46,7 @@ PLANS = [("basic", 2900), ("pro", 9900), ("enterprise", 29900)]
 PLACEMENTS = ("banner", "settings", "post_order", "limits")
 
 
-async def seed(path: Path, now: int) -> list[str]:
+async def seed(path: Path, now: int, customers: int = CUSTOMERS) -> list[str]:
     """The database Uplift serves from; returns one token per customer."""
     db = await storage.connect(f"sqlite+aiosqlite:///{path}")
     await storage.migrations.apply(db, now=now)
@@ -74,7 +74,7 @@ async def seed(path: Path, now: int) -> list[str]:
         await audit_store.record(
             conn, actor="bench", action="seed", target=None, detail={}, now=now
         )
-        for n in range(CUSTOMERS):
+        for n in range(customers):
             customer, cus = f"cust_{n:05d}", f"cus_{n:05d}"
             plan, amount = PLANS[n % 3]
             await customer_store.upsert(

@@ -259,7 +259,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     every other test does the same thing whatever the database, and ran in the SQLite half."""
     if not ON_POSTGRES:
         return
-    kept, other = [], []
+    kept: list[pytest.Item] = []
+    other: list[pytest.Item] = []
     for item in items:
         (kept if "postgres" in getattr(item, "fixturenames", ()) else other).append(item)
     if other:

@@ -33,6 +33,8 @@ PURE = [
     "plugin/offers/experiments.py",
     "plugin/offers/eligibility.py",
     "plugin/offers/downgrades.py",
+    "plugin/offers/explain.py",
+    "plugin/offers/audience.py",
     "plugin/metrics/revenue.py",
     "plugin/webhooks/signature.py",
 ]

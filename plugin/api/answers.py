@@ -275,6 +275,40 @@ class OfferResultsOut(_Out):
     warning: str | None
 
 
+class AudienceEligibleOut(_Out):
+    total: int  # pass every gate now
+    held_out: int  # of those, in the experiment's holdout
+    by_placement: dict[str, int]  # of the others, shown the offer at each placement now
+
+
+class OfferAudienceOut(_Out):
+    object: Literal["offer_audience"]
+    offer_id: str
+    at: Time
+    considered: int  # every customer with a record
+    eligible: AudienceEligibleOut
+    excluded: dict[str, int]  # the first gate that keeps each other customer out
+
+
+class GateOut(_Out):
+    gate: str
+    passed: bool
+    detail: str
+    rule: str | None  # a targeting rule's JSON path
+
+
+class OfferExplanationOut(_Out):
+    object: Literal["offer_explanation"]
+    offer_id: str
+    customer: str
+    placement: str | None
+    at: Time
+    eligible: bool
+    shown: bool  # eligible and not in the holdout
+    variant: str | None  # the variant key, "holdout", or None when not eligible
+    gates: list[GateOut]
+
+
 class AuditEntryOut(_Out):
     object: Literal["audit_entry"]
     id: Annotated[str, Field(pattern=r"^audit_[0-9]+$")]

@@ -7,6 +7,7 @@ their offer snapshot (plugin/offers/snapshot.py).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -16,8 +17,12 @@ from starlette.responses import JSONResponse
 from plugin.api.admin import require_admin
 from plugin.api.answers import (
     ArmResultOut,
+    AudienceEligibleOut,
     AuditEntryOut,
     AuditListOut,
+    GateOut,
+    OfferAudienceOut,
+    OfferExplanationOut,
     OfferListOut,
     OfferOut,
     OfferResultsOut,
@@ -28,8 +33,10 @@ from plugin.api.bodies import parse_model, read_json, read_model
 from plugin.api.paging import limit_param, list_response
 from plugin.api.schemas import READ_ONLY_OFFER_FIELDS, OfferIn, PlansIn
 from plugin.billing.catalog import Plan
+from plugin.customers import view as customers
+from plugin.customers.population import Population
 from plugin.errors import Conflict, NotFound, ValidationFailed
-from plugin.offers import experiments, targeting
+from plugin.offers import audience, experiments, explain, targeting
 from plugin.offers import model as offers
 from plugin.offers.model import Offer, OfferError
 from plugin.services import Services, offer_snapshot, services
@@ -40,6 +47,7 @@ from plugin.storage import offers as offer_store
 from plugin.storage import plans as plan_store
 from plugin.storage.offers import OfferRecord
 
+MAX_PLACEMENT = 64  # as the widget's offers route
 RECURRING_KINDS = frozenset({"upgrade", "interval_switch", "cross_sell", "post_order", "bundle"})
 
 
@@ -313,6 +321,78 @@ async def offer_results(request: Request) -> JSONResponse:
         warning=experiments.sample_warning(
             [experiments.Arm(c.arm, c.exposed, c.paid) for c in counts if c.arm in stats]
         ),
+    )
+    return JSONResponse(answer.document())
+
+
+# Audience and explanations -------------------------------------------------------------------
+
+
+def _population(request: Request) -> Population:
+    """The app's kept population of customers (plugin/customers/population.py)."""
+    found: Population | None = getattr(request.app.state, "population", None)
+    if found is None:
+        found = request.app.state.population = Population()
+    return found
+
+
+async def offer_audience(request: Request) -> JSONResponse:
+    """How many customers the offer reaches now, and the first gate keeping out each other one
+    (plugin/offers/audience.py)."""
+    await require_admin(request)
+    ctx = services(request)
+    record = await _get(ctx.db, request.path_params["offer_id"])
+    snapshot = await offer_snapshot(request).get()
+    now = ctx.clock.now()
+    population = await _population(request).read(
+        ctx.db, snapshot=snapshot, now=now, loop_time=asyncio.get_running_loop().time()
+    )
+    found = audience.count(record.offer, population, at_placement=snapshot.by_placement, now=now)
+    answer = OfferAudienceOut(
+        object="offer_audience",
+        offer_id=record.offer.id,
+        at=now,
+        considered=found.considered,
+        eligible=AudienceEligibleOut(
+            total=found.eligible, held_out=found.held_out, by_placement=found.by_placement
+        ),
+        excluded=found.excluded,
+    )
+    return JSONResponse(answer.document())
+
+
+async def explain_offer(request: Request) -> JSONResponse:
+    """Every gate between one customer and the offer now, with the fact each one read."""
+    await require_admin(request)
+    ctx = services(request)
+    params = request.query_params
+    customer_id = params.get("customer")
+    if not customer_id:
+        raise ValidationFailed("Name the customer: ?customer=ID.", field="customer")
+    placement = params.get("placement")
+    if placement is not None and not 1 <= len(placement) <= MAX_PLACEMENT:
+        raise ValidationFailed(
+            f"placement must be 1 to {MAX_PLACEMENT} characters.", field="placement"
+        )
+    record = await _get(ctx.db, request.path_params["offer_id"])
+    snapshot = await offer_snapshot(request).get()
+    now = ctx.clock.now()
+    state = await customers.recorded(ctx.db, customer_id=customer_id, snapshot=snapshot, now=now)
+    if state is None:
+        raise NotFound(f"No customer {customer_id[:80]!r}.", code="customer_not_found")
+    found = explain.explain(record.offer, state, placement=placement, now=now)
+    answer = OfferExplanationOut(
+        object="offer_explanation",
+        offer_id=record.offer.id,
+        customer=customer_id,
+        placement=placement,
+        at=now,
+        eligible=found.eligible,
+        shown=found.shown,
+        variant=found.arm,
+        gates=[
+            GateOut(gate=g.gate, passed=g.passed, detail=g.detail, rule=g.rule) for g in found.gates
+        ],
     )
     return JSONResponse(answer.document())
 

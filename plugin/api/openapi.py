@@ -36,6 +36,8 @@ from plugin.api.answers import (
     FeatureEventOut,
     HealthOut,
     MetricsOut,
+    OfferAudienceOut,
+    OfferExplanationOut,
     OfferListOut,
     OfferOut,
     OfferResultsOut,
@@ -171,6 +173,21 @@ OPERATIONS = (
     Operation(
         "GET", "/api/v1/admin/offers/{offer_id}/results",
         "Experiment results per variant and holdout", "admin", answer=OfferResultsOut,
+    ),
+    Operation(
+        "GET", "/api/v1/admin/offers/{offer_id}/audience",
+        "How many customers the offer reaches now, and the first gate keeping out each other one",
+        "admin", answer=OfferAudienceOut,
+    ),
+    Operation(
+        "GET", "/api/v1/admin/offers/{offer_id}/explain",
+        "Every gate between one customer and the offer now, with the fact each one read",
+        "admin",
+        params=(
+            Param("customer", "query", {"type": "string", "minLength": 1}, True),
+            Param("placement", "query", {"type": "string", "minLength": 1, "maxLength": 64}),
+        ),
+        answer=OfferExplanationOut, errors=(422,),
     ),
     Operation(
         "GET", "/api/v1/admin/audit", "Admin changes, newest first", "admin",

@@ -36,7 +36,7 @@ from plugin.offers.targeting import CustomerContext
 from plugin.services import exposure_recorder, offer_snapshot, services
 from plugin.storage import offers as offer_store
 
-MAX_PER_DAY = 5  # offers of any kind one customer sees in 24 h (a global cap)
+MAX_PER_DAY = eligibility.MAX_PER_DAY
 MAX_PLACEMENT = 64
 
 

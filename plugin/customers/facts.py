@@ -132,18 +132,23 @@ class FactsCache:
         """`get`, without counting a hit or a miss."""
         if not self.enabled:
             return None
-        # Alone on the file, a look is skipped while an own transaction is open: it holds the
-        # write lock (nobody else can commit), and its own half-done changes to the marker
-        # would empty the whole cache; its end drops what it touched and takes the marker.
+        self.look(now=now)
+        entry = self._entries.get(key)
+        if entry is not None and now - entry.read_at > MAX_AGE:
+            return None
+        return entry
+
+    def look(self, *, now: float) -> None:
+        """Notice other processes' commits to the file (at most every `CHECK_EVERY`, unless
+        shared). Alone on the file, a look is skipped while an own transaction is open: it
+        holds the write lock (nobody else can commit), and its own half-done changes to the
+        marker would empty the whole cache; its end drops what it touched and takes the
+        marker."""
         if self._marker is not None and (
             self._shared or (not self._open and now - self._checked_at >= CHECK_EVERY)
         ):
             self._checked_at = now
             self.notice_other_writers()
-        entry = self._entries.get(key)
-        if entry is not None and now - entry.read_at > MAX_AGE:
-            return None
-        return entry
 
     def put(self, key: _Key, entry: Entry, *, read: set[str]) -> None:
         """Keep `entry` (read since `begin_read` returned `read`) unless a write that named
@@ -297,6 +302,7 @@ class _TrackingConnection:
 
 
 _EVERYTHING = "\x00everything"
+EVERYTHING = _EVERYTHING  # among the names a read was told of: everything may have changed
 
 
 class TrackedDatabase:

@@ -19,6 +19,7 @@ from plugin.auth import CustomerIdentity
 from plugin.billing.catalog import Interval, Plan
 from plugin.customers import facts as facts_cache
 from plugin.customers.answers import KeptAnswers
+from plugin.offers.eligibility import CustomerState
 from plugin.offers.snapshot import Snapshot
 from plugin.offers.targeting import CustomerContext, PlanState
 from plugin.storage import Database
@@ -161,3 +162,34 @@ def _context(
         last_order_at=max(orders) if orders else None,
     )
     return context, current
+
+
+def customer_context(
+    facts: customer_store.TargetingFacts, identity: CustomerIdentity, snapshot: Snapshot
+) -> CustomerContext:
+    """The customer's targeting context from their facts and token (`view` makes the same)."""
+    return _context(facts, identity, snapshot)[0]
+
+
+async def recorded(
+    db: Database, *, customer_id: str, snapshot: Snapshot, now: int
+) -> CustomerState | None:
+    """One customer as targeting sees them from their record alone (no token: the admin API
+    asks), or None when Uplift has no record of them."""
+    async with db.read() as conn:
+        facts = await customer_store.targeting_facts(
+            conn,
+            customer_id=customer_id,
+            token_stripe_customer=None,
+            since=now - offer_store.HISTORY_DAYS * DAY,
+        )
+    if facts.record is None:
+        return None
+    identity = CustomerIdentity(customer_id=customer_id, expires_at=now)
+    state = offer_store.summarise(facts.events, facts.assignments, now=now)
+    return CustomerState(
+        context=customer_context(facts, identity, snapshot),
+        histories=state.histories,
+        recent_impressions=state.recent_impressions,
+        assignments=state.assignments,
+    )

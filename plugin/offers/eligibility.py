@@ -22,6 +22,8 @@ from plugin.offers.targeting import CustomerContext
 from plugin.timespan import DAY
 
 NO_HISTORY = OfferHistory()
+MAX_PER_DAY = 5  # offers of any kind one customer sees in 24 h (the global cap)
+LIMIT = 3  # offers one request shows at most, per placement
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,7 @@ def evaluate(
     placement: str | None,
     now: int,
     max_per_day: int | None = None,
-    limit: int = 3,
+    limit: int = LIMIT,
 ) -> Result:
     """Offers to show, best first (priority, then id for a stable order).
 

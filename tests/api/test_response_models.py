@@ -460,6 +460,9 @@ async def _purchases(w: World) -> None:
     await http.get(f"/api/v1/admin/metrics/timeseries?metric=mrr&{period}", headers=csv)
     for offer_id in ("offer_answers_pro", "offer_answers_reports", "offer_nope"):
         await http.get(f"/api/v1/admin/offers/{offer_id}/results", headers=ADMIN)
+        await http.get(f"/api/v1/admin/offers/{offer_id}/audience", headers=ADMIN)
+        for query in ("customer=acme", "customer=acme&placement=settings", "customer=nobody", ""):
+            await http.get(f"/api/v1/admin/offers/{offer_id}/explain?{query}", headers=ADMIN)
     archived = await http.delete("/api/v1/admin/offers/offer_answers_stay", headers=ADMIN)
     assert archived.json()["status"] == "archived"
 
