@@ -43,6 +43,7 @@ OFFERS = ("offer_00", "offer_01", "offer_02", "offer_03", "offer_04")  # one per
 async def measure(url: str, runs: int) -> dict[str, list[float]]:
     app = create_app(Settings(database_url=url, admin_key=ADMIN_KEY), clock=FixedClock(NOW))
     timings: dict[str, list[float]] = {"audience": [], "baseline": []}
+    timings.update({offer: [] for offer in OFFERS})
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b") as http,
@@ -61,6 +62,8 @@ async def measure(url: str, runs: int) -> dict[str, list[float]]:
                         raise SystemExit(f"{path} answered {response.status_code}")
                     if round_:  # the first round warms the caches and the snapshot
                         timings[name].append(elapsed)
+                        if name == "audience":
+                            timings[offer].append(elapsed)
     return timings
 
 
@@ -86,12 +89,14 @@ def main() -> None:
         timings = asyncio.run(measure(f"sqlite+aiosqlite:///{path}", args.runs))
     audience, baseline = timings["audience"], timings["baseline"]
     median, base = statistics.median(audience), statistics.median(baseline)
+    by_offer = {o: round(statistics.median(timings[o]), 1) for o in OFFERS}
     name = f"GET /api/v1/admin/offers/{{id}}/audience, {args.customers:,} customers, 50 offers"
     result = {
         "name": name, "value": round(median, 1), "unit": "ms", "median_ms": round(median, 1),
         "p90_ms": round(_p90(audience), 1), "max_ms": round(max(audience), 1),
         "baseline_median_ms": round(base, 2), "ratio": round(median / base, 1),
         "runs": len(audience), "seed_s": round(seeded_s, 1),
+        "by_offer_median_ms": by_offer,
         "load_average": round(os.getloadavg()[0], 2),
     }  # fmt: skip
     if args.json:
@@ -100,7 +105,8 @@ def main() -> None:
     print(
         f"{name}: median {median:.1f} ms, p90 {result['p90_ms']} ms, max {result['max_ms']} ms; "
         f"baseline GET /api/v1/admin/offers/{{id}} {base:.2f} ms (x{result['ratio']}); "
-        f"{len(audience)} requests, load average {result['load_average']}"
+        f"{len(audience)} requests, load average {result['load_average']}; by offer: "
+        + ", ".join(f"{o} {ms} ms" for o, ms in by_offer.items())
     )
 
 

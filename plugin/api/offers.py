@@ -347,7 +347,11 @@ async def offer_audience(request: Request) -> JSONResponse:
     population = await _population(request).read(
         ctx.db, snapshot=snapshot, now=now, loop_time=asyncio.get_running_loop().time()
     )
-    found = audience.count(record.offer, population, at_placement=snapshot.by_placement, now=now)
+    # The snapshot's own offer when it is this version: it remembers its customers' arms.
+    offer = snapshot.offer(record.offer.id)
+    if offer is None or offer != record.offer:
+        offer = record.offer
+    found = audience.count(offer, population, at_placement=snapshot.by_placement, now=now)
     answer = OfferAudienceOut(
         object="offer_audience",
         offer_id=record.offer.id,

@@ -88,9 +88,7 @@ def count(
         eligible += 1
         arm = state.assignments.get(offer.id)
         if arm is None or (arm != experiments.HOLDOUT and arm not in offer.by_key):
-            arm = experiments.assign(
-                offer.design, offer_id=offer.id, customer_id=state.context.customer_id
-            )
+            arm = offer.arm_for(state.context.customer_id)
         if arm == experiments.HOLDOUT:
             held_out += 1
             continue
