@@ -40,7 +40,9 @@ CONTRACT = {
     ("DELETE", "/api/v1/admin/offers/{offer_id}"),
     ("GET", "/api/v1/customers/{customer_id}/entitlements"),
     ("GET", "/api/v1/admin/offers/{offer_id}/results"),
-    # Added to the contract (docs/contract.md) by issue 20: who an offer reaches, and why not.
+    # Added to the contract (docs/contract.md) by issue 20: clones, who an offer reaches, and
+    # why not.
+    ("POST", "/api/v1/admin/offers/{offer_id}/clone"),
     ("GET", "/api/v1/admin/offers/{offer_id}/audience"),
     ("GET", "/api/v1/admin/offers/{offer_id}/explain"),
     ("GET", "/api/v1/admin/audit"),

@@ -31,7 +31,7 @@ from plugin.api.answers import (
 )
 from plugin.api.bodies import parse_model, read_json, read_model
 from plugin.api.paging import limit_param, list_response
-from plugin.api.schemas import READ_ONLY_OFFER_FIELDS, OfferIn, PlansIn
+from plugin.api.schemas import READ_ONLY_OFFER_FIELDS, OfferCloneIn, OfferIn, PlansIn
 from plugin.billing.catalog import Plan
 from plugin.customers import view as customers
 from plugin.customers.population import Population
@@ -191,6 +191,42 @@ async def create_offer(request: Request) -> JSONResponse:
         if record is None:
             raise Conflict(f"An offer with id {offer.id!r} exists.", code="offer_exists")
         await _audit(conn, admin.key_id, "offer.create", record, now)
+    _changed(request)
+    return JSONResponse(offer_document(record).document(), status_code=201)
+
+
+async def clone_offer(request: Request) -> JSONResponse:
+    """A copy of the offer as a new draft: a new id (given, or made), the name given or the
+    original's with " (copy)", everything else the same; results and history stay with the
+    original."""
+    admin = await require_admin(request)
+    ctx = services(request)
+    has_body = request.headers.get("content-length", "0") != "0" or (
+        "transfer-encoding" in request.headers
+    )
+    body = await read_model(request, OfferCloneIn) if has_body else OfferCloneIn()
+    source = await _get(ctx.db, request.path_params["offer_id"])
+    name = body.name or f"{source.offer.name} (copy)"[: offers.MAX_TITLE]
+    document = {
+        **offers.dump(source.offer),
+        "id": body.id or "offer_" + secrets.token_hex(8),
+        "name": name,
+        "status": "draft",
+    }
+    offer = offers.load(document)
+    now = ctx.clock.now()
+    async with ctx.db.transaction() as conn:
+        record = await offer_store.insert(conn, offer=offer, now=now)
+        if record is None:
+            raise Conflict(f"An offer with id {offer.id!r} exists.", code="offer_exists")
+        await audit_store.record(
+            conn,
+            actor=admin.key_id,
+            action="offer.clone",
+            target=record.offer.id,
+            detail={"version": record.version, "status": "draft", "from": source.offer.id},
+            now=now,
+        )
     _changed(request)
     return JSONResponse(offer_document(record).document(), status_code=201)
 

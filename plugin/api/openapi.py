@@ -60,6 +60,7 @@ from plugin.api.schemas import (
     CustomerIn,
     CustomerPatchIn,
     FeatureEventIn,
+    OfferCloneIn,
     OfferIn,
     PlansIn,
     QuoteIn,
@@ -173,6 +174,11 @@ OPERATIONS = (
     Operation(
         "GET", "/api/v1/admin/offers/{offer_id}/results",
         "Experiment results per variant and holdout", "admin", answer=OfferResultsOut,
+    ),
+    Operation(
+        "POST", "/api/v1/admin/offers/{offer_id}/clone",
+        "Copy an offer as a new draft (the body, with a new id or name, may be left out)",
+        "admin", body=OfferCloneIn, status=201, answer=OfferOut, errors=(409,),
     ),
     Operation(
         "GET", "/api/v1/admin/offers/{offer_id}/audience",

@@ -295,6 +295,13 @@ class CustomerPatchIn(_CustomerReadOnly):
     signup_at: Int | None = Field(default=None, ge=0)
 
 
+class OfferCloneIn(_Strict):
+    """`POST /api/v1/admin/offers/{id}/clone`: both optional (the body may be left out)."""
+
+    id: Annotated[str, Field(pattern=r"^offer_[A-Za-z0-9_]{1,60}$")] | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=offers.MAX_TITLE)
+
+
 class AdminKeyIn(_Strict):
     name: str = Field(min_length=1, max_length=100, pattern=r"\S")
     role: Literal["admin", "read_only"] = "admin"

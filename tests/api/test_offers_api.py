@@ -303,3 +303,61 @@ async def test_bad_audit_cursors_are_422_not_500(admin: httpx.AsyncClient, curso
     response = await admin.get(f"/api/v1/admin/audit?starting_after={cursor}", headers=ADMIN)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "starting_after"
+
+
+async def test_a_clone_is_a_new_draft_with_everything_else_the_same(
+    admin: httpx.AsyncClient,
+) -> None:
+    created = await admin.post("/api/v1/admin/offers", json=offer_body(), headers=ADMIN)
+    original = created.json()
+    copied = await admin.post("/api/v1/admin/offers/offer_basic_to_pro/clone", headers=ADMIN)
+    assert copied.status_code == 201
+    copy = copied.json()
+    assert copy["id"] != original["id"]
+    assert copy["id"].startswith("offer_")
+    assert (copy["status"], copy["name"]) == ("draft", f"{original['name']} (copy)")
+    same = {"kind", "placements", "target_prices", "targeting", "variants", "frequency"}
+    assert {k: copy[k] for k in same} == {k: original[k] for k in same}
+    named = await admin.post(
+        "/api/v1/admin/offers/offer_basic_to_pro/clone",
+        json={"id": "offer_pro_again", "name": "Pro, again"},
+        headers=ADMIN,
+    )
+    assert (named.status_code, named.json()["id"], named.json()["name"]) == (
+        201,
+        "offer_pro_again",
+        "Pro, again",
+    )
+    again = await admin.post(
+        "/api/v1/admin/offers/offer_basic_to_pro/clone",
+        json={"id": "offer_pro_again"},
+        headers=ADMIN,
+    )
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "offer_exists")
+    audit = (await admin.get("/api/v1/admin/audit", headers=ADMIN)).json()["data"]
+    assert audit[0]["action"] == "offer.clone"
+    assert audit[0]["detail"]["from"] == "offer_basic_to_pro"
+    original_now = await admin.get("/api/v1/admin/offers/offer_basic_to_pro", headers=ADMIN)
+    assert original_now.json() == original
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/api/v1/admin/offers/offer_nope/clone", None, 404, "offer_not_found"),
+        ("/api/v1/admin/offers/offer_basic_to_pro/clone", {"id": "bad id"}, 422, "invalid_field"),
+        ("/api/v1/admin/offers/offer_basic_to_pro/clone", {"name": ""}, 422, "invalid_field"),
+        ("/api/v1/admin/offers/offer_basic_to_pro/clone", {"colour": "red"}, 422, "invalid_field"),
+        ("/api/v1/admin/offers/offer_basic_to_pro/clone", [], 422, "invalid_field"),
+    ],
+    ids=["unknown-offer", "bad-id", "empty-name", "unknown-field", "not-an-object"],
+)
+async def test_bad_clones_are_refused_and_change_nothing(
+    admin: httpx.AsyncClient, path: str, body: Any, status: int, code: str
+) -> None:
+    await admin.post("/api/v1/admin/offers", json=offer_body(), headers=ADMIN)
+    before = (await admin.get("/api/v1/admin/offers", headers=ADMIN)).json()["data"]
+    kwargs = {} if body is None else {"json": body}
+    response = await admin.post(path, headers=ADMIN, **kwargs)
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    assert (await admin.get("/api/v1/admin/offers", headers=ADMIN)).json()["data"] == before

@@ -461,6 +461,8 @@ async def _purchases(w: World) -> None:
     for offer_id in ("offer_answers_pro", "offer_answers_reports", "offer_nope"):
         await http.get(f"/api/v1/admin/offers/{offer_id}/results", headers=ADMIN)
         await http.get(f"/api/v1/admin/offers/{offer_id}/audience", headers=ADMIN)
+        await http.post(f"/api/v1/admin/offers/{offer_id}/clone", headers=ADMIN)
+        await http.post(f"/api/v1/admin/offers/{offer_id}/clone", json={"id": "bad"}, headers=ADMIN)
         for query in ("customer=acme", "customer=acme&placement=settings", "customer=nobody", ""):
             await http.get(f"/api/v1/admin/offers/{offer_id}/explain?{query}", headers=ADMIN)
     archived = await http.delete("/api/v1/admin/offers/offer_answers_stay", headers=ADMIN)
