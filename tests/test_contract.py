@@ -26,6 +26,9 @@ CONTRACT = {
     ("POST", "/api/v1/widget/accept"),
     ("GET", "/api/v1/widget/upgrades/{upgrade_id}"),
     ("POST", "/api/v1/widget/events"),
+    # Added to the contract (docs/contract.md) by issue 20: the console's customer screens.
+    ("GET", "/api/v1/admin/customers"),
+    ("GET", "/api/v1/admin/customers/{customer_id}"),
     ("PUT", "/api/v1/customers/{customer_id}"),
     # Added to the contract (docs/contract.md) by issue 20: a merge patch beside PUT's replace.
     ("PATCH", "/api/v1/customers/{customer_id}"),

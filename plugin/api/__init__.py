@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from plugin.api import (
     admin,
+    customers,
     dashboard,
     health,
     ingest,
@@ -88,6 +89,8 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/api/v1/admin/metrics/timeseries", revenue.get_timeseries),
     Row("GET", "/admin", dashboard.admin_page),
     Row("GET", "/admin/static/{name}", dashboard.admin_asset),
+    Row("GET", "/api/v1/admin/customers", customers.list_customers),
+    Row("GET", "/api/v1/admin/customers/{customer_id}", customers.get_customer),
     Row("PUT", "/api/v1/customers/{customer_id}", ingest.put_customer),
     Row("PATCH", "/api/v1/customers/{customer_id}", ingest.patch_customer),
     Row("GET", "/api/v1/customers/{customer_id}/entitlements", ingest.get_entitlements),

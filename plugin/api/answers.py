@@ -447,6 +447,47 @@ class CustomerOut(_Out):
     updated: Time
 
 
+class CustomerListOut(Page[CustomerOut]):
+    pass
+
+
+class CustomerPlanOut(_Out):
+    id: str
+    name: str
+    tier: int
+
+
+class FeatureUseOut(_Out):
+    feature: str
+    hits: int
+    last_at: Time
+
+
+class OfferHistoryOut(_Out):
+    offer_id: str
+    variant: str | None  # the recorded arm (a variant key or "holdout"), None before exposure
+    impressions: int  # in the last 90 days
+    last_impression_at: Time | None
+    dismissed_at: Time | None
+    declined_at: Time | None
+    declines: int
+    accepted_at: Time | None
+
+
+class CustomerDetailOut(_Out):
+    object: Literal["customer_detail"]
+    customer: CustomerOut
+    plan: CustomerPlanOut | None
+    interval: str | None
+    subscription: str | None
+    currency: str | None
+    limits: dict[str, int | None]
+    usage: dict[str, int]
+    features: list[FeatureUseOut]
+    offers: list[OfferHistoryOut]
+    upgrades: list[AdminUpgradeOut]
+
+
 class UsageOut(_Out):
     object: Literal["usage"]
     customer: str

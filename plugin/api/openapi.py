@@ -30,6 +30,8 @@ from plugin.api.answers import (
     AdminKeyOut,
     AdminUpgradeListOut,
     AuditListOut,
+    CustomerDetailOut,
+    CustomerListOut,
     CustomerOut,
     EntitlementsOut,
     ErrorOut,
@@ -194,6 +196,18 @@ OPERATIONS = (
             Param("placement", "query", {"type": "string", "minLength": 1, "maxLength": 64}),
         ),
         answer=OfferExplanationOut, errors=(422,),
+    ),
+    Operation(
+        "GET", "/api/v1/admin/customers",
+        "Customers by id; q finds an id or Stripe id by its start, or any attribute value",
+        "admin",
+        params=(Param("q", "query", {"type": "string", "maxLength": 200}), *_LIST),
+        answer=CustomerListOut, errors=(422,),
+    ),
+    Operation(
+        "GET", "/api/v1/admin/customers/{customer_id}",
+        "A customer whole: record, plan, usage, features hit, offer history and upgrades",
+        "admin", answer=CustomerDetailOut,
     ),
     Operation(
         "GET", "/api/v1/admin/audit", "Admin changes, newest first", "admin",

@@ -388,3 +388,27 @@ async def population(
         },
     )
     return [_facts_from(row) for row in rows]
+
+
+async def search(
+    conn: Connection, *, query: str | None, limit: int, after_id: str | None
+) -> list[CustomerRecord]:
+    """Customers by id, `limit + 1` of them after `after_id` (the caller tells there is more);
+    with `query`, those whose id or Stripe customer id starts with it, or any of whose
+    attribute values contains it (an email, a company name), letter case ignored."""
+    pattern = None
+    if query:
+        pattern = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await conn.fetch_all(
+        """
+        SELECT * FROM customers
+        WHERE (CAST(:after AS TEXT) IS NULL OR id > :after)
+          AND (CAST(:pattern AS TEXT) IS NULL
+               OR lower(id) LIKE :pattern || '%' ESCAPE '\\'
+               OR lower(coalesce(stripe_customer, '')) LIKE :pattern || '%' ESCAPE '\\'
+               OR lower(attrs) LIKE '%' || :pattern || '%' ESCAPE '\\')
+        ORDER BY id LIMIT :limit
+        """,
+        {"after": after_id, "pattern": pattern, "limit": limit + 1},
+    )
+    return [_record(row) for row in rows]

@@ -458,6 +458,8 @@ async def _purchases(w: World) -> None:
         series = f"/api/v1/admin/metrics/timeseries?metric={metric}&interval=day&{period}"
         await http.get(series, headers=ADMIN)
     await http.get(f"/api/v1/admin/metrics/timeseries?metric=mrr&{period}", headers=csv)
+    for query in ("", "?q=acme", "?limit=1", "?limit=0", "/acme", "/pat", "/nobody"):
+        await http.get(f"/api/v1/admin/customers{query}", headers=ADMIN)
     for offer_id in ("offer_answers_pro", "offer_answers_reports", "offer_nope"):
         await http.get(f"/api/v1/admin/offers/{offer_id}/results", headers=ADMIN)
         await http.get(f"/api/v1/admin/offers/{offer_id}/audience", headers=ADMIN)
