@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from plugin.api.admin import require_admin
 from plugin.api.answers import (
@@ -31,6 +31,7 @@ from plugin.api.answers import (
 )
 from plugin.api.bodies import parse_model, read_json, read_model
 from plugin.api.paging import limit_param, list_response
+from plugin.api.revenue import csv_response, wants_csv
 from plugin.api.schemas import READ_ONLY_OFFER_FIELDS, OfferCloneIn, OfferIn, PlansIn
 from plugin.billing.catalog import Plan
 from plugin.customers import view as customers
@@ -308,7 +309,28 @@ def _changed(request: Request) -> None:
 # Results -----------------------------------------------------------------------------------
 
 
-async def offer_results(request: Request) -> JSONResponse:
+RESULTS_CSV = (
+    "offer_id", "arm", "control", "exposed", "clicked", "accepted", "paid", "currency",
+    "revenue", "conversion_rate", "interval_95_low", "interval_95_high", "p_value_vs_control",
+    "probability_beats_control", "lift_vs_holdout",
+)  # fmt: skip
+
+
+def _results_rows(answer: OfferResultsOut) -> list[list[object]]:
+    """One row per arm and currency of its revenue (one row with an empty currency when it
+    earned nothing): the JSON's numbers, unrounded."""
+    rows: list[list[object]] = []
+    for arm in answer.arms:
+        low, high = arm.interval_95 if arm.interval_95 else (None, None)
+        stats = [arm.conversion_rate, low, high, arm.p_value_vs_control,
+                 arm.probability_beats_control, arm.lift_vs_holdout]  # fmt: skip
+        for currency, revenue in sorted(arm.revenue.items()) or [("", 0)]:
+            rows.append([answer.offer_id, arm.arm, arm.control, arm.exposed, arm.clicked,
+                         arm.accepted, arm.paid, currency, revenue, *stats])  # fmt: skip
+    return rows
+
+
+async def offer_results(request: Request) -> Response:
     await require_admin(request)
     ctx = services(request)
     record = await _get(ctx.db, request.path_params["offer_id"])
@@ -358,6 +380,8 @@ async def offer_results(request: Request) -> JSONResponse:
             [experiments.Arm(c.arm, c.exposed, c.paid) for c in counts if c.arm in stats]
         ),
     )
+    if wants_csv(request):
+        return csv_response(RESULTS_CSV, _results_rows(answer), f"offer_results_{offer.id}")
     return JSONResponse(answer.document())
 
 

@@ -175,7 +175,8 @@ OPERATIONS = (
     ),
     Operation(
         "GET", "/api/v1/admin/offers/{offer_id}/results",
-        "Experiment results per variant and holdout", "admin", answer=OfferResultsOut,
+        "Experiment results per variant and holdout (JSON, or CSV with Accept: text/csv)",
+        "admin", answer=OfferResultsOut,
     ),
     Operation(
         "POST", "/api/v1/admin/offers/{offer_id}/clone",
@@ -365,7 +366,11 @@ _CONTENT: dict[str, Any] = {
     },
 }
 _CSV = {"text/csv": {"schema": {"type": "string"}}}
-_ALSO: dict[str, Any] = {"/api/v1/admin/metrics": _CSV, "/api/v1/admin/metrics/timeseries": _CSV}
+_ALSO: dict[str, Any] = {
+    "/api/v1/admin/metrics": _CSV,
+    "/api/v1/admin/metrics/timeseries": _CSV,
+    "/api/v1/admin/offers/{offer_id}/results": _CSV,
+}
 
 
 def _json(model: type[BaseModel]) -> dict[str, Any]:

@@ -3,7 +3,9 @@ upgrade, charged exactly as quoted, once, and visible only to its own customer."
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections.abc import AsyncIterator
 from fractions import Fraction
 from typing import Any
@@ -141,6 +143,17 @@ async def test_the_amount_shown_is_the_amount_charged_once(
     control = results["arms"][0]
     assert (control["exposed"], control["accepted"], control["paid"]) == (1, 1, 1)
     assert control["revenue"] == {"usd": 7000}
+    as_csv = await http.get(
+        "/api/v1/admin/offers/offer_basic_to_pro/results",
+        headers={**ADMIN, "Accept": "text/csv"},
+    )
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    by_arm = {row["arm"]: row for row in rows}
+    assert set(by_arm) == {arm["arm"] for arm in results["arms"]}
+    assert (by_arm["control"]["paid"], by_arm["control"]["currency"]) == ("1", "usd")
+    assert by_arm["control"]["revenue"] == "7000"
+    assert float(by_arm["control"]["conversion_rate"]) == control["conversion_rate"]
     after = await http.get("/api/v1/widget/offers?placement=storage_banner", headers=_as(clock))
     assert after.json()["data"] == []  # accepted offers never show again
 
