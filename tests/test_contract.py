@@ -46,6 +46,7 @@ CONTRACT = {
     # Added to the contract (docs/contract.md) by issue 20: clones, who an offer reaches, and
     # why not.
     ("POST", "/api/v1/admin/offers/{offer_id}/clone"),
+    ("POST", "/api/v1/admin/offers/preview"),
     ("GET", "/api/v1/admin/offers/{offer_id}/audience"),
     ("GET", "/api/v1/admin/offers/{offer_id}/explain"),
     ("GET", "/api/v1/admin/audit"),

@@ -588,6 +588,16 @@ class DowngradeOut(_Out):
     features: list[FeatureLossOut]
 
 
+class OfferPreviewOut(_Out):
+    object: Literal["offer_preview"]
+    customer: str
+    placement: str | None
+    offer: WidgetOfferOut  # exactly the widget's document for it, in `variant`
+    eligible: bool  # once active: whether this customer passes every gate now
+    shown: bool  # eligible and not in the holdout
+    gates: list[GateOut]
+
+
 class WidgetOfferListOut(Page[WidgetOfferOut]):
     """The offers to show now, all of them; with `to_plan`, also `downgrade`."""
 

@@ -25,19 +25,28 @@ from plugin.api.answers import (
     OfferExplanationOut,
     OfferListOut,
     OfferOut,
+    OfferPreviewOut,
     OfferResultsOut,
     PlanListOut,
     PlanOut,
+    WidgetOfferOut,
 )
 from plugin.api.bodies import parse_model, read_json, read_model
 from plugin.api.paging import limit_param, list_response
 from plugin.api.revenue import csv_response, wants_csv
-from plugin.api.schemas import READ_ONLY_OFFER_FIELDS, OfferCloneIn, OfferIn, PlansIn
+from plugin.api.schemas import (
+    READ_ONLY_OFFER_FIELDS,
+    OfferCloneIn,
+    OfferIn,
+    OfferPreviewIn,
+    PlansIn,
+)
+from plugin.api.widget import shown_document
 from plugin.billing.catalog import Plan
 from plugin.customers import view as customers
 from plugin.customers.population import Population
 from plugin.errors import Conflict, NotFound, ValidationFailed
-from plugin.offers import audience, experiments, explain, targeting
+from plugin.offers import audience, eligibility, experiments, explain, schedule, targeting
 from plugin.offers import model as offers
 from plugin.offers.model import Offer, OfferError
 from plugin.services import Services, offer_snapshot, services
@@ -454,6 +463,47 @@ async def explain_offer(request: Request) -> JSONResponse:
         eligible=found.eligible,
         shown=found.shown,
         variant=found.arm,
+        gates=[
+            GateOut(gate=g.gate, passed=g.passed, detail=g.detail, rule=g.rule) for g in found.gates
+        ],
+    )
+    return JSONResponse(answer.document())
+
+
+async def preview_offer(request: Request) -> JSONResponse:
+    """A draft offer, not saved, as the widget would receive it for one customer: its document
+    in the chosen variant (or the customer's own, or the first), and every gate between the
+    customer and it once it is active. The console renders the real widget with it."""
+    await require_admin(request)
+    ctx = services(request)
+    body = await read_model(request, OfferPreviewIn)
+    try:
+        draft = parse_model(OfferIn, body.offer)
+        offer = await _build(ctx, draft.document(draft.id or "offer_preview"))
+    except ValidationFailed as exc:
+        field = f"offer.{exc.field}" if exc.field else "offer"
+        raise ValidationFailed(exc.message, field=field, code=exc.code) from None
+    offer = offers.load({**offers.dump(offer), "status": "active"})  # as it will be
+    snapshot = await offer_snapshot(request).get()
+    now = ctx.clock.now()
+    state = await customers.recorded(ctx.db, customer_id=body.customer, snapshot=snapshot, now=now)
+    if state is None:
+        raise NotFound(f"No customer {body.customer!r}.", code="customer_not_found")
+    found = explain.explain(offer, state, placement=body.placement, now=now)
+    key = body.variant or (found.arm if found.arm in offer.by_key else offer.variants[0].key)
+    variant = offer.by_key.get(key)
+    if variant is None:
+        raise ValidationFailed(
+            f"The offer has no variant {key!r}: one of {sorted(offer.by_key)}.", field="variant"
+        )
+    shown = eligibility.Shown(offer, variant, schedule.countdown(offer.window, now=now))
+    answer = OfferPreviewOut(
+        object="offer_preview",
+        customer=body.customer,
+        placement=body.placement,
+        offer=WidgetOfferOut.model_validate(shown_document(shown, snapshot, state.context)),
+        eligible=found.eligible,
+        shown=found.shown,
         gates=[
             GateOut(gate=g.gate, passed=g.passed, detail=g.detail, rule=g.rule) for g in found.gates
         ],

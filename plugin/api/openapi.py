@@ -42,6 +42,7 @@ from plugin.api.answers import (
     OfferExplanationOut,
     OfferListOut,
     OfferOut,
+    OfferPreviewOut,
     OfferResultsOut,
     OpenAPIOut,
     PlanListOut,
@@ -64,6 +65,7 @@ from plugin.api.schemas import (
     FeatureEventIn,
     OfferCloneIn,
     OfferIn,
+    OfferPreviewIn,
     PlansIn,
     QuoteIn,
     UsageIn,
@@ -177,6 +179,11 @@ OPERATIONS = (
         "GET", "/api/v1/admin/offers/{offer_id}/results",
         "Experiment results per variant and holdout (JSON, or CSV with Accept: text/csv)",
         "admin", answer=OfferResultsOut,
+    ),
+    Operation(
+        "POST", "/api/v1/admin/offers/preview",
+        "A draft offer, not saved, as the widget would receive it for one customer, with its gates",
+        "admin", body=OfferPreviewIn, answer=OfferPreviewOut, errors=(404,),
     ),
     Operation(
         "POST", "/api/v1/admin/offers/{offer_id}/clone",

@@ -302,6 +302,16 @@ class OfferCloneIn(_Strict):
     name: str | None = Field(default=None, min_length=1, max_length=offers.MAX_TITLE)
 
 
+class OfferPreviewIn(_Strict):
+    """`POST /api/v1/admin/offers/preview`: a draft offer (as POST /api/v1/admin/offers takes
+    it; not saved), the customer to show it to, and optionally the placement and variant."""
+
+    offer: dict[str, Any]
+    customer: Key
+    placement: str | None = Field(default=None, min_length=1, max_length=64)
+    variant: str | None = Field(default=None, min_length=1, max_length=64)
+
+
 class AdminKeyIn(_Strict):
     name: str = Field(min_length=1, max_length=100, pattern=r"\S")
     role: Literal["admin", "read_only"] = "admin"

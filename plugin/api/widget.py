@@ -158,7 +158,8 @@ def _usage_document(offer: Offer, context: CustomerContext) -> dict[str, Any] | 
     return {"metric": metric, "used": used, "limit": limit}
 
 
-def _shown_document(shown: Shown, snapshot: Snapshot, context: CustomerContext) -> dict[str, Any]:
+def shown_document(shown: Shown, snapshot: Snapshot, context: CustomerContext) -> dict[str, Any]:
+    """The widget's document for an offer shown (the admin's preview renders the same)."""
     offer, variant = shown.offer, shown.variant
     return {
         "object": "widget_offer",
@@ -290,7 +291,7 @@ async def list_offers(request: Request) -> JSONResponse:
         await recorder.record(offer_id=offer_id, customer_id=identity.customer_id, arm=arm, now=now)
     document = {
         "object": "list",
-        "data": [_shown_document(s, snapshot, view.context) for s in result.shown],
+        "data": [shown_document(s, snapshot, view.context) for s in result.shown],
         "has_more": False,
         **downgrade,
     }

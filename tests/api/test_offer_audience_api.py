@@ -162,3 +162,84 @@ async def test_the_audience_follows_every_write_at_once(
     assert await eligible() == (6, 4)
     await subscribe(db, stripe_customer="cus_nearlimit", price_id="price_pro_monthly")
     assert await eligible() == (6, 3)
+
+
+async def test_a_draft_is_previewed_as_the_widget_would_receive_it(
+    admin: httpx.AsyncClient,
+) -> None:
+    """The preview's document is the widget's own for the saved offer, and nothing is saved."""
+    draft = offer_body(
+        id="offer_draft_preview",
+        status="draft",
+        variants=[
+            {"key": "control", "copy": {"title": "Running out of space?"}},
+            {"key": "bold", "copy": {"title": "Get 10x the space"}},
+        ],
+    )
+    preview = await admin.post(
+        "/api/v1/admin/offers/preview",
+        json={"offer": draft, "customer": "near_limit", "placement": "storage_banner",
+              "variant": "bold"},
+        headers=ADMIN,
+    )  # fmt: skip
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert (body["object"], body["eligible"], body["offer"]["variant"]) == (
+        "offer_preview",
+        True,
+        "bold",
+    )
+    assert body["offer"]["copy"]["title"] == "Get 10x the space"
+    assert body["offer"]["usage"] == {"metric": "storage_gb", "used": 9, "limit": 10}
+    unsaved = await admin.get("/api/v1/admin/offers/offer_draft_preview", headers=ADMIN)
+    assert unsaved.status_code == 404
+    # The saved offer, shown by the widget, is the preview's document in its own variant.
+    widget = await admin.get(
+        "/api/v1/widget/offers?placement=storage_banner", headers=customer_headers("near_limit")
+    )
+    [shown] = widget.json()["data"]
+    same = await admin.post(
+        "/api/v1/admin/offers/preview",
+        json={"offer": offer_body(), "customer": "near_limit", "placement": "storage_banner"},
+        headers=ADMIN,
+    )
+    assert same.json()["offer"] == shown
+    far = await admin.post(
+        "/api/v1/admin/offers/preview",
+        json={"offer": draft, "customer": "far_from_it"},
+        headers=ADMIN,
+    )
+    assert (far.json()["eligible"], far.json()["offer"]["variant"]) == (False, "control")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"offer": offer_body(), "customer": "nobody"}, 404, None),
+        ({"offer": {**offer_body(), "kind": "nope"}, "customer": "near_limit"}, 422, "offer.kind"),
+        (
+            {"offer": offer_body(target_prices=["price_nope"]), "customer": "near_limit"},
+            422,
+            "offer.target_prices[0]",
+        ),
+        ({"offer": offer_body(), "customer": "near_limit", "variant": "nope"}, 422, "variant"),
+        ({"offer": offer_body()}, 422, "customer"),
+        ({"offer": "x", "customer": "near_limit"}, 422, "offer"),
+    ],
+    ids=[
+        "unknown-customer",
+        "bad-kind",
+        "unknown-price",
+        "unknown-variant",
+        "no-customer",
+        "offer-not-object",
+    ],
+)
+async def test_bad_previews_are_clear_errors_and_save_nothing(
+    admin: httpx.AsyncClient, body: dict[str, object], status: int, field: str | None
+) -> None:
+    response = await admin.post("/api/v1/admin/offers/preview", json=body, headers=ADMIN)
+    assert response.status_code == status, response.text
+    assert response.json()["error"].get("field") == field
+    listed = (await admin.get("/api/v1/admin/offers", headers=ADMIN)).json()["data"]
+    assert [o["id"] for o in listed] == ["offer_basic_to_pro"]

@@ -72,8 +72,11 @@ def _conforms(content: bytes, model: type[BaseModel], schema: dict[str, Any]) ->
     jsonschema_rs.validator_for({**schema, "components": DOCUMENT["components"]}).validate(sent)
 
 
-def _route(path: str) -> str | None:
-    return next((r.path for r in ROUTES if r.path_regex.match(path)), None)
+def _route(method: str, path: str) -> str | None:
+    """The route template that serves `path`: as Starlette routes, a full match (path and
+    method) before the first partial one (`POST …/offers/preview` is not `…/{offer_id}`)."""
+    matching = [r.path for r in ROUTES if r.path_regex.match(path)]
+    return next((p for p in matching if (method, p) in OPERATIONS), next(iter(matching), None))
 
 
 @dataclass
@@ -86,7 +89,7 @@ class Answers:
     async def check(self, response: httpx.Response) -> None:
         await response.aread()
         method, status = response.request.method, response.status_code
-        path = _route(response.request.url.path)
+        path = _route(method, response.request.url.path)
         if path is None or (method, path) not in OPERATIONS:  # no route (404), no method (405)
             assert status in (404, 405), response.text
             _conforms(response.content, ErrorOut, {"$ref": "#/components/schemas/ErrorOut"})
@@ -458,6 +461,11 @@ async def _purchases(w: World) -> None:
         series = f"/api/v1/admin/metrics/timeseries?metric={metric}&interval=day&{period}"
         await http.get(series, headers=ADMIN)
     await http.get(f"/api/v1/admin/metrics/timeseries?metric=mrr&{period}", headers=csv)
+    draft = (await http.get("/api/v1/admin/offers/offer_answers_pro", headers=ADMIN)).json()
+    for who in ("acme", "nobody"):
+        preview = {"offer": draft, "customer": who}
+        await http.post("/api/v1/admin/offers/preview", json=preview, headers=ADMIN)
+    await http.post("/api/v1/admin/offers/preview", json={"offer": {}}, headers=ADMIN)
     for query in ("", "?q=acme", "?limit=1", "?limit=0", "/acme", "/pat", "/nobody"):
         await http.get(f"/api/v1/admin/customers{query}", headers=ADMIN)
     for offer_id in ("offer_answers_pro", "offer_answers_reports", "offer_nope"):
