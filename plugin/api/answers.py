@@ -367,25 +367,6 @@ class FigureOut(_Out):
     note: str
 
 
-class CurrencyMetricsOut(_Out):
-    """One currency's figures; money in its minor units."""
-
-    mrr_start: Amount
-    mrr_end: Amount
-    new_mrr: Amount
-    expansion_mrr: Amount
-    contraction_mrr: Amount
-    churned_mrr: Amount
-    reactivation_mrr: Amount
-    net_new_mrr: Amount
-    ndr: FigureOut
-    arpu_start: FigureOut
-    arpu_end: FigureOut
-    average_upgrade_value: FigureOut
-    cross_sell_recurring: Amount
-    cross_sell_one_off: Amount
-
-
 class TimeToUpsellOut(_Out):
     median: FigureOut
     p90: FigureOut
@@ -408,15 +389,88 @@ class FunnelStepOut(_Out):
     conversion: FigureOut
 
 
+# `GET /api/v1/admin/metrics`: two families of figures named apart. `business` holds the shop's
+# figures over every movement of the MRR ledger, whatever caused it; `uplift` what Uplift itself
+# did (its offers, its upgrades, what the ledger credits to them); plugin/metrics/revenue.py
+# defines each figure. The top-level `currencies`, `upsell_conversion`, `time_to_upsell_days`,
+# `by_offer` and `funnel` are the shape before the families (0.x), kept for existing clients
+# and deprecated.
+
+
+class BusinessCurrencyOut(_Out):
+    """One currency's business figures; money in its minor units."""
+
+    mrr_start: Amount
+    mrr_end: Amount
+    new_mrr: Amount
+    expansion_mrr: Amount
+    contraction_mrr: Amount
+    churned_mrr: Amount
+    reactivation_mrr: Amount
+    net_new_mrr: Amount
+    ndr: FigureOut
+    arpu_start: FigureOut
+    arpu_end: FigureOut
+    average_upgrade_value: FigureOut
+    cross_sell_recurring: Amount
+    cross_sell_one_off: Amount
+    upgrades: int = Field(description="plan-ladder expansions in the ledger, in the period")
+
+
+class BusinessOut(_Out):
+    upsell_conversion: FigureOut
+    upgraded_customers: FigureOut
+    time_to_upsell_days: TimeToUpsellOut
+    cross_sell_rate: FigureOut
+    currencies: dict[str, BusinessCurrencyOut]
+    attach_rate: dict[str, dict[str, FigureOut]] = Field(
+        description="currency → add-on product → customers holding it / paying customers, at end"
+    )
+    definitions: dict[str, str] = Field(description="figure name → its one-line definition")
+
+
+class UpliftCurrencyOut(_Out):
+    upgrades: int = Field(description="succeeded upgrades Uplift executed in the period")
+    average_upgrade_value: FigureOut
+    attributed_expansion_mrr: Amount
+
+
+class LiftOut(_Out):
+    """One offer's customers shown it against those its experiment held out."""
+
+    offer_id: str
+    treated: FigureOut
+    held_out: FigureOut
+    difference: float | int | None = Field(
+        description="treated rate - held-out rate; null when either has nobody"
+    )
+
+
+class UpliftOut(_Out):
+    upsell_conversion: FigureOut
+    offer_conversion: FigureOut
+    currencies: dict[str, UpliftCurrencyOut]
+    lift: list[LiftOut]
+    by_offer: list[OfferMetricsOut]
+    funnel: list[FunnelStepOut]
+    definitions: dict[str, str] = Field(description="figure name → its one-line definition")
+
+
 class MetricsOut(_Out):
     object: Literal["metrics"]
     from_: Time = Field(alias="from")
     to: Time
-    currencies: dict[str, CurrencyMetricsOut]
-    upsell_conversion: FigureOut
-    time_to_upsell_days: TimeToUpsellOut
-    by_offer: list[OfferMetricsOut]
-    funnel: list[FunnelStepOut]
+    business: BusinessOut
+    uplift: UpliftOut
+    currencies: dict[str, BusinessCurrencyOut] = Field(
+        description="deprecated: business.currencies"
+    )
+    upsell_conversion: FigureOut = Field(description="deprecated: business.upsell_conversion")
+    time_to_upsell_days: TimeToUpsellOut = Field(
+        description="deprecated: business.time_to_upsell_days"
+    )
+    by_offer: list[OfferMetricsOut] = Field(description="deprecated: uplift.by_offer")
+    funnel: list[FunnelStepOut] = Field(description="deprecated: uplift.funnel")
 
 
 class BucketOut(_Out):

@@ -51,6 +51,8 @@ def time_param(raw: str | None, name: str) -> int | None:
 
 
 def admin_upgrade_document(upgrade: UpgradeRecord) -> AdminUpgradeOut:
+    # `mrr_delta` is what the upgrade changed: a failed one changed nothing, whatever its quote
+    # said (the quote keeps the figure it offered, under its own id).
     document = {
         "object": "upgrade",
         "id": upgrade.id,
@@ -66,7 +68,7 @@ def admin_upgrade_document(upgrade: UpgradeRecord) -> AdminUpgradeOut:
         "currency": upgrade.currency,
         "amount_quoted": upgrade.amount_quoted,
         "amount_paid": upgrade.amount_paid,
-        "mrr_delta": upgrade.mrr_delta,
+        "mrr_delta": 0 if upgrade.status == "failed" else upgrade.mrr_delta,
         "invoice": upgrade.invoice_id,
         "failure_reason": upgrade.failure_reason,
         "effective_at": upgrade.effective_at,
@@ -171,6 +173,47 @@ def _iso(t: int) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
+# One line per figure, sent with each family (`definitions`) and as the CSV's note for amounts;
+# plugin/metrics/revenue.py has the long form.
+BUSINESS_DEFINITIONS = {
+    "upsell_conversion": "customers paying below the top tier at start who upgraded in the"
+    " period / those customers (every upgrade, inside or outside Uplift)",
+    "upgraded_customers": "customers with a plan-ladder upgrade in the period, new customers"
+    " included",
+    "time_to_upsell_days": "days from first payment to first upgrade, for customers whose first"
+    " upgrade is in the period",
+    "cross_sell_rate": "succeeded cross-sells / customers first shown a cross-sell offer in the"
+    " period",
+    "mrr_start": "MRR just before the period (minor units)",
+    "mrr_end": "MRR at the period's end (minor units)",
+    "new_mrr": "MRR of first subscriptions in the period (minor units)",
+    "expansion_mrr": "MRR added by existing subscriptions in the period (minor units)",
+    "contraction_mrr": "MRR lost by subscriptions that stayed (minor units)",
+    "churned_mrr": "MRR lost by subscriptions that ended (minor units)",
+    "reactivation_mrr": "MRR of subscriptions back from zero (minor units)",
+    "net_new_mrr": "new + expansion + reactivation - contraction - churn (minor units)",
+    "ndr": "MRR at end of the customers paying at start / their MRR at start",
+    "arpu_start": "MRR / paying customers at start (minor units)",
+    "arpu_end": "MRR / paying customers at end (minor units)",
+    "average_upgrade_value": "MRR added by the period's upgrades / their count (minor units)",
+    "cross_sell_recurring": "MRR added by succeeded cross-sells (minor units)",
+    "cross_sell_one_off": "charged today by succeeded cross-sells (minor units)",
+    "upgrades": "plan-ladder expansions in the ledger in the period",
+    "attach_rate": "customers paying at end who hold the add-on / customers paying at end",
+}
+UPLIFT_DEFINITIONS = {
+    "upsell_conversion": "customers paying below the top tier at start who upgraded through"
+    " Uplift in the period / those customers",
+    "offer_conversion": "upgrades paid in the period / customers first exposed to an offer in"
+    " it, over every offer",
+    "upgrades": "succeeded upgrades Uplift executed in the period",
+    "average_upgrade_value": "MRR change of Uplift's upgrades / their count (minor units)",
+    "attributed_expansion_mrr": "expansion MRR the ledger credits to an offer (minor units)",
+    "lift": "upgrade rate (any upgrade, after first exposure) of the customers shown the offer"
+    " minus that of the customers held out",
+}
+
+
 async def get_metrics(request: Request) -> Response:
     await require_admin(request)
     ctx = services(request)
@@ -179,7 +222,20 @@ async def get_metrics(request: Request) -> Response:
         metrics_store.aggregated(ctx.db, start=start, end=end),
         metrics_store.funnel(ctx.db, start=start, end=end),
     )
-    result = metrics.summarise(facts)
+    document = metrics_document(metrics.summarise(facts), upgrades, steps)
+    if wants_csv(request):
+        return csv_response(METRICS_CSV_HEADER, _metrics_rows(document), f"metrics-{start}-{end}")
+    return JSONResponse(document, headers={"Vary": "Accept"})
+
+
+def metrics_document(
+    result: metrics.Metrics,
+    upgrades: Sequence[metrics.Upgrade],
+    steps: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """The answer for `result`, the period's succeeded upgrades and its funnel rows
+    (plugin.storage.metrics.funnel), through the model: the JSON answer and the CSV rows are
+    both made from what it checked."""
     by_offer: dict[tuple[str, str], dict[str, Any]] = {}
     for u in upgrades:  # the period's succeeded upgrades
         if u.offer_id is None:
@@ -190,14 +246,14 @@ async def get_metrics(request: Request) -> Response:
         )
         row["upgrades"] += 1
         row["expansion_mrr"][u.currency] = row["expansion_mrr"].get(u.currency, 0) + u.mrr_delta
-    funnel = []
+    funnel, tries, cross_tries = [], [], []
     for step in steps:
         paid = by_offer.get((step["offer_id"], step["arm"]), {}).get("upgrades", 0)
-        conversion = metrics.Figure(
-            Fraction(paid, step["exposed"]) if step["exposed"] else None,
-            paid,
-            step["exposed"],
-            "upgrades paid in the period / customers first exposed in it",
+        tries.append((paid, step["exposed"]))
+        if step.get("kind") == "cross_sell":
+            cross_tries.append((paid, step["exposed"]))
+        conversion = metrics.overall_conversion(
+            [(paid, step["exposed"])], "upgrades paid in the period / customers first exposed in it"
         )
         funnel.append(
             {
@@ -210,45 +266,99 @@ async def get_metrics(request: Request) -> Response:
                 "conversion": _figure(conversion),
             }
         )
-    # Through the model: the JSON answer and the CSV rows are both made from what it checked.
-    document = MetricsOut.model_validate(
+    business_currencies = {
+        cur: {
+            "mrr_start": m.mrr_start,
+            "mrr_end": m.mrr_end,
+            "new_mrr": m.new,
+            "expansion_mrr": m.expansion,
+            "contraction_mrr": m.contraction,
+            "churned_mrr": m.churn,
+            "reactivation_mrr": m.reactivation,
+            "net_new_mrr": m.net_new,
+            "ndr": _figure(m.ndr),
+            "arpu_start": _figure(m.arpu_start),
+            "arpu_end": _figure(m.arpu_end),
+            "average_upgrade_value": _figure(m.average_upgrade_value),
+            "cross_sell_recurring": m.cross_sell_recurring,
+            "cross_sell_one_off": m.cross_sell_one_off,
+            "upgrades": m.upgrades,
+        }
+        for cur, m in result.currencies.items()
+    }
+    time_to_upsell = {
+        "median": _figure(result.time_to_upsell_median_days),
+        "p90": _figure(result.time_to_upsell_p90_days),
+    }
+    offers = sorted(by_offer.values(), key=lambda r: (r["offer_id"], r["variant"] or ""))
+    business = {
+        "upsell_conversion": _figure(result.upsell_conversion),
+        "upgraded_customers": _figure(result.upgraded_customers),
+        "time_to_upsell_days": time_to_upsell,
+        "cross_sell_rate": _figure(
+            metrics.overall_conversion(
+                cross_tries, "succeeded cross-sells / customers first shown a cross-sell offer"
+            )
+        ),
+        "currencies": business_currencies,
+        "attach_rate": {
+            cur: {product: _figure(f) for product, f in m.attach_rate.items()}
+            for cur, m in result.currencies.items()
+            if m.attach_rate
+        },
+        "definitions": BUSINESS_DEFINITIONS,
+    }
+    uplift = {
+        "upsell_conversion": _figure(result.uplift_upsell_conversion),
+        "offer_conversion": _figure(
+            metrics.overall_conversion(
+                tries, "upgrades paid in the period / customers first exposed to an offer"
+            )
+        ),
+        "currencies": {
+            cur: {
+                "upgrades": m.uplift_upgrades,
+                "average_upgrade_value": _figure(m.uplift_average_upgrade_value),
+                "attributed_expansion_mrr": m.attributed_expansion,
+            }
+            for cur, m in result.currencies.items()
+        },
+        "lift": [
+            {
+                "offer_id": one.offer_id,
+                "treated": _figure(
+                    metrics.overall_conversion(
+                        [one.treated], "customers shown the offer who upgraded / those customers"
+                    )
+                ),
+                "held_out": _figure(
+                    metrics.overall_conversion(
+                        [one.held_out], "held-out customers who upgraded / those customers"
+                    )
+                ),
+                "difference": _number(one.difference),
+            }
+            for one in result.lift
+        ],
+        "by_offer": offers,
+        "funnel": funnel,
+        "definitions": UPLIFT_DEFINITIONS,
+    }
+    return MetricsOut.model_validate(
         {
             "object": "metrics",
-            "from": start,
-            "to": end,
-            "currencies": {
-                cur: {
-                    "mrr_start": m.mrr_start,
-                    "mrr_end": m.mrr_end,
-                    "new_mrr": m.new,
-                    "expansion_mrr": m.expansion,
-                    "contraction_mrr": m.contraction,
-                    "churned_mrr": m.churn,
-                    "reactivation_mrr": m.reactivation,
-                    "net_new_mrr": m.net_new,
-                    "ndr": _figure(m.ndr),
-                    "arpu_start": _figure(m.arpu_start),
-                    "arpu_end": _figure(m.arpu_end),
-                    "average_upgrade_value": _figure(m.average_upgrade_value),
-                    "cross_sell_recurring": m.cross_sell_recurring,
-                    "cross_sell_one_off": m.cross_sell_one_off,
-                }
-                for cur, m in result.currencies.items()
-            },
-            "upsell_conversion": _figure(result.upsell_conversion),
-            "time_to_upsell_days": {
-                "median": _figure(result.time_to_upsell_median_days),
-                "p90": _figure(result.time_to_upsell_p90_days),
-            },
-            "by_offer": sorted(
-                by_offer.values(), key=lambda r: (r["offer_id"], r["variant"] or "")
-            ),
+            "from": result.start,
+            "to": result.end,
+            "business": business,
+            "uplift": uplift,
+            # The shape before the families, deprecated (plugin/api/answers.py, `MetricsOut`).
+            "currencies": business_currencies,
+            "upsell_conversion": business["upsell_conversion"],
+            "time_to_upsell_days": time_to_upsell,
+            "by_offer": offers,
             "funnel": funnel,
         }
     ).document()
-    if wants_csv(request):
-        return csv_response(METRICS_CSV_HEADER, _metrics_rows(document), f"metrics-{start}-{end}")
-    return JSONResponse(document, headers={"Vary": "Accept"})
 
 
 METRICS_CSV_HEADER = (
@@ -256,29 +366,56 @@ METRICS_CSV_HEADER = (
 )  # fmt: skip
 
 
+def _figure_rows(
+    scope: str, variant: str, currency: str, figures: dict[str, Any], notes: dict[str, str]
+) -> Iterable[Sequence[object]]:
+    for name, value in figures.items():
+        if isinstance(value, dict) and "value" in value:
+            yield (scope, variant, currency, name, value["value"], value["numerator"],
+                   value["denominator"], value["note"])  # fmt: skip
+        elif isinstance(value, dict):  # time to upsell: median and p90
+            for which, f in value.items():
+                yield (scope, variant, currency, f"{name}_{which}", f["value"], f["numerator"],
+                       f["denominator"], f["note"])  # fmt: skip
+        else:
+            yield (scope, variant, currency, name, value, "", "", notes.get(name, "minor units"))
+
+
 def _metrics_rows(document: dict[str, Any]) -> Iterable[Sequence[object]]:
-    """One row per figure: money as integer minor units, ratios as decimals beside their
-    numerator and denominator, the same numbers as the JSON document."""
-    for currency, figures in document["currencies"].items():
-        for name, value in figures.items():
-            if isinstance(value, dict):
-                yield ("all", "", currency, name, value["value"], value["numerator"],
-                       value["denominator"], value["note"])  # fmt: skip
-            else:
-                yield ("all", "", currency, name, value, "", "", "minor units")
-    conversion = document["upsell_conversion"]
-    yield ("all", "", "", "upsell_conversion", conversion["value"], conversion["numerator"],
-           conversion["denominator"], conversion["note"])  # fmt: skip
-    for which, f in document["time_to_upsell_days"].items():
-        yield ("all", "", "", f"time_to_upsell_days_{which}", f["value"], f["numerator"],
-               "", f["note"])  # fmt: skip
-    for row in document["by_offer"]:
+    """One row per figure, the business family's with scope `all` (every movement), Uplift's
+    with scope `uplift` (or the offer's id, per offer and arm): money as integer minor units,
+    ratios as decimals beside their numerator and denominator, the same numbers as the JSON
+    document's families (the deprecated top-level copies are not repeated)."""
+    business, uplift = document["business"], document["uplift"]
+    notes, mine = business["definitions"], uplift["definitions"]
+    for currency, figures in business["currencies"].items():
+        yield from _figure_rows("all", "", currency, figures, notes)
+    for currency, per in business["attach_rate"].items():
+        yield from _figure_rows("all", "", currency, {"attach_rate": per}, notes)
+    skip = ("currencies", "attach_rate", "definitions")
+    overall = {k: v for k, v in business.items() if k not in skip}
+    yield from _figure_rows("all", "", "", overall, notes)
+    for currency, figures in uplift["currencies"].items():
+        yield from _figure_rows("uplift", "", currency, figures, mine)
+    yield from _figure_rows(
+        "uplift", "", "",
+        {"upsell_conversion": uplift["upsell_conversion"],
+         "offer_conversion": uplift["offer_conversion"]},
+        mine,
+    )  # fmt: skip
+    for one in uplift["lift"]:
+        yield from _figure_rows(
+            one["offer_id"], "", "", {"lift_treated": one["treated"],
+                                      "lift_held_out": one["held_out"]}, mine,
+        )  # fmt: skip
+        yield (one["offer_id"], "", "", "lift", one["difference"], "", "", mine["lift"])
+    for row in uplift["by_offer"]:
         variant = row["variant"] or ""
         yield (row["offer_id"], variant, "", "upgrades", row["upgrades"], "", "", "")
         for currency, amount in row["expansion_mrr"].items():
             yield (row["offer_id"], variant, currency, "expansion_mrr", amount, "", "",
                    "minor units")  # fmt: skip
-    for row in document["funnel"]:
+    for row in uplift["funnel"]:
         for step in ("exposed", "clicked", "accepted", "paid"):
             yield (row["offer_id"], row["variant"], "", step, row[step], "", "", "customers")
         f = row["conversion"]
@@ -311,17 +448,14 @@ async def get_timeseries(request: Request) -> Response:
             field="interval",
         )
     cuts = metrics.buckets(start, end, interval)
-    upgrades: list[metrics.Upgrade] = []
     opening: dict[str, int] | None = None
-    if metric in ("upgrades", "upgrade_expansion_mrr"):
-        upgrades = await metrics_store.succeeded(ctx.db, start=start, end=end)
     async with ctx.db.read() as conn:
-        movements = await metrics_store.movements(conn, before=end, since=start)
+        movements = await metrics_store.movements(
+            conn, before=end, since=start, tiers=metric in metrics.UPGRADE_SERIES
+        )
         if metric == "mrr":
             opening = await metrics_store.opening_mrr(conn, at=start)
-    values = metrics.series(
-        metric=metric, movements=movements, upgrades=upgrades, cuts=cuts, opening=opening
-    )
+    values = metrics.series(metric=metric, movements=movements, cuts=cuts, opening=opening)
     if wants_csv(request):
         return csv_response(
             ("currency", "bucket_start", "bucket_end", "value"),

@@ -1,16 +1,28 @@
-"""Read model for revenue metrics: the MRR ledger, the upgrades Uplift executed, and each
-customer's plan tier at a moment, as plugin.metrics.revenue' plain rows."""
+"""Read model for revenue metrics: the MRR ledger (with each expansion's plan-ladder tiers, from
+the subscriptions' snapshots), the upgrades Uplift executed, and each subscription's plan tier
+at a moment, as plugin.metrics.revenue's plain rows; and the same facts summed in SQL for the
+endpoint. Who can be upsold and what an upgrade is: plugin/metrics/revenue.py, for both."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
-from fractions import Fraction
 from typing import Any
 
-from plugin.metrics.revenue import CurrencyFacts, Facts, LedgerMovement, Upgrade, UpgradeKind
+from plugin.metrics import revenue
+from plugin.metrics.revenue import (
+    ArmOutcome,
+    Assignment,
+    CurrencyFacts,
+    Facts,
+    LedgerMovement,
+    SubscriptionAtStart,
+    Upgrade,
+    UpgradeKind,
+    arm_outcomes,
+)
 from plugin.storage.database import Connection, Database, Row
-from plugin.timespan import DAY
 
 _KINDS: dict[str, UpgradeKind] = {
     "upgrade": "upgrade",
@@ -22,11 +34,18 @@ _KINDS: dict[str, UpgradeKind] = {
 
 
 async def movements(
-    conn: Connection, *, before: int, since: int | None = None
+    conn: Connection, *, before: int, since: int | None = None, tiers: bool = False
 ) -> list[LedgerMovement]:
     """Every movement before `before` (the history decides each subscription's MRR at start),
-    or only those since `since`."""
+    or only those since `since`; with `tiers`, each expansion's plan-ladder tier before and
+    after it (what tells an upgrade), which the time series do not need."""
     # No `:since IS NULL OR …`: PostgreSQL cannot tell that parameter's type.
+    params = {"before": before, "since": -(1 << 62) if since is None else since}
+    if tiers:
+        return await _tiered(
+            conn, _TIERED.format(where="m.occurred_at < :before AND m.occurred_at >= :since"),
+            params,
+        )  # fmt: skip
     rows = await conn.fetch_all(
         """
         SELECT customer_id, subscription_id, kind, currency, amount, mrr_after, occurred_at,
@@ -34,7 +53,7 @@ async def movements(
         FROM mrr_movements WHERE occurred_at < :before AND occurred_at >= :since
         ORDER BY occurred_at, id
         """,
-        {"before": before, "since": -(1 << 62) if since is None else since},
+        params,
     )
     return [
         LedgerMovement(
@@ -49,6 +68,73 @@ async def movements(
         )
         for r in rows
     ]
+
+
+# Plan-ladder tiers (plugin.metrics.revenue `tier_of`) ----------------------------------------
+#
+# A movement's tiers come from the subscription's snapshots (plugin/billing/history.py): the
+# prices of the snapshot that made it, and of the one before it in Stripe's order. A movement
+# without them (recorded before snapshots kept prices, or written straight into the ledger)
+# falls back to the Uplift upgrade it is credited to, whose from and to prices say the tiers;
+# failing both, its tiers are unknown and it is not an upgrade. Only expansions can be
+# upgrades, so only theirs are looked up.
+_TIERED = """
+    SELECT m.customer_id, m.subscription_id, m.kind, m.currency, m.amount, m.mrr_after,
+           m.occurred_at, m.offer_id, a.price_ids AS prices_after,
+           CASE WHEN m.kind = 'expansion' THEN (
+               SELECT b.price_ids FROM subscription_snapshots b
+               WHERE b.subscription_id = a.subscription_id
+                 AND (b.occurred_at < a.occurred_at
+                      OR (b.occurred_at = a.occurred_at AND b.seq < a.seq))
+               ORDER BY b.occurred_at DESC, b.seq DESC LIMIT 1) END AS prices_before,
+           u.from_price, u.to_price
+    FROM mrr_movements m
+    LEFT JOIN subscription_snapshots a
+           ON m.kind = 'expansion' AND a.subscription_id = m.subscription_id
+          AND a.source_id = m.event_id
+    LEFT JOIN upgrades u ON m.kind = 'expansion' AND u.id = m.upgrade_id
+    WHERE {where}
+    ORDER BY m.occurred_at, m.id
+"""
+
+
+async def ladder(conn: Connection) -> dict[str, int]:
+    """Plan price -> its plan's tier."""
+    rows = await conn.fetch_all(
+        "SELECT pp.price_id, p.tier FROM plan_prices pp JOIN plans p ON p.id = pp.plan_id"
+    )
+    return {r["price_id"]: r["tier"] for r in rows}
+
+
+def _prices(raw: str | None) -> list[str] | None:
+    """A snapshot's prices; None when not known (no snapshot, or one kept without prices)."""
+    found = json.loads(raw) if raw else []
+    return [str(p) for p in found] or None
+
+
+async def _tiered(conn: Connection, sql: str, params: dict[str, Any]) -> list[LedgerMovement]:
+    rows = await conn.fetch_all(sql, params)
+    prices = await ladder(conn)
+    found = []
+    for r in rows:
+        before: int | None = None
+        after: int | None = None
+        if r["kind"] == "expansion":
+            was, now = _prices(r["prices_before"]), _prices(r["prices_after"])
+            if was is None or now is None:
+                was = [r["from_price"]] if r["from_price"] else None
+                now = [r["to_price"]] if r["to_price"] else None
+            if was is not None and now is not None:
+                before, after = revenue.tier_of(was, prices), revenue.tier_of(now, prices)
+        found.append(
+            LedgerMovement(
+                customer_id=r["customer_id"], subscription_id=r["subscription_id"],
+                kind=r["kind"], currency=r["currency"], amount=r["amount"],
+                mrr_after=r["mrr_after"], occurred_at=r["occurred_at"], offer_id=r["offer_id"],
+                tier_before=before, tier_after=after,
+            )
+        )  # fmt: skip
+    return found
 
 
 async def upgrades(conn: Connection, *, before: int) -> list[Upgrade]:
@@ -91,41 +177,108 @@ async def upgrades(conn: Connection, *, before: int) -> list[Upgrade]:
     return found
 
 
-async def tiers_at(conn: Connection, *, at: int) -> dict[str, int]:
-    """Stripe customer -> the tier of their plan at `at`.
+async def tiers_at(conn: Connection, *, at: int) -> dict[str, int | None]:
+    """Subscription -> its plan-ladder tier at `at` (plugin.metrics.revenue `tier_of`), for every
+    subscription the snapshots or the mirror know."""
+    return await _tiers_at(conn, at=at, where="1 = 1")
 
-    The mirror holds today's price; a customer who changed plan through Uplift since `at` was
-    on the `from_price` of their first such change. Changes made outside Uplift (the Stripe
-    dashboard) after `at` are not known here, so for those customers this is today's tier.
+
+async def prices_at(conn: Connection, *, at: int) -> dict[str, list[str]]:
+    """Subscription -> the prices of its items at `at`, for every subscription known."""
+    return await _prices_at(conn, at=at, where="1 = 1")
+
+
+async def addons(conn: Connection) -> dict[str, str]:
+    """Recurring price -> its product, for the products off the plan ladder (add-ons)."""
+    rows = await conn.fetch_all(_ADDONS)
+    return {r["id"]: r["product_id"] for r in rows}
+
+
+_ADDONS = """
+    SELECT p.id, p.product_id FROM stripe_prices p
+    WHERE p.interval IS NOT NULL AND p.product_id NOT IN (
+        SELECT sp.product_id FROM plan_prices pp JOIN stripe_prices sp ON sp.id = pp.price_id)
+"""
+
+
+async def _tiers_at(
+    conn: Connection, *, at: int, where: str, params: dict[str, Any] | None = None
+) -> dict[str, int | None]:
+    """`_prices_at`'s subscriptions, each with the highest ladder tier among its prices."""
+    ladder_prices = await ladder(conn)
+    found = await _prices_at(conn, at=at, where=where, params=params)
+    return {sub: revenue.tier_of(held, ladder_prices) for sub, held in found.items()}
+
+
+async def _prices_at(
+    conn: Connection, *, at: int, where: str, params: dict[str, Any] | None = None
+) -> dict[str, list[str]]:
+    """The prices at `at` of the subscriptions `where` selects (a condition on
+    `subscription_id`, named placeholders only; `params` are its parameters).
+
+    They are those of the subscription's last snapshot before `at`. Without one (a
+    subscription mirrored before snapshots kept prices, or seeded without a webhook), they are
+    the mirror's items, each item an Uplift change has moved since `at` put back on the
+    change's `from_price`; a change made outside Uplift since then is not known there.
     """
-    rows = await conn.fetch_all(
-        """
-        SELECT s.customer_id AS customer,
-               coalesce((SELECT u.from_price FROM upgrades u
-                         WHERE u.subscription_id = s.id AND u.created_at >= :at
-                           AND u.status IN ('succeeded', 'scheduled', 'processing')
-                         ORDER BY u.created_at LIMIT 1), i.price_id) AS price
-        FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id
-        """,
+    params = {**(params or {}), "at": at}
+    found: dict[str, list[str]] = {}
+    snapshots = await conn.fetch_all(
+        f"""
+        SELECT subscription_id, price_ids FROM subscription_snapshots
+        WHERE occurred_at < :at AND {where}
+        ORDER BY subscription_id, occurred_at, seq
+        """,  # noqa: S608 -- `where` holds named placeholders only
+        params,
+    )
+    last: dict[str, list[str] | None] = {}
+    for r in snapshots:
+        last[r["subscription_id"]] = _prices(r["price_ids"])
+    for sub, known in last.items():
+        if known is not None:
+            found[sub] = known
+    items = await conn.fetch_all(
+        f"""
+        SELECT subscription_id, id, price_id FROM subscription_items WHERE {where}
+        ORDER BY subscription_id, id
+        """,  # noqa: S608 -- `where` holds named placeholders only
+        params,
+    )
+    # Every change since `at` (few, and read by index), the ones of other subscriptions unused.
+    changes = await conn.fetch_all(
+        f"""
+        SELECT subscription_id, subscription_item_id, from_price FROM upgrades
+        WHERE created_at >= :at AND status IN {_CHANGING}
+        ORDER BY created_at DESC, id DESC
+        """,  # noqa: S608 -- built from constants
         {"at": at},
     )
-    tiers = {
-        r["price_id"]: r["tier"]
-        for r in await conn.fetch_all(
-            "SELECT pp.price_id, p.tier FROM plan_prices pp JOIN plans p ON p.id = pp.plan_id"
-        )
+    # Newest first, so the first change since `at` is the one left in place.
+    put_back: dict[tuple[str, str], str] = {
+        (r["subscription_id"], r["subscription_item_id"]): r["from_price"] for r in changes
     }
-    found: dict[str, int] = {}
-    for r in rows:
-        tier = tiers.get(r["price"])
-        if tier is not None:
-            found[r["customer"]] = max(tier, found.get(r["customer"], tier))
+    held: dict[str, list[str]] = defaultdict(list)
+    for r in items:
+        key = (r["subscription_id"], r["id"])
+        held[r["subscription_id"]].append(put_back.get(key) or r["price_id"])
+    for sub, mirrored in held.items():
+        found.setdefault(sub, mirrored)
     return found
 
 
 async def top_tier(conn: Connection) -> int | None:
     value = await conn.fetch_value("SELECT max(tier) FROM plans")
     return int(value) if value is not None else None
+
+
+async def assignments(conn: Connection, *, before: int) -> list[Assignment]:
+    """Every first exposure before `before` (offer, customer, arm), for the lift."""
+    rows = await conn.fetch_all(
+        "SELECT offer_id, customer_id, arm, assigned_at FROM offer_assignments"
+        " WHERE assigned_at < :before ORDER BY offer_id, customer_id",
+        {"before": before},
+    )
+    return [Assignment(r["offer_id"], r["customer_id"], r["arm"], r["assigned_at"]) for r in rows]
 
 
 # Aggregated in SQL -------------------------------------------------------------------------
@@ -159,18 +312,20 @@ _BEFORE = """
     WHERE occurred_at < :start GROUP BY currency, kind
 """
 _DURING = """
-    SELECT currency, kind, sum(amount) AS amount, count(*) AS n FROM mrr_movements
+    SELECT currency, kind, sum(amount) AS amount, count(*) AS n,
+           sum(CASE WHEN offer_id IS NOT NULL THEN amount ELSE 0 END) AS attributed
+    FROM mrr_movements
     WHERE occurred_at >= :start AND occurred_at < :end GROUP BY currency, kind
 """
 _SEVERAL = """
     SELECT customer_id, currency, subscription_id,
            sum(CASE WHEN occurred_at < :start THEN amount ELSE 0 END) AS mrr_start,
            sum(CASE WHEN occurred_at < :end THEN amount ELSE 0 END) AS mrr_end
-    FROM mrr_movements
-    WHERE customer_id IN (SELECT customer_id FROM subscriptions
-                          GROUP BY customer_id HAVING count(*) > 1)
+    FROM mrr_movements WHERE customer_id IN ({multi})
     GROUP BY customer_id, currency, subscription_id
 """
+# Customers with several subscriptions (read once, handed to the queries that need them).
+_MULTI = "SELECT customer_id FROM subscriptions GROUP BY customer_id HAVING count(*) > 1"
 # The NDR cohort's change: only customers who moved in the period can have changed.
 _COHORT = """
     SELECT currency, sum(change) AS change FROM (
@@ -185,18 +340,11 @@ _COHORT = """
         GROUP BY customer_id, currency) per
     WHERE mrr_start > 0 GROUP BY currency
 """
-# Succeeded upgrades whose success (their last `succeeded` status) falls in the period, with
-# what time to upsell and conversion need about their customer.
+# Succeeded upgrades whose success (their last `succeeded` status) falls in the period: Uplift's
+# figures and the per-offer breakdown.
 _SUCCEEDED = f"""
     SELECT u.id, u.customer_id, u.currency, u.mrr_delta, u.amount_paid, u.offer_id, u.variant,
-           {_KIND.format(u="u", o="o")} AS kind, e.at AS succeeded_at,
-           (SELECT min(pe.at) FROM upgrades p
-            JOIN upgrade_events pe ON pe.upgrade_id = p.id AND pe.status = 'succeeded'
-            LEFT JOIN offers po ON po.id = p.offer_id
-            WHERE p.customer_id = u.customer_id AND p.status = 'succeeded'
-              AND {_KIND.format(u="p", o="po")} = 'upgrade') AS first_upgrade_at,
-           (SELECT min(m.occurred_at) FROM mrr_movements m
-            WHERE m.customer_id = u.customer_id AND m.kind = 'new') AS first_paid_at
+           {_KIND.format(u="u", o="o")} AS kind, e.at AS succeeded_at
     FROM (SELECT upgrade_id, max(at) AS at FROM upgrade_events
           WHERE status = 'succeeded' AND at >= :start AND at < :end GROUP BY upgrade_id) e
     JOIN upgrades u ON u.id = e.upgrade_id
@@ -205,58 +353,170 @@ _SUCCEEDED = f"""
         SELECT 1 FROM upgrade_events l
         WHERE l.upgrade_id = u.id AND l.status = 'succeeded' AND l.at >= :end)
 """  # noqa: S608 -- built from the constants above, no input
-# Customers paying at start below the top tier, in two parts.
+# Customers paying at start below the top tier (plugin.metrics.revenue `tier_of`), in two parts.
 #
-# Most customers neither moved nor changed plan through Uplift since `start` and hold one
-# subscription: for them the mirror is the state at start (it holds the ledger's last MRR),
-# so they are counted straight from the ladder's prices, index to index. The others
-# ("touched") are looked at one by one: tier at start as `tiers_at` says (the plan they left
-# through Uplift since, else today's), paying at start from the ledger. A subscription
-# seeded into the mirror without a webhook (as `uplift demo` does) counts as paying here and
-# not in the MRR figures.
+# Most customers neither moved nor changed plan since `start` and hold one subscription: for
+# them the mirror's items are the prices at start, and the ledger's MRR now is the MRR at
+# start, so they are counted here in SQL, with the same rule (the highest tier among the
+# subscription's items below the top). Paying is the ledger's say: the mirror's MRR stands for
+# the ledger's last movement (the webhook handler writes both in one transaction), and a
+# subscription without any movement (seeded into the mirror without a webhook, as `uplift
+# demo` does) pays nothing in any figure. The others ("touched") are looked at one by one,
+# through `_tiers_at` and the ledger, as the pure path looks at everyone.
 _TOUCHED = f"""
     SELECT customer_id FROM mrr_movements WHERE occurred_at >= :start
+    UNION SELECT customer_id FROM subscription_snapshots WHERE occurred_at >= :start
     UNION SELECT customer_id FROM upgrades WHERE created_at >= :start AND status IN {_CHANGING}
     UNION SELECT u.customer_id FROM upgrade_events e JOIN upgrades u ON u.id = e.upgrade_id
           WHERE e.status = 'succeeded' AND e.at >= :start
-    UNION SELECT customer_id FROM subscriptions GROUP BY customer_id HAVING count(*) > 1
 """  # noqa: S608 -- built from the constants above, no input
-_UNTOUCHED_ELIGIBLE = f"""
-    SELECT count(DISTINCT s.customer_id) AS n
-    FROM plans pl
-    JOIN plan_prices pp ON pp.plan_id = pl.id
-    JOIN subscription_items i ON i.price_id = pp.price_id
-    JOIN subscriptions s ON s.id = i.subscription_id
-    WHERE pl.tier < :top AND s.mrr > 0 AND s.customer_id NOT IN ({_TOUCHED})
-"""  # noqa: S608 -- built from the constants above, no input
-_ELIGIBLE = f"""
-    WITH moved AS (
-        SELECT subscription_id, sum(CASE WHEN occurred_at < :start THEN amount ELSE 0 END) AS mrr
-        FROM mrr_movements
-        WHERE subscription_id IN (SELECT subscription_id FROM mrr_movements
-                                  WHERE occurred_at >= :start)
-        GROUP BY subscription_id
-    ), changed AS (
-        SELECT u.subscription_id, u.from_price FROM upgrades u
-        WHERE u.created_at >= :start AND u.status IN {_CHANGING} AND NOT EXISTS (
-            SELECT 1 FROM upgrades e
-            WHERE e.subscription_id = u.subscription_id AND e.created_at >= :start
-              AND e.status IN {_CHANGING}
-              AND (e.created_at < u.created_at OR (e.created_at = u.created_at AND e.id < u.id)))
-    ), per AS (
-        SELECT s.customer_id, max(pl.tier) AS tier, max(coalesce(mv.mrr, s.mrr)) AS mrr
+# The touched customers (those `_TOUCHED` finds, and those with several subscriptions), found
+# once and handed to the queries below as a JSON list (`{listed}`: the dialect's way to read
+# one), rather than found again by each.
+_LISTED = {
+    "sqlite": "SELECT value FROM json_each(:touched)",
+    "postgresql": "SELECT json_array_elements_text(:touched::json)",
+}
+
+
+def _listed(db: Database, name: str) -> str:
+    """The dialect's subquery reading the JSON list parameter `name`."""
+    return _LISTED[db.dialect].replace(":touched", f":{name}")
+
+
+_UNTOUCHED_ELIGIBLE = """
+    SELECT count(*) AS n FROM (
+        SELECT s.customer_id, max(pl.tier) AS tier
         FROM subscriptions s
         JOIN subscription_items i ON i.subscription_id = s.id
-        LEFT JOIN changed c ON c.subscription_id = s.id
-        JOIN plan_prices pp ON pp.price_id = coalesce(c.from_price, i.price_id)
+        JOIN plan_prices pp ON pp.price_id = i.price_id
         JOIN plans pl ON pl.id = pp.plan_id
-        LEFT JOIN moved mv ON mv.subscription_id = s.id
-        WHERE {{where}}
-        GROUP BY s.customer_id
+        WHERE s.customer_id NOT IN ({listed}) AND s.mrr > 0
+          AND EXISTS (SELECT 1 FROM mrr_movements m WHERE m.subscription_id = s.id)
+        GROUP BY s.customer_id) per
+    WHERE tier < :top
+"""
+# The touched customers' subscriptions with their ledger MRR at start.
+_TOUCHED_PAYING = """
+    SELECT customer_id, subscription_id, currency,
+           sum(CASE WHEN occurred_at < :start THEN amount ELSE 0 END) AS mrr
+    FROM mrr_movements WHERE customer_id IN ({listed})
+    GROUP BY customer_id, subscription_id, currency
+"""
+# Attach rates at a period's end, the same way: the customers untouched since the end hold the
+# mirror's add-ons (counted here); the touched ones are looked at one by one.
+_UNTOUCHED_ATTACHED = f"""
+    SELECT s.currency, ap.product_id, count(DISTINCT s.customer_id) AS n
+    FROM ({_ADDONS}) ap
+    CROSS JOIN subscription_items i  -- SQLite: from the few add-on prices to their items
+    JOIN subscriptions s ON s.id = i.subscription_id
+    WHERE i.price_id = ap.id AND s.customer_id NOT IN ({{listed}}) AND s.mrr > 0
+      AND EXISTS (SELECT 1 FROM mrr_movements m WHERE m.subscription_id = s.id)
+    GROUP BY s.currency, ap.product_id
+"""  # noqa: S608 -- built from the constants above; `listed` holds named placeholders only
+# A JSON list of subscriptions, the same way.
+_SUBSCRIPTIONS = {
+    "sqlite": "subscription_id IN (SELECT value FROM json_each(:subscriptions))",
+    "postgresql": "subscription_id IN (SELECT json_array_elements_text(:subscriptions::json))",
+}
+# Every expansion, up to the period's end, of the customers with one in the period: the
+# period's upgrades, and whether each customer's first upgrade is in it (time to upsell).
+_UPGRADE_CANDIDATES = _TIERED.format(
+    where="""m.kind = 'expansion' AND m.occurred_at < :end AND m.customer_id IN (
+        SELECT customer_id FROM mrr_movements
+        WHERE kind = 'expansion' AND occurred_at >= :start AND occurred_at < :end)"""
+)
+# The period's first exposures per offer and arm, and those of the customers who upgraded.
+_ASSIGNED = """
+    SELECT offer_id, arm, count(*) AS n FROM offer_assignments
+    WHERE assigned_at >= :start AND assigned_at < :end GROUP BY offer_id, arm
+"""
+_ASSIGNED_UPGRADED = """
+    SELECT offer_id, customer_id, arm, assigned_at FROM offer_assignments
+    WHERE assigned_at >= :start AND assigned_at < :end AND customer_id IN ({customers})
+"""
+_FIRST_PAID = """
+    SELECT customer_id, min(occurred_at) AS at FROM mrr_movements
+    WHERE kind = 'new' AND customer_id IN (
+        SELECT customer_id FROM mrr_movements
+        WHERE kind = 'expansion' AND occurred_at >= :start AND occurred_at < :end)
+    GROUP BY customer_id
+"""
+
+
+async def _eligible(
+    db: Database, *, start: int, top: int | None, multi: list[str]
+) -> tuple[int, list[SubscriptionAtStart]]:
+    """The untouched customers eligible at `start` (a count, from SQL), and the touched ones'
+    subscriptions paying at `start`, with their tiers, for
+    plugin.metrics.revenue.eligible_customers."""
+    touched = await _touched(db, since=start, multi=multi)
+    listed = _LISTED[db.dialect]
+
+    async def paying() -> list[SubscriptionAtStart]:
+        rows = await _read(
+            db, _TOUCHED_PAYING.format(listed=listed), {"start": start, "touched": touched}
+        )
+        rows = [r for r in rows if r["mrr"] > 0]  # only those paying at start have a say
+        subscriptions = json.dumps([r["subscription_id"] for r in rows])
+        async with db.read() as conn:
+            tiers = await _tiers_at(
+                conn, at=start, where=_SUBSCRIPTIONS[db.dialect],
+                params={"subscriptions": subscriptions},
+            )  # fmt: skip
+        return [
+            SubscriptionAtStart(
+                r["customer_id"], r["subscription_id"], r["mrr"], tiers.get(r["subscription_id"])
+            )
+            for r in rows
+        ]
+
+    untouched, subscriptions = await asyncio.gather(
+        _read(
+            db, _UNTOUCHED_ELIGIBLE.format(listed=listed),
+            {"touched": touched, "top": top if top is not None else 1 << 62},
+        ),
+        paying(),
+    )  # fmt: skip
+    return untouched[0]["n"], subscriptions
+
+
+async def _touched(db: Database, *, since: int, multi: list[str]) -> str:
+    """The customers touched since `since`, as a JSON list."""
+    found = {r["customer_id"] for r in await _read(db, _TOUCHED, {"start": since})}
+    return json.dumps(sorted(found | set(multi)))
+
+
+async def _attached(db: Database, *, end: int, multi: list[str]) -> dict[str, dict[str, int]]:
+    """currency -> add-on product -> customers holding it at `end` (plugin.metrics.revenue
+    .attached), the untouched counted in SQL."""
+    touched = await _touched(db, since=end, multi=multi)
+    listed = _LISTED[db.dialect]
+    untouched, rows = await asyncio.gather(
+        _read(db, _UNTOUCHED_ATTACHED.format(listed=listed), {"touched": touched}),
+        _read(db, _TOUCHED_PAYING.format(listed=listed), {"start": end, "touched": touched}),
     )
-    SELECT customer_id FROM per WHERE mrr > 0 AND tier < :top
-"""  # noqa: S608 -- built from the constants above; `where` holds named placeholders only
-_TOUCHED_ELIGIBLE = _ELIGIBLE.format(where=f"s.customer_id IN ({_TOUCHED})")
+    rows = [r for r in rows if r["mrr"] > 0]
+    async with db.read() as conn:
+        held = await _prices_at(
+            conn, at=end, where=_SUBSCRIPTIONS[db.dialect],
+            params={"subscriptions": json.dumps([r["subscription_id"] for r in rows])},
+        )  # fmt: skip
+        products = await addons(conn)
+    found = revenue.attached(
+        ((r["subscription_id"], (r["customer_id"], r["currency"], r["mrr"])) for r in rows),
+        held,
+        products,
+    )
+    for r in untouched:
+        per = found.setdefault(r["currency"], {})
+        per[r["product_id"]] = per.get(r["product_id"], 0) + r["n"]
+    return {cur: dict(sorted(per.items())) for cur, per in found.items()}
+
+
+async def _upgrade_candidates(db: Database, *, start: int, end: int) -> list[LedgerMovement]:
+    async with db.read() as conn:
+        return await _tiered(conn, _UPGRADE_CANDIDATES, {"start": start, "end": end})
 
 
 async def _read(db: Database, sql: str, params: dict[str, Any]) -> list[Row]:
@@ -282,27 +542,39 @@ async def aggregated(db: Database, *, start: int, end: int) -> tuple[Facts, list
         raise ValueError("the period must end after it starts")
     async with db.read() as conn:
         top = await top_tier(conn)
+        multi = [r["customer_id"] for r in await conn.fetch_all(_MULTI)]
     period = {"start": start, "end": end}
-    eligible_params = {"start": start, "top": top if top is not None else 1 << 62}
-    before, during, several, cohort, succeeded, untouched, touched = await asyncio.gather(
-        _read(db, _BEFORE, {"start": start}),
-        _read(db, _DURING, period),
-        _read(db, _SEVERAL, period),
-        _read(db, _COHORT, period),
-        _read(db, _SUCCEEDED, period),
-        _read(db, _UNTOUCHED_ELIGIBLE, eligible_params),
-        _read(db, _TOUCHED_ELIGIBLE, eligible_params),
+    several_sql = _SEVERAL.format(multi=_listed(db, "multi"))
+    reads, (untouched, touched), candidates, attach = await asyncio.gather(
+        asyncio.gather(
+            _read(db, _BEFORE, {"start": start}),
+            _read(db, _DURING, period),
+            _read(db, several_sql, {**period, "multi": json.dumps(multi)}),
+            _read(db, _COHORT, period),
+            _read(db, _SUCCEEDED, period),
+            _read(db, _FIRST_PAID, period),
+            _read(db, _ASSIGNED, period),
+        ),
+        _eligible(db, start=start, top=top, multi=multi),
+        _upgrade_candidates(db, start=start, end=end),
+        _attached(db, end=end, multi=multi),
     )
+    before, during, several, cohort, succeeded, paid, assigned = reads
     upgrades = _upgrades(succeeded)
     mrr: dict[str, int] = defaultdict(int)  # at start, per currency
     subs_paying: dict[str, int] = defaultdict(int)  # subscriptions paying at start
     for r in before:
         mrr[r["currency"]] += r["amount"]
         subs_paying[r["currency"]] += _PAYING.get(r["kind"], 0) * r["n"]
-    moved: dict[str, dict[str, int]] = defaultdict(dict)
+    moved: dict[str, dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(("new", "expansion", "contraction", "churn", "reactivation"), 0)
+    )
+    attributed: dict[str, int] = defaultdict(int)
     paying_delta: dict[str, int] = defaultdict(int)
     for r in during:
         moved[r["currency"]][r["kind"]] = abs(r["amount"])
+        if r["kind"] == "expansion":
+            attributed[r["currency"]] += r["attributed"] or 0
         paying_delta[r["currency"]] += _PAYING.get(r["kind"], 0) * r["n"]
     # A customer paying through k subscriptions was counted k times; count them once.
     subs: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
@@ -314,12 +586,14 @@ async def aggregated(db: Database, *, start: int, end: int) -> tuple[Facts, list
         extra_start[currency] += max(0, sum(1 for s, _ in states if s > 0) - 1)
         extra_end[currency] += max(0, sum(1 for _, e in states if e > 0) - 1)
     change = {r["currency"]: r["change"] for r in cohort}
+    in_period = [m for m in candidates if start <= m.occurred_at < end and m.is_upgrade]
     currencies = sorted(set(mrr) | set(moved) | {u.currency for u in upgrades})
     found = []
     for cur in currencies:
         start_mrr, start_subs = mrr[cur], subs_paying[cur]
-        kinds = moved.get(cur, {})
-        ups = [u for u in upgrades if u.currency == cur and u.kind == "upgrade"]
+        kinds = moved[cur]
+        ups = [m for m in in_period if m.currency == cur]
+        mine = [u for u in upgrades if u.currency == cur and u.kind == "upgrade"]
         cross = [u for u in upgrades if u.currency == cur and u.kind == "cross_sell"]
         found.append(
             CurrencyFacts(
@@ -333,40 +607,70 @@ async def aggregated(db: Database, *, start: int, end: int) -> tuple[Facts, list
                 cohort_change=change.get(cur) or 0,
                 moved=kinds,
                 upgrades=len(ups),
-                upgrade_mrr=sum(u.mrr_delta for u in ups),
+                upgrade_mrr=sum(m.amount for m in ups),
                 cross_sell_mrr=sum(u.mrr_delta for u in cross),
                 cross_sell_paid=sum(u.amount_paid for u in cross),
+                uplift_upgrades=len(mine),
+                uplift_upgrade_mrr=sum(u.mrr_delta for u in mine),
+                attributed_expansion=attributed[cur],
+                attached=attach.get(cur, {}),
             )
         )
-    first: dict[str, tuple[int, int | None]] = {}
-    for r in succeeded:
-        at = r["first_upgrade_at"]
-        if r["kind"] == "upgrade" and at is not None and start <= at < end:
-            first[r["customer_id"]] = (at, r["first_paid_at"])
     # Whoever upgraded in the period moved in it, so is among the touched.
-    converted = set(first) & {r["customer_id"] for r in touched}
+    eligible = revenue.eligible_customers(touched, top)
+    upgraded = {m.customer_id for m in in_period}
+    arms = await _arms(db, assigned, revenue.upgrade_times(in_period), start=start, end=end)
+    through_uplift = {u.customer_id for u in upgrades if u.kind == "upgrade"}
     return (
         Facts(
             start=start,
             end=end,
             currencies=found,
-            eligible=untouched[0]["n"] + len(touched),
-            converted=len(converted),
-            upsell_days=[
-                Fraction(at - paid, DAY)
-                for at, paid in first.values()
-                if paid is not None and at >= paid
-            ],
+            eligible=untouched + len(eligible),
+            converted=len(upgraded & eligible),
+            upsell_days=revenue.upsell_days(
+                revenue.first_upgrades(candidates),
+                {r["customer_id"]: r["at"] for r in paid},
+                start=start,
+                end=end,
+            ),
+            upgraded=len(upgraded),
+            uplift_converted=len(through_uplift & eligible),
+            arms=arms,
         ),
         upgrades,
     )
 
 
+async def _arms(
+    db: Database, assigned: list[Row], times: dict[str, list[int]], *, start: int, end: int
+) -> list[ArmOutcome]:
+    """plugin.metrics.revenue.arm_outcomes from the per-arm counts and the assignments of the
+    customers who upgraded (only they can add to `upgraded`)."""
+    rows = await _read(
+        db, _ASSIGNED_UPGRADED.format(customers=_listed(db, "customers")),
+        {"start": start, "end": end, "customers": json.dumps(sorted(times))},
+    ) if times else []  # fmt: skip
+    found = {
+        (o.offer_id, o.arm): o.upgraded
+        for o in arm_outcomes(
+            (Assignment(r["offer_id"], r["customer_id"], r["arm"], r["assigned_at"]) for r in rows),
+            times, start=start, end=end,
+        )
+    }  # fmt: skip
+    return sorted(
+        (ArmOutcome(r["offer_id"], r["arm"], r["n"], found.get((r["offer_id"], r["arm"]), 0))
+         for r in assigned),
+        key=lambda o: (o.offer_id, o.arm),
+    )  # fmt: skip
+
+
 async def funnel(db: Database, *, start: int, end: int) -> list[Row]:
     """Per offer and arm, for `[start, end)`: customers first exposed (assigned), customers
-    who clicked, who accepted; one row per (offer_id, arm)."""
+    who clicked, who accepted; one row per (offer_id, arm), with the offer's kind as
+    `upgrades` decides it (`cross_sell` for post-order and bundle offers)."""
     period = {"start": start, "end": end}
-    exposed, steps = await asyncio.gather(
+    exposed, steps, kinds = await asyncio.gather(
         _read(
             db,
             """
@@ -384,7 +688,9 @@ async def funnel(db: Database, *, start: int, end: int) -> list[Row]:
             """,
             period,
         ),
+        _read(db, "SELECT id, kind FROM offers", {}),
     )
+    kind_of = {r["id"]: _KINDS.get(r["kind"], "other") for r in kinds}
     rows: dict[tuple[str, str], Row] = {}
     for r in exposed:
         rows.setdefault((r["offer_id"], r["arm"]), {"exposed": 0, "click": 0, "accept": 0})
@@ -394,7 +700,7 @@ async def funnel(db: Database, *, start: int, end: int) -> list[Row]:
         rows[(r["offer_id"], r["arm"])][r["type"]] = r["n"]
     return [
         {"offer_id": offer, "arm": arm, "exposed": r["exposed"], "clicked": r["click"],
-         "accepted": r["accept"]}
+         "accepted": r["accept"], "kind": kind_of.get(offer, "other")}
         for (offer, arm), r in sorted(rows.items())
     ]  # fmt: skip
 

@@ -185,48 +185,95 @@
     return figure.numerator + ' / ' + figure.denominator + (figure.note ? ' — ' + figure.note : '');
   }
 
-  function renderMetrics(doc) {
-    var body = clear($('metrics-body'));
-    var overall = [];
-    var conv = doc.upsell_conversion;
-    overall.push(el('tr', null,
-      el('th', { scope: 'row', text: 'Upsell conversion' }),
-      cell(percent(conv.value), { className: 'num', 'data-metric': 'upsell_conversion', 'data-value': conv.value === null ? '' : String(conv.value) }),
-      cell(how(conv), { className: 'how' })));
-    [['median', 'Time to upsell, median'], ['p90', 'Time to upsell, 90th percentile']].forEach(function (pair) {
-      var f = doc.time_to_upsell_days[pair[0]];
-      overall.push(el('tr', null,
-        el('th', { scope: 'row', text: pair[1] }),
-        cell(f.value === null ? '—' : f.value.toFixed(1) + ' days', { className: 'num', 'data-metric': 'time_to_upsell_' + pair[0], 'data-value': f.value === null ? '' : String(f.value) }),
-        cell(f.numerator + ' ' + (f.note || ''), { className: 'how' })));
-    });
-    body.appendChild(table('All currencies', ['Metric', 'Value', 'How'], overall, [false, true, false]));
+  // A figure's row: its name (the definition on hover, as a title), its value, and how it was
+  // computed (numerator / denominator) one column away. `key` is data-metric: the business
+  // family's names as the API spells them, Uplift's prefixed with `uplift_`.
+  function figureRow(label, key, cur, shown, raw, howText, definition) {
+    var attrs = { className: 'num', 'data-metric': key, 'data-value': raw === null || raw === undefined ? '' : String(raw) };
+    if (cur) attrs['data-currency'] = cur;
+    return el('tr', null,
+      el('th', { scope: 'row', text: label, title: definition || '' }),
+      cell(shown, attrs),
+      cell(howText, { className: 'how' }));
+  }
 
-    var currencies = Object.keys(doc.currencies).sort();
-    if (!currencies.length) body.appendChild(empty('No revenue recorded in this period.'));
+  function ratioRow(label, key, f, definition) {
+    return figureRow(label, key, null, percent(f.value), f.value, how(f), definition);
+  }
+
+  function moneyRow(label, key, cur, f, definition) {
+    return figureRow(label, key, cur, money(f.value === null ? null : Math.round(f.value), cur), f.value, how(f), definition);
+  }
+
+  function renderBusiness(business) {
+    var defs = business.definitions || {};
+    var family = el('div', { className: 'family', 'data-family': 'business' }, el('h3', { text: 'Business (every movement)' }));
+    var overall = [
+      ratioRow('Upsell conversion', 'upsell_conversion', business.upsell_conversion, defs.upsell_conversion),
+      figureRow('Upgraded customers', 'upgraded_customers', null, count(business.upgraded_customers.value), business.upgraded_customers.value, business.upgraded_customers.note, defs.upgraded_customers),
+      ratioRow('Cross-sell rate', 'cross_sell_rate', business.cross_sell_rate, defs.cross_sell_rate)
+    ];
+    [['median', 'Time to upsell, median'], ['p90', 'Time to upsell, 90th percentile']].forEach(function (pair) {
+      var f = business.time_to_upsell_days[pair[0]];
+      overall.push(figureRow(pair[1], 'time_to_upsell_' + pair[0], null, f.value === null ? '—' : f.value.toFixed(1) + ' days', f.value, f.numerator + ' ' + (f.note || ''), defs.time_to_upsell_days));
+    });
+    family.appendChild(table('All currencies', ['Metric', 'Value', 'How'], overall, [false, true, false]));
+
+    var currencies = Object.keys(business.currencies).sort();
+    if (!currencies.length) family.appendChild(empty('No revenue recorded in this period.'));
     var cards = el('div', { className: 'cards' });
     currencies.forEach(function (cur) {
-      var m = doc.currencies[cur];
+      var m = business.currencies[cur];
       var rows = AMOUNTS.map(function (pair) {
-        return el('tr', null,
-          el('th', { scope: 'row', text: pair[1] }),
-          cell(money(m[pair[0]], cur), { className: 'num', 'data-metric': pair[0], 'data-currency': cur, 'data-value': String(m[pair[0]]) }),
-          cell('', { className: 'how' }));
+        return figureRow(pair[1], pair[0], cur, money(m[pair[0]], cur), m[pair[0]], '', defs[pair[0]]);
       });
-      rows.push(el('tr', null,
-        el('th', { scope: 'row', text: 'Net dollar retention' }),
-        cell(percent(m.ndr.value), { className: 'num', 'data-metric': 'ndr', 'data-currency': cur, 'data-value': m.ndr.value === null ? '' : String(m.ndr.value) }),
-        cell(how(m.ndr), { className: 'how' })));
-      MONEY_FIGURES.forEach(function (pair) {
-        var f = m[pair[0]];
-        rows.push(el('tr', null,
-          el('th', { scope: 'row', text: pair[1] }),
-          cell(money(f.value === null ? null : Math.round(f.value), cur), { className: 'num', 'data-metric': pair[0], 'data-currency': cur, 'data-value': f.value === null ? '' : String(f.value) }),
-          cell(how(f), { className: 'how' })));
+      rows.push(figureRow('Net dollar retention', 'ndr', cur, percent(m.ndr.value), m.ndr.value, how(m.ndr), defs.ndr));
+      MONEY_FIGURES.forEach(function (pair) { rows.push(moneyRow(pair[1], pair[0], cur, m[pair[0]], defs[pair[0]])); });
+      rows.push(figureRow('Upgrades', 'upgrades', cur, count(m.upgrades), m.upgrades, '', defs.upgrades));
+      var attach = (business.attach_rate || {})[cur] || {};
+      Object.keys(attach).sort().forEach(function (product) {
+        var f = attach[product];
+        rows.push(figureRow('Attach rate, ' + product, 'attach_rate_' + product, cur, percent(f.value), f.value, how(f), defs.attach_rate));
       });
       cards.appendChild(el('div', null, table(cur.toUpperCase(), ['Metric', 'Value', 'How'], rows, [false, true, false])));
     });
-    body.appendChild(cards);
+    family.appendChild(cards);
+    return family;
+  }
+
+  function renderUplift(uplift) {
+    var defs = uplift.definitions || {};
+    var family = el('div', { className: 'family', 'data-family': 'uplift' }, el('h3', { text: "Uplift's impact" }));
+    family.appendChild(table('All currencies', ['Metric', 'Value', 'How'], [
+      ratioRow('Upsell conversion through Uplift', 'uplift_upsell_conversion', uplift.upsell_conversion, defs.upsell_conversion),
+      ratioRow('Offer conversion', 'uplift_offer_conversion', uplift.offer_conversion, defs.offer_conversion)
+    ], [false, true, false]));
+    var cards = el('div', { className: 'cards' });
+    Object.keys(uplift.currencies).sort().forEach(function (cur) {
+      var m = uplift.currencies[cur];
+      cards.appendChild(el('div', null, table(cur.toUpperCase(), ['Metric', 'Value', 'How'], [
+        figureRow('Uplift upgrades', 'uplift_upgrades', cur, count(m.upgrades), m.upgrades, '', defs.upgrades),
+        moneyRow('Average Uplift upgrade value (MRR)', 'uplift_average_upgrade_value', cur, m.average_upgrade_value, defs.average_upgrade_value),
+        figureRow('Expansion credited to offers', 'uplift_attributed_expansion_mrr', cur, money(m.attributed_expansion_mrr, cur), m.attributed_expansion_mrr, '', defs.attributed_expansion_mrr)
+      ], [false, true, false])));
+    });
+    family.appendChild(cards);
+    if (uplift.lift.length) {
+      family.appendChild(table('Lift against the holdout', ['Offer', 'Shown', 'Held out', 'Lift'], uplift.lift.map(function (l) {
+        return el('tr', { 'data-lift': l.offer_id },
+          el('th', { scope: 'row', text: l.offer_id, title: defs.lift || '' }),
+          cell(percent(l.treated.value) + ' (' + how(l.treated).split(' — ')[0] + ')', { className: 'num' }),
+          cell(percent(l.held_out.value) + ' (' + how(l.held_out).split(' — ')[0] + ')', { className: 'num' }),
+          cell(l.difference === null ? '—' : (l.difference > 0 ? '+' : '') + (l.difference * 100).toFixed(1) + ' pts',
+            { className: 'num', 'data-metric': 'uplift_lift', 'data-value': l.difference === null ? '' : String(l.difference) }));
+      }), [false, true, true, true]));
+    }
+    return family;
+  }
+
+  function renderMetrics(doc) {
+    var body = clear($('metrics-body'));
+    body.appendChild(el('div', { className: 'families' }, renderBusiness(doc.business), renderUplift(doc.uplift)));
   }
 
   function renderChart(seriesByKind, p, iv) {
@@ -384,7 +431,8 @@
         cell(u.offer_id ? u.offer_id + (u.variant ? ' / ' + u.variant : '') : '—'),
         cell(u.status + (u.failure_reason ? ': ' + u.failure_reason : '')),
         cell(u.amount_paid === null ? '— (quoted ' + money(u.amount_quoted, u.currency) + ')' : money(u.amount_paid, u.currency), { className: 'num' }),
-        cell(money(u.mrr_delta, u.currency), { className: 'num' }));
+        // A failed upgrade changed no MRR (the API sends 0): show that, not a zero amount.
+        cell(u.status === 'failed' ? '—' : money(u.mrr_delta, u.currency), { className: 'num' }));
     });
     body.appendChild(table(null, ['Created', 'Customer', 'Offer', 'Status', 'Charged', 'MRR change'], rows, [false, false, false, false, true, true]));
   }

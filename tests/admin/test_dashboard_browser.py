@@ -146,6 +146,58 @@ async def test_dashboard_shows_the_apis_numbers(
     await assert_clean(watched)
 
 
+async def test_dashboard_shows_both_families_with_their_definitions(
+    shop: Shop, open_page: Open
+) -> None:
+    """The business family (every movement) and Uplift's own impact are shown side by side,
+    each figure with the API's value, its numerator / denominator beside it and its one-line
+    definition on hover (attach rates and the lift against the holdout included); a failed
+    upgrade shows no MRR change."""
+    watched = await open_page(shop.url + "/admin")
+    page = watched.page
+    await sign_in(page)
+    await loaded(page)
+    dashboard = page.locator("#dashboard")
+    period = f"from={await dashboard.get_attribute('data-from')}" \
+             f"&to={await dashboard.get_attribute('data-to')}"  # fmt: skip
+    metrics = shop.json(f"/api/v1/admin/metrics?{period}")
+    business, uplift = metrics["business"], metrics["uplift"]
+    figures = [
+        ("business", "upsell_conversion", business["upsell_conversion"],
+         business["definitions"]["upsell_conversion"]),
+        ("business", "cross_sell_rate", business["cross_sell_rate"],
+         business["definitions"]["cross_sell_rate"]),
+        ("uplift", "uplift_upsell_conversion", uplift["upsell_conversion"],
+         uplift["definitions"]["upsell_conversion"]),
+        ("uplift", "uplift_offer_conversion", uplift["offer_conversion"],
+         uplift["definitions"]["offer_conversion"]),
+    ]  # fmt: skip
+    for family, name, figure, definition in figures:
+        cell = page.locator(f'[data-family="{family}"] [data-metric="{name}"]')
+        value = "" if figure["value"] is None else str(figure["value"])
+        assert await cell.get_attribute("data-value") == value, name
+        label = cell.locator("xpath=preceding-sibling::th")
+        assert await label.get_attribute("title") == definition
+        if figure["denominator"]:
+            await expect(cell.locator("xpath=following-sibling::td")).to_contain_text(
+                f"{figure['numerator']} / {figure['denominator']}"
+            )
+    for product, f in business["attach_rate"].get("usd", {}).items():
+        cell = page.locator(f'[data-metric="attach_rate_{product}"][data-currency="usd"]')
+        assert await cell.get_attribute("data-value") == str(f["value"])
+    for one in uplift["lift"]:
+        cell = page.locator(f'[data-lift="{one["offer_id"]}"] [data-metric="uplift_lift"]')
+        value = "" if one["difference"] is None else str(one["difference"])
+        assert await cell.get_attribute("data-value") == value
+    usd = uplift["currencies"]["usd"]
+    cell = page.locator('[data-metric="uplift_upgrades"][data-currency="usd"]')
+    assert await cell.get_attribute("data-value") == str(usd["upgrades"])
+    for u in shop.json("/api/v1/admin/upgrades?limit=10&status=failed")["data"]:
+        row = page.locator(f'#upgrades-body tr[data-upgrade="{u["id"]}"]')
+        await expect(row.locator("td").last).to_have_text("—")
+    await assert_clean(watched)
+
+
 async def test_dashboard_has_no_serious_accessibility_violations(
     shop: Shop, open_page: Open
 ) -> None:

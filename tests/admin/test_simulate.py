@@ -113,3 +113,26 @@ def test_funnel_counts_what_the_customers_did(shop: Shop) -> None:
     clicked = sum(1 for o in shown if o.result != "declined")
     assert sum(a["paid"] for a in treated) == paid
     assert sum(a["clicked"] for a in treated) == clicked
+
+
+def test_the_two_families_agree_on_the_simulated_shop(shop: Shop) -> None:
+    """Every simulated customer subscribed inside the period, so none was an existing customer
+    eligible to upgrade: upsell conversion has nothing to divide by (not "0 / 1"), while the
+    upgrades they made are counted, the same number in both families and in the funnel: each
+    Basic→Pro upgrade is a plan-ladder expansion of the ledger, executed by Uplift and paid."""
+    now = SystemClock().now()
+    metrics = shop.json(f"/api/v1/admin/metrics?from={now - DAY}&to={now + DAY}")
+    business, uplift = metrics["business"], metrics["uplift"]
+    upgraded = _succeeded(shop, "upgrade")
+    conversion = business["upsell_conversion"]
+    assert (conversion["numerator"], conversion["denominator"], conversion["value"]) == (
+        0, 0, None,
+    )  # fmt: skip
+    assert uplift["upsell_conversion"]["denominator"] == 0
+    assert business["upgraded_customers"]["value"] == upgraded
+    assert business["currencies"]["usd"]["upgrades"] == upgraded
+    assert uplift["currencies"]["usd"]["upgrades"] == upgraded
+    paid = sum(r["paid"] for r in uplift["funnel"] if r["offer_id"] == "offer_basic_to_pro")
+    assert paid == upgraded
+    value = business["currencies"]["usd"]["average_upgrade_value"]
+    assert (value["numerator"], value["denominator"]) == (7000 * upgraded, upgraded)

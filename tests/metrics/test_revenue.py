@@ -34,9 +34,11 @@ START, END = at("2026-03-01") - 12 * 3600, at("2026-04-01") - 12 * 3600
 
 MOVEMENTS = [
     LedgerMovement("A", "sub_A", "new", "usd", 2900, 2900, at("2026-01-10")),
-    LedgerMovement("A", "sub_A", "expansion", "usd", 7000, 9900, at("2026-03-05"), "offer_pro"),
     LedgerMovement(
-        "A", "sub_A", "expansion", "usd", 1900, 11800, at("2026-03-07"), "offer_reports"
+        "A", "sub_A", "expansion", "usd", 7000, 9900, at("2026-03-05"), "offer_pro", 1, 2
+    ),
+    LedgerMovement(
+        "A", "sub_A", "expansion", "usd", 1900, 11800, at("2026-03-07"), "offer_reports", 2, 2
     ),
     LedgerMovement("B", "sub_B", "new", "usd", 8250, 8250, at("2026-02-01")),
     LedgerMovement("B", "sub_B", "contraction", "usd", -5350, 2900, at("2026-03-10")),
@@ -48,7 +50,9 @@ MOVEMENTS = [
     LedgerMovement("F", "sub_F", "new", "usd", 9900, 9900, at("2026-01-05")),
     LedgerMovement("F", "sub_F", "churn", "usd", -9900, 0, at("2026-03-25")),
     LedgerMovement("H", "sub_H", "new", "eur", 2500, 2500, at("2026-02-01")),
-    LedgerMovement("H", "sub_H", "expansion", "eur", 6000, 8500, at("2026-03-02"), "offer_pro_eur"),
+    LedgerMovement(
+        "H", "sub_H", "expansion", "eur", 6000, 8500, at("2026-03-02"), "offer_pro_eur", 1, 2
+    ),
 ]
 UPGRADES = [
     Upgrade("up_A", "A", "upgrade", "succeeded", "usd", 7000, 3500, at("2026-03-05"), "offer_pro"),
@@ -57,9 +61,12 @@ UPGRADES = [
     Upgrade("up_H", "H", "upgrade", "succeeded", "eur", 6000, 3000, at("2026-03-02")),
     Upgrade("up_old", "F", "upgrade", "succeeded", "usd", 7000, 0, at("2026-01-20")),  # before
 ]
-# Tiers at the start: Basic 1, Pro 2, Enterprise 3 (the top). I is on Enterprise: not a
-# candidate for an upsell, so not in the denominator.
-TIERS = {"A": 1, "B": 2, "C": 1, "E": 1, "F": 2, "H": 1, "I": 3}
+# Each subscription's tier at the start: Basic 1, Pro 2, Enterprise 3 (the top). I is on
+# Enterprise: not a candidate for an upsell, so not in the denominator. A's add-on keeps the
+# tier (2 -> 2), so it is a cross-sell, not an upgrade.
+TIERS: dict[str, int | None] = {
+    "sub_A": 1, "sub_B": 2, "sub_C": 1, "sub_E": 1, "sub_F": 2, "sub_H": 1, "sub_I": 3,
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -102,21 +109,29 @@ def test_arpu_at_start_and_end(march: metrics.Metrics) -> None:
 
 
 def test_upgrade_value_and_cross_sell_revenue(march: metrics.Metrics) -> None:
-    """USD: one succeeded upgrade in March (A, +7000; E failed, F's was in January) → 7000.
-    Cross-sell: A's Advanced Reports, 1900 a month, 1000 charged today. EUR: H, 6000."""
+    """USD: one upgrade in March in the ledger (A, +7000, tier 1 → 2; A's add-on keeps the
+    tier; E's failed and moved nothing) → 7000. Cross-sell: A's Advanced Reports, 1900 a
+    month, 1000 charged today. EUR: H, 6000. Uplift executed the same two (F's was in
+    January)."""
     usd, eur = march.currencies["usd"], march.currencies["eur"]
     assert (usd.average_upgrade_value.numerator, usd.average_upgrade_value.denominator) == (7000, 1)
     assert usd.average_upgrade_value.value == 7000
     assert (usd.cross_sell_recurring, usd.cross_sell_one_off) == (1900, 1000)
     assert eur.average_upgrade_value.value == 6000
+    assert (usd.upgrades, usd.uplift_upgrades, eur.upgrades, eur.uplift_upgrades) == (1, 1, 1, 1)
+    assert usd.uplift_average_upgrade_value.value == 7000
 
 
 def test_upsell_conversion_counts_customers_below_the_top(march: metrics.Metrics) -> None:
-    """Below the top tier at start: A, B, C, E, F, H = 6 (I is on Enterprise).
-    First succeeded upgrade in March: A and H (E failed; F's first was in January) → 2 / 6."""
+    """Paying below the top tier at start: A, B, C, E, F, H = 6 (I is on Enterprise and pays
+    nothing in the ledger). Upgraded in March: A and H (E's failed) → 2 / 6, both through
+    Uplift, so Uplift's conversion is 2 / 6 too."""
     conversion = march.upsell_conversion
     assert (conversion.numerator, conversion.denominator) == (2, 6)
     assert conversion.value == Fraction(1, 3)
+    mine = march.uplift_upsell_conversion
+    assert (mine.numerator, mine.denominator) == (2, 6)
+    assert march.upgraded_customers.value == 2
 
 
 def test_time_to_upsell(march: metrics.Metrics) -> None:
@@ -160,14 +175,20 @@ def test_buckets_tile_the_period_at_calendar_boundaries(interval: metrics.Bucket
 
 def test_expansion_series_counts_each_movement_in_its_own_bucket() -> None:
     """March by month, on the fixture: usd expansion 7000 (A, Mar 5) + 1900 (A, Mar 7) = 8900;
-    eur 6000 (H, Mar 2). Upgrades: one succeeded usd upgrade (A), one eur (H)."""
+    eur 6000 (H, Mar 2). Upgrades (tier up): usd A's 7000 (the add-on keeps the tier), eur
+    H's 6000."""
     cuts = metrics.buckets(START, END, "month")
-    assert metrics.series(
-        metric="expansion_mrr", movements=MOVEMENTS, upgrades=UPGRADES, cuts=cuts
-    ) == {"eur": [6000], "usd": [8900]}
-    assert metrics.series(metric="upgrades", movements=MOVEMENTS, upgrades=UPGRADES, cuts=cuts) == {
+    assert metrics.series(metric="expansion_mrr", movements=MOVEMENTS, cuts=cuts) == {
+        "eur": [6000],
+        "usd": [8900],
+    }
+    assert metrics.series(metric="upgrades", movements=MOVEMENTS, cuts=cuts) == {
         "eur": [1],
         "usd": [1],
+    }
+    assert metrics.series(metric="upgrade_expansion_mrr", movements=MOVEMENTS, cuts=cuts) == {
+        "eur": [6000],
+        "usd": [7000],
     }
 
 
@@ -176,9 +197,9 @@ def test_mrr_series_is_the_mrr_at_each_bucket_end() -> None:
     F 0 = 23400; eur H 8500. The same from an opening balance and March's movements only:
     usd at March 1 is A 2900 + B 8250 + C 2900 + E 2900 + F 9900 = 26850, eur H 2500."""
     cuts = metrics.buckets(START, END, "month")
-    everything = metrics.series(metric="mrr", movements=MOVEMENTS, upgrades=[], cuts=cuts)
+    everything = metrics.series(metric="mrr", movements=MOVEMENTS, cuts=cuts)
     march = [m for m in MOVEMENTS if m.occurred_at >= START]
     opened = metrics.series(
-        metric="mrr", movements=march, upgrades=[], cuts=cuts, opening={"usd": 26850, "eur": 2500}
+        metric="mrr", movements=march, cuts=cuts, opening={"usd": 26850, "eur": 2500}
     )
     assert everything == opened == {"eur": [8500], "usd": [23400]}
