@@ -76,18 +76,6 @@ async def _open(url: str, *, shared: bool) -> Database:
     return facts_cache.tracked(await storage.connect(url), database_url=url, shared=shared)
 
 
-@pytest.fixture
-async def tracked(database_url: str) -> AsyncIterator[Database]:
-    """The database as `uplift serve` (one process) writes through it, set up."""
-    db = await _open(database_url, shared=False)
-    await storage.migrations.apply(db, now=NOW)
-    await _setup(db)
-    try:
-        yield db
-    finally:
-        await db.close()
-
-
 def _cache(db: Database) -> FactsCache:
     assert isinstance(db, TrackedDatabase)
     return db.facts

@@ -4,9 +4,6 @@ write: each one re-reads only the customers it names, and a fresh read agrees wi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from plugin import storage
 from plugin.customers import facts as facts_cache
@@ -15,21 +12,9 @@ from plugin.offers.snapshot import OfferSnapshot
 from plugin.storage import Database
 from plugin.storage import customers as customer_store
 from plugin.storage import offers as offer_store
-from tests.customers.test_facts_cache import _open, _set_usage, _setup
+from tests.customers.test_facts_cache import _set_usage
 from tests.factories import subscribe
 from tests.support import NOW
-
-
-@pytest.fixture
-async def tracked(database_url: str) -> AsyncIterator[Database]:
-    """The database as `uplift serve` (one process) writes through it, set up."""
-    db = await _open(database_url, shared=False)
-    await storage.migrations.apply(db, now=NOW)
-    await _setup(db)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 async def _read(

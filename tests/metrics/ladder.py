@@ -70,14 +70,18 @@ async def seed_ladder(client: httpx.AsyncClient, db: Database) -> None:
     assert planned.status_code == 200, planned.text
 
 
-def subscription(sub: str, customer: str, status: str, prices: list[str]) -> MirrorSubscription:
-    """A snapshot of `sub`: its first item is `si_<sub>`, the others `si_<sub>_<product>`."""
+def subscription(
+    sub: str, customer: str, status: str, prices: list[str], *, item: str | None = None
+) -> MirrorSubscription:
+    """A snapshot of `sub`: its first item is `item` (default `si_<sub>`), the others
+    `<item>_<product>`."""
+    first = item or f"si_{sub}"
     items = []
     for i, price_id in enumerate(prices):
         price = PRICES[price_id]
         items.append(
             MirrorItem(
-                id=f"si_{sub}" + ("" if i == 0 else f"_{price.product_id[5:]}"),
+                id=first + ("" if i == 0 else f"_{price.product_id[5:]}"),
                 price_id=price.id, product_id=price.product_id, quantity=1,
                 unit_amount=price.unit_amount, currency=price.currency, interval=price.interval,
                 interval_count=price.interval_count,

@@ -48,7 +48,7 @@ import httpx
 import pytest
 
 from plugin.billing.ledger import apply_snapshot
-from plugin.billing.mirror import MirrorItem, MirrorSubscription
+from plugin.billing.mirror import MirrorSubscription
 from plugin.metrics import revenue as metrics
 from plugin.storage import Database
 from plugin.storage import metrics as metrics_store
@@ -59,7 +59,7 @@ from plugin.storage import upgrades as upgrade_store
 from plugin.storage.quotes import QuoteRecord, SubscriptionState
 from plugin.storage.upgrades import NewUpgrade
 from tests.factories import ADMIN, offer_body
-from tests.metrics.ladder import PRICES, at, pure_facts, seed_ladder
+from tests.metrics.ladder import PRICES, at, pure_facts, seed_ladder, subscription
 from tests.support import NOW
 
 START, END = at("2026-03-01", 0), at("2026-04-01", 0)
@@ -134,24 +134,10 @@ EXPOSURES = [
 
 
 def snapshot(customer: str, status: str, prices: list[str]) -> MirrorSubscription:
-    sub = f"sub_{customer.lower()}"
-    items = []
-    for i, price_id in enumerate(prices):
-        price = PRICES[price_id]
-        # The first item is the plan Uplift changes; the others are named after their product.
-        items.append(
-            MirrorItem(
-                id=f"si_{customer.lower()}" + ("" if i == 0 else f"_{price.product_id[5:]}"),
-                price_id=price.id, product_id=price.product_id, quantity=1,
-                unit_amount=price.unit_amount, currency=price.currency, interval=price.interval,
-                interval_count=price.interval_count,
-            )
-        )  # fmt: skip
-    return MirrorSubscription(
-        id=sub, customer_id=customer, status=status, currency=PRICES[prices[0]].currency,
-        items=tuple(items), current_period_start=None, current_period_end=None,
-        trial_end=None, cancel_at_period_end=False, canceled_at=None,
-    )  # fmt: skip
+    # The first item is the plan Uplift changes; the others are named after their product.
+    return subscription(
+        f"sub_{customer.lower()}", customer, status, prices, item=f"si_{customer.lower()}"
+    )
 
 
 async def apply(db: Database, event: str, customer: str, day: str, status: str,
