@@ -3,7 +3,7 @@
 the checks or the suite. Standard library only, so it runs on a fresh machine's `python3`.
 
     python3 dev.py demo [ARGS]   `uplift demo ARGS` with requirements/demo.txt installed
-    python3 dev.py test [ARGS]   the suite on SQLite, then on PostgreSQL (ARGS go to both)
+    python3 dev.py test [ARGS]   the suite on SQLite and on PostgreSQL, at once (ARGS go to both)
     python3 dev.py check         ruff check, ruff format --check, mypy --strict, the widget rebuild
     python3 dev.py widget [ARGS] rebuild static/widget/uplift.js from static/widget/src/
     python3 dev.py lock          refresh requirements/*.txt to today's newest allowed versions
@@ -180,17 +180,50 @@ class Half:
         self.label, self.env, self.marks = label, env, marks
         self.code = -1
         self.passed = self.failed = self.skipped = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.report: Path | None = None
+        self.log: Path | None = None
 
     def run(self, python: Path, args: list[str], report: Path, coverage: Path) -> None:
-        """pytest under coverage (its data into `coverage`; the settings in pyproject.toml)."""
+        """pytest under coverage (its data into `coverage`; the settings in pyproject.toml),
+        its output on this terminal."""
+        self.start(python, args, report, coverage)
+        self.finish()
+
+    def start(
+        self, python: Path, args: list[str], report: Path, coverage: Path, log: Path | None = None
+    ) -> None:
+        """Start pytest under coverage; with `log`, its output goes there (shown by finish)."""
         env = {**os.environ, **self.env}
         measured: list[str | Path] = [
             python, "-m", "coverage", "run", f"--data-file={coverage}", "-m", "pytest"
         ]  # fmt: skip
-        self.code = run([*measured, *self.marks, f"--junitxml={report}", *args], cwd=ROOT, env=env)
-        if report.exists():
+        command = [str(part) for part in [*measured, *self.marks, f"--junitxml={report}", *args]]
+        say(f"the suite on {self.label}: $ " + shlex.join(command))
+        self.report, self.log = report, log
+        sink = log.open("wb") if log is not None else None
+        try:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT if sink else None
+            )
+        finally:
+            if sink is not None:
+                sink.close()
+
+    def finish(self) -> None:
+        """Wait for pytest, show its output if it went to a log, and count what it ran."""
+        if self.process is None:
+            raise RuntimeError("Half.finish() before Half.start()")
+        self.code = self.process.wait()
+        if self.log is not None:
+            say(f"the suite on {self.label}, its output:")
+            sys.stdout.flush()
+            with self.log.open("rb") as shown:
+                shutil.copyfileobj(shown, sys.stdout.buffer)
+            sys.stdout.flush()
+        if self.report is not None and self.report.exists():
             counted = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-            for suite in ET.parse(report).getroot().iter("testsuite"):
+            for suite in ET.parse(self.report).getroot().iter("testsuite"):
                 for key in counted:
                     counted[key] += int(suite.get(key, "0"))
             self.failed = counted["failures"] + counted["errors"]
@@ -224,9 +257,20 @@ def test(args: list[str]) -> int:
     ]
     with tempfile.TemporaryDirectory(prefix="uplift-test-") as reports:
         data = [Path(reports) / f".coverage.half{number}" for number in range(len(halves))]
+        # The halves run at once: most of either one waits on fsync, sockets and subprocesses
+        # (the emulator, `uplift serve`, Chromium), so together they take little more than the
+        # longer one. Each writes to a log of its own, shown whole when it ends.
         for number, half in enumerate(halves):
-            say(f"the suite on {half.label}")
-            half.run(python, args, Path(reports) / f"half{number}.xml", data[number])
+            folder = Path(reports)
+            half.start(
+                python,
+                args,
+                folder / f"half{number}.xml",
+                data[number],
+                log=folder / f"half{number}.log",
+            )
+        for half in halves:
+            half.finish()
         covered = coverage_report(python, data, Path(reports) / ".coverage", whole=not args)
     return verdict(halves, covered=covered)
 
