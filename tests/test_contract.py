@@ -47,6 +47,7 @@ CONTRACT = {
     # why not.
     ("POST", "/api/v1/admin/offers/{offer_id}/clone"),
     ("POST", "/api/v1/admin/offers/preview"),
+    ("POST", "/api/v1/admin/offers/audience"),
     ("GET", "/api/v1/admin/offers/{offer_id}/audience"),
     ("GET", "/api/v1/admin/offers/{offer_id}/explain"),
     ("GET", "/api/v1/admin/audit"),

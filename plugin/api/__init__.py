@@ -81,6 +81,7 @@ TABLE: tuple[Row, ...] = (
     Row("DELETE", "/api/v1/admin/offers/{offer_id}", offers.archive_offer),
     Row("GET", "/api/v1/admin/offers/{offer_id}/results", offers.offer_results),
     Row("POST", "/api/v1/admin/offers/preview", offers.preview_offer),
+    Row("POST", "/api/v1/admin/offers/audience", offers.draft_audience),
     Row("POST", "/api/v1/admin/offers/{offer_id}/clone", offers.clone_offer),
     Row("GET", "/api/v1/admin/offers/{offer_id}/audience", offers.offer_audience),
     Row("GET", "/api/v1/admin/offers/{offer_id}/explain", offers.explain_offer),

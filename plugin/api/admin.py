@@ -47,7 +47,9 @@ def admin_failures(request: Request) -> RateLimiter:
     return found
 
 
-async def require_admin(request: Request) -> AdminIdentity:
+async def require_admin(request: Request, *, changes: bool = True) -> AdminIdentity:
+    """The admin key's identity, or the refusal. `changes=False`: a POST that only computes
+    (a preview, a draft's audience), which a `read_only` key may send too."""
     ctx = services(request)
     failures = admin_failures(request)
     address = request.client.host if request.client is not None else ""
@@ -88,7 +90,7 @@ async def require_admin(request: Request) -> AdminIdentity:
             },
         )
         raise
-    if identity.role == "read_only" and request.method not in READS:
+    if identity.role == "read_only" and changes and request.method not in READS:
         # A valid key doing what its role does not allow: not a guess, so not counted.
         raise Forbidden(
             "This admin key is read-only: it may only read (GET).", code="admin_key_read_only"

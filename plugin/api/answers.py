@@ -283,7 +283,7 @@ class AudienceEligibleOut(_Out):
 
 class OfferAudienceOut(_Out):
     object: Literal["offer_audience"]
-    offer_id: str
+    offer_id: str | None  # None for a draft sent without an id
     at: Time
     considered: int  # every customer with a record
     eligible: AudienceEligibleOut

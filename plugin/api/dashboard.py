@@ -28,6 +28,7 @@ from plugin.errors import NotFound
 ADMIN_DIR = static_dir("admin")
 ASSETS = {
     "admin.js": "text/javascript; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",
     "admin.css": "text/css; charset=utf-8",
 }
 CSP = "; ".join(

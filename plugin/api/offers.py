@@ -37,6 +37,7 @@ from plugin.api.revenue import csv_response, wants_csv
 from plugin.api.schemas import (
     READ_ONLY_OFFER_FIELDS,
     OfferCloneIn,
+    OfferDraftIn,
     OfferIn,
     OfferPreviewIn,
     PlansIn,
@@ -59,6 +60,8 @@ from plugin.storage.offers import OfferRecord
 
 MAX_PLACEMENT = 64  # as the widget's offers route
 RECURRING_KINDS = frozenset({"upgrade", "interval_switch", "cross_sell", "post_order", "bundle"})
+
+DRAFT_ID = "offer_preview"  # a draft sent without an id
 
 
 # Plans -------------------------------------------------------------------------------------
@@ -405,25 +408,29 @@ def _population(request: Request) -> Population:
     return found
 
 
-async def offer_audience(request: Request) -> JSONResponse:
-    """How many customers the offer reaches now, and the first gate keeping out each other one
-    (plugin/offers/audience.py)."""
-    await require_admin(request)
+async def _draft(ctx: Services, document: dict[str, Any]) -> Offer:
+    """A draft offer (not saved) checked as POST /api/v1/admin/offers checks one, as it will be
+    once active; errors name their field under `offer.`."""
+    try:
+        draft = parse_model(OfferIn, document)
+        offer = await _build(ctx, draft.document(draft.id or DRAFT_ID))
+    except ValidationFailed as exc:
+        field = f"offer.{exc.field}" if exc.field else "offer"
+        raise ValidationFailed(exc.message, field=field, code=exc.code) from None
+    return offers.load({**offers.dump(offer), "status": "active"})
+
+
+async def _audience(request: Request, offer: Offer, *, offer_id: str | None) -> JSONResponse:
     ctx = services(request)
-    record = await _get(ctx.db, request.path_params["offer_id"])
     snapshot = await offer_snapshot(request).get()
     now = ctx.clock.now()
     population = await _population(request).read(
         ctx.db, snapshot=snapshot, now=now, loop_time=asyncio.get_running_loop().time()
     )
-    # The snapshot's own offer when it is this version: it remembers its customers' arms.
-    offer = snapshot.offer(record.offer.id)
-    if offer is None or offer != record.offer:
-        offer = record.offer
     found = audience.count(offer, population, at_placement=snapshot.by_placement, now=now)
     answer = OfferAudienceOut(
         object="offer_audience",
-        offer_id=record.offer.id,
+        offer_id=offer_id,
         at=now,
         considered=found.considered,
         eligible=AudienceEligibleOut(
@@ -432,6 +439,30 @@ async def offer_audience(request: Request) -> JSONResponse:
         excluded=found.excluded,
     )
     return JSONResponse(answer.document())
+
+
+async def draft_audience(request: Request) -> JSONResponse:
+    """`POST /api/v1/admin/offers/audience`: the audience of a draft offer (not saved) as if it
+    were active now, the console's count while the admin edits; a draft with an error is a 422
+    naming the field, so the same call validates as the admin types."""
+    await require_admin(request, changes=False)
+    body = await read_model(request, OfferDraftIn)
+    offer = await _draft(services(request), body.offer)
+    return await _audience(request, offer, offer_id=None if offer.id == DRAFT_ID else offer.id)
+
+
+async def offer_audience(request: Request) -> JSONResponse:
+    """How many customers the offer reaches now, and the first gate keeping out each other one
+    (plugin/offers/audience.py)."""
+    await require_admin(request)
+    ctx = services(request)
+    record = await _get(ctx.db, request.path_params["offer_id"])
+    snapshot = await offer_snapshot(request).get()
+    # The snapshot's own offer when it is this version: it remembers its customers' arms.
+    offer = snapshot.offer(record.offer.id)
+    if offer is None or offer != record.offer:
+        offer = record.offer
+    return await _audience(request, offer, offer_id=record.offer.id)
 
 
 async def explain_offer(request: Request) -> JSONResponse:
@@ -474,16 +505,10 @@ async def preview_offer(request: Request) -> JSONResponse:
     """A draft offer, not saved, as the widget would receive it for one customer: its document
     in the chosen variant (or the customer's own, or the first), and every gate between the
     customer and it once it is active. The console renders the real widget with it."""
-    await require_admin(request)
+    await require_admin(request, changes=False)
     ctx = services(request)
     body = await read_model(request, OfferPreviewIn)
-    try:
-        draft = parse_model(OfferIn, body.offer)
-        offer = await _build(ctx, draft.document(draft.id or "offer_preview"))
-    except ValidationFailed as exc:
-        field = f"offer.{exc.field}" if exc.field else "offer"
-        raise ValidationFailed(exc.message, field=field, code=exc.code) from None
-    offer = offers.load({**offers.dump(offer), "status": "active"})  # as it will be
+    offer = await _draft(ctx, body.offer)
     snapshot = await offer_snapshot(request).get()
     now = ctx.clock.now()
     state = await customers.recorded(ctx.db, customer_id=body.customer, snapshot=snapshot, now=now)

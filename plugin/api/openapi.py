@@ -64,6 +64,7 @@ from plugin.api.schemas import (
     CustomerPatchIn,
     FeatureEventIn,
     OfferCloneIn,
+    OfferDraftIn,
     OfferIn,
     OfferPreviewIn,
     PlansIn,
@@ -184,6 +185,11 @@ OPERATIONS = (
         "POST", "/api/v1/admin/offers/preview",
         "A draft offer, not saved, as the widget would receive it for one customer, with its gates",
         "admin", body=OfferPreviewIn, answer=OfferPreviewOut, errors=(404,),
+    ),
+    Operation(
+        "POST", "/api/v1/admin/offers/audience",
+        "A draft offer's audience (not saved) as if it were active now; also checks the draft",
+        "admin", body=OfferDraftIn, answer=OfferAudienceOut,
     ),
     Operation(
         "POST", "/api/v1/admin/offers/{offer_id}/clone",

@@ -302,6 +302,13 @@ class OfferCloneIn(_Strict):
     name: str | None = Field(default=None, min_length=1, max_length=offers.MAX_TITLE)
 
 
+class OfferDraftIn(_Strict):
+    """`POST /api/v1/admin/offers/audience`: a draft offer, as POST /api/v1/admin/offers takes
+    it (not saved)."""
+
+    offer: dict[str, Any]
+
+
 class OfferPreviewIn(_Strict):
     """`POST /api/v1/admin/offers/preview`: a draft offer (as POST /api/v1/admin/offers takes
     it; not saved), the customer to show it to, and optionally the placement and variant."""

@@ -516,6 +516,8 @@
     $('dashboard').hidden = false;
     $('logout').hidden = false;
     load(key);
+    // console.js shows the other screens (offers, customers, keys) from here on.
+    document.dispatchEvent(new CustomEvent('uplift-admin:signed-in'));
   }
 
   function signOut(message) {
@@ -529,6 +531,7 @@
     $('login').hidden = false;
     $('login-error').textContent = message || '';
     $('admin-key').value = '';
+    document.dispatchEvent(new CustomEvent('uplift-admin:signed-out'));
     $('admin-key').focus();
   }
 

@@ -50,6 +50,7 @@ class Shop:
     database_url: str
     report: Report
     log: Path
+    prices: dict[str, str]  # the seeded prices by lookup key (basic_monthly, pro_annual, …)
 
     def api(self, path: str, **headers: str) -> httpx.Response:
         return httpx.get(
@@ -134,6 +135,6 @@ def _shop(
         )  # fmt: skip
         run = request.module.__name__.rsplit(".", 1)[-1]
         report = asyncio.run(simulate(world, customers=CUSTOMERS, run=run, clock=SystemClock()))
-        yield Shop(url, database_url, report, log)
+        yield Shop(url, database_url, report, log, prices)
     finally:
         stop(process)

@@ -107,6 +107,73 @@ async def test_a_read_only_key_may_read_audience_and_explanations(
     assert (await admin.get(f"{OFFER}/audience", headers=reader)).status_code == 200
     explained = await admin.get(f"{OFFER}/explain?customer=on_pro", headers=reader)
     assert explained.status_code == 200
+    # The console's POSTs that only compute are reads too; a write is still refused.
+    draft = {"offer": offer_body(id="offer_reader_draft")}
+    counted = await admin.post("/api/v1/admin/offers/audience", json=draft, headers=reader)
+    assert counted.status_code == 200, counted.text
+    previewed = await admin.post(
+        "/api/v1/admin/offers/preview", json={**draft, "customer": "near_limit"}, headers=reader
+    )
+    assert previewed.status_code == 200, previewed.text
+    refused = await admin.post("/api/v1/admin/offers", json=draft["offer"], headers=reader)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "admin_key_read_only")
+
+
+async def test_a_drafts_audience_is_the_saved_offers_as_if_it_were_active(
+    admin: httpx.AsyncClient,
+) -> None:
+    """The console's count while the admin edits: a draft (never saved, or saved paused) counts
+    as the active offer with the same rules does, and nothing is saved."""
+    active = (await admin.get(f"{OFFER}/audience", headers=ADMIN)).json()
+    for draft in (
+        offer_body(id="offer_unsaved", status="draft"),
+        {**(await admin.get(OFFER, headers=ADMIN)).json(), "status": "paused"},
+    ):
+        counted = await admin.post(
+            "/api/v1/admin/offers/audience", json={"offer": draft}, headers=ADMIN
+        )
+        assert counted.status_code == 200, counted.text
+        body = counted.json()
+        assert body["offer_id"] == draft["id"]
+        assert (body["considered"], body["eligible"], body["excluded"]) == (
+            active["considered"],
+            active["eligible"],
+            active["excluded"],
+        )
+    unnamed = {k: v for k, v in offer_body().items() if k != "id"}
+    counted = await admin.post(
+        "/api/v1/admin/offers/audience", json={"offer": unnamed}, headers=ADMIN
+    )
+    assert counted.json()["offer_id"] is None
+    wider = offer_body(targeting={"plan": {"in": ["basic", "pro"]}})
+    counted = await admin.post(
+        "/api/v1/admin/offers/audience", json={"offer": wider}, headers=ADMIN
+    )
+    assert counted.json()["eligible"]["total"] == 4  # every customer on a known plan
+    listed = (await admin.get("/api/v1/admin/offers", headers=ADMIN)).json()["data"]
+    assert [o["id"] for o in listed] == ["offer_basic_to_pro"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"offer": {**offer_body(), "name": ""}}, "offer.name"),
+        ({"offer": offer_body(targeting={"all": [{"usage": {"metric": "storage_gb",
+          "at_least_percent": 0}}]})}, "offer.targeting.all[0].usage.at_least_percent"),
+        ({"offer": offer_body(target_prices=["price_nope"])}, "offer.target_prices[0]"),
+        ({"offer": offer_body(targeting={"plan": {"in": ["gold"]}})}, "offer.targeting.plan.in[0]"),
+        ({"offer": "x"}, "offer"),
+        ({}, "offer"),
+        ({"offer": offer_body(), "customer": "near_limit"}, "customer"),
+    ],
+    ids=["no-name", "bad-rule", "unknown-price", "unknown-plan", "not-object", "none", "extra"],
+)  # fmt: skip
+async def test_a_bad_draft_is_a_422_naming_its_field(
+    admin: httpx.AsyncClient, body: dict[str, object], field: str
+) -> None:
+    response = await admin.post("/api/v1/admin/offers/audience", json=body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
 
 
 @pytest.mark.parametrize(

@@ -466,6 +466,8 @@ async def _purchases(w: World) -> None:
         preview = {"offer": draft, "customer": who}
         await http.post("/api/v1/admin/offers/preview", json=preview, headers=ADMIN)
     await http.post("/api/v1/admin/offers/preview", json={"offer": {}}, headers=ADMIN)
+    await http.post("/api/v1/admin/offers/audience", json={"offer": draft}, headers=ADMIN)
+    await http.post("/api/v1/admin/offers/audience", json={"offer": {}}, headers=ADMIN)
     for query in ("", "?q=acme", "?limit=1", "?limit=0", "/acme", "/pat", "/nobody"):
         await http.get(f"/api/v1/admin/customers{query}", headers=ADMIN)
     for offer_id in ("offer_answers_pro", "offer_answers_reports", "offer_nope"):

@@ -35,9 +35,29 @@ async function customerToken(fresh) {
   return String(token);
 }
 
+// Uplift.preview(): the admin console's draft offer, answered here instead of by the server.
+// The offer list and its quote are the preview's; telemetry is dropped; anything that would
+// change something (accepting, charging) is refused, so a preview never buys.
+let preview = null;
+
+export function setPreview(answers) {
+  preview = answers;
+}
+
+function previewAnswer(method, path) {
+  if (path.startsWith('/offers')) return { data: preview.offers, downgrade: preview.downgrade };
+  if (path === '/events') return null;
+  if (path === '/quotes' && preview.quote) return preview.quote;
+  throw widgetError('This is a preview: nothing is quoted or charged.', {
+    status: 409,
+    code: 'preview',
+  });
+}
+
 // One request; a 401 asks a token function for a new token, once. An error answer rejects
 // with the API's {code, message} and the HTTP status.
 export async function request(method, path, { body, headers, retried = false } = {}) {
+  if (preview) return previewAnswer(method, path);
   const sent = { Authorization: `Bearer ${await customerToken(retried)}`, ...headers };
   if (body) sent['Content-Type'] = 'application/json';
   const response = await fetch(settings.api + path, {

@@ -5,7 +5,7 @@
 // page: Shadow DOM, one constructable stylesheet, text through text nodes only, and no
 // exception ever reaches the host (failures become `uplift:error` events on document).
 // See static/widget/README.md for the embed snippet, the JS API, events and CSP.
-import { setTokenSource } from './api.js';
+import { setPreview, setTokenSource } from './api.js';
 import { configure, settings } from './config.js';
 import { confirmDowngrade } from './downgrade.js';
 import { reportError, safely, widgetError } from './events.js';
@@ -37,6 +37,15 @@ const METHODS = {
   },
   postOrder,
   confirmDowngrade,
+  // The admin console's live preview: the real widget drawing a draft offer document
+  // (POST /api/v1/admin/offers/preview) as `screen`, with no request to the server.
+  preview: (target, { screen, offer, quote } = {}) => {
+    setPreview({ offers: offer ? [offer] : [], quote });
+    if (screen === 'post_order') return postOrder();
+    if (screen === 'retention') return confirmDowngrade();
+    if (screen === 'modal') return openQuote(offer.offer_id, target, offer);
+    return mount(target, { style: screen === 'button' ? 'button' : 'banner' });
+  },
 };
 
 function start() {
