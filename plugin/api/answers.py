@@ -650,6 +650,11 @@ class OfferPreviewOut(_Out):
     eligible: bool  # once active: whether this customer passes every gate now
     shown: bool  # eligible and not in the holdout
     gates: list[GateOut]
+    quote: QuoteOut | TrialQuoteOut | None = Field(
+        description="what POST /api/v1/widget/quotes would answer for it now (not stored; "
+        "quote_id `qt_preview`), or null with `quote_unavailable` saying why"
+    )
+    quote_unavailable: str | None
 
 
 class WidgetOfferListOut(Page[WidgetOfferOut]):

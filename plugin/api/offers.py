@@ -33,6 +33,7 @@ from plugin.api.answers import (
 )
 from plugin.api.bodies import parse_model, read_json, read_model
 from plugin.api.paging import limit_param, list_response
+from plugin.api.purchases import preview_quote
 from plugin.api.revenue import csv_response, wants_csv
 from plugin.api.schemas import (
     READ_ONLY_OFFER_FIELDS,
@@ -522,6 +523,9 @@ async def preview_offer(request: Request) -> JSONResponse:
             f"The offer has no variant {key!r}: one of {sorted(offer.by_key)}.", field="variant"
         )
     shown = eligibility.Shown(offer, variant, schedule.countdown(offer.window, now=now))
+    quote, unavailable = await preview_quote(
+        request, offer, customer_id=body.customer, variant=key, snapshot=snapshot, now=now
+    )
     answer = OfferPreviewOut(
         object="offer_preview",
         customer=body.customer,
@@ -532,6 +536,8 @@ async def preview_offer(request: Request) -> JSONResponse:
         gates=[
             GateOut(gate=g.gate, passed=g.passed, detail=g.detail, rule=g.rule) for g in found.gates
         ],
+        quote=quote,
+        quote_unavailable=unavailable,
     )
     return JSONResponse(answer.document())
 

@@ -30,11 +30,13 @@ from plugin.api.answers import (
 from plugin.api.bodies import read_model
 from plugin.api.schemas import AcceptIn, QuoteIn
 from plugin.api.widget import relevant, require_customer
+from plugin.auth import CustomerIdentity
 from plugin.billing import quotes, quoting, trials, upgrades
+from plugin.billing.catalog import Plan
 from plugin.billing.money import Money
 from plugin.billing.quotes import QuoteRecord
 from plugin.customers import view as customers
-from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from plugin.errors import BadRequest, Conflict, NotFound, StripeError, ValidationFailed
 from plugin.offers import experiments, schedule, targeting
 from plugin.offers.model import Offer
 from plugin.offers.snapshot import Snapshot
@@ -357,13 +359,21 @@ async def _trial_quote(
         days=offer.trial_days,
         expires_at=now + trials.QUOTE_TTL,
     )
+    signed = trials.sign(quote, secret=_widget_secret(request))
+    answer = _trial_document(offer, quote, plan, snapshot, quote_id=signed)
+    return JSONResponse(answer.document(), status_code=201)
+
+
+def _trial_document(
+    offer: Offer, quote: trials.TrialQuote, plan: Plan, snapshot: Snapshot, *, quote_id: str
+) -> TrialQuoteOut:
     price = snapshot.prices.get(offer.target_prices[0])
     currency = price.currency if price is not None else "usd"
-    answer = TrialQuoteOut(
+    return TrialQuoteOut(
         object="quote",
-        quote_id=trials.sign(quote, secret=_widget_secret(request)),
+        quote_id=quote_id,
         offer_id=offer.id,
-        variant=arm,
+        variant=quote.variant,
         kind="trial",
         currency=currency,
         lines=[],
@@ -371,12 +381,93 @@ async def _trial_quote(
         amount_due_now_display=Money(0, currency).format(),
         invoice_total=0,
         next_invoice_amount=None,
-        trial_days=offer.trial_days,
+        trial_days=quote.days,
         plan=TrialPlanOut(id=plan.id, name=plan.name),
         applies="now",
         expires_at=quote.expires_at,
     )
-    return JSONResponse(answer.document(), status_code=201)
+
+
+PREVIEW_QUOTE_ID = "qt_preview"  # not a stored quote: accepting it is a 404
+
+
+async def preview_quote(
+    request: Request, offer: Offer, *, customer_id: str, variant: str, snapshot: Snapshot, now: int
+) -> tuple[QuoteOut | TrialQuoteOut | None, str | None]:
+    """What POST /api/v1/widget/quotes would answer this customer for `offer` (a draft) now,
+    computed the same way (Stripe read, the proration as Stripe bills it) and not stored: the
+    console's modal preview. Without one, the reason instead: a kind that is not quoted, no live
+    subscription to change, or the quote's own error."""
+    ctx = services(request)
+    if offer.kind == "trial":
+        plan = snapshot.plan_by_price.get(offer.target_prices[0]) if offer.target_prices else None
+        if plan is None or offer.trial_days is None:
+            return None, "The trial's price is not on the plan ladder."
+        trial = trials.TrialQuote(
+            customer_id=customer_id,
+            offer_id=offer.id,
+            variant=variant,
+            plan_id=plan.id,
+            days=offer.trial_days,
+            expires_at=now + trials.QUOTE_TTL,
+        )
+        return _trial_document(offer, trial, plan, snapshot, quote_id=PREVIEW_QUOTE_ID), None
+    retention = offer.kind == "retention" and offer.discount is not None
+    if offer.kind not in QUOTABLE | ADD_ON_KINDS and not retention:
+        return None, f"A {offer.kind} offer without a discount is not quoted."
+    view = await customers.view(
+        ctx.db,
+        identity=CustomerIdentity(customer_id=customer_id, expires_at=0),
+        snapshot=snapshot,
+        now=now,
+    )
+    subscription = (
+        None
+        if view.subscription_id is None
+        else await subscription_store.get(ctx.db, view.subscription_id)
+    )
+    if view.stripe_customer is None or subscription is None or not subscription.items:
+        return None, "This customer has no live subscription to change."
+    try:
+        if adds_items(offer, snapshot):
+            quote = await quoting.quote_addons(
+                ctx.db,
+                ctx.stripe(),
+                customer_id=view.stripe_customer,
+                subscription_id=subscription.id,
+                prices=tuple(offer.target_prices),
+                now=now,
+                offer_id=offer.id,
+                variant=variant,
+                discount=offer.discount,
+                store=False,
+            )
+            prices = [snapshot.prices.get(item.price) for item in quote.added]
+            amounts = [p.unit_amount for p in prices if p is not None and p.unit_amount]
+            known = len(amounts) == len(prices)
+            document = quote_document(quote, amounts=amounts if known else None)
+        else:
+            quantity = subscription.items[0].quantity
+            quote = await quoting.quote(
+                ctx.db,
+                ctx.stripe(),
+                customer_id=view.stripe_customer,
+                subscription_id=subscription.id,
+                to_price=None if retention else offer.target_prices[0],
+                to_quantity=quantity,
+                now=now,
+                offer_id=offer.id,
+                variant=variant,
+                execution="stripe" if offer.proration == "stripe" else "uplift",
+                discount=offer.discount,
+                store=False,
+            )
+            target = snapshot.prices.get(quote.to_price)
+            renewal = target.unit_amount * quantity if target and target.unit_amount else None
+            document = quote_document(quote, amounts=None if renewal is None else [renewal])
+    except (ValidationFailed, Conflict, NotFound, StripeError) as exc:
+        return None, exc.message
+    return document.model_copy(update={"quote_id": PREVIEW_QUOTE_ID}), None
 
 
 async def _accept_trial(

@@ -234,9 +234,11 @@ async def create(
     downgrade_timing: DowngradeTiming = "period_end",
     ttl: int = DEFAULT_TTL,
     discount: Discount | None = None,
+    store: bool = True,
 ) -> QuoteRecord:
-    """Quote moving `state`'s item to `target` at `now` and store the quote. With `discount`,
-    the target may be the current price and quantity: the quote then only adds the coupon."""
+    """Quote moving `state`'s item to `target` at `now` and store the quote (`store=False`:
+    only compute it, for the admin console's preview). With `discount`, the target may be the
+    current price and quantity: the quote then only adds the coupon."""
     if current.price.id != state.price:
         raise ValidationFailed("the current price does not match the subscription's item")
     if (target.price.id, to_quantity) == (state.price, state.quantity) and discount is None:
@@ -320,7 +322,8 @@ async def create(
         expires_at=now + ttl,
         discount=locked,
     )
-    await storage.quotes.insert(db, quote=quote)
+    if store:
+        await storage.quotes.insert(db, quote=quote)
     return quote
 
 
@@ -347,10 +350,11 @@ async def create_addition(
     variant: str | None = None,
     ttl: int = DEFAULT_TTL,
     discount: Discount | None = None,
+    store: bool = True,
 ) -> QuoteRecord:
     """Quote adding `added` (quantity 1 each) to `state`'s subscription at `now`, prorated for
-    the rest of its current period, and store the quote. `subscribed` is every price the
-    subscription has now."""
+    the rest of its current period, and store the quote (`store=False`: only compute it).
+    `subscribed` is every price the subscription has now."""
     prices = tuple(target.price.id for target in added)
     if not prices:
         raise ValidationFailed("An add-on quote needs at least one price.", field="offer_id")
@@ -410,7 +414,8 @@ async def create_addition(
         added=tuple(AddedItem(price=price, quantity=1) for price in prices),
         discount=locked,
     )
-    await storage.quotes.insert(db, quote=quote)
+    if store:
+        await storage.quotes.insert(db, quote=quote)
     return quote
 
 

@@ -103,10 +103,11 @@ async def quote(
     downgrade_timing: DowngradeTiming = "period_end",
     ttl: int = DEFAULT_TTL,
     discount: Discount | None = None,
+    store: bool = True,
 ) -> QuoteRecord:
     """Read the subscription, its price, the target price and the customer balance from Stripe
     and store a quote for the change at `now` (`to_price=None`: the current price, for a
-    retention quote that only adds `discount`)."""
+    retention quote that only adds `discount`; `store=False`: a preview, not stored)."""
     subscription = await customer_subscription(
         gateway, customer_id=customer_id, subscription_id=subscription_id
     )
@@ -129,6 +130,7 @@ async def quote(
         downgrade_timing=downgrade_timing,
         ttl=ttl,
         discount=discount,
+        store=store,
     )
 
 
@@ -144,9 +146,11 @@ async def quote_addons(
     variant: str | None = None,
     ttl: int = DEFAULT_TTL,
     discount: Discount | None = None,
+    store: bool = True,
 ) -> QuoteRecord:
     """Read the subscription, its plan price, the add-on prices and the customer balance from
-    Stripe and store a quote for adding the add-ons to that same subscription at `now`."""
+    Stripe and store a quote for adding the add-ons to that same subscription at `now`
+    (`store=False`: a preview, not stored)."""
     subscription = await customer_subscription(
         gateway, customer_id=customer_id, subscription_id=subscription_id
     )
@@ -167,6 +171,7 @@ async def quote_addons(
         variant=variant,
         ttl=ttl,
         discount=discount,
+        store=store,
     )
 
 

@@ -1041,6 +1041,9 @@ async function preview(open) {
     ),
   );
   gates.appendChild(gateTable(shown.gates));
+  if (shown.quote_unavailable) {
+    gates.appendChild(el('p', { className: 'hint', text: `No quote: ${shown.quote_unavailable}` }));
+  }
   const screen = $('preview-screen').value;
   const locale = $('preview-locale').value.trim();
   const widget = window.Uplift;

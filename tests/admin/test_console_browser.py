@@ -299,3 +299,50 @@ async def test_a_key_made_in_the_console_is_shown_once_and_refused_once_revoked(
     assert key not in (await page.content())  # shown once: gone once the admin moves on
     await assert_clean(watched)
     assert await serious_violations(page) == []
+
+
+async def test_the_modal_preview_shows_the_quote_stripe_would_bill_and_never_charges(
+    shop: Shop, open_page: Open
+) -> None:
+    """An upgrade draft previewed as the modal: the real widget's dialog shows the draft's
+    title and the preview's quote, computed as the widget's own quote (Stripe read, not
+    stored); Confirm is refused as a preview, and no upgrade is recorded."""
+    on_basic = [
+        o.customer
+        for o in shop.report.outcomes
+        if (api(shop, "GET", f"/api/v1/admin/customers/{o.customer}")["plan"] or {}).get("id")
+        == "basic"
+    ]
+    assert on_basic, [(o.customer, o.role, o.result) for o in shop.report.outcomes]
+    who = on_basic[0]
+    before = api(shop, "GET", "/api/v1/admin/upgrades?limit=100")["data"]
+    watched = await signed_in(open_page, shop, "#/offers/new/upgrade")
+    page = watched.page
+    await fill(page, "Name", "Modal preview")
+    await fill(page, "Stripe prices", shop.prices["pro_monthly"])
+    await fill(page, "Title", "Move to Pro")
+    await audience_settled(page)
+    draft = {
+        "offer": {
+            "name": "Modal preview", "kind": "upgrade", "placements": ["upgrade_banner"],
+            "target_prices": [shop.prices["pro_monthly"]],
+            "variants": [{"key": "a", "copy": {"title": "Move to Pro"}}],
+        },
+        "customer": who,
+    }  # fmt: skip
+    answer = api(shop, "POST", "/api/v1/admin/offers/preview", draft)
+    expected = answer["quote"]
+    assert expected is not None, answer["quote_unavailable"]
+    assert (expected["quote_id"], expected["currency"]) == ("qt_preview", "usd")
+    assert expected["amount_due_now"] > 0
+    await fill(page, "Customer id", who)
+    await page.get_by_label("Screen").select_option("modal")
+    await page.get_by_role("button", name="Open preview").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_role("heading", name="Move to Pro")).to_be_visible()
+    due = dialog.locator("[data-uplift-due]")
+    await expect(due).to_have_text(expected["amount_due_now_display"])
+    await dialog.get_by_role("button", name="Confirm and pay").click()
+    await expect(dialog).to_contain_text("This is a preview")
+    assert api(shop, "GET", "/api/v1/admin/upgrades?limit=100")["data"] == before
+    await assert_clean(watched, http_errors=(422,))
