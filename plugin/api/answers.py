@@ -336,6 +336,9 @@ class AdminUpgradeOut(_Out):
     id: str
     status: UpgradeStatus
     customer: str = Field(description="the Stripe customer")
+    customer_id: str | None = Field(
+        description="the SaaS's own id for that customer (PUT /api/v1/customers/{id}), if known"
+    )
     offer_id: str | None
     variant: str | None
     quote_id: str

@@ -95,6 +95,6 @@ async def get_customer(request: Request) -> JSONResponse:
             for feature, at in sorted(seen.context.feature_hits.items())
         ],
         offers=offers,
-        upgrades=[admin_upgrade_document(u) for u in reversed(upgrades)],  # newest first
+        upgrades=[admin_upgrade_document(u, record.id) for u in reversed(upgrades)],  # newest 1st
     )
     return JSONResponse(answer.document())

@@ -228,7 +228,8 @@ OPERATIONS = (
         params=(LIMIT, AUDIT_AFTER), answer=AuditListOut, errors=(422,),
     ),
     Operation(
-        "GET", "/api/v1/admin/upgrades", "Recorded upgrades and cross-sells, newest first",
+        "GET", "/api/v1/admin/upgrades",
+        "Recorded upgrades and cross-sells, newest first (JSON, or CSV with Accept: text/csv)",
         "admin",
         params=(
             _status("processing", "requires_action", "scheduled", "succeeded", "failed"),
@@ -383,6 +384,7 @@ _ALSO: dict[str, Any] = {
     "/api/v1/admin/metrics": _CSV,
     "/api/v1/admin/metrics/timeseries": _CSV,
     "/api/v1/admin/offers/{offer_id}/results": _CSV,
+    "/api/v1/admin/upgrades": _CSV,
 }
 
 

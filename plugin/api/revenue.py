@@ -24,6 +24,7 @@ from plugin.api.paging import limit_param, list_response
 from plugin.errors import ValidationFailed
 from plugin.metrics import revenue as metrics
 from plugin.services import services
+from plugin.storage import customers as customer_store
 from plugin.storage import metrics as metrics_store
 from plugin.storage import upgrades as upgrade_store
 from plugin.storage.upgrades import UpgradeRecord
@@ -50,7 +51,8 @@ def time_param(raw: str | None, name: str) -> int | None:
     return int(parsed.timestamp())
 
 
-def admin_upgrade_document(upgrade: UpgradeRecord) -> AdminUpgradeOut:
+def admin_upgrade_document(upgrade: UpgradeRecord, customer_id: str | None) -> AdminUpgradeOut:
+    """`customer_id`: the SaaS's own id for the upgrade's Stripe customer, if it has one."""
     # `mrr_delta` is what the upgrade changed: a failed one changed nothing, whatever its quote
     # said (the quote keeps the figure it offered, under its own id).
     document = {
@@ -58,6 +60,7 @@ def admin_upgrade_document(upgrade: UpgradeRecord) -> AdminUpgradeOut:
         "id": upgrade.id,
         "status": upgrade.status,
         "customer": upgrade.customer_id,
+        "customer_id": customer_id,
         "offer_id": upgrade.offer_id,
         "variant": upgrade.variant,
         "quote_id": upgrade.quote_id,
@@ -78,7 +81,7 @@ def admin_upgrade_document(upgrade: UpgradeRecord) -> AdminUpgradeOut:
     return AdminUpgradeOut.model_validate(document)
 
 
-async def list_upgrades(request: Request) -> JSONResponse:
+async def list_upgrades(request: Request) -> Response:
     await require_admin(request)
     ctx = services(request)
     params = request.query_params
@@ -102,9 +105,50 @@ async def list_upgrades(request: Request) -> JSONResponse:
         limit=limit,
         before_created=before,
     )
-    return list_response(
-        AdminUpgradeListOut, [admin_upgrade_document(u) for u in rows], limit=limit
-    )
+    async with ctx.db.read() as conn:
+        ids = await customer_store.ids_by_stripe(conn, (u.customer_id for u in rows[:limit]))
+    documents = [admin_upgrade_document(u, ids.get(u.customer_id)) for u in rows]
+    if wants_csv(request):
+        return csv_response(UPGRADES_CSV, _upgrade_rows(documents[:limit]), "upgrades")
+    return list_response(AdminUpgradeListOut, documents, limit=limit)
+
+
+UPGRADES_CSV = (
+    "id", "created", "status", "customer_id", "stripe_customer", "offer_id", "variant",
+    "execution", "subscription", "from_price", "from_quantity", "to_price", "to_quantity",
+    "currency", "amount_quoted", "amount_paid", "mrr_delta", "invoice", "failure_reason",
+    "effective_at",
+)  # fmt: skip
+
+
+def _upgrade_rows(documents: list[AdminUpgradeOut]) -> list[list[object]]:
+    """The JSON page's upgrades, one row each: amounts in minor units as in the JSON, times in
+    ISO 8601 UTC (the CSV carries no `has_more`: page with `starting_after` as for JSON)."""
+    return [
+        [
+            u.id,
+            _iso(u.created),
+            u.status,
+            u.customer_id,
+            u.customer,
+            u.offer_id,
+            u.variant,
+            u.execution,
+            u.subscription,
+            u.from_.price,
+            u.from_.quantity,
+            u.to.price,
+            u.to.quantity,
+            u.currency,
+            u.amount_quoted,
+            u.amount_paid,
+            u.mrr_delta,
+            u.invoice,
+            u.failure_reason,
+            None if u.effective_at is None else _iso(u.effective_at),
+        ]
+        for u in documents
+    ]
 
 
 def _number(value: Fraction | int | None) -> float | int | None:

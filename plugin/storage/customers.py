@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -388,6 +388,21 @@ async def population(
         },
     )
     return [_facts_from(row) for row in rows]
+
+
+async def ids_by_stripe(conn: Connection, stripe_customers: Iterable[str]) -> dict[str, str]:
+    """The SaaS's own customer id for each of these Stripe customers that has one (a page of
+    upgrades, at most a few hundred)."""
+    wanted = sorted(set(stripe_customers))
+    if not wanted:
+        return {}
+    names = {f"s{i}": value for i, value in enumerate(wanted)}
+    rows = await conn.fetch_all(
+        "SELECT id, stripe_customer FROM customers WHERE stripe_customer IN "  # noqa: S608 -- placeholders only
+        f"({', '.join(':' + name for name in names)})",
+        names,
+    )
+    return {row["stripe_customer"]: row["id"] for row in rows}
 
 
 async def search(

@@ -427,7 +427,7 @@
     var rows = list.data.map(function (u) {
       return el('tr', { 'data-upgrade': u.id },
         cell(when(u.created)),
-        cell(u.customer),
+        cell(u.customer_id ? u.customer_id + ' (' + u.customer + ')' : u.customer),
         cell(u.offer_id ? u.offer_id + (u.variant ? ' / ' + u.variant : '') : '—'),
         cell(u.status + (u.failure_reason ? ': ' + u.failure_reason : '')),
         cell(u.amount_paid === null ? '— (quoted ' + money(u.amount_quoted, u.currency) + ')' : money(u.amount_paid, u.currency), { className: 'num' }),

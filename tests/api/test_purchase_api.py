@@ -250,7 +250,17 @@ async def test_admin_sees_the_upgrade_and_what_it_earned(
     assert (row["customer"], row["from"]["price"], row["to"]["price"]) == (
         world.customer_id, world.basic, world.pro,
     )  # fmt: skip
+    assert row["customer_id"] == "acme"  # the SaaS's own id, beside Stripe's
     assert row["amount_paid"] == quote["amount_due_now"]
+    as_csv = await http.get("/api/v1/admin/upgrades", headers={**ADMIN, "Accept": "text/csv"})
+    assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"
+    [header, line] = as_csv.text.splitlines()
+    cells = dict(zip(header.split(","), line.split(","), strict=True))
+    assert (cells["id"], cells["customer_id"], cells["stripe_customer"]) == (
+        upgrade["id"], "acme", world.customer_id,
+    )  # fmt: skip
+    assert (cells["amount_paid"], cells["currency"]) == (str(quote["amount_due_now"]), "usd")
+    assert cells["created"].endswith("Z")
     assert (await http.get("/api/v1/admin/upgrades?status=failed", headers=ADMIN)).json()[
         "data"
     ] == []
