@@ -346,3 +346,74 @@ async def test_the_modal_preview_shows_the_quote_stripe_would_bill_and_never_cha
     await expect(dialog).to_contain_text("This is a preview")
     assert api(shop, "GET", "/api/v1/admin/upgrades?limit=100")["data"] == before
     await assert_clean(watched, http_errors=(422,))
+
+
+@pytest.mark.parametrize(
+    ("kind", "lookup", "heading"),
+    [
+        ("post_order", "advanced_reports_monthly", "Reports, for this order?"),
+        ("retention", "", "Before you go"),
+    ],
+)
+async def test_the_dialog_screens_preview_as_the_real_widget_draws_them(
+    shop: Shop, open_page: Open, kind: str, lookup: str, heading: str
+) -> None:
+    """The post-order popup and the retention screen: Open preview shows the real widget's
+    dialog with the draft's copy; choosing in it buys nothing."""
+    before = api(shop, "GET", "/api/v1/admin/upgrades?limit=100")["data"]
+    watched = await signed_in(open_page, shop, f"#/offers/new/{kind}")
+    page = watched.page
+    await fill(page, "Name", f"Dialog {kind}")
+    if lookup:
+        await fill(page, "Stripe prices", shop.prices[lookup])
+    else:
+        await fill(page, "Discount, percent off", "20")
+    await fill(page, "Title", heading)
+    await audience_settled(page)
+    await fill(page, "Customer id", customer(shop))
+    await page.get_by_label("Screen").select_option(kind)
+    await page.keyboard.press("Tab")
+    await expect(page.locator("#preview-gates table")).to_be_visible()
+    await page.get_by_role("button", name="Open preview").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text(heading)
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    assert api(shop, "GET", "/api/v1/admin/upgrades?limit=100")["data"] == before
+    await assert_clean(watched, http_errors=(422,))
+
+
+async def test_the_editor_works_from_the_keyboard_and_its_count_follows_the_rules(
+    shop: Shop, open_page: Open
+) -> None:
+    """Tab, type, Enter: a rule is added and filled without the mouse, and the audience shown
+    changes to what the API counts for the rules as they now stand."""
+    watched = await signed_in(open_page, shop, "#/offers/new/upgrade")
+    page = watched.page
+    await fill(page, "Name", "Keyboard")
+    await fill(page, "Stripe prices", shop.prices["pro_monthly"])
+    await fill(page, "Title", "Typed")
+    everyone = await audience_settled(page)
+    rules = page.get_by_role("group", name="Targeting rules")
+    await rules.locator(":scope > .group-add select").focus()
+    await page.keyboard.press("End")  # the last kind of rule…
+    await page.keyboard.press("Home")  # …and back to the first: "Plan is"
+    await page.keyboard.press("Tab")
+    await expect(rules.get_by_role("button", name="Add rule")).to_be_focused()
+    await page.keyboard.press("Enter")
+    plans = rules.get_by_label("Plans")
+    await plans.focus()
+    await page.keyboard.type("enterprise")
+    await expect(page.locator("#audience[data-eligible]")).to_have_count(1)
+    body = {
+        "offer": {
+            "name": "Keyboard", "kind": "upgrade", "placements": ["upgrade_banner"],
+            "target_prices": [shop.prices["pro_monthly"]],
+            "targeting": {"all": [{"plan": {"in": ["enterprise"]}}]},
+            "variants": [{"key": "a", "copy": {"title": "Typed"}}],
+        }
+    }  # fmt: skip
+    counted = api(shop, "POST", "/api/v1/admin/offers/audience", body)["eligible"]["total"]
+    await expect(page.locator("#audience")).to_have_attribute("data-eligible", str(counted))
+    assert counted != everyone
+    await assert_clean(watched, http_errors=(422,))
