@@ -1010,11 +1010,16 @@ function showAudience(found) {
 }
 
 // The preview: POST /api/v1/admin/offers/preview, then the real widget draws its document.
+// Several changes can ask for a preview at once (the customer, the screen, the draft): only
+// the newest answer is drawn.
+let previews = 0;
+
 async function preview(open) {
+  const mine = ++previews;
   const customer = $('preview-customer').value.trim();
-  const gates = clear($('preview-gates'));
   const host = $('preview-host');
   if (!customer) {
+    const gates = clear($('preview-gates'));
     gates.appendChild(el('p', { className: 'hint', text: 'Choose a customer to preview for.' }));
     return;
   }
@@ -1027,10 +1032,13 @@ async function preview(open) {
   try {
     shown = await api('POST', '/api/v1/admin/offers/preview', body);
   } catch (error) {
+    if (mine !== previews) return;
     if (!(error instanceof ApiError) || error.status !== 422) return failed(error);
-    gates.appendChild(el('p', { className: 'error', text: error.message }));
+    clear($('preview-gates')).appendChild(el('p', { className: 'error', text: problem(error) }));
     return;
   }
+  if (mine !== previews) return;
+  const gates = clear($('preview-gates'));
   gates.appendChild(
     el(
       'p',
@@ -1056,10 +1064,11 @@ async function preview(open) {
     const drawn = await widget.preview(host, { screen, offer: shown.offer });
     host.setAttribute('data-rendered', String(drawn));
   } else if (open) {
-    clear(host);
+    clear(host).removeAttribute('data-rendered');
     widget.preview(host, { screen, offer: shown.offer, quote: shown.quote });
   } else {
-    clear(host).appendChild(
+    clear(host).removeAttribute('data-rendered');
+    host.appendChild(
       el('p', { className: 'hint', text: 'Press “Open preview” to see it as a dialog.' }),
     );
   }
