@@ -35,6 +35,7 @@ PURE = [
     "plugin/offers/downgrades.py",
     "plugin/offers/explain.py",
     "plugin/offers/audience.py",
+    "plugin/offers/relevance.py",
     "plugin/metrics/revenue.py",
     "plugin/webhooks/signature.py",
 ]

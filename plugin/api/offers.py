@@ -428,7 +428,9 @@ async def _audience(request: Request, offer: Offer, *, offer_id: str | None) -> 
     population = await _population(request).read(
         ctx.db, snapshot=snapshot, now=now, loop_time=asyncio.get_running_loop().time()
     )
-    found = audience.count(offer, population, at_placement=snapshot.by_placement, now=now)
+    found = audience.count(
+        offer, population, at_placement=snapshot.by_placement, now=now, ladder=snapshot.ladder
+    )
     answer = OfferAudienceOut(
         object="offer_audience",
         offer_id=offer_id,
@@ -485,7 +487,9 @@ async def explain_offer(request: Request) -> JSONResponse:
     state = await customers.recorded(ctx.db, customer_id=customer_id, snapshot=snapshot, now=now)
     if state is None:
         raise NotFound(f"No customer {customer_id[:80]!r}.", code="customer_not_found")
-    found = explain.explain(record.offer, state, placement=placement, now=now)
+    found = explain.explain(
+        record.offer, state, placement=placement, now=now, ladder=snapshot.ladder
+    )
     answer = OfferExplanationOut(
         object="offer_explanation",
         offer_id=record.offer.id,
@@ -515,7 +519,7 @@ async def preview_offer(request: Request) -> JSONResponse:
     state = await customers.recorded(ctx.db, customer_id=body.customer, snapshot=snapshot, now=now)
     if state is None:
         raise NotFound(f"No customer {body.customer!r}.", code="customer_not_found")
-    found = explain.explain(offer, state, placement=body.placement, now=now)
+    found = explain.explain(offer, state, placement=body.placement, now=now, ladder=snapshot.ladder)
     key = body.variant or (found.arm if found.arm in offer.by_key else offer.variants[0].key)
     variant = offer.by_key.get(key)
     if variant is None:

@@ -28,7 +28,7 @@ from plugin.customers.answers import KeptAnswer
 from plugin.customers.view import CustomerView
 from plugin.errors import NotFound, NotReady, RateLimited, UpliftError, ValidationFailed
 from plugin.middleware.cors import add_vary_origin
-from plugin.offers import downgrades, eligibility, experiments, targeting
+from plugin.offers import downgrades, eligibility, experiments, relevance, targeting
 from plugin.offers.eligibility import CustomerState, Shown
 from plugin.offers.model import Offer
 from plugin.offers.snapshot import Snapshot
@@ -86,22 +86,8 @@ def relevant_at(placement: str | None, view: CustomerView, snapshot: Snapshot) -
 
 
 def relevant(offer: Offer, view: CustomerView, snapshot: Snapshot) -> bool:
-    """Never offer what the customer already has: an upgrade (or a trial) of their tier or
-    below, or a switch to the billing interval they are already on; and never a price in
-    another currency than the one their subscription bills in (Stripe cannot mix them)."""
-    if view.currency is not None and any(
-        price.currency != view.currency
-        for price in map(snapshot.prices.get, offer.target_prices)
-        if price is not None
-    ):
-        return False
-    if offer.kind in ("upgrade", "trial"):
-        target = snapshot.plan_by_price.get(offer.target_prices[0])
-        return target is None or view.plan is None or target.tier > view.plan.tier
-    if offer.kind == "interval_switch":
-        price = snapshot.prices.get(offer.target_prices[0])
-        return price is None or price.interval != view.context.plan.interval
-    return True
+    """Never offer what the customer already has (plugin/offers/relevance.py)."""
+    return relevance.owned(offer, view.context.plan, snapshot.ladder) is None
 
 
 def _price_document(offer: Offer, snapshot: Snapshot) -> list[dict[str, Any]]:

@@ -154,6 +154,7 @@ def _context(
             plan=plan.id if plan else None,
             interval=current.interval,
             limits=plan.limits if plan else {},
+            currency=current.currency,
         ),
         attrs=attrs,
         usage=facts.usage,

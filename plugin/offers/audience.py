@@ -2,14 +2,14 @@
 
 For each customer of the population (every customer Uplift has a record of):
 
-- `excluded[gate]`: the first gate that keeps them out (`explain.exclusion`, in
-  `eligibility.evaluate`'s order), or else
+- `excluded[gate]`: the first gate that keeps them out (`explain.exclusion`, in the widget's
+  order: `owned` first, then `eligibility.evaluate`'s), or else
 - eligible: they pass every gate. Of those, `held_out` are in the experiment's holdout, and
   `by_placement[p]` counts the others who would be shown the offer at placement `p` now: the
   offers endpoint shows at most `limit` offers per request and respects the global cap per
   24 hours, so a customer for whom better offers (higher priority, then id) fill every slot at
-  `p` is eligible but not shown there (`eligibility.evaluate`'s gates over the offers ranked
-  before this one at `p`, inlined).
+  `p` is eligible but not shown there (the widget's gates over the offers ranked before this
+  one at `p`, inlined: `owned`, then `eligibility.evaluate`'s).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from plugin.offers import eligibility, experiments, schedule
 from plugin.offers.eligibility import CustomerState
 from plugin.offers.explain import EXCLUSIONS, categorize, exclusion
 from plugin.offers.model import Offer
+from plugin.offers.relevance import Ladder, owned
+from plugin.offers.targeting import PlanState
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +41,28 @@ def _ahead(offer: Offer, others: Iterable[Offer]) -> list[Offer]:
     return sorted(ahead, key=lambda o: (-o.priority, o.id))
 
 
-def _shown(other: Offer, state: CustomerState, now: int) -> bool:
-    """Whether the widget would show `other` to this customer now, given room: the gates of
-    `eligibility.evaluate` after status, placement and schedule (checked once per count), as
-    it inlines them (tests/offers/test_explain.py holds `count` to `evaluate` itself)."""
+class _Sells:
+    """`owned` for an offer and a plan state, kept: the same answer for everyone on that plan."""
+
+    def __init__(self, ladder: Ladder) -> None:
+        self.ladder = ladder
+        self.kept: dict[tuple[str, str | None, str | None, str | None], bool] = {}
+
+    def __call__(self, offer: Offer, plan: PlanState) -> bool:
+        key = (offer.id, plan.plan, plan.interval, plan.currency)
+        found = self.kept.get(key)
+        if found is None:
+            found = self.kept[key] = owned(offer, plan, self.ladder) is None
+        return found
+
+
+def _shown(other: Offer, state: CustomerState, now: int, sells: _Sells) -> bool:
+    """Whether the widget would show `other` to this customer now, given room: `owned`, then
+    the gates of `eligibility.evaluate` after status, placement and schedule (checked once per
+    count), as it inlines them (tests/offers/test_explain.py holds `count` to the widget's
+    gates)."""
+    if not sells(other, state.context.plan):
+        return False
     histories = state.histories
     history = histories.get(other.id) if histories else None
     if (
@@ -61,10 +81,13 @@ def count(
     *,
     at_placement: Mapping[str, Sequence[Offer]],
     now: int,
+    ladder: Ladder,
     max_per_day: int | None = eligibility.MAX_PER_DAY,
     limit: int = eligibility.LIMIT,
 ) -> Audience:
-    """`at_placement`: the active offers placed at each placement (the offer snapshot's)."""
+    """`at_placement`: the active offers placed at each placement, and `ladder` (the offer
+    snapshot's)."""
+    sells = _Sells(ladder)
     excluded = dict.fromkeys(EXCLUSIONS, 0)
     placements = tuple(dict.fromkeys(offer.placements))
     by_placement = dict.fromkeys(placements, 0)
@@ -81,7 +104,7 @@ def count(
     considered = eligible = held_out = 0
     for state in population:
         considered += 1
-        gate = exclusion(offer, state, now=now, why=why)
+        gate = exclusion(offer, state, now=now, ladder=ladder, why=why)
         if gate is not None:
             excluded[gate] += 1
             continue
@@ -102,7 +125,7 @@ def count(
                     break
                 found = seen.get(other.id)
                 if found is None:
-                    found = seen[other.id] = _shown(other, state, now)
+                    found = seen[other.id] = _shown(other, state, now, sells)
                 shown += found
             if shown < room:
                 by_placement[placement] += 1

@@ -1,9 +1,12 @@
 """Why one customer does or does not see one offer, gate by gate, and which gate keeps each
 customer of a population out (the admin's "why not shown" and audience). Pure; `now` passed in.
 
-The gates are `eligibility.evaluate`'s, in its order:
+The gates are the widget's, in its order: whether the offer sells the customer anything
+(`owned`, plugin/offers/relevance.py: the widget drops such offers first), then
+`eligibility.evaluate`'s:
 
-    status → placement → schedule → frequency (accepted, cap, cooldown) → targeting → experiment
+    status → placement → schedule → owned → frequency (accepted, cap, cooldown) → targeting →
+    experiment
 
 `explain` evaluates every gate, even after one failed, and words the fact each one read, so
 an admin sees everything that stands between the customer and the offer at once. A targeting
@@ -24,6 +27,7 @@ from fractions import Fraction
 from plugin.offers import experiments, schedule, targeting
 from plugin.offers.eligibility import NO_HISTORY, CustomerState
 from plugin.offers.model import Offer
+from plugin.offers.relevance import Ladder, owned
 from plugin.offers.schedule import FrequencyCap, OfferHistory
 from plugin.offers.targeting import (
     AllOf,
@@ -46,6 +50,7 @@ from plugin.timespan import DAY
 EXCLUSIONS = (
     "status",
     "schedule",
+    "owned",
     "accepted",
     "cap",
     "cooldown",
@@ -193,8 +198,11 @@ def _leaves(rule: Rule, ctx: CustomerContext, now: int, path: str) -> Iterator[G
             yield Gate(name, ok, detail, path)
 
 
-def explain(offer: Offer, state: CustomerState, *, placement: str | None, now: int) -> Explanation:
-    """Every gate between this customer and `offer` now, at `placement` (any when None)."""
+def explain(
+    offer: Offer, state: CustomerState, *, placement: str | None, now: int, ladder: Ladder
+) -> Explanation:
+    """Every gate between this customer and `offer` now, at `placement` (any when None);
+    `ladder`: the offer snapshot's, for the `owned` gate."""
     gates = [Gate("status", offer.status == "active", f"offer is {offer.status}")]
     if placement is not None:
         placed = placement in offer.placements
@@ -205,6 +213,8 @@ def explain(offer: Offer, state: CustomerState, *, placement: str | None, now: i
     closes = "never" if window.ends_at is None else _iso(window.ends_at)
     inside = bool(schedule.in_window(window, now=now))
     gates.append(Gate("schedule", inside, f"runs from {opens} to {closes}; now {_iso(now)}"))
+    has = owned(offer, state.context.plan, ladder)
+    gates.append(Gate("owned", has is None, has or "sells what the customer does not have"))
     history = state.histories.get(offer.id, NO_HISTORY)
     gates.extend(_frequency(offer.frequency, history, now))
     rule = offer.targeting
@@ -280,7 +290,12 @@ def categorize(rule: Rule) -> Categorize:
 
 
 def exclusion(
-    offer: Offer, state: CustomerState, *, now: int, why: Categorize | None = None
+    offer: Offer,
+    state: CustomerState,
+    *,
+    now: int,
+    ladder: Ladder,
+    why: Categorize | None = None,
 ) -> str | None:
     """The first gate that keeps this customer from `offer` now (a name in `EXCLUSIONS`), or
     None when they are eligible. The experiment is not a gate here: the holdout is eligible.
@@ -289,6 +304,8 @@ def exclusion(
         return "status"
     if not (offer.opens <= now < offer.closes):
         return "schedule"
+    if owned(offer, state.context.plan, ladder) is not None:
+        return "owned"
     history = state.histories.get(offer.id) if state.histories else None
     if history is not None:
         cap = offer.frequency

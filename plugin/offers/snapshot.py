@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from plugin.billing.catalog import Plan, Price
 from plugin.offers.model import Offer
+from plugin.offers.relevance import Ladder
 from plugin.storage import Database
 from plugin.storage import audit as audit_store
 from plugin.storage import catalog as catalog_store
@@ -39,6 +40,8 @@ class Snapshot:
     # Answers worked out from this snapshot alone, by whoever needs them (the offers endpoint
     # keeps the offers relevant to each plan there); they go when the snapshot is replaced.
     memo: dict[object, object] = field(init=False, repr=False, compare=False)
+    # What plugin.offers.relevance reads: the prices, and the ladder by price and by id.
+    ladder: Ladder = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         placed: dict[str, list[Offer]] = {}
@@ -48,6 +51,8 @@ class Snapshot:
                     placed.setdefault(placement, []).append(offer)
         object.__setattr__(self, "by_placement", {k: tuple(v) for k, v in placed.items()})
         object.__setattr__(self, "memo", {})
+        ladder = Ladder(self.prices, self.plan_by_price, {plan.id: plan for plan in self.plans})
+        object.__setattr__(self, "ladder", ladder)
 
     def offer(self, offer_id: str) -> Offer | None:
         return next((o for o in self.offers if o.id == offer_id), None)

@@ -52,6 +52,7 @@ class PlanState:
     plan: str | None
     interval: Interval | None = None
     limits: Mapping[str, int | None] = field(default_factory=dict)  # None = unlimited
+    currency: str | None = None  # what the live subscription bills in
 
 
 @dataclass(frozen=True, slots=True)

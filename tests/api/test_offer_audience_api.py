@@ -59,7 +59,12 @@ async def test_the_audience_counts_who_the_widget_shows_the_offer_to(
         "held_out": 0,
         "by_placement": {"storage_banner": 2},
     }
-    assert {k: v for k, v in answer["excluded"].items() if v} == {"plan": 2, "usage": 1}
+    # on_pro is on Pro already: the widget never offers it an upgrade to Pro (`owned`).
+    assert {k: v for k, v in answer["excluded"].items() if v} == {
+        "owned": 1,
+        "plan": 1,
+        "usage": 1,
+    }
     shown = []
     for customer in CUSTOMERS:
         offers = await admin.get(
@@ -149,7 +154,9 @@ async def test_a_drafts_audience_is_the_saved_offers_as_if_it_were_active(
     counted = await admin.post(
         "/api/v1/admin/offers/audience", json={"offer": wider}, headers=ADMIN
     )
-    assert counted.json()["eligible"]["total"] == 4  # every customer on a known plan
+    # Every customer on a known plan but on_pro, who has Pro already (`owned`).
+    assert counted.json()["eligible"]["total"] == 3
+    assert counted.json()["excluded"]["owned"] == 1
     listed = (await admin.get("/api/v1/admin/offers", headers=ADMIN)).json()["data"]
     assert [o["id"] for o in listed] == ["offer_basic_to_pro"]
 

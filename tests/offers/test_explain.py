@@ -8,8 +8,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from plugin.billing.catalog import Plan, Price
 from plugin.offers import audience, eligibility, experiments, explain
 from plugin.offers.eligibility import CustomerState
+from plugin.offers.relevance import Ladder, owned
 from plugin.offers.schedule import FrequencyCap, OfferHistory, Window
 from plugin.offers.targeting import (
     AllOf,
@@ -29,6 +31,31 @@ from tests.offers.test_eligibility import BASIC, offer
 from tests.support import NOW
 
 PRO = PlanState(plan="pro", interval="month", limits={"storage_gb": 100})
+_PLANS = (
+    Plan("basic", "Basic", 1, ("price_basic_monthly",)),
+    Plan("pro", "Pro", 2, ("price_pro_monthly",)),
+)
+# tests/offers/test_eligibility.py's offers upgrade to price_pro_monthly: Pro customers own it.
+LADDER = Ladder(
+    prices={
+        plan.prices[0]: Price(plan.prices[0], f"prod_{plan.id}", "usd", 1000 * plan.tier, "month")
+        for plan in _PLANS
+    },
+    plan_by_price={plan.prices[0]: plan for plan in _PLANS},
+    plans={plan.id: plan for plan in _PLANS},
+)
+
+
+def widget_shows(
+    offers: list[Any], state: CustomerState, *, placement: str, max_per_day: int | None
+) -> list[str]:
+    """What the widget shows: the offers that sell the customer something (relevance), then
+    `eligibility.evaluate` (plugin/api/widget.py)."""
+    sold = [o for o in offers if owned(o, state.context.plan, LADDER) is None]
+    result = eligibility.evaluate(
+        sold, state, placement=placement, now=NOW, max_per_day=max_per_day
+    )
+    return [s.offer.id for s in result.shown]
 
 
 def _state(customer: str = "cust_1", **context: Any) -> CustomerState:
@@ -43,7 +70,7 @@ def _gates(found: explain.Explanation) -> list[tuple[str, bool, str]]:
 
 def test_a_usage_rule_below_its_threshold_says_the_numbers_it_read() -> None:
     target = offer("o", targeting=AllOf((PlanIs(("basic",)), UsageAtLeast("storage_gb", 80))))
-    found = explain.explain(target, _state(), placement="banner", now=NOW)
+    found = explain.explain(target, _state(), placement="banner", now=NOW, ladder=LADDER)
     assert not found.eligible
     assert not found.shown
     usage = next(g for g in found.gates if g.gate == "usage")
@@ -69,12 +96,13 @@ def test_every_gate_is_reported_even_after_one_fails() -> None:
     )
     history = OfferHistory(last_declined_at=NOW - DAY, declines=1)
     state = CustomerState(_state().context, histories={"o": history})
-    found = explain.explain(target, state, placement="elsewhere", now=NOW)
+    found = explain.explain(target, state, placement="elsewhere", now=NOW, ladder=LADDER)
     names = [(g.gate, g.passed) for g in found.gates]
     assert names == [
         ("status", False),
         ("placement", False),
         ("schedule", False),
+        ("owned", True),
         ("accepted", True),
         ("cap", True),
         ("cooldown", False),
@@ -87,12 +115,12 @@ def test_every_gate_is_reported_even_after_one_fails() -> None:
 def test_an_eligible_customer_is_told_their_variant_or_the_holdout() -> None:
     target = offer("o", holdout_bp=5000)
     arms = {
-        c: explain.explain(target, _state(c), placement=None, now=NOW).arm
+        c: explain.explain(target, _state(c), placement=None, now=NOW, ladder=LADDER).arm
         for c in (f"cust_{n}" for n in range(40))
     }
     assert set(arms.values()) == {"control", experiments.HOLDOUT}
     for customer, arm in arms.items():
-        found = explain.explain(target, _state(customer), placement=None, now=NOW)
+        found = explain.explain(target, _state(customer), placement=None, now=NOW, ladder=LADDER)
         assert found.eligible
         assert found.shown == (arm != experiments.HOLDOUT)
         assert found.gates[-1].gate == "experiment"
@@ -101,19 +129,19 @@ def test_an_eligible_customer_is_told_their_variant_or_the_holdout() -> None:
 
 def test_a_not_rule_reports_the_leaf_it_negates() -> None:
     target = offer("o", targeting=Not(PlanIs(("basic",))))
-    found = explain.explain(target, _state(), placement=None, now=NOW)
+    found = explain.explain(target, _state(), placement=None, now=NOW, ladder=LADDER)
     leaf = next(g for g in found.gates if g.gate == "plan")
     assert not leaf.passed
     assert leaf.detail.startswith("not (plan 'basic'")
-    assert explain.exclusion(target, _state(), now=NOW) == "plan"
+    assert explain.exclusion(target, _state(), now=NOW, ladder=LADDER) == "plan"
 
 
 def test_an_any_rule_failing_on_different_kinds_is_a_targeting_exclusion() -> None:
     rule = AnyOf((PlanIs(("pro",)), FeatureHit("sso", 7)))
     target = offer("o", targeting=rule)
-    assert explain.exclusion(target, _state(), now=NOW) == "targeting"
+    assert explain.exclusion(target, _state(), now=NOW, ladder=LADDER) == "targeting"
     same_kind = offer("o", targeting=AnyOf((PlanIs(("pro",)), PlanIs(("enterprise",)))))
-    assert explain.exclusion(same_kind, _state(), now=NOW) == "plan"
+    assert explain.exclusion(same_kind, _state(), now=NOW, ladder=LADDER) == "plan"
 
 
 # One customer, every way: explain, exclusion and the widget's evaluate agree ----------------
@@ -174,11 +202,11 @@ def _cases(draw: st.DrawFn) -> tuple[Any, CustomerState]:
 @given(_cases())
 def test_explain_exclusion_and_eligibility_agree(case: tuple[Any, CustomerState]) -> None:
     target, state = case
-    found = explain.explain(target, state, placement="banner", now=NOW)
-    gate = explain.exclusion(target, state, now=NOW)
+    found = explain.explain(target, state, placement="banner", now=NOW, ladder=LADDER)
+    gate = explain.exclusion(target, state, now=NOW, ladder=LADDER)
     assert found.eligible == (gate is None)
-    shown = eligibility.evaluate([target], state, placement="banner", now=NOW, max_per_day=None)
-    assert found.shown == bool(shown.shown)
+    shown = widget_shows([target], state, placement="banner", max_per_day=None)
+    assert found.shown == bool(shown)
     if gate is not None:
         failed = [g.gate for g in found.gates if not g.passed]
         first = failed[0]
@@ -186,7 +214,9 @@ def test_explain_exclusion_and_eligibility_agree(case: tuple[Any, CustomerState]
             assert gate in {*failed, "targeting"}
         else:
             assert gate == first
-    population = audience.count(target, [state], at_placement={}, now=NOW, max_per_day=None)
+    population = audience.count(
+        target, [state], at_placement={}, now=NOW, ladder=LADDER, max_per_day=None
+    )
     assert population.considered == 1
     assert population.eligible == found.eligible
     assert population.by_placement["banner"] == found.shown
@@ -207,13 +237,13 @@ def test_audience_counts_every_customer_once_by_first_gate() -> None:
             histories={"o": OfferHistory(last_declined_at=NOW - DAY, declines=1)},
         ),
     ]
-    found = audience.count(target, population, at_placement={}, now=NOW)
+    found = audience.count(target, population, at_placement={}, now=NOW, ladder=LADDER)
     assert found.considered == 5
     assert found.eligible == 1
     assert found.by_placement == {"banner": 1, "settings": 1}
     assert {k: v for k, v in found.excluded.items() if v} == {
         "usage": 1,
-        "plan": 1,
+        "owned": 1,  # on Pro already: the widget never offers it an upgrade to Pro
         "accepted": 1,
         "cooldown": 1,
     }
@@ -229,6 +259,7 @@ def test_an_eligible_customer_crowded_out_at_a_placement_is_not_counted_there() 
         [_state()],
         at_placement={"banner": [*better, target], "settings": [target]},
         now=NOW,
+        ladder=LADDER,
     )
     assert found.eligible == 1
     assert found.by_placement == {"banner": 0, "settings": 1}
@@ -239,15 +270,13 @@ def test_an_eligible_customer_crowded_out_at_a_placement_is_not_counted_there() 
 def _reference_by_placement(
     target: Any, population: list[CustomerState], offers: list[Any], max_per_day: int | None
 ) -> dict[str, int]:
-    """What the widget itself would show: `eligibility.evaluate` over every offer placed."""
+    """What the widget itself would show: `widget_shows` over every offer placed."""
     counts = dict.fromkeys(target.placements, 0)
     for state in population:
         for placement in target.placements:
             placed = [o for o in offers if placement in o.placements]
-            result = eligibility.evaluate(
-                placed, state, placement=placement, now=NOW, max_per_day=max_per_day
-            )
-            counts[placement] += any(s.offer.id == target.id for s in result.shown)
+            shown = widget_shows(placed, state, placement=placement, max_per_day=max_per_day)
+            counts[placement] += target.id in shown
     return counts
 
 
@@ -286,6 +315,31 @@ def test_audience_per_placement_is_what_the_widget_shows(
     ]
     at_placement = {p: [o for o in offers if p in o.placements] for p in ("banner", "settings")}
     found = audience.count(
-        target, population, at_placement=at_placement, now=NOW, max_per_day=max_per_day
+        target,
+        population,
+        at_placement=at_placement,
+        now=NOW,
+        ladder=LADDER,
+        max_per_day=max_per_day,
     )
     assert found.by_placement == _reference_by_placement(target, population, offers, max_per_day)
+
+
+def test_an_offer_the_customer_already_has_is_excluded_as_the_widget_drops_it() -> None:
+    """An upgrade to Pro that targets everyone: a Pro customer is kept out by `owned` with the
+    fact it read, not counted eligible, and the widget does not show it to them either."""
+    target = offer("o", targeting=AllOf(()))
+    on_pro = _state("on_pro", plan=PRO)
+    found = explain.explain(target, on_pro, placement="banner", now=NOW, ladder=LADDER)
+    assert not found.eligible
+    gate = next(g for g in found.gates if g.gate == "owned")
+    assert (gate.passed, gate.detail) == (
+        False,
+        "already on Pro (tier 2); the offer sells Pro (tier 2)",
+    )
+    assert explain.exclusion(target, on_pro, now=NOW, ladder=LADDER) == "owned"
+    assert widget_shows([target], on_pro, placement="banner", max_per_day=None) == []
+    counted = audience.count(target, [on_pro, _state()], at_placement={}, now=NOW, ladder=LADDER)
+    assert (counted.eligible, counted.excluded["owned"]) == (1, 1)
+    in_euros = _state("in_euros", plan=PlanState(plan="basic", interval="month", currency="eur"))
+    assert explain.exclusion(target, in_euros, now=NOW, ladder=LADDER) == "owned"
