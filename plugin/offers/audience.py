@@ -22,7 +22,6 @@ from plugin.offers.eligibility import CustomerState
 from plugin.offers.explain import EXCLUSIONS, categorize, exclusion
 from plugin.offers.model import Offer
 from plugin.offers.relevance import Ladder, owned
-from plugin.offers.targeting import PlanState
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,28 +40,11 @@ def _ahead(offer: Offer, others: Iterable[Offer]) -> list[Offer]:
     return sorted(ahead, key=lambda o: (-o.priority, o.id))
 
 
-class _Sells:
-    """`owned` for an offer and a plan state, kept: the same answer for everyone on that plan."""
-
-    def __init__(self, ladder: Ladder) -> None:
-        self.ladder = ladder
-        self.kept: dict[tuple[str, str | None, str | None, str | None], bool] = {}
-
-    def __call__(self, offer: Offer, plan: PlanState) -> bool:
-        key = (offer.id, plan.plan, plan.interval, plan.currency)
-        found = self.kept.get(key)
-        if found is None:
-            found = self.kept[key] = owned(offer, plan, self.ladder) is None
-        return found
-
-
-def _shown(other: Offer, state: CustomerState, now: int, sells: _Sells) -> bool:
-    """Whether the widget would show `other` to this customer now, given room: `owned`, then
-    the gates of `eligibility.evaluate` after status, placement and schedule (checked once per
-    count), as it inlines them (tests/offers/test_explain.py holds `count` to the widget's
-    gates)."""
-    if not sells(other, state.context.plan):
-        return False
+def _shown(other: Offer, state: CustomerState, now: int) -> bool:
+    """Whether the widget would show `other` to this customer now, given room: the gates of
+    `eligibility.evaluate` after status, placement and schedule (checked once per count) and
+    `owned` (checked once per plan), as it inlines them (tests/offers/test_explain.py holds
+    `count` to the widget's gates)."""
     histories = state.histories
     history = histories.get(other.id) if histories else None
     if (
@@ -87,7 +69,6 @@ def count(
 ) -> Audience:
     """`at_placement`: the active offers placed at each placement, and `ladder` (the offer
     snapshot's)."""
-    sells = _Sells(ladder)
     excluded = dict.fromkeys(EXCLUSIONS, 0)
     placements = tuple(dict.fromkeys(offer.placements))
     by_placement = dict.fromkeys(placements, 0)
@@ -100,11 +81,20 @@ def count(
         ]
         for p in placements
     }
+    # Of those, the ones that sell a customer anything (`owned`): the same for everyone on the
+    # same plan, interval and currency, so worked out once for each.
+    sold: dict[tuple[str | None, str | None, str | None], dict[str, list[Offer]]] = {}
     why = categorize(offer.targeting)
     considered = eligible = held_out = 0
+    sells: dict[tuple[str | None, str | None, str | None], bool] = {}  # this offer, per plan
     for state in population:
         considered += 1
-        gate = exclusion(offer, state, now=now, ladder=ladder, why=why)
+        plan = state.context.plan
+        key = (plan.plan, plan.interval, plan.currency)
+        mine = sells.get(key)
+        if mine is None:
+            mine = sells[key] = owned(offer, plan, ladder) is None
+        gate = exclusion(offer, state, now=now, ladder=ladder, why=why, sells=mine)
         if gate is not None:
             excluded[gate] += 1
             continue
@@ -117,15 +107,25 @@ def count(
             continue
         left = schedule.remaining_today(max_per_day, state.recent_impressions, now=now)
         room = limit if left is None else min(limit, left)
+        better = sold.get(key)
+        if better is None:
+            better = sold[key] = {
+                p: [o for o in offers if owned(o, plan, ladder) is None]
+                for p, offers in ahead.items()
+            }
         seen: dict[str, bool] = {}  # other offer id -> shown (offers at several placements)
         for placement in placements:
+            candidates = better[placement]
+            if len(candidates) < room:  # too few to fill the slots, whoever they show to
+                by_placement[placement] += 1
+                continue
             shown = 0
-            for other in ahead[placement]:
+            for other in candidates:
                 if shown >= room:
                     break
                 found = seen.get(other.id)
                 if found is None:
-                    found = seen[other.id] = _shown(other, state, now, sells)
+                    found = seen[other.id] = _shown(other, state, now)
                 shown += found
             if shown < room:
                 by_placement[placement] += 1

@@ -296,15 +296,19 @@ def exclusion(
     now: int,
     ladder: Ladder,
     why: Categorize | None = None,
+    sells: bool | None = None,
 ) -> str | None:
     """The first gate that keeps this customer from `offer` now (a name in `EXCLUSIONS`), or
     None when they are eligible. The experiment is not a gate here: the holdout is eligible.
-    `why`: `categorize(offer.targeting)`, made once by a caller asking for many customers."""
+    `why`: `categorize(offer.targeting)`, made once by a caller asking for many customers;
+    `sells`: the `owned` gate's answer for the customer's plan, when the caller keeps it."""
     if offer.status != "active":
         return "status"
     if not (offer.opens <= now < offer.closes):
         return "schedule"
-    if owned(offer, state.context.plan, ladder) is not None:
+    if sells is None:
+        sells = owned(offer, state.context.plan, ladder) is None
+    if not sells:
         return "owned"
     history = state.histories.get(offer.id) if state.histories else None
     if history is not None:
