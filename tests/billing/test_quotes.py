@@ -64,6 +64,21 @@ async def test_quote_locks_t_lines_and_totals(db: Database) -> None:
     assert await storage.quotes.get(db, quote.id) == quote
 
 
+async def test_a_preview_quote_is_the_same_quote_and_is_not_stored(db: Database) -> None:
+    """`store=False` (the admin console's preview): the lines and totals a stored quote has,
+    and nothing to accept afterwards."""
+    stored = await _create(db)
+    previewed = await _create(db, store=False)
+    assert (previewed.lines, previewed.amount_due_now, previewed.mrr_delta) == (
+        stored.lines,
+        stored.amount_due_now,
+        stored.mrr_delta,
+    )
+    assert await storage.quotes.get(db, previewed.id) is None
+    with pytest.raises(NotFound):
+        await quotes.get_for_accept(db, quote_id=previewed.id, customer_id="cus_1", now=NOW)
+
+
 async def test_quote_expires_after_its_ttl(db: Database) -> None:
     """A quote can be accepted until one second before `expires_at`; from then on it is 410."""
     quote = await _create(db, ttl=120)
