@@ -1,4 +1,5 @@
-"""`GET /api/v1/admin/metrics` over a year of a large shop, in process (ASGI, lifespan entered).
+"""`GET /api/v1/admin/metrics` (LTV included) and `GET /api/v1/admin/metrics/cohorts` over a year
+of a large shop, in process (ASGI, lifespan entered), against a baseline measured in the same run.
 
     python3 -m bench.metrics [--customers 50000] [--upgrades 100000] [--events 1000000]
                              [--runs 15] [--db FILE] [--json]
@@ -8,11 +9,17 @@ Uplift's write path, which would take minutes): the plan ladder, `--customers` s
 (nine in ten in USD, the rest in EUR), each one's `new` movement, `--upgrades` upgrades
 (Basic→Pro, then Pro→Enterprise; 90 % succeeded with their expansion in the ledger and their
 status history, 10 % failed), 3 % churn, ten offers, four exposures per customer and
-`--events` offer events spread over the year. Then times the endpoint for its default period
-(the last 30 days) `--runs` times after one warm-up, and prints the median (and p90, max).
+`--events` offer events spread over the year, a customer record for each and the `sso` feature
+hit by three in ten of them (`audit_log` by one in ten). Then times, interleaved, `--runs` times
+each after one warm-up: the baseline `GET /api/v1/admin/plans` (the admin key check and one
+small read), the metrics for their default period (the last 30 days), and the cohorts for theirs
+(twelve months of signups), as MRR retention and as the adoption of `sso`; prints each median
+(and p90, max) and its ratio to the baseline's.
 
 With `--json`, prints one JSON object: {"name", "value", "unit", "median_ms", "p90_ms",
-"max_ms", "runs", "rows"} for `python3 -m bench`. Nothing here asserts a time.
+"max_ms", "runs", "rows", …} for the metrics (what `python3 -m bench` reads), with `baseline`,
+`cohorts` and `cohorts_feature` beside them, each {"path", "median_ms", "p90_ms", "max_ms",
+"cpu_median_ms", "vs_baseline"}. Nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -171,6 +178,18 @@ def seed(path: Path, *, customers: int, upgrades: int, events: int) -> dict[str,
             ((OFFERS[(c + k) % len(OFFERS)][0], f"cus_{c:07}",
               "holdout" if (c + k) % 10 == 0 else "control", start[c] + k * DAY)
              for c in range(customers) for k in range(4)))  # fmt: skip
+        put(
+            "customers",
+            "INSERT INTO customers (id, stripe_customer, attrs, signup_at,"
+            " created_at, updated_at) VALUES (?, ?, '{}', ?, ?, ?)",
+            ((f"saas_{c:07}", f"cus_{c:07}", start[c], start[c], NOW) for c in range(customers)),
+        )
+        put("feature_hits", "INSERT INTO feature_hits (customer_id, feature, hits, first_at,"
+            " last_at) VALUES (?, ?, 1, ?, ?)",
+            ((f"saas_{c:07}", feature, start[c] + offset, start[c] + offset)
+             for c in range(customers)
+             for feature, share in (("sso", 3), ("audit_log", 1)) if c % 10 < share
+             for offset in (rng.randrange(1, max(2, NOW - start[c])),)))  # fmt: skip
         put("offer_events", "INSERT INTO offer_events (offer_id, customer_id, arm, type, at)"
             " VALUES (?, ?, ?, ?, ?)",
             ((OFFERS[i % len(OFFERS)][0], f"cus_{rng.randrange(customers):07}", "control",
@@ -184,28 +203,52 @@ def seed(path: Path, *, customers: int, upgrades: int, events: int) -> dict[str,
     return counts
 
 
-async def measure(database_url: str, runs: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and CPU milliseconds per request. CPU time is the process's, every thread
-    (SQLite runs on aiosqlite's): on a busy machine it says what the wall clock cannot."""
+# What is timed, interleaved so a busy machine slows each alike; the baseline first.
+PATHS = {
+    "baseline": "/api/v1/admin/plans",
+    "metrics": "/api/v1/admin/metrics",
+    "cohorts": "/api/v1/admin/metrics/cohorts",
+    "cohorts_feature": "/api/v1/admin/metrics/cohorts?kind=feature:sso",
+}
+
+
+async def measure(database_url: str, runs: int) -> dict[str, tuple[list[float], list[float]]]:
+    """Per path, wall-clock and CPU milliseconds per request. CPU time is the process's, every
+    thread (SQLite runs on aiosqlite's): on a busy machine it says what the wall clock cannot."""
     settings = Settings(database_url=database_url, admin_key=ADMIN_KEY)
     app = create_app(settings, clock=FixedClock(NOW))
-    timings, cpu = [], []
+    found: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in PATHS}
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b") as http,
     ):
         headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
         for i in range(runs + 1):
-            started, cpu_started = time.perf_counter(), time.process_time()
-            response = await http.get("/api/v1/admin/metrics", headers=headers)
-            elapsed = (time.perf_counter() - started) * 1000
-            used = (time.process_time() - cpu_started) * 1000
-            if response.status_code != 200:
-                raise SystemExit(f"metrics answered {response.status_code}: {response.text}")
-            if i:  # the first request warms the caches (and the admin key lookup)
-                timings.append(elapsed)
-                cpu.append(used)
-    return timings, cpu
+            for name, path in PATHS.items():
+                started, cpu_started = time.perf_counter(), time.process_time()
+                response = await http.get(path, headers=headers)
+                elapsed = (time.perf_counter() - started) * 1000
+                used = (time.process_time() - cpu_started) * 1000
+                if response.status_code != 200:
+                    raise SystemExit(f"{path} answered {response.status_code}: {response.text}")
+                if i:  # the first request warms the caches (and the admin key lookup)
+                    found[name][0].append(elapsed)
+                    found[name][1].append(used)
+    return found
+
+
+def _summary(wall: list[float], cpu: list[float], base: float) -> dict[str, Any]:
+    timings = sorted(wall)
+    median = statistics.median(timings)
+    return {
+        "median_ms": round(median, 1), "p90_ms": round(_p90(timings), 1),
+        "max_ms": round(timings[-1], 1), "cpu_median_ms": round(statistics.median(cpu), 1),
+        "vs_baseline": round(median / base, 1) if base else None,
+    }  # fmt: skip
+
+
+def _p90(timings: list[float]) -> float:
+    return timings[max(0, -(-9 * len(timings) // 10) - 1)]
 
 
 async def prepare(path: Path) -> str:
@@ -237,27 +280,37 @@ def main() -> None:
             started = time.perf_counter()
             rows = seed(path, customers=args.customers, upgrades=args.upgrades, events=args.events)
             seeded_s = time.perf_counter() - started
-        wall, cpu = asyncio.run(measure(url, args.runs))
-        timings = sorted(wall)
+        measured = asyncio.run(measure(url, args.runs))
         load = os.getloadavg()[0]
+    base = statistics.median(measured["baseline"][0])
+    summaries = {name: _summary(*measured[name], base) for name in PATHS}
+    timings = sorted(measured["metrics"][0])
     median = statistics.median(timings)
-    p90 = timings[max(0, -(-9 * len(timings) // 10) - 1)]
     name = (f"GET /api/v1/admin/metrics, {args.upgrades:,} upgrades and {args.events:,} offer"
             " events, last 30 days")  # fmt: skip
     if args.json:
         print(json.dumps({
             "name": name, "value": round(median, 1), "unit": "ms",
-            "median_ms": round(median, 1), "p90_ms": round(p90, 1),
+            "median_ms": round(median, 1), "p90_ms": round(_p90(timings), 1),
             "max_ms": round(timings[-1], 1), "runs": len(timings), "rows": rows,
-            "cpu_median_ms": round(statistics.median(cpu), 1), "load_average": round(load, 2),
-            "seed_s": round(seeded_s, 1),
+            "cpu_median_ms": summaries["metrics"]["cpu_median_ms"],
+            "load_average": round(load, 2), "seed_s": round(seeded_s, 1),
+            **{key: {"path": PATHS[key], **summaries[key]}
+               for key in ("baseline", "metrics", "cohorts", "cohorts_feature")},
         }))  # fmt: skip
         return
     if rows:
         print(f"seeded in {seeded_s:.1f} s: " + ", ".join(f"{n:,} {t}" for t, n in rows.items()))
-    print(f"{name}: median {median:.1f} ms, p90 {p90:.1f} ms, max {timings[-1]:.1f} ms; "
-          f"CPU median {statistics.median(cpu):.1f} ms ({len(timings)} runs, in process, "
-          f"load average {load:.2f})")  # fmt: skip
+    print(
+        f"{args.upgrades:,} upgrades, {args.events:,} offer events, {args.customers:,}"
+        f" customers; {len(timings)} runs each, in process, load average {load:.2f}"
+    )
+    for key, path in PATHS.items():
+        s = summaries[key]
+        print(
+            f"  GET {path}: median {s['median_ms']} ms ({s['vs_baseline']}x the baseline),"
+            f" p90 {s['p90_ms']} ms, max {s['max_ms']} ms; CPU median {s['cpu_median_ms']} ms"
+        )
 
 
 if __name__ == "__main__":

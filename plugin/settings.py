@@ -8,6 +8,7 @@ operators write `UPLIFT_ALLOWED_ORIGINS=https://a.example,https://b.example`, no
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -47,6 +48,10 @@ class Settings(BaseSettings):
     # failures refilled at `admin_failure_per_minute`; beyond it 429 with Retry-After.
     admin_failure_burst: int = Field(default=10, ge=1)
     admin_failure_per_minute: int = Field(default=10, ge=1)
+    # The share of revenue kept after the cost of serving it, for LTV (plugin/metrics/ltv.py):
+    # a decimal above 0 and at most 1, to a basis point (`0.8`). By default 1, so LTV is
+    # revenue LTV until the operator says their margin: Uplift cannot know it.
+    gross_margin: Decimal = Field(default=Decimal(1), gt=0, le=1, decimal_places=4)
 
     @field_validator("database_url")
     @classmethod

@@ -37,6 +37,8 @@ PURE = [
     "plugin/offers/audience.py",
     "plugin/offers/relevance.py",
     "plugin/metrics/revenue.py",
+    "plugin/metrics/ltv.py",
+    "plugin/metrics/cohorts.py",
     "plugin/webhooks/signature.py",
 ]
 IMPURE_IMPORTS = {

@@ -55,6 +55,8 @@ CONTRACT = {
     ("GET", "/api/v1/admin/metrics"),
     # Added to the contract (docs/contract.md) on purpose: the dashboard's metrics over time.
     ("GET", "/api/v1/admin/metrics/timeseries"),
+    # Added to the contract (docs/contract.md) by issue 19: cohorts (NDR curves, adoption).
+    ("GET", "/api/v1/admin/metrics/cohorts"),
     ("GET", "/api/v1/admin/webhook-events"),
     ("POST", "/api/v1/admin/webhook-events/{event_id}/replay"),
     # Added to the contract (docs/contract.md) by issue 20: admin keys over the API.

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from plugin.api import (
     admin,
+    cohorts,
     customers,
     dashboard,
     health,
@@ -89,6 +90,7 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/api/v1/admin/upgrades", revenue.list_upgrades),
     Row("GET", "/api/v1/admin/metrics", revenue.get_metrics),
     Row("GET", "/api/v1/admin/metrics/timeseries", revenue.get_timeseries),
+    Row("GET", "/api/v1/admin/metrics/cohorts", cohorts.get_cohorts),
     Row("GET", "/admin", dashboard.admin_page),
     Row("GET", "/admin/static/{name}", dashboard.admin_asset),
     Row("GET", "/api/v1/admin/customers", customers.list_customers),

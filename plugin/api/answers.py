@@ -420,6 +420,52 @@ class BusinessCurrencyOut(_Out):
     upgrades: int = Field(description="plan-ladder expansions in the ledger, in the period")
 
 
+class RateIntervalOut(_Out):
+    """A rate and its 95 % interval (Wilson, on the counts beside it)."""
+
+    value: float | int | None
+    low: float | int | None
+    high: float | int | None
+
+
+class LtvValueOut(_Out):
+    value: Amount | None = Field(description="null when it cannot be estimated (`reason`)")
+    low: Amount | None = Field(description="ARPU x margin / the monthly churn rate's high end")
+    high: Amount | None = Field(
+        description="ARPU x margin / the monthly churn rate's low end; null when unbounded"
+    )
+    reason: str | None
+
+
+class LtvGroupOut(_Out):
+    customers: int = Field(description="customers paying at the period's start (at risk)")
+    churned: int = Field(description="of them, not paying at its end")
+    churn_rate: FigureOut = Field(description="churned / customers, over the period")
+    monthly_churn_rate: RateIntervalOut
+    arpu: FigureOut = Field(description="MRR at end / customers paying at end (minor units)")
+    ltv: LtvValueOut
+
+
+class LtvUpliftOut(_Out):
+    difference: Amount | None = Field(description="upgraded LTV - not-upgraded LTV")
+    ratio: FigureOut | None = Field(description="upgraded LTV / not-upgraded LTV")
+    reason: str | None
+
+
+class LtvCurrencyOut(_Out):
+    upgraded: LtvGroupOut
+    not_upgraded: LtvGroupOut
+    uplift: LtvUpliftOut
+
+
+class LtvOut(_Out):
+    """LTV = ARPU x gross margin / monthly churn rate, per currency (plugin/metrics/ltv.py)."""
+
+    gross_margin: FigureOut = Field(description="UPLIFT_GROSS_MARGIN, in basis points")
+    month_days: float = Field(description="the month the churn rate is per: 365.25 / 12 days")
+    currencies: dict[str, LtvCurrencyOut]
+
+
 class BusinessOut(_Out):
     upsell_conversion: FigureOut
     upgraded_customers: FigureOut
@@ -429,6 +475,7 @@ class BusinessOut(_Out):
     attach_rate: dict[str, dict[str, FigureOut]] = Field(
         description="currency → add-on product → customers holding it / paying customers, at end"
     )
+    ltv: LtvOut
     definitions: dict[str, str] = Field(description="figure name → its one-line definition")
 
 
@@ -474,6 +521,39 @@ class MetricsOut(_Out):
     )
     by_offer: list[OfferMetricsOut] = Field(description="deprecated: uplift.by_offer")
     funnel: list[FunnelStepOut] = Field(description="deprecated: uplift.funnel")
+
+
+# `GET /api/v1/admin/metrics/cohorts` (plugin/metrics/cohorts.py defines each figure).
+
+
+class CohortCellOut(_Out):
+    month: int = Field(description="months since the signup month (0 is that month)")
+    at: Time = Field(description="when it is measured: the month's end, or the period's")
+    complete: bool = Field(description="whether the month had ended by `at`")
+    value: float | int | None = Field(description="numerator / denominator; null over 0")
+    numerator: int
+    denominator: int
+
+
+class CohortOut(_Out):
+    cohort: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="the signup month, UTC")
+    start: Time = Field(description="its signups are in [start, end)")
+    end: Time
+    customers: int
+    months: list[CohortCellOut]
+
+
+class CohortsOut(_Out):
+    object: Literal["cohorts"]
+    kind: str = Field(pattern=r"^(mrr|feature:.+)$")
+    from_: Time = Field(alias="from")
+    to: Time
+    currency: Currency | None = Field(description="the one currency asked for, or null: all")
+    features: list[str] = Field(description="the gated features `kind=feature:<name>` takes")
+    currencies: dict[str, list[CohortOut]] = Field(
+        description="currency → its cohorts, oldest first"
+    )
+    definitions: dict[str, str] = Field(description="figure name → its one-line definition")
 
 
 class BucketOut(_Out):

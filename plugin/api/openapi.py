@@ -30,6 +30,7 @@ from plugin.api.answers import (
     AdminKeyOut,
     AdminUpgradeListOut,
     AuditListOut,
+    CohortsOut,
     CustomerDetailOut,
     CustomerListOut,
     CustomerOut,
@@ -264,6 +265,19 @@ OPERATIONS = (
         answer=TimeseriesOut, errors=(422,),
     ),
     Operation(
+        "GET", "/api/v1/admin/metrics/cohorts",
+        "Customers by signup month x months since: MRR retention (NDR) or a gated feature's "
+        "adoption, per currency (JSON, or CSV with Accept: text/csv)",
+        "admin",
+        params=(
+            Param("kind", "query", {"type": "string", "pattern": "^(mrr|feature:.{1,100})$"}),
+            Param("currency", "query", {"type": "string", "pattern": "^[A-Za-z]{3}$"}),
+            Param("from", "query", {"type": "string", "maxLength": 40}),
+            Param("to", "query", {"type": "string", "maxLength": 40}),
+        ),
+        answer=CohortsOut, errors=(422,),
+    ),
+    Operation(
         "GET", "/admin", "The admin dashboard (HTML; the key is entered in it)", "none",
         revalidates=True,
     ),
@@ -383,6 +397,7 @@ _CSV = {"text/csv": {"schema": {"type": "string"}}}
 _ALSO: dict[str, Any] = {
     "/api/v1/admin/metrics": _CSV,
     "/api/v1/admin/metrics/timeseries": _CSV,
+    "/api/v1/admin/metrics/cohorts": _CSV,
     "/api/v1/admin/offers/{offer_id}/results": _CSV,
     "/api/v1/admin/upgrades": _CSV,
 }

@@ -18,13 +18,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from plugin.api import ltv as ltv_answer
 from plugin.api.admin import require_admin
 from plugin.api.answers import AdminUpgradeListOut, AdminUpgradeOut, MetricsOut, TimeseriesOut
 from plugin.api.paging import limit_param, list_response
 from plugin.errors import ValidationFailed
+from plugin.metrics import ltv as ltv_metrics
 from plugin.metrics import revenue as metrics
 from plugin.services import services
 from plugin.storage import customers as customer_store
+from plugin.storage import ltv as ltv_store
 from plugin.storage import metrics as metrics_store
 from plugin.storage import upgrades as upgrade_store
 from plugin.storage.upgrades import UpgradeRecord
@@ -244,6 +247,7 @@ BUSINESS_DEFINITIONS = {
     "cross_sell_one_off": "charged today by succeeded cross-sells (minor units)",
     "upgrades": "plan-ladder expansions in the ledger in the period",
     "attach_rate": "customers paying at end who hold the add-on / customers paying at end",
+    **ltv_answer.DEFINITIONS,
 }
 UPLIFT_DEFINITIONS = {
     "upsell_conversion": "customers paying below the top tier at start who upgraded through"
@@ -262,11 +266,20 @@ async def get_metrics(request: Request) -> Response:
     await require_admin(request)
     ctx = services(request)
     start, end = _period(request, ctx.clock.now())
-    (facts, upgrades), steps = await asyncio.gather(
+    (facts, upgrades), steps, movers, expanded = await asyncio.gather(
         metrics_store.aggregated(ctx.db, start=start, end=end),
         metrics_store.funnel(ctx.db, start=start, end=end),
+        ltv_store.movers(ctx.db, start=start, end=end),
+        ltv_store.expanded(ctx.db, start=start, end=end),
     )
-    document = metrics_document(metrics.summarise(facts), upgrades, steps)
+    margin = ltv_metrics.margin_of(ctx.settings.gross_margin)
+    estimates = ltv_metrics.estimates(
+        ltv_metrics.from_sums(facts.currencies, movers, expanded, facts.upgraders),
+        margin=margin, start=start, end=end,
+    )  # fmt: skip
+    document = metrics_document(
+        metrics.summarise(facts), upgrades, steps, ltv=ltv_answer.document(estimates, margin=margin)
+    )
     if wants_csv(request):
         return csv_response(METRICS_CSV_HEADER, _metrics_rows(document), f"metrics-{start}-{end}")
     return JSONResponse(document, headers={"Vary": "Accept"})
@@ -276,10 +289,12 @@ def metrics_document(
     result: metrics.Metrics,
     upgrades: Sequence[metrics.Upgrade],
     steps: Sequence[dict[str, Any]],
+    *,
+    ltv: dict[str, Any],
 ) -> dict[str, Any]:
-    """The answer for `result`, the period's succeeded upgrades and its funnel rows
-    (plugin.storage.metrics.funnel), through the model: the JSON answer and the CSV rows are
-    both made from what it checked."""
+    """The answer for `result`, the period's succeeded upgrades, its funnel rows
+    (plugin.storage.metrics.funnel) and its `ltv` block (plugin.api.ltv.document), through the
+    model: the JSON answer and the CSV rows are both made from what it checked."""
     by_offer: dict[tuple[str, str], dict[str, Any]] = {}
     for u in upgrades:  # the period's succeeded upgrades
         if u.offer_id is None:
@@ -350,6 +365,7 @@ def metrics_document(
             for cur, m in result.currencies.items()
             if m.attach_rate
         },
+        "ltv": ltv,
         "definitions": BUSINESS_DEFINITIONS,
     }
     uplift = {
@@ -436,7 +452,8 @@ def _metrics_rows(document: dict[str, Any]) -> Iterable[Sequence[object]]:
         yield from _figure_rows("all", "", currency, figures, notes)
     for currency, per in business["attach_rate"].items():
         yield from _figure_rows("all", "", currency, {"attach_rate": per}, notes)
-    skip = ("currencies", "attach_rate", "definitions")
+    yield from ltv_answer.rows(business["ltv"])
+    skip = ("currencies", "attach_rate", "ltv", "definitions")
     overall = {k: v for k, v in business.items() if k not in skip}
     yield from _figure_rows("all", "", "", overall, notes)
     for currency, figures in uplift["currencies"].items():

@@ -373,6 +373,8 @@ class Facts:
     upgraded: int = 0  # customers with an upgrade in the period, new ones included
     uplift_converted: int = 0  # eligible customers with a succeeded Uplift upgrade in it
     arms: Sequence[ArmOutcome] = ()  # per offer and arm: assigned in the period, upgraded
+    # (customer, currency) of every upgrade in the period, for LTV (plugin/metrics/ltv.py)
+    upgraders: frozenset[tuple[str, str]] = frozenset()
 
 
 def facts(
@@ -466,6 +468,7 @@ def facts(
         upgraded=len(upgraded),
         uplift_converted=len(through_uplift & eligible),
         arms=arm_outcomes(assignments, upgrade_times(in_period), start=start, end=end),
+        upgraders=frozenset((m.customer_id, m.currency) for m in in_period if m.is_upgrade),
     )
 
 

@@ -637,6 +637,7 @@ async def aggregated(db: Database, *, start: int, end: int) -> tuple[Facts, list
             upgraded=len(upgraded),
             uplift_converted=len(through_uplift & eligible),
             arms=arms,
+            upgraders=frozenset((m.customer_id, m.currency) for m in in_period),
         ),
         upgrades,
     )

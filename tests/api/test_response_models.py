@@ -461,6 +461,9 @@ async def _purchases(w: World) -> None:
         series = f"/api/v1/admin/metrics/timeseries?metric={metric}&interval=day&{period}"
         await http.get(series, headers=ADMIN)
     await http.get(f"/api/v1/admin/metrics/timeseries?metric=mrr&{period}", headers=csv)
+    for kind in ("mrr", "feature:nope", "bad"):
+        await http.get(f"/api/v1/admin/metrics/cohorts?kind={kind}&{period}", headers=ADMIN)
+    await http.get(f"/api/v1/admin/metrics/cohorts?{period}", headers=csv)
     draft = (await http.get("/api/v1/admin/offers/offer_answers_pro", headers=ADMIN)).json()
     for who in ("acme", "nobody"):
         preview = {"offer": draft, "customer": who}

@@ -13,7 +13,10 @@ import random
 import httpx
 import pytest
 
+from plugin.metrics import cohorts, ltv
 from plugin.storage import Database
+from plugin.storage import cohorts as cohort_store
+from plugin.storage import ltv as ltv_store
 from plugin.storage import metrics as metrics_store
 from plugin.storage import subscriptions as subscription_store
 from tests.metrics.ladder import at, deliver, pure_facts, seed_ladder, subscription
@@ -44,7 +47,8 @@ async def test_sql_and_definitions_agree_on_generated_ledgers(
     client: httpx.AsyncClient, db: Database, seed: int
 ) -> None:
     """For every generated ledger and period, every fact (MRR, movements, NDR's cohort,
-    paying counts, upgrades, conversion, time to upsell, attach rates) is the same both ways."""
+    paying counts, upgrades, conversion, time to upsell, attach rates, LTV's groups, the
+    cohorts' running MRR) is the same both ways."""
     rng = random.Random(seed)  # noqa: S311 -- reproducible data, not secrets
     await seed_ladder(client, db)
     deliveries = []
@@ -67,7 +71,17 @@ async def test_sql_and_definitions_agree_on_generated_ledgers(
             seeded = subscription(f"sub_{seed}_seeded_{m}", f"cus_{seed}_seeded_{m}", "active",
                                   prices(rng, "usd"))  # fmt: skip
             await subscription_store.upsert(conn, subscription=seeded, now=NOW)
+    async with db.read() as conn:
+        rows = await metrics_store.movements(conn, before=at("2026-06-01", 0), tiers=True)
     for first, last in PERIODS:
         start, end = at(first, 0), at(last, 0)
         found, _ = await metrics_store.aggregated(db, start=start, end=end)
         assert found == await pure_facts(db, start=start, end=end), (seed, first, last)
+        # LTV's and the cohorts' SQL (plugin/storage/ltv.py, cohorts.py) agree the same way.
+        movers = await ltv_store.movers(db, start=start, end=end)
+        expanded = await ltv_store.expanded(db, start=start, end=end)
+        assert ltv.from_sums(found.currencies, movers, expanded, found.upgraders) == ltv.facts(
+            rows, start=start, end=end
+        ), (seed, first, last)
+        sql = await cohort_store.facts(db, start=start, end=end, currency=None, feature=None)
+        assert sql == cohorts.mrr_facts(rows, start=start, end=end), (seed, first, last)
