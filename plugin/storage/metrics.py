@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from plugin.metrics import revenue
@@ -115,17 +116,19 @@ def _prices(raw: str | None) -> list[str] | None:
 async def _tiered(conn: Connection, sql: str, params: dict[str, Any]) -> list[LedgerMovement]:
     rows = await conn.fetch_all(sql, params)
     prices = await ladder(conn)
+    # An expansion's tiers follow from its four price columns alone, and a shop has few
+    # distinct ones (the same JSON lists of prices recur): each is worked out once per call.
+    known: dict[tuple[Any, ...], tuple[int | None, int | None]] = {}
     found = []
     for r in rows:
         before: int | None = None
         after: int | None = None
         if r["kind"] == "expansion":
-            was, now = _prices(r["prices_before"]), _prices(r["prices_after"])
-            if was is None or now is None:
-                was = [r["from_price"]] if r["from_price"] else None
-                now = [r["to_price"]] if r["to_price"] else None
-            if was is not None and now is not None:
-                before, after = revenue.tier_of(was, prices), revenue.tier_of(now, prices)
+            key = (r["prices_before"], r["prices_after"], r["from_price"], r["to_price"])
+            tiers = known.get(key)
+            if tiers is None:
+                tiers = known[key] = _expansion_tiers(*key, prices)
+            before, after = tiers
         found.append(
             LedgerMovement(
                 customer_id=r["customer_id"], subscription_id=r["subscription_id"],
@@ -135,6 +138,24 @@ async def _tiered(conn: Connection, sql: str, params: dict[str, Any]) -> list[Le
             )
         )  # fmt: skip
     return found
+
+
+def _expansion_tiers(
+    prices_before: str | None,
+    prices_after: str | None,
+    from_price: str | None,
+    to_price: str | None,
+    ladder_prices: Mapping[str, int],
+) -> tuple[int | None, int | None]:
+    """An expansion's plan-ladder tier before and after it: from the snapshots around it, else
+    from the Uplift change that made it; (None, None) when neither says."""
+    was, now = _prices(prices_before), _prices(prices_after)
+    if was is None or now is None:
+        was = [from_price] if from_price else None
+        now = [to_price] if to_price else None
+    if was is None or now is None:
+        return None, None
+    return revenue.tier_of(was, ladder_prices), revenue.tier_of(now, ladder_prices)
 
 
 async def upgrades(conn: Connection, *, before: int) -> list[Upgrade]:
