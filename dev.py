@@ -198,7 +198,11 @@ class Half:
         measured: list[str | Path] = [
             python, "-m", "coverage", "run", f"--data-file={coverage}", "-m", "pytest"
         ]  # fmt: skip
-        command = [str(part) for part in [*measured, *self.marks, f"--junitxml={report}", *args]]
+        # The slowest tests are named at the end of each log, for keeping CI short.
+        slowest = ["--durations=15", "--durations-min=5"]
+        command = [
+            str(part) for part in [*measured, *self.marks, *slowest, f"--junitxml={report}", *args]
+        ]
         say(f"the suite on {self.label}: $ " + shlex.join(command))
         self.report, self.log = report, log
         sink = log.open("wb") if log is not None else None
