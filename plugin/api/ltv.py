@@ -34,6 +34,8 @@ def _number(value: Fraction | Decimal | int | None) -> float | int | None:
         return value
     if isinstance(value, Fraction) and value.denominator == 1:
         return int(value)
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)  # 0 and 1 as the other figures write them, not 0.0
     return float(value)
 
 

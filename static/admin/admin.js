@@ -188,14 +188,18 @@
   // A figure's row: its name (the definition on hover, as a title), its value, and how it was
   // computed (numerator / denominator) one column away. `key` is data-metric: the business
   // family's names as the API spells them, Uplift's prefixed with `uplift_`.
+  // `shown` is text, or the nodes of a value with parts of its own (an interval's ends).
   function figureRow(label, key, cur, shown, raw, howText, definition) {
-    var attrs = { className: 'num', 'data-metric': key, 'data-value': raw === null || raw === undefined ? '' : String(raw) };
+    var attrs = { className: 'num', 'data-metric': key, 'data-value': rawValue(raw) };
     if (cur) attrs['data-currency'] = cur;
+    var value = typeof shown === 'string' ? cell(shown, attrs) : el.apply(null, ['td', attrs].concat(shown));
     return el('tr', null,
       el('th', { scope: 'row', text: label, title: definition || '' }),
-      cell(shown, attrs),
+      value,
       cell(howText, { className: 'how' }));
   }
+
+  function rawValue(v) { return v === null || v === undefined ? '' : String(v); }
 
   function ratioRow(label, key, f, definition) {
     return figureRow(label, key, null, percent(f.value), f.value, how(f), definition);
@@ -217,13 +221,20 @@
       var f = business.time_to_upsell_days[pair[0]];
       overall.push(figureRow(pair[1], 'time_to_upsell_' + pair[0], null, f.value === null ? '—' : f.value.toFixed(1) + ' days', f.value, f.numerator + ' ' + (f.note || ''), defs.time_to_upsell_days));
     });
+    var ltv = business.ltv || { currencies: {} };
+    if (ltv.gross_margin) overall.push(ratioRow('Gross margin (for LTV)', 'gross_margin', ltv.gross_margin, defs.gross_margin));
     family.appendChild(table('All currencies', ['Metric', 'Value', 'How'], overall, [false, true, false]));
 
-    var currencies = Object.keys(business.currencies).sort();
-    if (!currencies.length) family.appendChild(empty('No revenue recorded in this period.'));
+    if (!Object.keys(business.currencies).length) family.appendChild(empty('No revenue recorded in this period.'));
     var cards = el('div', { className: 'cards' });
-    currencies.forEach(function (cur) {
+    var seen = {};
+    Object.keys(business.currencies).concat(Object.keys(ltv.currencies)).forEach(function (c) { seen[c] = true; });
+    Object.keys(seen).sort().forEach(function (cur) {
+      var card = el('div');
+      cards.appendChild(card);
+      if (ltv.currencies[cur]) card.appendChild(ltvTable(cur, ltv.currencies[cur], ltv.gross_margin, defs));
       var m = business.currencies[cur];
+      if (!m) return;
       var rows = AMOUNTS.map(function (pair) {
         return figureRow(pair[1], pair[0], cur, money(m[pair[0]], cur), m[pair[0]], '', defs[pair[0]]);
       });
@@ -235,10 +246,56 @@
         var f = attach[product];
         rows.push(figureRow('Attach rate, ' + product, 'attach_rate_' + product, cur, percent(f.value), f.value, how(f), defs.attach_rate));
       });
-      cards.appendChild(el('div', null, table(cur.toUpperCase(), ['Metric', 'Value', 'How'], rows, [false, true, false])));
+      card.insertBefore(table(cur.toUpperCase(), ['Metric', 'Value', 'How'], rows, [false, true, false]), card.firstChild);
     });
     family.appendChild(cards);
+    if (Object.keys(ltv.currencies).length) {
+      family.appendChild(el('p', { className: 'note', text: 'LTV = ARPU × gross margin ÷ monthly churn rate, for the customers paying at the start of the period: those who upgraded in it against the others, with 95 % intervals carried from the churn rate\'s (Wilson). A customer who churned early had less time to upgrade, so the upgraded group\'s churn is lower partly by construction; compare periods before reading much into a small difference.' }));
+    }
     return family;
+  }
+
+  // LTV, one currency: upgraded against not upgraded, the uplift, then what each LTV is made of.
+  // The data-metric names are the CSV's (plugin/api/ltv.py `rows`).
+  var LTV_GROUPS = [['upgraded', 'upgraded'], ['not_upgraded', 'not upgraded']];
+
+  /** A value's part with a name of its own (an interval's end), inside the value's cell. */
+  function part(key, cur, text, value) {
+    return el('span', { 'data-metric': key, 'data-currency': cur, 'data-value': rawValue(value), text: text });
+  }
+
+  function between(key, cur, low, high, format) {
+    return [' (95 %: ', part(key + '_low', cur, format(low), low), ' – ',
+      part(key + '_high', cur, high === null || high === undefined ? 'no upper bound' : format(high), high), ')'];
+  }
+
+  function ltvTable(cur, per, margin, defs) {
+    var formatMoney = function (v) { return money(v, cur); };
+    var rows = LTV_GROUPS.map(function (pair) {
+      var g = per[pair[0]], key = 'ltv_' + pair[0], v = g.ltv;
+      var shown = [v.value === null ? 'not enough data' : money(v.value, cur)];
+      if (v.value !== null || v.low !== null) shown = shown.concat(between(key, cur, v.low, v.high, formatMoney));
+      var howText = v.reason || money(g.arpu.value, cur) + ' × ' + percent(margin ? margin.value : 1) + ' ÷ ' + percent(g.monthly_churn_rate.value) + ' a month';
+      return figureRow('LTV, ' + pair[1], key, cur, shown, v.value, howText, defs.ltv);
+    });
+    var u = per.uplift;
+    rows.push(figureRow('LTV uplift (upgraded − not upgraded)', 'ltv_uplift_difference', cur,
+      u.difference === null ? 'not enough data' : money(u.difference, cur), u.difference, u.reason || '', defs.ltv_uplift_difference));
+    rows.push(figureRow('LTV ratio (upgraded ÷ not upgraded)', 'ltv_uplift_ratio', cur,
+      u.ratio ? u.ratio.value.toFixed(2) + '×' : 'not enough data', u.ratio ? u.ratio.value : null,
+      u.ratio ? money(u.ratio.numerator, cur) + ' / ' + money(u.ratio.denominator, cur) : u.reason || '', defs.ltv_uplift_ratio));
+    LTV_GROUPS.forEach(function (pair) {
+      var g = per[pair[0]], key = 'ltv_' + pair[0], label = ', ' + pair[1];
+      rows.push(figureRow('Customers paying at start' + label, key + '_customers', cur, count(g.customers), g.customers, '', defs.ltv_customers));
+      rows.push(figureRow('Churned' + label, key + '_churned', cur, count(g.churned), g.churned, '', defs.ltv_churned));
+      rows.push(figureRow('Churn rate over the period' + label, key + '_churn_rate', cur, percent(g.churn_rate.value), g.churn_rate.value, how(g.churn_rate), defs.ltv_churn_rate));
+      var rate = g.monthly_churn_rate;
+      rows.push(figureRow('Monthly churn rate' + label, key + '_monthly_churn_rate', cur,
+        rate.value === null ? ['—'] : [percent(rate.value)].concat(between(key + '_monthly_churn_rate', cur, rate.low, rate.high, percent)),
+        rate.value, '', defs.ltv_monthly_churn_rate));
+      rows.push(moneyRow('ARPU at end' + label, key + '_arpu', cur, g.arpu, defs.ltv_arpu));
+    });
+    return table(cur.toUpperCase() + ' lifetime value', ['Metric', 'Value', 'How'], rows, [false, true, false]);
   }
 
   function renderUplift(uplift) {
@@ -367,6 +424,188 @@
     return el('div', { className: 'chart-block' }, el('h3', { text: cur.toUpperCase() }), figure, details);
   }
 
+  // Cohorts --------------------------------------------------------------------------------
+  //
+  // GET /api/v1/admin/metrics/cohorts for the period's `to`: per currency a heat map (rows the
+  // signup months, columns the months since) and, for MRR retention, each cohort's NDR curve.
+  // The heat map's table is the curves' text alternative; every cell keeps the API's value,
+  // numerator and denominator in data attributes.
+
+  var SERIES = 6; // colours in admin.css (.series-0 … .series-5); dashed after the sixth cohort
+
+  function kindName(kind) {
+    return kind === 'mrr' ? 'MRR retention (NDR)' : 'Adoption of ' + kind.slice('feature:'.length);
+  }
+
+  function syncKinds(features, kind) {
+    var select = $('cohort-kind');
+    var wanted = ['mrr'].concat(features.map(function (f) { return 'feature:' + f; }));
+    var have = [];
+    for (var i = 0; i < select.options.length; i++) have.push(select.options[i].value);
+    if (have.join('\n') !== wanted.join('\n')) {
+      clear(select);
+      wanted.forEach(function (k) { select.appendChild(el('option', { value: k, text: kindName(k) })); });
+    }
+    select.value = kind;
+  }
+
+  /** heat-0 (lightest) … heat-9: adoption in steps of 10 points, NDR in steps of 20 (so a
+   * cell at or above 100 % is dark, below it light). */
+  function heatClass(value, mrr) {
+    if (value === null || value === undefined) return 'heat-none';
+    var bucket = Math.floor(value / (mrr ? 2 : 1) * 10);
+    return 'heat-' + Math.max(0, Math.min(9, bucket));
+  }
+
+  function parts(m, cur, mrr) {
+    return mrr ? money(m.numerator, cur) + ' / ' + money(m.denominator, cur) : count(m.numerator) + ' / ' + count(m.denominator);
+  }
+
+  function customers(n) { return count(n) + (n === 1 ? ' customer' : ' customers'); }
+
+  function cellTitle(c, m, cur, mrr) {
+    return c.cohort + ' cohort, month ' + m.month + ': ' + percent(m.value) + ' = ' + parts(m, cur, mrr) +
+      (m.complete ? '' : ' (to date: the month had not ended by ' + when(m.at) + ')');
+  }
+
+  function heatTable(cur, list, mrr, name, definition) {
+    var width = 0;
+    list.forEach(function (c) { width = Math.max(width, c.months.length); });
+    var head = el('tr', null, el('th', { scope: 'col', text: 'Signup month' }));
+    for (var k = 0; k < width; k++) head.appendChild(el('th', { scope: 'col', className: 'num', text: 'Month ' + k }));
+    var body = el('tbody');
+    list.forEach(function (c) {
+      var tr = el('tr', { 'data-cohort': c.cohort }, el('th', { scope: 'row', text: c.cohort + ' (' + customers(c.customers) + ')' }));
+      c.months.forEach(function (m) {
+        tr.appendChild(el('td', {
+          className: 'num heat ' + heatClass(m.value, mrr) + (m.complete ? '' : ' partial'),
+          'data-cohort': c.cohort, 'data-month': String(m.month), 'data-currency': cur,
+          'data-value': rawValue(m.value), 'data-numerator': String(m.numerator),
+          'data-denominator': String(m.denominator), title: cellTitle(c, m, cur, mrr)
+        }, percent(m.value) + (m.complete ? '' : ' *'), el('span', { className: 'nd', text: parts(m, cur, mrr) })));
+      });
+      for (var rest = c.months.length; rest < width; rest++) tr.appendChild(el('td', { className: 'heat-empty' }));
+      body.appendChild(tr);
+    });
+    var caption = cur.toUpperCase() + ': ' + name + ' by signup month and months since signup';
+    return el('div', { className: 'scroll', tabindex: '0', role: 'region', 'aria-label': caption },
+      el('table', { className: 'heatmap', 'data-currency': cur },
+        el('caption', { text: caption, title: definition || '' }), el('thead', null, head), body));
+  }
+
+  function curvesFor(cur, list) {
+    var W = 720, H = 260, left = 64, right = 64, top = 12, bottom = 28;
+    var width = 1, highest = 1;
+    list.forEach(function (c) {
+      width = Math.max(width, c.months.length);
+      c.months.forEach(function (m) { if (m.value !== null) highest = Math.max(highest, m.value); });
+    });
+    var yMax = Math.ceil(highest * 10) / 10 + 0.1;
+    var plotW = W - left - right, plotH = H - top - bottom;
+    var x = function (k) { return width > 1 ? left + plotW * k / (width - 1) : left + plotW / 2; };
+    var y = function (v) { return top + plotH * (1 - v / yMax); };
+    var figure = svg('svg', {
+      viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'data-currency': cur,
+      'aria-label': 'NDR curves in ' + cur.toUpperCase() + ': one line per signup month, months since signup across, ' +
+        'MRR against the signup month\'s up, a reference line at 100 %. The table above has every value.'
+    });
+    figure.setAttribute('class', 'chart curves');
+    var base = svg('line', { x1: left, x2: W - right, y1: y(0).toFixed(2), y2: y(0).toFixed(2) });
+    base.setAttribute('class', 'axis');
+    figure.appendChild(base);
+    var reference = svg('line', { x1: left, x2: W - right, y1: y(1).toFixed(2), y2: y(1).toFixed(2), 'data-reference': '1' });
+    reference.setAttribute('class', 'reference');
+    figure.appendChild(reference);
+    [[0, '0 %'], [1, '100 %'], [yMax, percent(yMax)]].forEach(function (pair) {
+      var label = svg('text', { x: left - 6, y: (y(pair[0]) + 4).toFixed(2), 'text-anchor': 'end' });
+      label.setAttribute('class', 'label');
+      label.textContent = pair[1];
+      figure.appendChild(label);
+    });
+    for (var k = 0; k < width; k++) {
+      if (width > 13 && k % 3 && k !== width - 1) continue;
+      var tick = svg('text', { x: x(k).toFixed(2), y: H - 8, 'text-anchor': 'middle' });
+      tick.setAttribute('class', 'label');
+      tick.textContent = 'month ' + k;
+      figure.appendChild(tick);
+    }
+    list.forEach(function (c, i) {
+      var series = 'series-' + (i % SERIES) + (i >= SERIES ? ' dashed' : '');
+      var points = c.months.filter(function (m) { return m.value !== null; });
+      if (!points.length) return;
+      var line = svg('polyline', {
+        points: points.map(function (m) { return x(m.month).toFixed(2) + ',' + y(m.value).toFixed(2); }).join(' '),
+        'data-cohort': c.cohort
+      });
+      line.setAttribute('class', 'curve ' + series);
+      figure.appendChild(line);
+      points.forEach(function (m) {
+        var dot = svg('circle', {
+          cx: x(m.month).toFixed(2), cy: y(m.value).toFixed(2), r: 4, 'data-cohort': c.cohort,
+          'data-month': String(m.month), 'data-currency': cur, 'data-value': rawValue(m.value)
+        });
+        dot.setAttribute('class', 'point ' + series + (m.complete ? '' : ' partial'));
+        var tip = svg('title', {});
+        tip.textContent = cellTitle(c, m, cur, true);
+        dot.appendChild(tip);
+        figure.appendChild(dot);
+      });
+    });
+    var legend = el('ul', { className: 'legend', 'aria-label': 'Cohorts in ' + cur.toUpperCase() });
+    list.forEach(function (c, i) {
+      var none = c.months.every(function (m) { return m.value === null; });
+      legend.appendChild(el('li', { className: 'key-series-' + (i % SERIES) + (i >= SERIES ? ' dashed' : ''), 'data-cohort': c.cohort },
+        el('span', { text: c.cohort + ' (' + customers(c.customers) + ')' + (none ? ': no MRR at its signup month\'s end, no curve' : '') })));
+    });
+    return el('div', { className: 'chart-block' }, figure, legend);
+  }
+
+  function renderCohorts(doc) {
+    syncKinds(doc.features, doc.kind);
+    var body = clear($('cohorts-body'));
+    var mrr = doc.kind === 'mrr';
+    var defs = doc.definitions || {};
+    var definition = mrr ? defs.mrr : defs.feature;
+    var name = kindName(doc.kind);
+    body.appendChild(el('p', { className: 'note', 'data-definition': doc.kind }, name + ': ' + (definition || '') + '.'));
+    body.appendChild(el('p', { className: 'note' },
+      'Signups from ' + day(doc.from) + ' to ' + day(doc.to - 1) + ', followed to ' + when(doc.to) + '. ' +
+      'A cohort: ' + (defs.cohort || '') + '. A month: ' + (defs.month || '') + '. ' +
+      'Darker cells are higher (' + (mrr ? 'steps of 20 points: dark from 100 %' : 'steps of 10 points') + '); ' +
+      'a cell marked * and outlined is a month not over yet, measured to date.'));
+    var currencies = Object.keys(doc.currencies).sort();
+    if (!currencies.length) body.appendChild(empty('No signups from ' + day(doc.from) + ' to ' + day(doc.to - 1) + '.'));
+    currencies.forEach(function (cur) {
+      var list = doc.currencies[cur];
+      var block = el('div', { className: 'cohort-block', 'data-currency': cur }, el('h3', { text: cur.toUpperCase() }),
+        heatTable(cur, list, mrr, name, definition));
+      if (mrr) block.appendChild(curvesFor(cur, list));
+      body.appendChild(block);
+    });
+    body.setAttribute('data-kind', doc.kind);
+    body.setAttribute('data-to', String(doc.to));
+    body.removeAttribute('aria-busy');
+  }
+
+  var cohortGeneration = 0;
+  var cohortTo = null; // the period's `to` the cohorts follow
+
+  /** `current` says whether the answer is still wanted (the same key, the same load). */
+  function loadCohorts(key, current) {
+    var mine = ++cohortGeneration;
+    var body = $('cohorts-body');
+    var kind = $('cohort-kind').value || 'mrr';
+    body.removeAttribute('data-kind');
+    body.setAttribute('aria-busy', 'true');
+    var wanted = function () { return mine === cohortGeneration && current(); };
+    return api('/api/v1/admin/metrics/cohorts?kind=' + encodeURIComponent(kind) + '&to=' + cohortTo, key).then(function (doc) {
+      if (wanted()) renderCohorts(doc);
+    }, function (error) {
+      if (error instanceof AuthError) { signOut('Your admin key is no longer accepted. Sign in again.'); return; }
+      if (wanted()) { sectionError('cohorts-body', error); body.removeAttribute('aria-busy'); }
+    });
+  }
+
   function armTotals(arms) {
     var t = { exposed: 0, clicked: 0, accepted: 0, paid: 0 };
     arms.forEach(function (a) {
@@ -463,7 +702,9 @@
     $('period-note').textContent = 'Period ' + p.from + ' to ' + addDays(p.to, -1) + ' (UTC), charts per ' + iv + '.';
     $('dashboard').setAttribute('data-from', p.from);
     $('dashboard').setAttribute('data-to', p.to);
+    $('dashboard').removeAttribute('data-loaded');
     $('status').textContent = 'Loading…';
+    cohortTo = p.to;
     var current = function () { return mine === generation && sessionStorage.getItem(KEY) === key; };
     var jobs = [
       api('/api/v1/admin/metrics?' + p.query, key).then(function (doc) {
@@ -477,6 +718,7 @@
         KINDS.forEach(function (k, i) { byKind[k[0]] = all[i]; });
         renderChart(byKind, p, iv);
       }, fail('mrr-body')),
+      loadCohorts(key, current),
       api('/api/v1/admin/offers?limit=100', key).then(function (list) {
         return Promise.all(list.data.map(function (offer) {
           return api('/api/v1/admin/offers/' + encodeURIComponent(offer.id) + '/results', key)
@@ -509,7 +751,7 @@
     }
   }
 
-  var BODIES = ['metrics-body', 'mrr-body', 'funnel-body', 'results-body', 'upgrades-body', 'webhooks-body'];
+  var BODIES = ['metrics-body', 'mrr-body', 'cohorts-body', 'funnel-body', 'results-body', 'upgrades-body', 'webhooks-body'];
 
   function showDashboard(key) {
     $('login').hidden = true;
@@ -525,6 +767,7 @@
     sessionStorage.removeItem(KEY);
     BODIES.forEach(function (id) { clear($(id)); });
     $('dashboard').removeAttribute('data-loaded');
+    $('cohorts-body').removeAttribute('data-kind');
     $('status').textContent = '';
     $('dashboard').hidden = true;
     $('logout').hidden = true;
@@ -562,6 +805,17 @@
     $('period-from').value = addDays(to, -29);
     $('login-form').addEventListener('submit', signIn);
     $('logout').addEventListener('click', function () { signOut('Signed out.'); });
+    $('cohort-kind').addEventListener('change', function () {
+      var key = sessionStorage.getItem(KEY);
+      if (!key) { signOut(''); return; }
+      if (!cohortTo) return;
+      loadCohorts(key, function () { return sessionStorage.getItem(KEY) === key; });
+    });
+    $('cohort-numbers').addEventListener('click', function () {
+      var on = $('cohort-numbers').getAttribute('aria-pressed') !== 'true';
+      $('cohort-numbers').setAttribute('aria-pressed', String(on));
+      $('cohorts-body').classList.toggle('show-numbers', on);
+    });
     $('period').addEventListener('submit', function (event) {
       event.preventDefault();
       var key = sessionStorage.getItem(KEY);

@@ -191,6 +191,14 @@ async def execute(db: Database, u: UpliftUpgrade) -> None:
 
 @pytest.fixture
 async def shop(client: httpx.AsyncClient, db: Database) -> httpx.AsyncClient:
+    await seed(client, db)
+    return client
+
+
+async def seed(client: httpx.AsyncClient, db: Database) -> None:
+    """The ledger above: the plan ladder, three offers, the snapshots, Uplift's upgrades, S's
+    mirror-only subscription and the first exposures (also read by the dashboard's browser
+    test, tests/admin/test_dashboard_ledger_browser.py)."""
     await seed_ladder(client, db)
     for body in (
         offer_body(id="offer_pro", target_prices=["price_pro_usd"]),
@@ -211,7 +219,6 @@ async def shop(client: httpx.AsyncClient, db: Database) -> httpx.AsyncClient:
                 await offer_store.assign(
                     conn, offer_id=offer_id, customer_id=customer, arm=arm, now=at(day, 9)
                 )
-    return client
 
 
 # The hand-computed figures ---------------------------------------------------------------
