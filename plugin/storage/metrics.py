@@ -405,17 +405,20 @@ def _listed(db: Database, name: str) -> str:
     return _LISTED[db.dialect].replace(":touched", f":{name}")
 
 
-_UNTOUCHED_ELIGIBLE = """
+# The untouched are counted as everyone the rule counts now (`{only}` empty) less the touched
+# among them (`{only}` limiting it to the touched): `NOT IN` the touched list, tested on each
+# of the shop's subscriptions, cost more than both, and the first need not wait for the list.
+_ELIGIBLE_NOW = """
     SELECT count(*) AS n FROM (
         SELECT s.customer_id, max(pl.tier) AS tier
         FROM subscriptions s
         JOIN subscription_items i ON i.subscription_id = s.id
         JOIN plan_prices pp ON pp.price_id = i.price_id
         JOIN plans pl ON pl.id = pp.plan_id
-        WHERE s.customer_id NOT IN ({listed}) AND s.mrr > 0
+        WHERE {only} s.mrr > 0
           AND EXISTS (SELECT 1 FROM mrr_movements m WHERE m.subscription_id = s.id)
         GROUP BY s.customer_id) per
-    WHERE tier < :top
+    WHERE tier < (SELECT max(tier) FROM plans)
 """
 # The touched customers' subscriptions with their ledger MRR at start.
 _TOUCHED_PAYING = """
@@ -465,14 +468,27 @@ _FIRST_PAID = """
 """
 
 
+# What every part of `aggregated` may wait for: the top tier, and the customers with several
+# subscriptions (always looked at one by one).
+Prelude = asyncio.Future[tuple[int | None, list[str]]]
+
+
+async def _prelude(db: Database) -> tuple[int | None, list[str]]:
+    async with db.read() as conn:
+        top = await top_tier(conn)
+        multi = [r["customer_id"] for r in await conn.fetch_all(_MULTI)]
+    return top, multi
+
+
 async def _eligible(
-    db: Database, *, start: int, top: int | None, multi: list[str]
+    db: Database, *, start: int, prelude: Prelude
 ) -> tuple[int, list[SubscriptionAtStart]]:
     """The untouched customers eligible at `start` (a count, from SQL), and the touched ones'
     subscriptions paying at `start`, with their tiers, for
     plugin.metrics.revenue.eligible_customers."""
-    touched = await _touched(db, since=start, multi=multi)
     listed = _LISTED[db.dialect]
+    everyone = asyncio.ensure_future(_read(db, _ELIGIBLE_NOW.format(only=""), {}))
+    touched = await _touched(db, since=start, prelude=prelude)
 
     async def paying() -> list[SubscriptionAtStart]:
         rows = await _read(
@@ -492,26 +508,29 @@ async def _eligible(
             for r in rows
         ]
 
-    untouched, subscriptions = await asyncio.gather(
+    among_touched, subscriptions, counted = await asyncio.gather(
         _read(
-            db, _UNTOUCHED_ELIGIBLE.format(listed=listed),
-            {"touched": touched, "top": top if top is not None else 1 << 62},
+            db, _ELIGIBLE_NOW.format(only=f"s.customer_id IN ({listed}) AND"),
+            {"touched": touched},
         ),
         paying(),
+        everyone,
     )  # fmt: skip
-    return untouched[0]["n"], subscriptions
+    return counted[0]["n"] - among_touched[0]["n"], subscriptions
 
 
-async def _touched(db: Database, *, since: int, multi: list[str]) -> str:
-    """The customers touched since `since`, as a JSON list."""
+async def _touched(db: Database, *, since: int, prelude: Prelude) -> str:
+    """The customers touched since `since`, and those with several subscriptions, as a JSON
+    list."""
     found = {r["customer_id"] for r in await _read(db, _TOUCHED, {"start": since})}
+    _, multi = await prelude
     return json.dumps(sorted(found | set(multi)))
 
 
-async def _attached(db: Database, *, end: int, multi: list[str]) -> dict[str, dict[str, int]]:
+async def _attached(db: Database, *, end: int, prelude: Prelude) -> dict[str, dict[str, int]]:
     """currency -> add-on product -> customers holding it at `end` (plugin.metrics.revenue
     .attached), the untouched counted in SQL."""
-    touched = await _touched(db, since=end, multi=multi)
+    touched = await _touched(db, since=end, prelude=prelude)
     listed = _LISTED[db.dialect]
     untouched, rows = await asyncio.gather(
         _read(db, _UNTOUCHED_ATTACHED.format(listed=listed), {"touched": touched}),
@@ -561,25 +580,33 @@ async def aggregated(db: Database, *, start: int, end: int) -> tuple[Facts, list
     upgrades of the period (for the per-offer breakdown)."""
     if end <= start:
         raise ValueError("the period must end after it starts")
-    async with db.read() as conn:
-        top = await top_tier(conn)
-        multi = [r["customer_id"] for r in await conn.fetch_all(_MULTI)]
     period = {"start": start, "end": end}
-    several_sql = _SEVERAL.format(multi=_listed(db, "multi"))
+    # Every read starts at once; those that need the prelude wait for it, the others do not.
+    # The eligibility's chain (touched, then their subscriptions, then their tiers) is the
+    # longest, so it asks for a reader first.
+    prelude: Prelude = asyncio.ensure_future(_prelude(db))
+    eligible_task = asyncio.ensure_future(_eligible(db, start=start, prelude=prelude))
+
+    async def read_several() -> list[Row]:
+        _, multi = await prelude
+        sql = _SEVERAL.format(multi=_listed(db, "multi"))
+        return await _read(db, sql, {**period, "multi": json.dumps(multi)})
+
     reads, (untouched, touched), candidates, attach = await asyncio.gather(
         asyncio.gather(
             _read(db, _BEFORE, {"start": start}),
             _read(db, _DURING, period),
-            _read(db, several_sql, {**period, "multi": json.dumps(multi)}),
+            read_several(),
             _read(db, _COHORT, period),
             _read(db, _SUCCEEDED, period),
             _read(db, _FIRST_PAID, period),
             _read(db, _ASSIGNED, period),
         ),
-        _eligible(db, start=start, top=top, multi=multi),
+        eligible_task,
         _upgrade_candidates(db, start=start, end=end),
-        _attached(db, end=end, multi=multi),
+        _attached(db, end=end, prelude=prelude),
     )
+    top, _ = prelude.result()
     before, during, several, cohort, succeeded, paid, assigned = reads
     upgrades = _upgrades(succeeded)
     mrr: dict[str, int] = defaultdict(int)  # at start, per currency
