@@ -51,7 +51,9 @@ from tests.support import (
 )
 from tests.widget.accessibility import wcag_violations
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+# dev.py test runs these in its PostgreSQL half (the widget against a server on PostgreSQL),
+# which would otherwise end minutes before the SQLite half; `pytest` alone runs them here.
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.postgres_half]
 
 PAGES = Path(__file__).parent / "pages"
 
