@@ -10,23 +10,16 @@ start, which the caller has (`CurrencyFacts.mrr_start`, `paying_start`)."""
 from __future__ import annotations
 
 from plugin.storage.database import Database
+from plugin.storage.metrics import MOVERS
 
 # Per currency, over the cohort members who moved in the period: those not paying at its end,
 # and the change of their MRR from start to end.
-_MOVERS = """
+_MOVERS = f"""
     SELECT currency, sum(CASE WHEN mrr_end <= 0 THEN 1 ELSE 0 END) AS churned,
            sum(mrr_end - mrr_start) AS change
-    FROM (
-        SELECT customer_id, currency,
-               sum(CASE WHEN occurred_at < :start THEN amount ELSE 0 END) AS mrr_start,
-               sum(amount) AS mrr_end
-        FROM mrr_movements
-        WHERE occurred_at < :end AND customer_id IN (
-            SELECT customer_id FROM mrr_movements
-            WHERE occurred_at >= :start AND occurred_at < :end)
-        GROUP BY customer_id, currency) per
+    FROM ({MOVERS.format(columns="sum(amount) AS mrr_end")}) per
     WHERE mrr_start > 0 GROUP BY currency
-"""
+"""  # noqa: S608 -- built from constants, no input
 # The MRR at start and at end, per currency, of the customers with an expansion in the period:
 # every upgraded customer among them (an upgrade is an expansion that raises the tier), read
 # beside the metrics' own queries rather than after them.

@@ -347,20 +347,24 @@ _SEVERAL = """
 """
 # Customers with several subscriptions (read once, handed to the queries that need them).
 _MULTI = "SELECT customer_id FROM subscriptions GROUP BY customer_id HAVING count(*) > 1"
-# The NDR cohort's change: only customers who moved in the period can have changed.
-_COHORT = """
-    SELECT currency, sum(change) AS change FROM (
-        SELECT customer_id, currency,
-               sum(CASE WHEN occurred_at < :start THEN amount ELSE 0 END) AS mrr_start,
-               sum(CASE WHEN occurred_at >= :start AND kind <> 'new' THEN amount ELSE 0 END)
-                   AS change
-        FROM mrr_movements
-        WHERE occurred_at < :end AND customer_id IN (
-            SELECT customer_id FROM mrr_movements
-            WHERE occurred_at >= :start AND occurred_at < :end)
-        GROUP BY customer_id, currency) per
-    WHERE mrr_start > 0 GROUP BY currency
+# Per customer and currency, over the customers who moved in the period (only they can have
+# changed since its start): their MRR at start and `{columns}`, summed over their movements
+# before its end. NDR's cohort reads it here, LTV's in plugin/storage/ltv.py.
+MOVERS = """
+    SELECT customer_id, currency,
+           sum(CASE WHEN occurred_at < :start THEN amount ELSE 0 END) AS mrr_start, {columns}
+    FROM mrr_movements
+    WHERE occurred_at < :end AND customer_id IN (
+        SELECT customer_id FROM mrr_movements
+        WHERE occurred_at >= :start AND occurred_at < :end)
+    GROUP BY customer_id, currency
 """
+# The NDR cohort's change.
+_CHANGE = "sum(CASE WHEN occurred_at >= :start AND kind <> 'new' THEN amount ELSE 0 END) AS change"
+_COHORT = f"""
+    SELECT currency, sum(change) AS change FROM ({MOVERS.format(columns=_CHANGE)}) per
+    WHERE mrr_start > 0 GROUP BY currency
+"""  # noqa: S608 -- built from constants, no input
 # Succeeded upgrades whose success (their last `succeeded` status) falls in the period: Uplift's
 # figures and the per-offer breakdown.
 _SUCCEEDED = f"""
