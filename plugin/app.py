@@ -32,6 +32,7 @@ from plugin.middleware.cors import WidgetCorsMiddleware
 from plugin.middleware.fast_path import FastPathMiddleware
 from plugin.offers.exposures import ExposureRecorder
 from plugin.offers.snapshot import OfferSnapshot
+from plugin.outbound.worker import OutboundWorker
 from plugin.services import Services
 from plugin.settings import Settings
 from plugin.webhooks.intake import IntakeQueue
@@ -129,6 +130,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
             exposures=exposures,
         )
         exposures.start()
+        # Outbound webhooks: the outbox fanned out to endpoints and delivered, at least once.
+        outbound = OutboundWorker(
+            db=db,
+            clock=the_clock,
+            allow_private=settings.outbound_allow_private_networks,
+            timeout=settings.outbound_timeout,
+            trial_ending_days=settings.trial_ending_days,
+        )
+        app.state.outbound_worker = outbound
+        await outbound.start()
         # Period-end changes and abandoned upgrades, on a timer (plugin/billing/upkeep.py).
         upkeep = Upkeep(db=db, gateway=gateway, clock=the_clock) if gateway is not None else None
         if upkeep is not None:
@@ -138,6 +149,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
         finally:
             if upkeep is not None:
                 await upkeep.stop()
+            await outbound.stop()
             await exposures.stop()
             await intake.stop()
             await worker.stop()

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     # a decimal above 0 and at most 1, to a basis point (`0.8`). By default 1, so LTV is
     # revenue LTV until the operator says their margin: Uplift cannot know it.
     gross_margin: Decimal = Field(default=Decimal(1), gt=0, le=1, decimal_places=4)
+    # Outbound webhooks (plugin/outbound/): deliveries never go to loopback, private or
+    # reserved addresses unless this is true (development and tests only), and each attempt
+    # is given up after `outbound_timeout` seconds.
+    outbound_allow_private_networks: bool = False
+    outbound_timeout: float = Field(default=10.0, gt=0, le=30)
+    # `usage.threshold_crossed`: the percents of a plan's limit whose crossing is announced.
+    usage_thresholds: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [80, 100])
+    # `trial.ending` is announced this many days before a trial ends.
+    trial_ending_days: int = Field(default=3, ge=1, le=30)
 
     @field_validator("database_url")
     @classmethod
@@ -105,6 +114,18 @@ class Settings(BaseSettings):
             if not secret.get_secret_value().startswith("whsec_"):
                 raise ValueError("each secret must start with whsec_")
         return value
+
+    @field_validator("usage_thresholds", mode="before")
+    @classmethod
+    def _thresholds_list(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("usage_thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[int]) -> list[int]:
+        if not value or any(not 1 <= percent <= 1000 for percent in value):
+            raise ValueError("must be percents from 1 to 1000, comma-separated (e.g. 80,100)")
+        return sorted(set(value))
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -163,6 +163,9 @@ def settings(database_url: str) -> Settings:
         widget_secret=WIDGET_SECRET,
         admin_key=ADMIN_KEY,
         stripe_webhook_secrets=[WEBHOOK_SECRET],
+        # The suite's webhook receivers listen on loopback (tests/outbound/ turns it off to
+        # see the refusal).
+        outbound_allow_private_networks=True,
     )
 
 

@@ -40,6 +40,9 @@ PURE = [
     "plugin/metrics/ltv.py",
     "plugin/metrics/cohorts.py",
     "plugin/webhooks/signature.py",
+    "plugin/outbound/events.py",
+    "plugin/outbound/backoff.py",
+    "plugin/customers/thresholds.py",
 ]
 IMPURE_IMPORTS = {
     "aiosqlite", "sqlite3", "asyncpg", "stripe", "httpx", "requests", "socket", "time",

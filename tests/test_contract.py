@@ -63,6 +63,16 @@ CONTRACT = {
     ("GET", "/api/v1/admin/keys"),
     ("POST", "/api/v1/admin/keys"),
     ("DELETE", "/api/v1/admin/keys/{key_id}"),
+    # Issue 21: outbound webhook endpoints and their deliveries.
+    ("GET", "/api/v1/admin/webhook-endpoints"),
+    ("POST", "/api/v1/admin/webhook-endpoints"),
+    ("GET", "/api/v1/admin/webhook-endpoints/{endpoint_id}"),
+    ("PATCH", "/api/v1/admin/webhook-endpoints/{endpoint_id}"),
+    ("DELETE", "/api/v1/admin/webhook-endpoints/{endpoint_id}"),
+    ("POST", "/api/v1/admin/webhook-endpoints/{endpoint_id}/rotate-secret"),
+    ("GET", "/api/v1/admin/webhook-endpoints/{endpoint_id}/deliveries"),
+    ("POST", "/api/v1/admin/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"),
+    ("GET", "/api/v1/admin/feedback"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/admin"),
     # Added to the contract (docs/contract.md) on purpose: the dashboard's script and stylesheet

@@ -21,6 +21,7 @@ from plugin.api import (
     cohorts,
     customers,
     dashboard,
+    feedback,
     health,
     ingest,
     keys,
@@ -29,6 +30,7 @@ from plugin.api import (
     purchases,
     revenue,
     static,
+    webhook_endpoints,
     widget,
 )
 from plugin.middleware.fast_path import FastRoute
@@ -70,6 +72,30 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/api/v1/openapi.json", openapi.openapi),
     Row("GET", "/api/v1/admin/webhook-events", admin.list_webhook_events),
     Row("POST", "/api/v1/admin/webhook-events/{event_id}/replay", admin.replay_webhook_event),
+    Row("GET", "/api/v1/admin/webhook-endpoints", webhook_endpoints.list_endpoints),
+    Row("POST", "/api/v1/admin/webhook-endpoints", webhook_endpoints.create_endpoint),
+    Row("GET", "/api/v1/admin/webhook-endpoints/{endpoint_id}", webhook_endpoints.get_endpoint),
+    Row(
+        "PATCH", "/api/v1/admin/webhook-endpoints/{endpoint_id}", webhook_endpoints.update_endpoint
+    ),
+    Row(
+        "DELETE", "/api/v1/admin/webhook-endpoints/{endpoint_id}", webhook_endpoints.delete_endpoint
+    ),
+    Row(
+        "POST",
+        "/api/v1/admin/webhook-endpoints/{endpoint_id}/rotate-secret",
+        webhook_endpoints.rotate_secret,
+    ),
+    Row(
+        "GET",
+        "/api/v1/admin/webhook-endpoints/{endpoint_id}/deliveries",
+        webhook_endpoints.list_deliveries,
+    ),
+    Row(
+        "POST",
+        "/api/v1/admin/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry",
+        webhook_endpoints.retry_delivery,
+    ),
     Row("GET", "/api/v1/admin/keys", keys.list_keys),
     Row("POST", "/api/v1/admin/keys", keys.create_key),
     Row("DELETE", "/api/v1/admin/keys/{key_id}", keys.revoke_key),
@@ -88,6 +114,7 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/api/v1/admin/offers/{offer_id}/explain", offers.explain_offer),
     Row("GET", "/api/v1/admin/audit", offers.list_audit),
     Row("GET", "/api/v1/admin/upgrades", revenue.list_upgrades),
+    Row("GET", "/api/v1/admin/feedback", feedback.list_feedback),
     Row("GET", "/api/v1/admin/metrics", revenue.get_metrics),
     Row("GET", "/api/v1/admin/metrics/timeseries", revenue.get_timeseries),
     Row("GET", "/api/v1/admin/metrics/cohorts", cohorts.get_cohorts),

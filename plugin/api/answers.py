@@ -195,6 +195,19 @@ class CopyOut(_Out):
     decline: str
 
 
+class ReasonOut(_Out):
+    key: str
+    label: str
+
+
+class SurveyOut(_Out):
+    question: str
+    type: Literal["choice", "scale"]
+    choices: list[ReasonOut]
+    comment: bool
+    display: Literal["banner", "modal"]
+
+
 class VariantOut(_Out):
     key: str
     weight: int
@@ -221,6 +234,8 @@ class OfferOut(_Out):
     schedule: ScheduleOut
     frequency: FrequencyOut
     holdout_bp: int
+    reasons: list[ReasonOut]
+    survey: SurveyOut | None
     variants: list[VariantOut]
     version: int
     created_at: Time
@@ -245,6 +260,79 @@ class AdminKeyCreatedOut(AdminKeyOut):
 
 
 class AdminKeyListOut(Page[AdminKeyOut]):
+    pass
+
+
+class WebhookEndpointOut(_Out):
+    """An outbound webhook endpoint: never its secret, which is shown once (created, rotated)."""
+
+    object: Literal["webhook_endpoint"]
+    id: str
+    url: str
+    description: str
+    events: list[str] = Field(description='event types it takes; ["*"]: every type')
+    enabled: bool
+    disabled_reason: str | None = Field(description="why Uplift disabled it, if it did")
+    failing_since: Time | None = Field(description="first failure since the last success")
+    created: Time
+    updated: Time
+
+
+class WebhookEndpointSecretOut(WebhookEndpointOut):
+    secret: str = Field(description="whsec_…, to verify signatures with: shown in this answer only")
+
+
+class WebhookEndpointListOut(Page[WebhookEndpointOut]):
+    pass
+
+
+class DeletedOut(_Out):
+    object: str
+    id: str
+    deleted: Literal[True]
+
+
+class WebhookAttemptOut(_Out):
+    at: Time
+    status_code: int | None = Field(description="the receiver's HTTP status; null: no answer")
+    latency_ms: int
+    error: str | None = Field(description="null: delivered")
+
+
+class WebhookDeliveryOut(_Out):
+    object: Literal["webhook_delivery"]
+    id: str
+    event_id: str = Field(description="the webhook-id header: the same on every attempt")
+    event_type: str
+    endpoint: str
+    status: Literal["pending", "succeeded", "failed"]
+    attempts: list[WebhookAttemptOut]
+    next_attempt_at: Time | None
+    created: Time
+    updated: Time
+
+
+class WebhookDeliveryListOut(Page[WebhookDeliveryOut]):
+    pass
+
+
+class FeedbackOut(_Out):
+    """A customer's answer. `text` is theirs, as typed: hostile wherever it is shown."""
+
+    object: Literal["feedback"]
+    id: str
+    at: Time
+    customer_id: str
+    offer_id: str
+    variant: str | None
+    kind: Literal["decline", "dismiss", "survey", "downgrade"]
+    answer: str | None = Field(description="the reason's or the choice's key")
+    label: str | None = Field(description="the label the offer gives that key now")
+    score: int | None = Field(description="a 1-5 scale answer")
+    text: str | None
+
+
+class FeedbackListOut(Page[FeedbackOut]):
     pass
 
 
@@ -700,6 +788,10 @@ class WidgetOfferOut(_Out):
     ends_at: Time | None
     countdown_seconds: int | None = Field(description="seconds left until `ends_at`, if shown")
     usage: WidgetUsageOut | None
+    reasons: list[ReasonOut] = Field(
+        description="what the customer may answer on declining or dismissing (empty: none asked)"
+    )
+    survey: SurveyOut | None = Field(description="a survey offer's question")
 
 
 class LimitLossOut(_Out):

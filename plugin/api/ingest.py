@@ -21,9 +21,13 @@ from plugin.api.answers import (
 from plugin.api.bodies import read_model
 from plugin.api.schemas import CustomerIn, CustomerPatchIn, FeatureEventIn, UsageIn
 from plugin.auth import CustomerIdentity
+from plugin.customers import thresholds
 from plugin.customers import view as customers
 from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from plugin.services import offer_snapshot, services
+from plugin.offers.snapshot import Snapshot
+from plugin.outbound.outbox import announce
+from plugin.services import Services, offer_snapshot, services
+from plugin.storage import Connection
 from plugin.storage import customers as customer_store
 from plugin.storage import trials as trial_store
 
@@ -152,8 +156,10 @@ async def post_usage(request: Request) -> JSONResponse:
         )
     body = await read_model(request, UsageIn)
     fingerprint = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+    snapshot = await offer_snapshot(request).get()
     try:
         async with ctx.db.transaction() as conn:
+            now = ctx.clock.now()
             outcome = await customer_store.apply_usage(
                 conn,
                 customer_id=body.customer,
@@ -162,8 +168,12 @@ async def post_usage(request: Request) -> JSONResponse:
                 mode=body.mode,
                 idempotency_key=key,
                 fingerprint=fingerprint,
-                now=ctx.clock.now(),
+                now=now,
             )
+            if not outcome.replayed:
+                await _thresholds(
+                    conn, ctx, snapshot, body.customer, body.metric, outcome.value, now
+                )
     except customer_store.UsageKeyReused:
         raise ValidationFailed(
             "This Idempotency-Key was used with a different body.",
@@ -180,6 +190,37 @@ async def post_usage(request: Request) -> JSONResponse:
         answer.document(),
         headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
     )
+
+
+async def _thresholds(
+    conn: Connection,
+    ctx: Services,
+    snapshot: Snapshot,
+    customer_id: str,
+    metric: str,
+    used: int,
+    now: int,
+) -> None:
+    """Announce each `UPLIFT_USAGE_THRESHOLDS` percent of the plan's limit this report took the
+    metric to or past, in the report's transaction (once per crossing)."""
+    plan = customers.current_plan(await customer_store.plan_items(conn, customer_id), snapshot)
+    limit = plan.plan.limits.get(metric) if plan.plan is not None else None
+    previous = await customer_store.usage_level(conn, customer_id=customer_id, metric=metric)
+    found = thresholds.crossing(used, limit, ctx.settings.usage_thresholds, previous)
+    if found.level != previous:
+        await customer_store.set_usage_level(
+            conn, customer_id=customer_id, metric=metric, level=found.level
+        )
+    for percent in found.crossed:
+        data = {
+            "customer_id": customer_id,
+            "metric": metric,
+            "usage": used,
+            "limit": limit,
+            "threshold": percent,
+            "plan": plan.plan.id if plan.plan is not None else None,
+        }
+        await announce(conn, "usage.threshold_crossed", data, now=now)
 
 
 async def post_feature_event(request: Request) -> JSONResponse:

@@ -34,9 +34,11 @@ from plugin.api.answers import (
     CustomerDetailOut,
     CustomerListOut,
     CustomerOut,
+    DeletedOut,
     EntitlementsOut,
     ErrorOut,
     FeatureEventOut,
+    FeedbackListOut,
     HealthOut,
     MetricsOut,
     OfferAudienceOut,
@@ -52,6 +54,11 @@ from plugin.api.answers import (
     TimeseriesOut,
     UpgradeOut,
     UsageOut,
+    WebhookDeliveryListOut,
+    WebhookDeliveryOut,
+    WebhookEndpointListOut,
+    WebhookEndpointOut,
+    WebhookEndpointSecretOut,
     WebhookEventListOut,
     WebhookEventOut,
     WebhookReceivedOut,
@@ -71,6 +78,8 @@ from plugin.api.schemas import (
     PlansIn,
     QuoteIn,
     UsageIn,
+    WebhookEndpointIn,
+    WebhookEndpointPatch,
     WidgetEventIn,
 )
 from plugin.metrics.revenue import SERIES
@@ -97,7 +106,11 @@ STRIPE_SIGNATURE = Param("Stripe-Signature", "header", {"type": "string", "minLe
 
 
 def _status(*values: str) -> Param:
-    return Param("status", "query", {"type": "string", "enum": list(values)})
+    return _status_named("status", *values)
+
+
+def _status_named(name: str, *values: str) -> Param:
+    return Param(name, "query", {"type": "string", "enum": list(values)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +156,45 @@ OPERATIONS = (
     Operation(
         "POST", "/api/v1/admin/webhook-events/{event_id}/replay", "Replay a stored event", "admin",
         answer=WebhookEventOut,
+    ),
+    Operation(
+        "GET", "/api/v1/admin/webhook-endpoints", "Outbound webhook endpoints", "admin",
+        answer=WebhookEndpointListOut,
+    ),
+    Operation(
+        "POST", "/api/v1/admin/webhook-endpoints",
+        "Register an outbound webhook endpoint (its secret is shown once)", "admin",
+        body=WebhookEndpointIn, status=201, answer=WebhookEndpointSecretOut, errors=(422,),
+    ),
+    Operation(
+        "GET", "/api/v1/admin/webhook-endpoints/{endpoint_id}", "An outbound webhook endpoint",
+        "admin", answer=WebhookEndpointOut, errors=(404,),
+    ),
+    Operation(
+        "PATCH", "/api/v1/admin/webhook-endpoints/{endpoint_id}",
+        "Change an endpoint's URL, events, description or enabled", "admin",
+        body=WebhookEndpointPatch, answer=WebhookEndpointOut, errors=(404, 422),
+    ),
+    Operation(
+        "DELETE", "/api/v1/admin/webhook-endpoints/{endpoint_id}",
+        "Delete an endpoint (its pending deliveries fail; its history stays)", "admin",
+        answer=DeletedOut, errors=(404,),
+    ),
+    Operation(
+        "POST", "/api/v1/admin/webhook-endpoints/{endpoint_id}/rotate-secret",
+        "A new signing secret, shown once; the old one signs too for 24 hours", "admin",
+        answer=WebhookEndpointSecretOut, errors=(404,),
+    ),
+    Operation(
+        "GET", "/api/v1/admin/webhook-endpoints/{endpoint_id}/deliveries",
+        "An endpoint's deliveries, newest first, with every attempt", "admin",
+        params=(_status("pending", "succeeded", "failed"), *_LIST),
+        answer=WebhookDeliveryListOut, errors=(404, 422),
+    ),
+    Operation(
+        "POST", "/api/v1/admin/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry",
+        "Try a delivery again now", "admin", status=202, answer=WebhookDeliveryOut,
+        errors=(404, 422),
     ),
     Operation(
         "GET", "/api/v1/admin/keys", "The stored admin keys", "admin", answer=AdminKeyListOut
@@ -240,6 +292,20 @@ OPERATIONS = (
             LIMIT, AFTER,
         ),
         answer=AdminUpgradeListOut, errors=(422,),
+    ),
+    Operation(
+        "GET", "/api/v1/admin/feedback",
+        "What customers answered: reasons and survey answers, newest first (JSON, or CSV with "
+        "Accept: text/csv)",
+        "admin",
+        params=(
+            Param("offer", "query", {"type": "string", "maxLength": 64}),
+            Param("customer", "query", {"type": "string", "maxLength": 64}),
+            _status_named("kind", "decline", "dismiss", "survey", "downgrade"),
+            LIMIT,
+            Param("starting_after", "query", {"type": "string", "pattern": "^fb_[0-9]{1,18}$"}),
+        ),
+        answer=FeedbackListOut, errors=(422,),
     ),
     Operation(
         "GET", "/api/v1/admin/metrics",
@@ -400,6 +466,7 @@ _ALSO: dict[str, Any] = {
     "/api/v1/admin/metrics/cohorts": _CSV,
     "/api/v1/admin/offers/{offer_id}/results": _CSV,
     "/api/v1/admin/upgrades": _CSV,
+    "/api/v1/admin/feedback": _CSV,
 }
 
 

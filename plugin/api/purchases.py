@@ -40,7 +40,10 @@ from plugin.errors import BadRequest, Conflict, NotFound, StripeError, Validatio
 from plugin.offers import experiments, schedule, targeting
 from plugin.offers.model import Offer
 from plugin.offers.snapshot import Snapshot
+from plugin.outbound import events, timers
+from plugin.outbound.outbox import announce
 from plugin.services import offer_snapshot, services
+from plugin.storage import Connection
 from plugin.storage import offers as offer_store
 from plugin.storage import subscriptions as subscription_store
 from plugin.storage import trials as trial_store
@@ -289,16 +292,50 @@ async def accept_quote(request: Request) -> JSONResponse:
         now=now,
     )
     if upgrade.offer_id is not None and upgrade.variant is not None:
+        offer = snapshot.offer(upgrade.offer_id)
         async with ctx.db.transaction() as conn:
-            await offer_store.record_event_once(
+            if await offer_store.record_event_once(
                 conn,
                 offer_id=upgrade.offer_id,
                 customer_id=identity.customer_id,
                 arm=upgrade.variant,
                 event_type="accept",
                 now=now,
-            )
+            ):
+                await _announce_accept(
+                    conn,
+                    identity.customer_id,
+                    upgrade.offer_id,
+                    upgrade.variant,
+                    offer.kind if offer is not None else None,
+                    {"upgrade": upgrade.id},
+                    cross_sell=offer is not None and adds_items(offer, snapshot),
+                    now=now,
+                )
     return JSONResponse(upgrade_document(upgrade).document())
+
+
+async def _announce_accept(
+    conn: Connection,
+    customer_id: str,
+    offer_id: str,
+    variant: str,
+    kind: str | None,
+    objects: dict[str, Any],
+    *,
+    cross_sell: bool,
+    now: int,
+) -> None:
+    """`offer.accepted`, and `cross_sell.accepted` for an offer that adds items, in the
+    transaction that records the accept (once per customer and offer, as the accept is)."""
+    data = {
+        "customer_id": customer_id,
+        "offer": events.offer_part(offer_id, variant, kind),
+        **objects,
+    }
+    await announce(conn, "offer.accepted", data, now=now)
+    if cross_sell:
+        await announce(conn, "cross_sell.accepted", data, now=now)
 
 
 async def get_upgrade(request: Request) -> JSONResponse:
@@ -478,9 +515,10 @@ async def _accept_trial(
     )
     ctx = services(request)
     async with ctx.db.transaction() as conn:
+        new_id = "tr_" + secrets.token_hex(12)
         grant = await trial_store.grant(
             conn,
-            grant_id="tr_" + secrets.token_hex(12),
+            grant_id=new_id,
             customer_id=customer_id,
             offer_id=quote.offer_id,
             variant=quote.variant,
@@ -488,7 +526,7 @@ async def _accept_trial(
             starts_at=now,
             ends_at=now + quote.days * 86_400,
         )
-        await offer_store.record_event_once(
+        accepted = await offer_store.record_event_once(
             conn,
             offer_id=quote.offer_id,
             customer_id=customer_id,
@@ -496,6 +534,19 @@ async def _accept_trial(
             event_type="accept",
             now=now,
         )
+        if accepted:
+            await _announce_accept(
+                conn,
+                customer_id,
+                quote.offer_id,
+                quote.variant,
+                "trial",
+                {"trial": grant.id},
+                cross_sell=False,
+                now=now,
+            )
+        if grant.id == new_id:  # granted now, not found from before
+            await announce(conn, "trial.started", timers.trial_data(grant), now=now)
     answer = TrialOut(
         object="trial",
         id=grant.id,

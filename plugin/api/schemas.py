@@ -20,6 +20,7 @@ from pydantic.config import JsonDict
 from plugin.billing import proration
 from plugin.billing.catalog import Plan
 from plugin.offers import model as offers
+from plugin.outbound.events import EventType
 
 # Every integer a client sends is bounded by 2^53: the largest that JSON clients (JavaScript)
 # read exactly, and far inside SQLite's 64-bit INTEGER, so no number can overflow storage
@@ -197,6 +198,19 @@ class CopyIn(_Strict):
     decline: str = Field(default="No thanks", min_length=1, max_length=offers.MAX_CTA)
 
 
+class ReasonIn(_Strict):
+    key: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+    label: str = Field(min_length=1, max_length=offers.MAX_CTA * 2)
+
+
+class SurveyIn(_Strict):
+    question: str = Field(min_length=1, max_length=offers.MAX_QUESTION)
+    type: Literal["choice", "scale"] = "choice"
+    choices: list[ReasonIn] = Field(default_factory=list, max_length=offers.MAX_REASONS)
+    comment: bool = False
+    display: Literal["banner", "modal"] = "banner"
+
+
 class VariantIn(_Strict):
     key: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
     weight: Int = Field(default=1, ge=0, le=10_000)
@@ -232,8 +246,9 @@ class OfferIn(_Strict):
     id: Annotated[str, Field(pattern=r"^offer_[A-Za-z0-9_]{1,60}$")] | None = None
     name: str = Field(min_length=1, max_length=offers.MAX_TITLE)
     kind: Literal[
-        "upgrade", "interval_switch", "cross_sell", "post_order", "bundle", "trial", "retention"
-    ]
+        "upgrade", "interval_switch", "cross_sell", "post_order", "bundle", "trial", "retention",
+        "survey",
+    ]  # fmt: skip
     status: Literal["draft", "active", "paused", "archived"] = "draft"
     priority: Int = Field(default=0, ge=-1000, le=1000)
     placements: list[Key] = Field(min_length=1, max_length=offers.MAX_PLACEMENTS)
@@ -248,6 +263,10 @@ class OfferIn(_Strict):
     frequency: FrequencyIn = Field(default_factory=FrequencyIn)
     holdout_bp: Int = Field(default=0, ge=0, le=9_999)
     variants: list[VariantIn] = Field(min_length=1, max_length=10)
+    # What a customer may answer when declining or dismissing (the widget asks).
+    reasons: list[ReasonIn] = Field(default_factory=list, max_length=offers.MAX_REASONS)
+    # A survey offer's question (kind `survey` only).
+    survey: SurveyIn | None = None
     # `OfferOut`'s read-only fields: accepted, so that what GET returns can be sent back as it
     # is, and ignored (the server sets them).
     object: Literal["offer"] | None = Field(default=None, exclude=True)
@@ -324,6 +343,26 @@ class AdminKeyIn(_Strict):
     role: Literal["admin", "read_only"] = "admin"
 
 
+# An endpoint's `events`: types, or "*" for every type (those added later too).
+EventFilter = Literal["*"] | EventType
+
+
+class WebhookEndpointIn(_Strict):
+    url: str = Field(min_length=1, max_length=2048)
+    events: list[EventFilter] = Field(
+        default_factory=lambda: list[EventFilter](["*"]), min_length=1, max_length=20
+    )
+    description: str = Field(default="", max_length=200)
+    enabled: bool = True
+
+
+class WebhookEndpointPatch(_Strict):
+    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    events: list[EventFilter] | None = Field(default=None, min_length=1, max_length=20)
+    description: str | None = Field(default=None, max_length=200)
+    enabled: bool | None = None
+
+
 class UsageIn(_Strict):
     customer: Key
     metric: Key
@@ -336,13 +375,30 @@ class FeatureEventIn(_Strict):
     feature: Key
 
 
-WidgetEventType = Literal["impression", "click", "dismiss", "decline"]
+WidgetEventType = Literal["impression", "click", "dismiss", "decline", "answer"]
+
+
+class ReasonAnswerIn(_Strict):
+    key: Annotated[str, Field(min_length=1, max_length=32)]
+    text: str | None = Field(default=None, max_length=offers.MAX_REASON_TEXT)
+
+
+class SurveyAnswerIn(_Strict):
+    choice: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    score: Int | None = Field(default=None, ge=offers.SCALE[0], le=offers.SCALE[1])
+    text: str | None = Field(default=None, max_length=offers.MAX_REASON_TEXT)
 
 
 class WidgetEventIn(_Strict):
     offer_id: Annotated[str, Field(max_length=64)]
     variant: Annotated[str, Field(max_length=32)]
     type: WidgetEventType
+    # Why (decline and dismiss only): a key of the offer's `reasons`, and optional free text.
+    reason: ReasonAnswerIn | None = None
+    # A survey's answer (type `answer` only): a choice's key or a 1-5 score, and a comment.
+    answer: SurveyAnswerIn | None = None
+    # The plan the customer is moving down to (a decline on the retention screen).
+    to_plan: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
 class QuoteIn(_Strict):

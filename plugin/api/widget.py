@@ -26,14 +26,25 @@ from plugin.billing.money import Money
 from plugin.customers import view as customers
 from plugin.customers.answers import KeptAnswer
 from plugin.customers.view import CustomerView
-from plugin.errors import NotFound, NotReady, RateLimited, UpliftError, ValidationFailed
+from plugin.errors import (
+    Conflict,
+    NotFound,
+    NotReady,
+    RateLimited,
+    UpliftError,
+    ValidationFailed,
+)
 from plugin.middleware.cors import add_vary_origin
 from plugin.offers import downgrades, eligibility, experiments, relevance, targeting
 from plugin.offers.eligibility import CustomerState, Shown
-from plugin.offers.model import Offer
+from plugin.offers.model import Offer, survey_document
 from plugin.offers.snapshot import Snapshot
 from plugin.offers.targeting import CustomerContext
+from plugin.outbound import events
+from plugin.outbound.outbox import announce
 from plugin.services import exposure_recorder, offer_snapshot, services
+from plugin.storage import Connection
+from plugin.storage import feedback as feedback_store
 from plugin.storage import offers as offer_store
 
 MAX_PER_DAY = eligibility.MAX_PER_DAY
@@ -164,6 +175,8 @@ def shown_document(shown: Shown, snapshot: Snapshot, context: CustomerContext) -
         "ends_at": offer.window.ends_at,
         "countdown_seconds": shown.countdown,
         "usage": _usage_document(offer, context),
+        "reasons": [{"key": r.key, "label": r.label} for r in offer.reasons],
+        "survey": None if offer.survey is None else survey_document(offer.survey),
     }
 
 
@@ -308,7 +321,8 @@ def _render(document: dict[str, Any]) -> bytes:
 
 
 async def post_event(request: Request) -> JSONResponse:
-    """impression, click, dismiss, decline: the funnel and the inputs of caps and cooldowns."""
+    """impression, click, dismiss, decline: the funnel and the inputs of caps and cooldowns;
+    a decline or dismiss may say why (`reason`); `answer` answers a survey (once)."""
     identity = require_customer(request)
     ctx = services(request)
     body = await read_model(request, WidgetEventIn)
@@ -318,6 +332,8 @@ async def post_event(request: Request) -> JSONResponse:
         raise NotFound(f"No active offer {body.offer_id!r}.", code="offer_not_found")
     if offer.variant(body.variant) is None:
         raise ValidationFailed(f"{body.variant!r} is not a variant of this offer.", field="variant")
+    reason = _reason(offer, body)
+    answer = _answer(offer, body)
     now = ctx.clock.now()
     async with ctx.db.transaction() as conn:
         arm = await offer_store.assign(
@@ -332,14 +348,19 @@ async def post_event(request: Request) -> JSONResponse:
                 f"This customer sees variant {arm!r} of the offer, not {body.variant!r}.",
                 field="variant",
             )
-        await offer_store.record_event(
-            conn,
-            offer_id=offer.id,
-            customer_id=identity.customer_id,
-            arm=arm,
-            event_type=body.type,
-            now=now,
-        )
+        if answer is not None:
+            await _answered(conn, identity.customer_id, offer, arm, answer, now=now)
+        else:
+            await offer_store.record_event(
+                conn,
+                offer_id=offer.id,
+                customer_id=identity.customer_id,
+                arm=arm,
+                event_type=body.type,
+                now=now,
+            )
+        if body.type in ANNOUNCED_EVENTS:
+            await _announce_event(conn, identity.customer_id, offer, arm, body, reason, now=now)
     return JSONResponse(
         {
             "object": "widget_event",
@@ -350,6 +371,126 @@ async def post_event(request: Request) -> JSONResponse:
         },
         status_code=201,
     )
+
+
+# Widget events the SaaS's systems hear of (plugin/outbound/), by the event type they are.
+ANNOUNCED_EVENTS = {"decline": "offer.declined", "dismiss": "offer.dismissed"}
+
+
+def _reason(offer: Offer, body: WidgetEventIn) -> dict[str, Any] | None:
+    """The reason given, as announced (`key`, `label`, `text`), checked against the offer's."""
+    if body.to_plan is not None and body.type != "decline":
+        raise ValidationFailed("to_plan goes with a decline only.", field="to_plan")
+    if body.reason is None:
+        return None
+    if body.type not in ANNOUNCED_EVENTS:
+        raise ValidationFailed("A reason goes with a decline or a dismiss only.", field="reason")
+    known = offer.reason(body.reason.key)
+    if known is None:
+        raise ValidationFailed(
+            f"{body.reason.key!r} is not one of this offer's reasons.", field="reason.key"
+        )
+    text = (body.reason.text or "").strip() or None
+    _plain(text, "reason.text")
+    return {"key": known.key, "label": known.label, "text": text}
+
+
+def _answer(offer: Offer, body: WidgetEventIn) -> dict[str, Any] | None:
+    """A survey's answer, checked against its question: a choice's key, or a score."""
+    if (body.type == "answer") != (body.answer is not None):
+        raise ValidationFailed("An answer event carries an `answer`, and only it.", field="answer")
+    if body.answer is None:
+        return None
+    survey = offer.survey
+    if survey is None:
+        raise ValidationFailed("This offer asks no question.", field="answer")
+    given = body.answer
+    label = None
+    if survey.type == "choice":
+        choice = next((c for c in survey.choices if c.key == given.choice), None)
+        if choice is None or given.score is not None:
+            raise ValidationFailed(
+                "Answer with the key of one of the question's choices.", field="answer.choice"
+            )
+        label = choice.label
+    elif given.score is None or given.choice is not None:
+        raise ValidationFailed("Answer with a score from 1 to 5.", field="answer.score")
+    text = (given.text or "").strip() or None
+    if text is not None and not survey.comment:
+        raise ValidationFailed("This question takes no comment.", field="answer.text")
+    _plain(text, "answer.text")
+    return {"choice": given.choice, "label": label, "score": given.score, "text": text}
+
+
+def _plain(text: str | None, field: str) -> None:
+    if text is not None and any(ord(ch) < 32 and ch not in "\n\t" for ch in text):
+        raise ValidationFailed("The text must not contain control characters.", field=field)
+
+
+async def _answered(
+    conn: Connection,
+    customer_id: str,
+    offer: Offer,
+    arm: str,
+    answer: dict[str, Any],
+    *,
+    now: int,
+) -> None:
+    """A survey answered: once per customer (it counts as the offer's accept, so the survey
+    is not shown again), kept, and announced as `feedback.submitted`."""
+    if not await offer_store.record_event_once(
+        conn, offer_id=offer.id, customer_id=customer_id, arm=arm, event_type="accept", now=now
+    ):
+        raise Conflict("This customer has answered this survey.", code="already_answered")
+    kept = await feedback_store.record(
+        conn,
+        customer_id=customer_id,
+        offer_id=offer.id,
+        variant=arm,
+        kind="survey",
+        answer=answer["choice"],
+        score=answer["score"],
+        text=answer["text"],
+        now=now,
+    )
+    feedback = {"id": kept.id, "kind": "survey", **answer}
+    data = {
+        "customer_id": customer_id,
+        "offer": events.offer_part(offer.id, arm, offer.kind),
+        "feedback": feedback,
+    }
+    await announce(conn, "feedback.submitted", data, now=now)
+
+
+async def _announce_event(
+    conn: Connection,
+    customer_id: str,
+    offer: Offer,
+    arm: str,
+    body: WidgetEventIn,
+    reason: dict[str, Any] | None,
+    *,
+    now: int,
+) -> None:
+    """A decline or dismiss, its reason kept (`feedback`) and announced, in the event's own
+    transaction; a decline on the retention screen is also a `downgrade.requested`."""
+    if reason is not None:
+        await feedback_store.record(
+            conn,
+            customer_id=customer_id,
+            offer_id=offer.id,
+            variant=arm,
+            kind=body.type,
+            answer=reason["key"],
+            score=None,
+            text=reason["text"],
+            now=now,
+        )
+    part = events.offer_part(offer.id, arm, offer.kind)
+    data = {"customer_id": customer_id, "offer": part, "reason": reason}
+    await announce(conn, ANNOUNCED_EVENTS[body.type], data, now=now)
+    if body.type == "decline" and offer.kind == "retention":
+        await announce(conn, "downgrade.requested", {**data, "to_plan": body.to_plan}, now=now)
 
 
 async def offers_fast(scope: Scope, receive: Receive, send: Send, rest: ASGIApp) -> None:

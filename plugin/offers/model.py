@@ -12,6 +12,7 @@ snapshot. The rules per kind:
     bundle           2..10 add-on prices  usually with a discount
     trial            1 (the tier tried)   `trial_days` 1..90, converts only with consent
     retention        0..1                 shown on downgrade/cancel; optional discount
+    survey           0                    one question (`survey`): choices or a 1-5 scale
 
 Copy is data: titles and bodies are stored and sent as text and rendered with `textContent`;
 "<b>" in a title is shown as the four characters it is.
@@ -29,8 +30,17 @@ from plugin.offers.schedule import FrequencyCap, ScheduleError, Window
 from plugin.offers.targeting import EVERYONE, Predicate, Rule
 
 Kind = Literal[
-    "upgrade", "interval_switch", "cross_sell", "post_order", "bundle", "trial", "retention"
+    "upgrade",
+    "interval_switch",
+    "cross_sell",
+    "post_order",
+    "bundle",
+    "trial",
+    "retention",
+    "survey",
 ]
+SurveyType = Literal["choice", "scale"]
+SurveyDisplay = Literal["banner", "modal"]
 Status = Literal["draft", "active", "paused", "archived"]
 ProrationPolicy = Literal["now", "period_end", "stripe"]
 Placement = str  # chosen by the SaaS: "settings_billing", "storage_banner", "post_order", …
@@ -39,6 +49,8 @@ MAX_TITLE = 120
 MAX_BODY = 1000
 MAX_CTA = 40
 MAX_PLACEMENTS = 20
+MAX_REASONS = 10
+MAX_REASON_TEXT = 500  # characters of free text a customer may add to a reason
 ARMS_KEPT = 100_000  # customers whose arm one offer remembers in one process
 _TARGETS: dict[str, tuple[int, int]] = {
     "upgrade": (1, 1),
@@ -48,7 +60,10 @@ _TARGETS: dict[str, tuple[int, int]] = {
     "bundle": (2, 10),
     "trial": (1, 1),
     "retention": (0, 1),
+    "survey": (0, 0),
 }
+MAX_QUESTION = 200
+SCALE = (1, 5)  # a scale answer's lowest and highest score
 
 
 class OfferError(InvalidDocument):
@@ -66,6 +81,27 @@ class Copy:
     body: str = ""
     cta: str = "Upgrade"
     decline: str = "No thanks"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """A reason a customer may give for declining or dismissing (or, on the retention screen,
+    for downgrading): a stable `key` the SaaS's systems read, a `label` the customer sees."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """A survey offer's one question: a choice among `choices` (their keys are the answers),
+    or a score on the 1-5 scale; `comment`: the customer may add free text."""
+
+    question: str
+    type: SurveyType = "choice"
+    choices: tuple[Reason, ...] = ()
+    comment: bool = False
+    display: SurveyDisplay = "banner"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +154,8 @@ class Offer:
     window: Window = field(default_factory=Window)
     frequency: FrequencyCap = field(default_factory=FrequencyCap)
     holdout_bp: int = 0
+    reasons: tuple[Reason, ...] = ()
+    survey: Survey | None = None
     # Built once from `variants`, `holdout_bp` and `targeting`: eligibility asks for them on
     # every request.
     design: Design = field(init=False, repr=False, compare=False)
@@ -165,6 +203,14 @@ class Offer:
             # A trial charges nothing now and its conversion is not Uplift's to discount: a
             # discount shown on it would be a price the customer is not then charged.
             raise OfferError("a trial offer cannot carry a discount", field="discount")
+        if len(self.reasons) > MAX_REASONS:
+            raise OfferError(f"at most {MAX_REASONS} reasons", field="reasons")
+        for i, reason in enumerate(self.reasons):
+            _text(reason.key, f"reasons[{i}].key", 1, 32)
+            _text(reason.label, f"reasons[{i}].label", 1, MAX_CTA * 2)
+        if len({r.key for r in self.reasons}) != len(self.reasons):
+            raise OfferError("reason keys must be distinct", field="reasons")
+        _check_survey(self.kind, self.survey)
         if not -1000 <= self.priority <= 1000:
             raise OfferError("priority must be -1000..1000", field="priority")
         for i, variant in enumerate(self.variants):
@@ -195,6 +241,9 @@ class Offer:
     def variant(self, key: str) -> OfferVariant | None:
         return self.by_key.get(key)
 
+    def reason(self, key: str) -> Reason | None:
+        return next((r for r in self.reasons if r.key == key), None)
+
     def arm_for(self, customer_id: str) -> str:
         """`experiments.assign` for this offer's design, remembered (up to `ARMS_KEPT`
         customers): the offers endpoint asks again on every request for each eligible offer
@@ -215,6 +264,31 @@ class Offer:
     def live(self, now: int) -> bool:
         """Active and inside its schedule window at `now`."""
         return self.active and self.opens <= now < self.closes
+
+
+def _check_survey(kind: str, survey: Survey | None) -> None:
+    if (kind == "survey") != (survey is not None):
+        raise OfferError("a survey offer, and only one, has a `survey`", field="survey")
+    if survey is None:
+        return
+    _text(survey.question, "survey.question", 1, MAX_QUESTION)
+    if survey.type not in get_args(SurveyType):
+        raise OfferError(f"type must be one of {list(get_args(SurveyType))}", field="survey.type")
+    if survey.display not in get_args(SurveyDisplay):
+        raise OfferError(
+            f"display must be one of {list(get_args(SurveyDisplay))}", field="survey.display"
+        )
+    if survey.type == "choice" and not 2 <= len(survey.choices) <= MAX_REASONS:
+        raise OfferError(
+            f"a choice question has 2 to {MAX_REASONS} choices", field="survey.choices"
+        )
+    if survey.type == "scale" and survey.choices:
+        raise OfferError("a scale question has no choices", field="survey.choices")
+    for i, choice in enumerate(survey.choices):
+        _text(choice.key, f"survey.choices[{i}].key", 1, 32)
+        _text(choice.label, f"survey.choices[{i}].label", 1, MAX_CTA * 2)
+    if len({c.key for c in survey.choices}) != len(survey.choices):
+        raise OfferError("choice keys must be distinct", field="survey.choices")
 
 
 def _text(value: str, path: str, minimum: int, maximum: int) -> None:
@@ -257,6 +331,8 @@ def dump(offer: Offer) -> dict[str, Any]:
             "max_declines": offer.frequency.max_declines,
         },
         "holdout_bp": offer.holdout_bp,
+        "reasons": [{"key": r.key, "label": r.label} for r in offer.reasons],
+        "survey": None if offer.survey is None else survey_document(offer.survey),
         "variants": [
             {
                 "key": v.key,
@@ -271,6 +347,28 @@ def dump(offer: Offer) -> dict[str, Any]:
             for v in offer.variants
         ],
     }
+
+
+def survey_document(survey: Survey) -> dict[str, Any]:
+    return {
+        "question": survey.question,
+        "type": survey.type,
+        "choices": [{"key": c.key, "label": c.label} for c in survey.choices],
+        "comment": survey.comment,
+        "display": survey.display,
+    }
+
+
+def _load_survey(doc: dict[str, Any] | None) -> Survey | None:
+    if doc is None:
+        return None
+    return Survey(
+        question=doc["question"],
+        type=doc.get("type", "choice"),
+        choices=tuple(Reason(c["key"], c["label"]) for c in doc.get("choices", ())),
+        comment=doc.get("comment", False),
+        display=doc.get("display", "banner"),
+    )
 
 
 def load(doc: dict[str, Any]) -> Offer:
@@ -302,6 +400,8 @@ def load(doc: dict[str, Any]) -> Offer:
         window=window,
         frequency=frequency,
         holdout_bp=doc.get("holdout_bp", 0),
+        reasons=tuple(Reason(r["key"], r["label"]) for r in doc.get("reasons", ())),
+        survey=_load_survey(doc.get("survey")),
         variants=tuple(
             OfferVariant(key=v["key"], weight=v.get("weight", 1), copy=Copy(**v["copy"]))
             for v in doc["variants"]

@@ -427,3 +427,39 @@ async def search(
         {"after": after_id, "pattern": pattern, "limit": limit + 1},
     )
     return [_record(row) for row in rows]
+
+
+async def usage_level(conn: Connection, *, customer_id: str, metric: str) -> int:
+    """The percent of the plan limit last announced as reached (plugin/customers/thresholds.py)."""
+    found = await conn.fetch_value(
+        "SELECT percent FROM usage_thresholds WHERE customer_id = :customer AND metric = :metric",
+        {"customer": customer_id, "metric": metric},
+    )
+    return int(found) if found is not None else 0
+
+
+async def set_usage_level(conn: Connection, *, customer_id: str, metric: str, level: int) -> None:
+    await conn.execute(
+        """
+        INSERT INTO usage_thresholds (customer_id, metric, percent)
+        VALUES (:customer, :metric, :level)
+        ON CONFLICT (customer_id, metric) DO UPDATE SET percent = excluded.percent
+        """,
+        {"customer": customer_id, "metric": metric, "level": level},
+    )
+
+
+async def plan_items(conn: Connection, customer_id: str) -> list[tuple[str, str, str, str | None]]:
+    """The customer's subscription items as `view.current_plan` reads them: (subscription,
+    status, price, interval), through their Stripe customer id."""
+    rows = await conn.fetch_all(
+        """
+        SELECT s.id, s.status, i.price_id, i.interval
+        FROM customers c
+        JOIN subscriptions s ON s.customer_id = c.stripe_customer
+        JOIN subscription_items i ON i.subscription_id = s.id
+        WHERE c.id = :customer
+        """,
+        {"customer": customer_id},
+    )
+    return [(r["id"], r["status"], r["price_id"], r["interval"]) for r in rows]

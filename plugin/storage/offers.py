@@ -165,12 +165,13 @@ async def record_event(
 
 async def record_event_once(
     conn: Connection, *, offer_id: str, customer_id: str, arm: str, event_type: EventType, now: int
-) -> None:
+) -> bool:
     """Record an event unless this customer already has one of this type for this offer (an
-    accept replayed by a retried request counts once). The lock makes two concurrent ones take
-    turns, so the second sees the first (on SQLite the write lock does this already)."""
+    accept replayed by a retried request counts once); True if it was recorded now. The lock
+    makes two concurrent ones take turns, so the second sees the first (on SQLite the write
+    lock does this already)."""
     await conn.lock(f"uplift.offer_event:{customer_id}:{offer_id}:{event_type}")
-    await conn.execute(
+    recorded = await conn.execute(
         """
         INSERT INTO offer_events (offer_id, customer_id, arm, type, at)
         SELECT :offer, :customer, :arm, :type, :now
@@ -181,6 +182,7 @@ async def record_event_once(
         """,
         {"offer": offer_id, "customer": customer_id, "arm": arm, "type": event_type, "now": now},
     )
+    return recorded == 1
 
 
 @dataclass(frozen=True, slots=True)

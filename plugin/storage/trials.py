@@ -72,3 +72,44 @@ async def active(conn: Connection, *, customer_id: str, now: int) -> TrialGrant 
         {"customer": customer_id, "now": now},
     )
     return _grant(row) if row else None
+
+
+async def due_announcements(conn: Connection, *, now: int, ending_within: int) -> bool:
+    """Whether a grant's `trial.ending` or `trial.ended` is due (a read, before a write)."""
+    return bool(
+        await conn.fetch_value(
+            """
+            SELECT EXISTS (SELECT 1 FROM trial_grants
+                WHERE ends_at > :since AND ends_at <= :horizon
+                  AND ((ends_at <= :now AND ended_announced = 0)
+                       OR (ends_at > :now AND ending_announced = 0)))
+            """,
+            {"since": now - 86_400, "now": now, "horizon": now + ending_within},
+        )
+    )
+
+
+async def take_ending(conn: Connection, *, now: int, ending_within: int) -> list[TrialGrant]:
+    """Grants ending within `ending_within` whose `trial.ending` is not announced: marked."""
+    rows = await conn.fetch_all(
+        """
+        UPDATE trial_grants SET ending_announced = 1
+        WHERE ending_announced = 0 AND ends_at > :now AND ends_at <= :horizon
+        RETURNING *
+        """,
+        {"now": now, "horizon": now + ending_within},
+    )
+    return [_grant(row) for row in rows]
+
+
+async def take_ended(conn: Connection, *, now: int) -> list[TrialGrant]:
+    """Grants that ended in the last day whose `trial.ended` is not announced: marked."""
+    rows = await conn.fetch_all(
+        """
+        UPDATE trial_grants SET ended_announced = 1
+        WHERE ended_announced = 0 AND ends_at <= :now AND ends_at > :since
+        RETURNING *
+        """,
+        {"now": now, "since": now - 86_400},
+    )
+    return [_grant(row) for row in rows]

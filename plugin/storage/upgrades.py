@@ -16,10 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from plugin.outbound import events
+from plugin.storage import outbound as outbound_store
 from plugin.storage.database import Connection, Database, Row, in_clause
 
 Status = Literal["processing", "requires_action", "scheduled", "succeeded", "failed"]
 IN_FLIGHT = "('processing', 'requires_action')"  # as in the index upgrades_one_in_flight
+ANNOUNCED: frozenset[Status] = frozenset({"succeeded", "failed", "requires_action"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +247,30 @@ async def transition(
         )
         if changed:
             await _log(conn, upgrade_id, status, detail, now)
+            if status in ANNOUNCED:
+                await _announce(conn, upgrade_id, status, now)
     return changed == 1
+
+
+async def _announce(conn: Connection, upgrade_id: str, status: Status, now: int) -> None:
+    """`upgrade.<status>` (and `retention.saved` for a retention offer's), in the transaction
+    of the change: announced exactly when it happened."""
+    row = await conn.fetch_one(
+        "SELECT u.*, c.id AS saas_customer FROM upgrades u"
+        " LEFT JOIN customers c ON c.stripe_customer = u.customer_id WHERE u.id = :id",
+        {"id": upgrade_id},
+    )
+    if row is None:  # pragma: no cover -- just updated
+        return
+    saas_customer = row.pop("saas_customer")
+    record = _record(row)
+    data = events.upgrade_data(record, saas_customer)
+    types = [f"upgrade.{status}"]
+    if status == "succeeded" and record.retention_until is not None:
+        types.append("retention.saved")
+    for event_type in types:
+        event_id = outbound_store.new_event_id()
+        await outbound_store.emit(conn, events.make(event_type, data, now=now, event_id=event_id))
 
 
 async def set_invoice(

@@ -34,6 +34,7 @@ from plugin.metrics.revenue import SERIES
 from plugin.settings import Settings
 from plugin.storage import Database
 from plugin.storage import catalog as catalog_store
+from plugin.storage import outbound as outbound_store
 from plugin.storage.quotes import QuoteRecord, SubscriptionState
 from tests.factories import ADMIN, customer_headers
 from tests.support import (
@@ -506,6 +507,49 @@ async def _webhooks(w: World) -> None:
     assert bad.status_code == 422
 
 
+async def _endpoint(w: World) -> str:
+    """An outbound webhook endpoint (on a port nobody listens on), made before the purchases
+    so their events have deliveries to it."""
+    http = w.http
+    hooks = "/api/v1/admin/webhook-endpoints"
+    made = await http.post(hooks, json={"url": "http://127.0.0.1:9/hook"}, headers=ADMIN)
+    assert made.status_code == 201, made.text
+    refused = await http.post(hooks, json={"url": "ftp://example.com/"}, headers=ADMIN)
+    assert refused.status_code == 422
+    endpoint = f"{hooks}/{made.json()['id']}"
+    assert (await http.get(hooks, headers=ADMIN)).status_code == 200
+    assert (await http.get(endpoint, headers=ADMIN)).status_code == 200
+    assert (await http.get(f"{hooks}/we_none", headers=ADMIN)).status_code == 404
+    patch = {"description": "CRM", "events": ["upgrade.succeeded", "offer.declined", "*"]}
+    assert (await http.patch(endpoint, json=patch, headers=ADMIN)).status_code == 200
+    bad = await http.patch(endpoint, json={"url": "http://user:pw@example.com/"}, headers=ADMIN)
+    assert bad.status_code == 422
+    assert (await http.post(f"{endpoint}/rotate-secret", headers=ADMIN)).status_code == 200
+    return endpoint
+
+
+async def _outbound(w: World, endpoint: str) -> None:
+    """The deliveries the purchases made, one retried, and the endpoint deleted."""
+    http = w.http
+    await outbound_store.fan_out(w.db, now=w.clock.now())
+    listed = await http.get(f"{endpoint}/deliveries?limit=2", headers=ADMIN)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["data"], "the purchases announced events"
+    first = listed.json()["data"][0]["id"]
+    after = await http.get(f"{endpoint}/deliveries?starting_after={first}", headers=ADMIN)
+    assert after.status_code == 200
+    assert (await http.get(f"{endpoint}/deliveries?status=lost", headers=ADMIN)).status_code == 422
+    retried = await http.post(f"{endpoint}/deliveries/{first}/retry", headers=ADMIN)
+    assert retried.status_code == 202, retried.text
+    nothing = await http.post(f"{endpoint}/deliveries/wd_none/retry", headers=ADMIN)
+    assert nothing.status_code == 404
+    assert (await http.delete(endpoint, headers=ADMIN)).status_code == 200
+    assert (await http.delete(endpoint, headers=ADMIN)).status_code == 404
+    feedback = await http.get("/api/v1/admin/feedback?kind=decline&limit=5", headers=ADMIN)
+    assert feedback.status_code == 200, feedback.text
+    assert (await http.get("/api/v1/admin/feedback?kind=x", headers=ADMIN)).status_code == 422
+
+
 async def test_real_answers_are_the_documented_answers(world: World) -> None:
     """Through every route of the route table, in the states a customer and an admin meet
     (lists, an upgrade, add-ons paid, waiting for 3-D Secure and declined, a trial, the
@@ -515,8 +559,10 @@ async def test_real_answers_are_the_documented_answers(world: World) -> None:
     await _operations(world)
     await _catalog(world)
     await _widget(world)
+    endpoint = await _endpoint(world)
     await _purchases(world)
     await _webhooks(world)
+    await _outbound(world, endpoint)
     missing = {
         (op.method, op.path, op.status)
         for op in openapi.OPERATIONS
