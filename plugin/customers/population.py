@@ -59,6 +59,7 @@ def _trimmed(
     return customer_store.TargetingFacts(
         facts.record, facts.stripe_customer, facts.usage, facts.feature_hits,
         facts.feature_uses, events, facts.assignments, facts.items, facts.last_order_at,
+        facts.answered,
     )  # fmt: skip
 
 

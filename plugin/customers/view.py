@@ -161,6 +161,7 @@ def _context(
         feature_hits=facts.feature_hits,
         signup_at=signup_at,
         last_order_at=max(orders) if orders else None,
+        answered=facts.answered,
     )
     return context, current
 

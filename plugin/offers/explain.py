@@ -31,6 +31,7 @@ from plugin.offers.relevance import Ladder, owned
 from plugin.offers.schedule import FrequencyCap, OfferHistory
 from plugin.offers.targeting import (
     AllOf,
+    Answered,
     AnyOf,
     AttributeIn,
     AttributeRange,
@@ -60,6 +61,7 @@ EXCLUSIONS = (
     "feature",
     "tenure",
     "order",
+    "feedback",
     "targeting",
 )
 
@@ -179,6 +181,16 @@ def _leaf(rule: Rule, ctx: CustomerContext, now: int) -> tuple[str, bool, str]:
             ok = bool(targeting.evaluate(rule, ctx, now=now))
             last = "none" if order is None else f"at {_iso(order)}"
             return "order", ok, f"last order {last}; wanted within {minutes} minutes"
+        case Answered(offer, answer, within_days):
+            at = ctx.answered.get(targeting.feedback_key(offer, answer))
+            ok = bool(targeting.evaluate(rule, ctx, now=now))
+            said = "" if answer is None else f" {answer!r}"
+            last = "never" if at is None else f"last at {_iso(at)}"
+            return (
+                "feedback",
+                ok,
+                f"answered{said} to {offer!r} {last}; wanted within {within_days} days",
+            )
     raise TypeError(f"not a leaf rule: {rule!r}")  # pragma: no cover -- callers pass leaves
 
 
@@ -254,6 +266,7 @@ _LEAF_GATES: dict[type, str] = {
     FeatureHit: "feature",
     Tenure: "tenure",
     OrderWithin: "order",
+    Answered: "feedback",
 }
 Categorize = Callable[[CustomerContext, int], str]
 

@@ -11,6 +11,7 @@ one to one onto it; `parse` and `dump` convert, and `parse` names the offending 
         {"feature_hit": {"feature": "sso", "within_days": 7}},  FeatureHit
         {"tenure": {"min_days": 14}},                      Tenure
         {"order": {"within_minutes": 30}},                 OrderWithin
+        {"feedback": {"offer": "offer_nps", "answer": "price", "within_days": 30}},  Answered
         {"any": [...]}, {"not": {...}}                     AnyOf, Not
     ]}
 
@@ -64,6 +65,13 @@ class CustomerContext:
     feature_hits: Mapping[str, int] = field(default_factory=dict)  # feature -> last hit (unix)
     signup_at: int | None = None
     last_order_at: int | None = None
+    # When the customer last answered an offer (a reason or a survey answer): by offer id, and
+    # by "offer id:answer key" (`feedback_key`).
+    answered: Mapping[str, int] = field(default_factory=dict)
+
+
+def feedback_key(offer_id: str, answer: str | None) -> str:
+    return offer_id if answer is None else f"{offer_id}:{answer}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +128,16 @@ class OrderWithin:
 
 
 @dataclass(frozen=True, slots=True)
+class Answered:
+    """The customer answered `offer` (with `answer`, if given: a reason's or a choice's key)
+    within the last `within_days` days."""
+
+    offer: str
+    answer: str | None
+    within_days: int
+
+
+@dataclass(frozen=True, slots=True)
 class AllOf:
     rules: tuple[Rule, ...]
 
@@ -142,6 +160,7 @@ Rule = (
     | FeatureHit
     | Tenure
     | OrderWithin
+    | Answered
     | AllOf
     | AnyOf
     | Not
@@ -209,6 +228,14 @@ def evaluate(rule: Rule, ctx: CustomerContext, *, now: int) -> Decision:
             if order is None or order > now or now - order > minutes * 60:
                 return Decision(False, f"no order in the last {minutes} minutes")
             return YES
+        case Answered(offer, answer, within_days):
+            at = ctx.answered.get(feedback_key(offer, answer))
+            if at is None or at > now or now - at > within_days * DAY:
+                said = f" {answer!r}" if answer is not None else ""
+                return Decision(
+                    False, f"did not answer{said} to {offer!r} in the last {within_days} days"
+                )
+            return YES
     raise TypeError(f"not a targeting rule: {rule!r}")  # pragma: no cover -- exhaustive match
 
 
@@ -226,6 +253,8 @@ def spans(rule: Rule) -> Iterator[int]:
             yield min_days * DAY
         case OrderWithin(minutes):
             yield minutes * 60
+        case Answered(_, _, within_days):
+            yield within_days * DAY
         case AllOf(rules) | AnyOf(rules):
             for sub in rules:
                 yield from spans(sub)
@@ -240,6 +269,7 @@ def instants(ctx: CustomerContext) -> Iterator[int]:
         yield ctx.signup_at
     if ctx.last_order_at is not None:
         yield ctx.last_order_at
+    yield from ctx.answered.values()
 
 
 # Compiled rules: the same yes/no as `evaluate`, without building reasons --------------------
@@ -289,6 +319,14 @@ def compile_rule(rule: Rule) -> Predicate:
                 return order is not None and order <= now and now - order <= seconds
 
             return order_within
+        case Answered(offer, answer, within_days):
+            key, seconds = feedback_key(offer, answer), within_days * DAY
+
+            def answered(ctx: CustomerContext, now: int) -> bool:
+                at = ctx.answered.get(key)
+                return at is not None and at <= now and now - at <= seconds
+
+            return answered
     raise TypeError(f"not a targeting rule: {rule!r}")  # pragma: no cover -- exhaustive match
 
 
@@ -408,6 +446,9 @@ def dump(rule: Rule) -> dict[str, Any]:
             return {"tenure": {"min_days": min_days}}
         case OrderWithin(minutes):
             return {"order": {"within_minutes": minutes}}
+        case Answered(offer, answer, within_days):
+            given = {"answer": answer} if answer is not None else {}
+            return {"feedback": {"offer": offer, **given, "within_days": within_days}}
     raise TypeError(f"not a targeting rule: {rule!r}")  # pragma: no cover -- exhaustive match
 
 
@@ -479,6 +520,15 @@ def _parse(doc: object, path: str, depth: int, counter: list[int]) -> Rule:
         _only(fields, here, {"within_minutes"})
         return OrderWithin(
             _required_int(fields.get("within_minutes"), f"{here}.within_minutes", minimum=1)
+        )
+    if kind == "feedback":
+        _only(fields, here, {"offer", "answer", "within_days"})
+        days = _required_int(fields.get("within_days"), f"{here}.within_days", minimum=1)
+        answer = fields.get("answer")
+        return Answered(
+            _string(fields.get("offer"), f"{here}.offer"),
+            None if answer is None else _string(answer, f"{here}.answer"),
+            days,
         )
     raise TargetingError(f"unknown rule {kind!r}", field=here)
 

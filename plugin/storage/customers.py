@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from plugin.errors import ValidationFailed
+from plugin.offers.targeting import feedback_key
 from plugin.storage.database import Connection, ReadWouldWait, Row
 
 
@@ -211,6 +212,9 @@ class TargetingFacts:
     assignments: dict[str, str]
     items: list[tuple[str, str, str, str | None]]  # (subscription, status, price, interval)
     last_order_at: int | None
+    # When the customer last answered each offer, and each offer with each answer key
+    # (`targeting.feedback_key`): the `feedback` rule's facts.
+    answered: dict[str, int] = field(default_factory=dict)
 
 
 # One statement, one hop to the database thread: on the hot path, the number of round trips
@@ -240,7 +244,9 @@ SELECT
     (SELECT json_group_array(json_array(s.id, s.status, i.price_id, i.interval))
      FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id
      WHERE s.customer_id = (SELECT cus FROM me)) AS items,
-    (SELECT max(created_at) FROM orders WHERE customer_id = (SELECT cus FROM me)) AS last_order
+    (SELECT max(created_at) FROM orders WHERE customer_id = (SELECT cus FROM me)) AS last_order,
+    (SELECT json_group_array(json_array(offer_id, answer, at)) FROM feedback
+     WHERE customer_id = :customer) AS answered
 """
 
 # The same read in PostgreSQL's JSON functions (its aggregates give NULL, not `{}`, over no rows).
@@ -269,7 +275,9 @@ SELECT
     (SELECT coalesce(json_agg(json_build_array(s.id, s.status, i.price_id, i.interval)), '[]')::text
      FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id
      WHERE s.customer_id = (SELECT cus FROM me)) AS items,
-    (SELECT max(created_at) FROM orders WHERE customer_id = (SELECT cus FROM me)) AS last_order
+    (SELECT max(created_at) FROM orders WHERE customer_id = (SELECT cus FROM me)) AS last_order,
+    (SELECT coalesce(json_agg(json_build_array(offer_id, answer, at)), '[]')::text FROM feedback
+     WHERE customer_id = :customer) AS answered
 """
 
 
@@ -317,7 +325,18 @@ def _facts_from(row: Row | None) -> TargetingFacts:
         assignments=json.loads(row["arms"]),
         items=[(i[0], i[1], i[2], i[3]) for i in json.loads(row["items"])],
         last_order_at=row["last_order"],
+        answered=_answered(json.loads(row["answered"])),
     )
+
+
+def _answered(rows: list[list[Any]]) -> dict[str, int]:
+    """(offer, answer, at) rows as the latest time per offer and per offer and answer."""
+    latest: dict[str, int] = {}
+    for offer_id, answer, at in rows:
+        for key in {feedback_key(offer_id, None), feedback_key(offer_id, answer)}:
+            if at > latest.get(key, -1):
+                latest[key] = at
+    return latest
 
 
 # `_FACTS` for every customer with a record at once (the admin's audience counts): the same
@@ -342,7 +361,9 @@ SELECT
     (SELECT json_group_array(json_array(s.id, s.status, i.price_id, i.interval))
      FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id
      WHERE s.customer_id = c.stripe_customer) AS items,
-    (SELECT max(created_at) FROM orders WHERE customer_id = c.stripe_customer) AS last_order
+    (SELECT max(created_at) FROM orders WHERE customer_id = c.stripe_customer) AS last_order,
+    (SELECT json_group_array(json_array(offer_id, answer, at)) FROM feedback
+     WHERE customer_id = c.id) AS answered
 FROM customers c WHERE :all_customers OR c.id IN (SELECT value FROM json_each(:ids))
 ORDER BY c.id
 """
@@ -367,7 +388,9 @@ SELECT
     (SELECT coalesce(json_agg(json_build_array(s.id, s.status, i.price_id, i.interval)), '[]')::text
      FROM subscriptions s JOIN subscription_items i ON i.subscription_id = s.id
      WHERE s.customer_id = c.stripe_customer) AS items,
-    (SELECT max(created_at) FROM orders WHERE customer_id = c.stripe_customer) AS last_order
+    (SELECT max(created_at) FROM orders WHERE customer_id = c.stripe_customer) AS last_order,
+    (SELECT coalesce(json_agg(json_build_array(offer_id, answer, at)), '[]')::text FROM feedback
+     WHERE customer_id = c.id) AS answered
 FROM customers c
 WHERE :all_customers OR c.id IN (SELECT json_array_elements_text(:ids::json))
 ORDER BY c.id

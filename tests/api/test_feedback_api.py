@@ -152,3 +152,39 @@ async def test_a_declines_reason_is_kept_with_its_label(client: httpx.AsyncClien
     assert bad.status_code == 422
     older = await client.get(f"/api/v1/admin/feedback?starting_after={row['id']}", headers=ADMIN)
     assert older.json()["data"] == []
+
+
+async def test_an_answer_targets_the_offer_that_follows_it(client: httpx.AsyncClient) -> None:
+    """`{"feedback": {"offer", "answer", "within_days"}}`: the customer who answered "backups"
+    sees the follow-up at once (the facts the offers endpoint keeps are dropped by the
+    answer's write); one who answered otherwise does not."""
+    assert (await _make(client, _survey(choices=CHOICES))).status_code == 201
+    follow_up = {
+        "id": "offer_backup_addon", "name": "Backups", "kind": "retention", "status": "active",
+        "placements": ["after_survey"],
+        "targeting": {"feedback": {"offer": "offer_survey", "answer": "backups",
+                                   "within_days": 30}},
+        "variants": [{"key": "a", "copy": {"title": "Backups, automatic"}}],
+    }  # fmt: skip
+    assert (await _make(client, follow_up)).status_code == 201
+    where = "/api/v1/widget/offers?placement=after_survey"
+    for customer, choice, shown in (("ann", "backups", True), ("bob", "video", False)):
+        assert (
+            await client.put(f"/api/v1/customers/{customer}", json={}, headers=ADMIN)
+        ).is_success
+        before = await client.get(where, headers=customer_headers(customer))
+        assert before.json()["data"] == []
+        answer = {"offer_id": "offer_survey", "variant": "a", "type": "answer",
+                  "answer": {"choice": choice}}  # fmt: skip
+        assert (
+            await client.post(EVENTS, json=answer, headers=customer_headers(customer))
+        ).is_success
+        after = (await client.get(where, headers=customer_headers(customer))).json()["data"]
+        assert [o["offer_id"] for o in after] == (["offer_backup_addon"] if shown else [])
+    explained = await client.get(
+        "/api/v1/admin/offers/offer_backup_addon/explain?customer=bob", headers=ADMIN
+    )
+    assert explained.status_code == 200, explained.text
+    gates = {g["gate"]: g for g in explained.json()["gates"]}
+    assert gates["feedback"]["passed"] is False
+    assert "'backups' to 'offer_survey' never" in gates["feedback"]["detail"]

@@ -14,6 +14,7 @@ from plugin.offers.model import Copy, Offer, OfferVariant
 from plugin.offers.schedule import FrequencyCap, OfferHistory, Window
 from plugin.offers.targeting import (
     EVERYONE,
+    Answered,
     AnyOf,
     CustomerContext,
     FeatureHit,
@@ -40,6 +41,7 @@ _leaves = st.one_of(
     st.builds(FeatureHit, st.just("sso"), st.integers(0, 2)),
     st.builds(Tenure, st.integers(0, 2)),
     st.builds(OrderWithin, st.integers(0, 3)),
+    st.builds(Answered, st.just("offer_nps"), st.none() | st.just("price"), st.integers(0, 2)),
 )
 _rules: st.SearchStrategy[Rule] = st.one_of(
     _leaves,
@@ -99,6 +101,7 @@ def _states(draw: st.DrawFn, offers: list[Offer]) -> CustomerState:
         feature_hits=draw(st.dictionaries(st.just("sso"), _moments)),
         signup_at=draw(st.none() | _moments),
         last_order_at=draw(st.none() | _moments),
+        answered=draw(st.dictionaries(st.sampled_from(["offer_nps", "offer_nps:price"]), _moments)),
     )
     histories = {}
     for offer in offers:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from plugin.offers import targeting
 from plugin.offers.targeting import (
     AllOf,
+    Answered,
     AnyOf,
     AttributeIn,
     AttributeRange,
@@ -42,6 +43,7 @@ def ctx(**overrides: Any) -> CustomerContext:
         "feature_hits": {"sso": NOW - 3 * DAY},
         "signup_at": NOW - 30 * DAY,
         "last_order_at": NOW - 10 * 60,
+        "answered": {"offer_nps": NOW - 2 * DAY, "offer_nps:price": NOW - 2 * DAY},
     }
     values.update(overrides)
     return CustomerContext(**values)
@@ -92,6 +94,17 @@ CASES: list[tuple[str, Rule, CustomerContext, bool]] = [
     ("order recent", OrderWithin(30), ctx(), True),
     ("order too old", OrderWithin(5), ctx(), False),
     ("no order", OrderWithin(30), ctx(last_order_at=None), False),
+    ("answered in window", Answered("offer_nps", None, 7), ctx(), True),
+    ("gave that answer", Answered("offer_nps", "price", 7), ctx(), True),
+    ("gave another answer", Answered("offer_nps", "video", 7), ctx(), False),
+    ("answered too long ago", Answered("offer_nps", None, 1), ctx(), False),
+    ("never answered", Answered("offer_other", None, 30), ctx(), False),
+    (
+        "an answer in the future is ignored",
+        Answered("offer_nps", None, 7),
+        ctx(answered={"offer_nps": NOW + 60}),
+        False,
+    ),
     ("all of nothing is everyone", AllOf(()), ctx(), True),
     ("all needs every rule", AllOf((PlanIs(("basic",)), Tenure(60))), ctx(), False),
     ("any needs one rule", AnyOf((PlanIs(("pro",)), Tenure(14))), ctx(), True),
@@ -131,6 +144,8 @@ DOCUMENT = {
             ]
         },
         {"not": {"order": {"within_minutes": 1}}},
+        {"feedback": {"offer": "offer_nps", "answer": "price", "within_days": 30}},
+        {"feedback": {"offer": "offer_nps", "within_days": 7}},
     ]
 }
 
@@ -245,6 +260,7 @@ _contexts = st.builds(
         feature_hits=base.feature_hits,
         signup_at=None if base.signup_at is None else base.signup_at + shift,
         last_order_at=None if base.last_order_at is None else base.last_order_at + shift,
+        answered={key: at + shift for key, at in base.answered.items()},
     ),
     st.sampled_from(_CONTEXTS),
     st.dictionaries(st.sampled_from(["storage_gb", "users", "seats"]), st.integers(0, 50)),
