@@ -24,6 +24,9 @@ from plugin.billing.stripe_gateway import StripeGateway
 from plugin.billing.upkeep import Upkeep
 from plugin.clock import Clock, SystemClock
 from plugin.customers import facts as customer_facts
+from plugin.customers.population import Population
+from plugin.email.smtp import Mailer, SmtpConfig
+from plugin.email.worker import EmailWorker
 from plugin.errors import UpliftError
 from plugin.logs import get_logger
 from plugin.middleware.access_log import AccessLogMiddleware, private_path
@@ -89,6 +92,34 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(INTERNAL_ERROR_BODY, status_code=500, headers=headers)
 
 
+def _email_worker(
+    settings: Settings,
+    db: storage.Database,
+    clock: Clock,
+    services: Services,
+    population: Population,
+) -> EmailWorker | None:
+    if settings.smtp_url is None:
+        return None
+    if settings.email_from is None or settings.widget_secret is None:
+        log.warning(
+            "lifecycle email is off: UPLIFT_SMTP_URL is set, but it needs UPLIFT_EMAIL_FROM"
+            " and UPLIFT_WIDGET_SECRET (the links' key) too"
+        )
+        return None
+    return EmailWorker(
+        db=db,
+        clock=clock,
+        snapshot=services.snapshot,
+        population=population,
+        mailer=Mailer(SmtpConfig.parse(settings.smtp_url.get_secret_value())),
+        sender=settings.email_from,
+        widget_secret=settings.widget_secret.get_secret_value(),
+        public_url=settings.public_url,
+        link_days=settings.email_link_days,
+    )
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = False) -> Starlette:
     """The app. `demo` (only `uplift demo` passes it, never a setting, so no environment
     variable can turn it on) also serves the demo SaaS app at /demo, which hands out widget
@@ -140,6 +171,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
         )
         app.state.outbound_worker = outbound
         await outbound.start()
+        # Lifecycle email, when a relay, a sender and the links' secret are configured. It reads
+        # the customers through the population the admin's audience counts keep.
+        population = app.state.population = Population()
+        mailer = _email_worker(settings, db, the_clock, app.state.services, population)
+        app.state.email_worker = mailer
+        if mailer is not None:
+            mailer.start()
         # Period-end changes and abandoned upgrades, on a timer (plugin/billing/upkeep.py).
         upkeep = Upkeep(db=db, gateway=gateway, clock=the_clock) if gateway is not None else None
         if upkeep is not None:
@@ -149,6 +187,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, demo: bool = F
         finally:
             if upkeep is not None:
                 await upkeep.stop()
+            if mailer is not None:
+                await mailer.stop()
             await outbound.stop()
             await exposures.stop()
             await intake.stop()

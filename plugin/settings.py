@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from plugin.email.smtp import SmtpConfig
 from plugin.errors import OperatorError
 
 SQLITE_PREFIX = "sqlite+aiosqlite:///"
@@ -61,6 +62,12 @@ class Settings(BaseSettings):
     usage_thresholds: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [80, 100])
     # `trial.ending` is announced this many days before a trial ends.
     trial_ending_days: int = Field(default=3, ge=1, le=30)
+    # Lifecycle email (plugin/email/): the SMTP relay (smtp:// STARTTLS, smtps:// TLS), the
+    # From address, and how long the link in an email opens its offer. Without a relay, no
+    # email is decided or sent.
+    smtp_url: SecretStr | None = None
+    email_from: str | None = Field(default=None, max_length=254)
+    email_link_days: int = Field(default=14, ge=1, le=90)
 
     @field_validator("database_url")
     @classmethod
@@ -113,6 +120,16 @@ class Settings(BaseSettings):
         for secret in value:
             if not secret.get_secret_value().startswith("whsec_"):
                 raise ValueError("each secret must start with whsec_")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                SmtpConfig.parse(value.get_secret_value())
+            except OperatorError as exc:  # its message never quotes the URL
+                raise ValueError(exc.message) from None
         return value
 
     @field_validator("usage_thresholds", mode="before")

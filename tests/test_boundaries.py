@@ -43,6 +43,9 @@ PURE = [
     "plugin/outbound/events.py",
     "plugin/outbound/backoff.py",
     "plugin/customers/thresholds.py",
+    "plugin/email/templates.py",
+    "plugin/email/links.py",
+    "plugin/email/campaign.py",
 ]
 IMPURE_IMPORTS = {
     "aiosqlite", "sqlite3", "asyncpg", "stripe", "httpx", "requests", "socket", "time",

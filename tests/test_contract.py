@@ -73,6 +73,14 @@ CONTRACT = {
     ("GET", "/api/v1/admin/webhook-endpoints/{endpoint_id}/deliveries"),
     ("POST", "/api/v1/admin/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"),
     ("GET", "/api/v1/admin/feedback"),
+    # Issue 21: lifecycle email.
+    ("GET", "/api/v1/admin/email/sends"),
+    ("GET", "/api/v1/admin/email/suppressions"),
+    ("PUT", "/api/v1/admin/email/suppressions/{customer_id}"),
+    ("DELETE", "/api/v1/admin/email/suppressions/{customer_id}"),
+    ("GET", "/email/unsubscribe/{token}"),
+    ("POST", "/email/unsubscribe/{token}"),
+    ("GET", "/api/v1/widget/link"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/admin"),
     # Added to the contract (docs/contract.md) on purpose: the dashboard's script and stylesheet

@@ -208,6 +208,13 @@ class SurveyOut(_Out):
     display: Literal["banner", "modal"]
 
 
+class EmailChannelOut(_Out):
+    subject: str
+    text: str
+    html: str
+    link_url: str
+
+
 class VariantOut(_Out):
     key: str
     weight: int
@@ -236,6 +243,7 @@ class OfferOut(_Out):
     holdout_bp: int
     reasons: list[ReasonOut]
     survey: SurveyOut | None
+    email: EmailChannelOut | None
     variants: list[VariantOut]
     version: int
     created_at: Time
@@ -333,6 +341,36 @@ class FeedbackOut(_Out):
 
 
 class FeedbackListOut(Page[FeedbackOut]):
+    pass
+
+
+class EmailSendOut(_Out):
+    """One offer's email to one customer (never its address: that is the customer's data)."""
+
+    object: Literal["email_send"]
+    id: str = Field(description="em_…: the Message-ID's left part")
+    offer_id: str
+    customer_id: str
+    variant: str
+    status: Literal["pending", "sent", "failed", "suppressed"]
+    attempts: int
+    last_error: str | None
+    created: Time
+    sent_at: Time | None
+
+
+class EmailSendListOut(Page[EmailSendOut]):
+    pass
+
+
+class SuppressionOut(_Out):
+    object: Literal["email_suppression"]
+    customer_id: str
+    reason: Literal["unsubscribed", "admin"]
+    at: Time
+
+
+class SuppressionListOut(Page[SuppressionOut]):
     pass
 
 

@@ -35,6 +35,7 @@ from plugin.api.answers import (
     CustomerListOut,
     CustomerOut,
     DeletedOut,
+    EmailSendListOut,
     EntitlementsOut,
     ErrorOut,
     FeatureEventOut,
@@ -51,6 +52,8 @@ from plugin.api.answers import (
     PlanListOut,
     QuoteAnswerOut,
     ReadyOut,
+    SuppressionListOut,
+    SuppressionOut,
     TimeseriesOut,
     UpgradeOut,
     UsageOut,
@@ -64,6 +67,7 @@ from plugin.api.answers import (
     WebhookReceivedOut,
     WidgetEventOut,
     WidgetOfferListOut,
+    WidgetOfferOut,
 )
 from plugin.api.schemas import (
     AcceptIn,
@@ -308,6 +312,41 @@ OPERATIONS = (
         answer=FeedbackListOut, errors=(422,),
     ),
     Operation(
+        "GET", "/api/v1/admin/email/sends", "Lifecycle emails decided, newest first", "admin",
+        params=(
+            Param("offer", "query", {"type": "string", "maxLength": 64}),
+            Param("customer", "query", {"type": "string", "maxLength": 64}),
+            LIMIT,
+        ),
+        answer=EmailSendListOut, errors=(422,),
+    ),
+    Operation(
+        "GET", "/api/v1/admin/email/suppressions", "Customers who get no email", "admin",
+        params=_LIST, answer=SuppressionListOut, errors=(422,),
+    ),
+    Operation(
+        "PUT", "/api/v1/admin/email/suppressions/{customer_id}",
+        "Send this customer no more email", "admin", answer=SuppressionOut, errors=(400,),
+    ),
+    Operation(
+        "DELETE", "/api/v1/admin/email/suppressions/{customer_id}",
+        "Email this customer again", "admin", answer=SuppressionOut, errors=(400, 404),
+    ),
+    Operation(
+        "GET", "/email/unsubscribe/{token}",
+        "The unsubscribe page an email links to (one button; a GET changes nothing)", "none",
+        errors=(404,),
+    ),
+    Operation(
+        "POST", "/email/unsubscribe/{token}",
+        "One-click unsubscribe (RFC 8058): List-Unsubscribe=One-Click", "none", errors=(404,),
+    ),
+    Operation(
+        "GET", "/api/v1/widget/link", "The offer an email's link opens", "customer",
+        params=(Param("token", "query", {"type": "string", "maxLength": 4096}, required=True),),
+        answer=WidgetOfferOut, errors=(404, 410, 503),
+    ),
+    Operation(
         "GET", "/api/v1/admin/metrics",
         "Conversion, MRR movements, NDR, ARPU, upgrade value, time to upsell (JSON, or CSV with "
         "Accept: text/csv)",
@@ -454,12 +493,16 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
 _CONTENT: dict[str, Any] = {
     "/widget/uplift.js": {"text/javascript": {"schema": {"type": "string"}}},
     "/admin": {"text/html": {"schema": {"type": "string"}}},
+    "/email/unsubscribe/{token}": {"text/html": {"schema": {"type": "string"}}},
     "/admin/static/{name}": {
         "text/javascript": {"schema": {"type": "string"}},
         "text/css": {"schema": {"type": "string"}},
     },
 }
 _CSV = {"text/csv": {"schema": {"type": "string"}}}
+_PAGE_ERRORS: dict[str, Any] = {
+    "/email/unsubscribe/{token}": {"text/html": {"schema": {"type": "string"}}},
+}
 _ALSO: dict[str, Any] = {
     "/api/v1/admin/metrics": _CSV,
     "/api/v1/admin/metrics/timeseries": _CSV,
@@ -487,7 +530,8 @@ def _responses(op: Operation) -> dict[str, Any]:
     for status in error_statuses(op):
         responses[str(status)] = {
             "description": ERROR_STATUSES[status],
-            "content": _json(ErrorOut),
+            # A page for a person (the unsubscribe page) says its errors as a page too.
+            "content": _PAGE_ERRORS.get(op.path, _json(ErrorOut)),
         }
         if status in _ERROR_HEADERS:
             responses[str(status)]["headers"] = _ERROR_HEADERS[status]

@@ -211,6 +211,13 @@ class SurveyIn(_Strict):
     display: Literal["banner", "modal"] = "banner"
 
 
+class EmailIn(_Strict):
+    subject: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=offers.MAX_EMAIL)
+    html: str = Field(default="", max_length=offers.MAX_EMAIL)
+    link_url: str = Field(min_length=1, max_length=500)
+
+
 class VariantIn(_Strict):
     key: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
     weight: Int = Field(default=1, ge=0, le=10_000)
@@ -267,6 +274,8 @@ class OfferIn(_Strict):
     reasons: list[ReasonIn] = Field(default_factory=list, max_length=offers.MAX_REASONS)
     # A survey offer's question (kind `survey` only).
     survey: SurveyIn | None = None
+    # A lifecycle email sent when the targeting first holds for a customer (Jinja2 copy).
+    email: EmailIn | None = None
     # `OfferOut`'s read-only fields: accepted, so that what GET returns can be sent back as it
     # is, and ignored (the server sets them).
     object: Literal["offer"] | None = Field(default=None, exclude=True)

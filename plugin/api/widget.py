@@ -130,23 +130,11 @@ def _discount_document(offer: Offer) -> dict[str, Any] | None:
     return None if offer.discount is None else asdict(offer.discount)
 
 
-def _usage_metric(rule: targeting.Rule) -> str | None:
-    """The metric of the first usage rule in a targeting tree (depth first), if any."""
-    match rule:
-        case targeting.UsageAtLeast(metric=metric):
-            return metric
-        case targeting.AllOf(rules=rules) | targeting.AnyOf(rules=rules):
-            return next((m for r in rules if (m := _usage_metric(r)) is not None), None)
-        case targeting.Not(rule=inner):
-            return _usage_metric(inner)
-    return None
-
-
 def _usage_document(offer: Offer, context: CustomerContext) -> dict[str, Any] | None:
     """What the banner says ("You've used 9 GB of 10 GB") for an offer targeted on usage:
     the customer's reported usage against their plan's limit. None when the offer has no usage
     rule, or the usage or a finite limit is unknown (nothing true to say)."""
-    metric = _usage_metric(offer.targeting)
+    metric = targeting.usage_metric(offer.targeting)
     if metric is None:
         return None
     used, limit = context.usage.get(metric), context.plan.limits.get(metric)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from plugin.email import templates
 from plugin.errors import InvalidDocument
 from plugin.offers import targeting
 from plugin.offers.experiments import Design, ExperimentError, Variant, assign
@@ -63,6 +64,7 @@ _TARGETS: dict[str, tuple[int, int]] = {
     "survey": (0, 0),
 }
 MAX_QUESTION = 200
+MAX_EMAIL = 20_000  # characters of an email body template
 SCALE = (1, 5)  # a scale answer's lowest and highest score
 
 
@@ -102,6 +104,27 @@ class Survey:
     choices: tuple[Reason, ...] = ()
     comment: bool = False
     display: SurveyDisplay = "banner"
+
+
+# What an offer's email copy may say, Jinja2 variables filled in for each customer
+# (plugin/email/campaign.py): the customer's, the offer's copy as the widget shows it, the plan,
+# the first price, the usage its rule reads, and the two links.
+EMAIL_VARIABLES = (
+    "customer_id", "name", "email", "title", "body", "cta", "plan", "price", "metric", "used",
+    "limit", "trial_days", "link", "unsubscribe_url",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class EmailChannel:
+    """An offer's lifecycle email: sent once to each customer when its targeting first holds
+    for them. `link_url` is the SaaS's page the email links to; the link adds a signed
+    `uplift_offer` parameter there that opens this offer's modal."""
+
+    subject: str
+    text: str
+    html: str = ""
+    link_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +179,7 @@ class Offer:
     holdout_bp: int = 0
     reasons: tuple[Reason, ...] = ()
     survey: Survey | None = None
+    email: EmailChannel | None = None
     # Built once from `variants`, `holdout_bp` and `targeting`: eligibility asks for them on
     # every request.
     design: Design = field(init=False, repr=False, compare=False)
@@ -211,6 +235,7 @@ class Offer:
         if len({r.key for r in self.reasons}) != len(self.reasons):
             raise OfferError("reason keys must be distinct", field="reasons")
         _check_survey(self.kind, self.survey)
+        _check_email(self.email)
         if not -1000 <= self.priority <= 1000:
             raise OfferError("priority must be -1000..1000", field="priority")
         for i, variant in enumerate(self.variants):
@@ -291,6 +316,25 @@ def _check_survey(kind: str, survey: Survey | None) -> None:
         raise OfferError("choice keys must be distinct", field="survey.choices")
 
 
+def _check_email(channel: EmailChannel | None) -> None:
+    if channel is None:
+        return
+    copy = templates.EmailCopy(channel.subject, channel.text, channel.html)
+    for name, problem in templates.validate(copy, EMAIL_VARIABLES):
+        raise OfferError(problem, field=f"email.{name}")
+    if len(channel.text) > MAX_EMAIL or len(channel.html) > MAX_EMAIL:
+        raise OfferError(f"an email body is at most {MAX_EMAIL} characters", field="email")
+    url = channel.link_url
+    if (
+        not url.startswith(("https://", "http://"))
+        or len(url) > 500
+        or any(c in url for c in ' <>"\n')
+    ):
+        raise OfferError(
+            "link_url must be the http(s) URL of the page to open", field="email.link_url"
+        )
+
+
 def _text(value: str, path: str, minimum: int, maximum: int) -> None:
     if not isinstance(value, str) or not minimum <= len(value) <= maximum:
         raise OfferError(f"must be {minimum} to {maximum} characters", field=path)
@@ -333,6 +377,14 @@ def dump(offer: Offer) -> dict[str, Any]:
         "holdout_bp": offer.holdout_bp,
         "reasons": [{"key": r.key, "label": r.label} for r in offer.reasons],
         "survey": None if offer.survey is None else survey_document(offer.survey),
+        "email": None
+        if offer.email is None
+        else {
+            "subject": offer.email.subject,
+            "text": offer.email.text,
+            "html": offer.email.html,
+            "link_url": offer.email.link_url,
+        },
         "variants": [
             {
                 "key": v.key,
@@ -402,6 +454,7 @@ def load(doc: dict[str, Any]) -> Offer:
         holdout_bp=doc.get("holdout_bp", 0),
         reasons=tuple(Reason(r["key"], r["label"]) for r in doc.get("reasons", ())),
         survey=_load_survey(doc.get("survey")),
+        email=None if doc.get("email") is None else EmailChannel(**doc["email"]),
         variants=tuple(
             OfferVariant(key=v["key"], weight=v.get("weight", 1), copy=Copy(**v["copy"]))
             for v in doc["variants"]

@@ -239,6 +239,19 @@ def evaluate(rule: Rule, ctx: CustomerContext, *, now: int) -> Decision:
     raise TypeError(f"not a targeting rule: {rule!r}")  # pragma: no cover -- exhaustive match
 
 
+def usage_metric(rule: Rule) -> str | None:
+    """The metric of the first usage rule in a targeting tree (depth first), if any: what the
+    banner and the email say the customer has used."""
+    match rule:
+        case UsageAtLeast(metric=metric):
+            return metric
+        case AllOf(rules=rules) | AnyOf(rules=rules):
+            return next((m for r in rules if (m := usage_metric(r)) is not None), None)
+        case Not(rule=inner):
+            return usage_metric(inner)
+    return None
+
+
 # When an answer can change ------------------------------------------------------------------
 
 

@@ -17,11 +17,11 @@ paths, other processes and other instances, and a one-second look is a single in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 
 import httpx
 
+from plugin import background
 from plugin.clock import Clock
 from plugin.logs import get_logger
 from plugin.outbound import backoff, delivery, signing, timers
@@ -80,12 +80,7 @@ class OutboundWorker:
         if self._task is not None:
             self._stopping = True
             self._wake.set()
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_GRACE)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+            await background.finish(self._task, grace=STOP_GRACE)
             self._task = None
         if self._own_http and self._http is not None:
             await self._http.aclose()
@@ -179,5 +174,4 @@ class OutboundWorker:
             await self._sleep(timeout if timeout > 0 else POLL / 10)
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        await background.nap(self._wake, seconds)

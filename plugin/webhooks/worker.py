@@ -17,9 +17,9 @@ moment would drain.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 
+from plugin import background
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.clock import Clock
 from plugin.logs import get_logger
@@ -77,12 +77,7 @@ class Worker:
             return
         self._stopping = True
         self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_GRACE)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await background.finish(self._task, grace=STOP_GRACE)
         self._task = None
 
     def wake(self) -> None:
@@ -148,5 +143,4 @@ class Worker:
             await self._sleep(timeout)
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        await background.nap(self._wake, seconds)

@@ -20,6 +20,10 @@ NOT_FOR_REQUESTS = {
     "ReadWouldWait",
     "StripeError",
     "StripeRejected",
+    # The SMTP relay's answers: the email worker's to handle (retry or fail the send).
+    "MailError",
+    "MailTemporarilyFailed",
+    "MailRejected",
 }
 
 

@@ -29,6 +29,8 @@ from plugin.billing.quotes import StaleQuote
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.billing.upgrades import ChangeConflict
 from plugin.clock import FixedClock
+from plugin.email import links
+from plugin.email.worker import link_key, unsubscribe_key
 from plugin.errors import RateLimited, UpliftError, ValidationFailed
 from plugin.metrics.revenue import SERIES
 from plugin.settings import Settings
@@ -39,6 +41,7 @@ from plugin.storage.quotes import QuoteRecord, SubscriptionState
 from tests.factories import ADMIN, customer_headers
 from tests.support import (
     WEBHOOK_SECRET,
+    WIDGET_SECRET,
     Subscribed,
     mirror_basic,
     mirrored_customer,
@@ -113,7 +116,7 @@ class Answers:
 def test_every_route_documents_its_answers() -> None:
     """Each route of the route table documents its success status with the media types it is
     served as (JSON: a component made from its answer model), and each error status with the
-    error shape."""
+    error shape (the unsubscribe page, for a person, answers its errors as a page)."""
     assert {(row.method, row.path) for row in TABLE} == set(OPERATIONS)
     components = DOCUMENT["components"]["schemas"]
     for row in TABLE:
@@ -128,7 +131,11 @@ def test_every_route_documents_its_answers() -> None:
             assert "application/json" not in success["content"]
         statuses = DOCUMENT["paths"][row.path][row.method.lower()]["responses"]
         for status in openapi.error_statuses(op):
-            schema = statuses[str(status)]["content"]["application/json"]["schema"]
+            content = statuses[str(status)]["content"]
+            if row.path.startswith("/email/unsubscribe/"):  # a page for a person, errors too
+                assert set(content) == {"text/html"}
+                continue
+            schema = content["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/ErrorOut"}
         assert "default" not in statuses  # every status is named, so an undocumented one shows
 
@@ -545,9 +552,43 @@ async def _outbound(w: World, endpoint: str) -> None:
     assert nothing.status_code == 404
     assert (await http.delete(endpoint, headers=ADMIN)).status_code == 200
     assert (await http.delete(endpoint, headers=ADMIN)).status_code == 404
+    await _email(w)
     feedback = await http.get("/api/v1/admin/feedback?kind=decline&limit=5", headers=ADMIN)
     assert feedback.status_code == 200, feedback.text
     assert (await http.get("/api/v1/admin/feedback?kind=x", headers=ADMIN)).status_code == 422
+
+
+async def _email(w: World) -> None:
+    """Suppressions, sends, the unsubscribe page and click, and an email's offer link."""
+    http = w.http
+    one = "/api/v1/admin/email/suppressions/acme"
+    assert (await http.put(one, headers=ADMIN)).status_code == 200
+    assert (await http.get("/api/v1/admin/email/suppressions", headers=ADMIN)).status_code == 200
+    assert (await http.delete(one, headers=ADMIN)).status_code == 200
+    assert (await http.delete(one, headers=ADMIN)).status_code == 404
+    long = "/api/v1/admin/email/suppressions/" + "x" * 65
+    assert (await http.put(long, headers=ADMIN)).status_code == 400
+    assert (await http.get("/api/v1/admin/email/sends", headers=ADMIN)).status_code == 200
+    secret = WIDGET_SECRET
+    unsubscribe = links.sign_unsubscribe(unsubscribe_key(secret), customer_id="acme")
+    assert (await http.get(f"/email/unsubscribe/{unsubscribe}")).status_code == 200
+    assert (await http.get("/email/unsubscribe/nope")).status_code == 404
+    assert (await http.post(f"/email/unsubscribe/{unsubscribe}")).status_code == 200
+    assert (await http.post("/email/unsubscribe/nope")).status_code == 404
+    linked = {
+        "id": "offer_answers_link", "name": "Linked", "kind": "retention", "status": "active",
+        "placements": ["emailed"], "variants": [{"key": "a", "copy": {"title": "Stay"}}],
+    }  # fmt: skip
+    assert (await http.post("/api/v1/admin/offers", json=linked, headers=ADMIN)).is_success
+    now = w.clock.now()
+    for expires, status in ((now + 60, 200), (now, 410)):
+        token = links.sign_offer_link(
+            link_key(secret), offer_id="offer_answers_link", customer_id="acme", expires_at=expires
+        )
+        opened = await http.get(f"/api/v1/widget/link?token={token}", headers=_as(w, "acme"))
+        assert opened.status_code == status, opened.text
+    nothing = await http.get("/api/v1/widget/link?token=x", headers=_as(w, "acme"))
+    assert nothing.status_code == 404
 
 
 async def test_real_answers_are_the_documented_answers(world: World) -> None:
