@@ -3,6 +3,7 @@ the trial plan while it runs, and back to the paid plan when it ends."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -11,7 +12,9 @@ import pytest
 from plugin.billing import trials
 from plugin.clock import FixedClock
 from plugin.errors import Gone, NotFound
+from plugin.outbound import timers
 from plugin.storage import Database
+from plugin.storage import outbound as outbound_store
 from tests.factories import (
     ADMIN,
     add_trial_offer_and_pro_customer,
@@ -116,3 +119,31 @@ def test_a_tampered_trial_quote_is_not_found() -> None:
         trials.verify(longer, secret=WIDGET_SECRET, customer_id="pro1", now=NOW)
     with pytest.raises(Gone):
         trials.verify(signed, secret=WIDGET_SECRET, customer_id="pro1", now=NOW + 600)
+
+
+async def test_a_trial_is_announced_when_granted_ending_and_ended(
+    pro: httpx.AsyncClient, clock: FixedClock, db: Database
+) -> None:
+    """`trial.started` with the accept (once, however often it is retried), `trial.ending`
+    three days before the end and `trial.ended` at it, each once, from the outbound worker's
+    timers."""
+    quote = await _quote(pro)
+    for _ in range(2):
+        assert (await _accept(pro, quote["quote_id"], key="t-1")).status_code == 200
+    types = [e.type for e in await outbound_store.events_of(db)]
+    before = types.index("offer.accepted")  # the shop's usage reports announced before it
+    assert types[before:] == ["offer.accepted", "trial.started"]
+    for at, expected in (
+        (NOW + 10 * DAY, 0),  # more than three days before the end
+        (NOW + 11 * DAY, 1),  # trial.ending
+        (NOW + 12 * DAY, 0),
+        (NOW + 14 * DAY, 1),  # trial.ended
+        (NOW + 15 * DAY, 0),
+    ):
+        assert await timers.announce_due(db, now=at, ending_days=3) == expected, at
+    events = await outbound_store.events_of(db)
+    assert [e.type for e in events][before + 2 :] == ["trial.ending", "trial.ended"]
+    ended = json.loads(events[-1].body)
+    assert ended["data"]["customer_id"] == "pro1"
+    assert ended["data"]["trial"]["plan"] == "enterprise"
+    assert ended["data"]["trial"]["ends_at"] == NOW + 14 * DAY
