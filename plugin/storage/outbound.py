@@ -231,11 +231,13 @@ async def fan_out(db: Database, *, now: int) -> int:
                             "now": now,
                         },
                     )
-        last = events[-1]["id"]
+        # The events read, by id: on PostgreSQL a range of `seq` could take in an event that
+        # committed since the read (sequence numbers are handed out before commit) and mark it
+        # fanned out with no delivery made.
+        done, params = in_clause("e", [event["id"] for event in events])
         await conn.execute(
-            "UPDATE outbound_events SET fanned_out = 1 WHERE fanned_out = 0"
-            " AND seq <= (SELECT seq FROM outbound_events WHERE id = :last)",
-            {"last": last},
+            f"UPDATE outbound_events SET fanned_out = 1 WHERE id IN {done}",  # noqa: S608 -- placeholders only
+            params,
         )
     return len(events)
 

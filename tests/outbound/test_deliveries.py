@@ -4,8 +4,10 @@ unless allowed, timed out, and an endpoint failing for days disabled."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
+from plugin import storage
 from plugin.clock import FixedClock, SystemClock
 from plugin.outbound import backoff
 from plugin.outbound.outbox import announce
@@ -175,3 +177,26 @@ async def test_endpoints_get_only_the_types_they_asked_for(db: Database) -> None
             await worker.stop()
         assert len(wants_all.received) == 1
         assert wants_upgrades.received == []
+
+
+async def test_two_workers_at_once_deliver_each_event_once(db: Database, database_url: str) -> None:
+    """Two instances' workers (two connections to one database) fanning out and claiming at
+    the same moment: one delivery per event and endpoint, each attempted once."""
+    clock = FixedClock(SystemClock().now())
+    other = await storage.connect(database_url)  # another instance's connection
+    try:
+        with receiver() as hooks:
+            await _endpoint(db, hooks.url, clock.now())
+            for n in range(20):
+                await _declined(db, clock.now(), customer=f"c{n}")
+            first, second = await _worker(db, clock), await _worker(other, clock)
+            try:
+                await asyncio.gather(first.run_once(), second.run_once())
+            finally:
+                await first.stop()
+                await second.stop()
+            ids = [got.headers["webhook-id"] for got in hooks.received]
+        assert len(ids) == 20
+        assert len(set(ids)) == 20
+    finally:
+        await other.close()
