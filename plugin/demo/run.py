@@ -284,6 +284,12 @@ def demo_offers(seed: DemoSeed) -> list[Offer]:
             "placements": ["downgrade"],
             "discount": {"percent_off": 20, "duration_months": 3},
             "targeting": {"plan": {"in": ["pro", "enterprise"]}},
+            # Asked before the downgrade goes ahead (GET /api/v1/admin/feedback reads them).
+            "reasons": [
+                {"key": "price", "label": "It costs too much"},
+                {"key": "missing_feature", "label": "A feature I need is missing"},
+                {"key": "not_using", "label": "I don't use it enough"},
+            ],
             "variants": [
                 {
                     "key": "control",
