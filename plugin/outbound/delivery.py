@@ -87,7 +87,7 @@ async def _send(
             content=body.encode(),
             headers={
                 **headers,
-                "Host": target.host if target.default_port else f"{target.host}:{target.port}",
+                "Host": _host_header(target),
                 "Content-Type": "application/json",
             },
             extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
@@ -107,6 +107,11 @@ async def _send(
             return Result(code, took(), f"HTTP {code}: redirects are not followed")
         return Result(code, took(), f"HTTP {code}")
     return Result(None, took(), error)
+
+
+def _host_header(target: addresses.Target) -> str:
+    host = f"[{target.host}]" if ":" in target.host else target.host  # an IPv6 literal
+    return host if target.default_port else f"{host}:{target.port}"
 
 
 def _short(exc: Exception) -> str:

@@ -5,7 +5,10 @@ unless allowed, timed out, and an endpoint failing for days disabled."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
+
+import pytest
 
 from plugin import storage
 from plugin.clock import FixedClock, SystemClock
@@ -200,3 +203,43 @@ async def test_two_workers_at_once_deliver_each_event_once(db: Database, databas
         assert len(set(ids)) == 20
     finally:
         await other.close()
+
+
+async def test_a_delivery_to_an_ipv6_literal_names_it_in_brackets(db: Database) -> None:
+    """`http://[::1]:port/…`: the request goes to ::1 with `Host: [::1]:port`."""
+    import http.server
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    class V6(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    try:
+        server = V6(("::1", 0), Handler)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        clock = FixedClock(SystemClock().now())
+        port = server.server_address[1]
+        await _endpoint(db, f"http://[::1]:{port}/hook", clock.now())
+        await _declined(db, clock.now())
+        worker = await _worker(db, clock)
+        try:
+            assert await worker.run_once() == 1
+        finally:
+            await worker.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [f"[::1]:{port}"]
