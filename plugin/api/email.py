@@ -39,6 +39,7 @@ from plugin.services import offer_snapshot, services
 from plugin.storage import audit as audit_store
 from plugin.storage import email as store
 
+MAX_TOKEN = 2200  # the longest link a 64-character offer and customer id make (links.py)
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; form-action 'self'; base-uri 'none';"
     " frame-ancestors 'none'",
@@ -109,7 +110,9 @@ async def widget_link(request: Request) -> JSONResponse:
     this customer's link or the offer is not active; 410 when the link has expired."""
     identity = require_customer(request)
     ctx = services(request)
-    token = request.query_params.get("token", "")
+    token = request.query_params.get("token", "")[: MAX_TOKEN + 1]
+    if len(token) > MAX_TOKEN:
+        raise NotFound("No such link.", code="link_not_found")
     now = ctx.clock.now()
     try:
         link = links.read_offer_link(link_key(_secret(request)), token, now=now)

@@ -135,6 +135,7 @@ class Operation:
 
 
 _LIST = (LIMIT, AFTER)
+TOKEN_PARAM: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,2200}$"}
 
 OPERATIONS = (
     Operation("GET", "/healthz", "Liveness", "none", answer=HealthOut),
@@ -343,7 +344,7 @@ OPERATIONS = (
     ),
     Operation(
         "GET", "/api/v1/widget/link", "The offer an email's link opens", "customer",
-        params=(Param("token", "query", {"type": "string", "maxLength": 4096}, required=True),),
+        params=(Param("token", "query", TOKEN_PARAM, required=True),),
         answer=WidgetOfferOut, errors=(404, 410, 503),
     ),
     Operation(

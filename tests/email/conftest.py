@@ -4,10 +4,12 @@ recording what it accepted; and a self-signed certificate for its TLS modes, mad
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import shutil
 import ssl
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -145,7 +147,33 @@ def _authenticator(inbox: Inbox, expected: tuple[str, str]) -> Callable[..., Aut
 
 
 @pytest.fixture
-def start_server() -> Iterator[StartServer]:
+async def sockets_closed() -> AsyncIterator[None]:
+    """Waits (up to 2 s) after the test, and after its servers stop, until every socket is closed.
+
+    aiosmtplib closes a TLS connection without waiting for TLS's close_notify exchange, which
+    finishes a few loop turns later; pytest-asyncio closes the test's loop as soon as the test
+    returns, and the socket caught mid-shutdown then fails the run with a ResourceWarning. A
+    long-lived server loop finishes the shutdown on its own."""
+    yield
+    for _ in range(200):
+        if not any(_open_socket(thing) for thing in gc.get_objects()):
+            return
+        await asyncio.sleep(0.01)
+
+
+def _open_socket(thing: object) -> bool:
+    """A transport whose socket is still open (the servers, stopped by now, hold none)."""
+    if not isinstance(thing, asyncio.Transport):
+        return False
+    try:
+        sock = thing.get_extra_info("socket")
+    except AttributeError:  # a closed TLS transport; the plain one under it is checked itself
+        return False
+    return sock is not None and sock.fileno() != -1
+
+
+@pytest.fixture
+def start_server(sockets_closed: None) -> Iterator[StartServer]:
     starter = StartServer()
     yield starter
     for controller in starter.controllers:
