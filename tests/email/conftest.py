@@ -9,6 +9,7 @@ import gc
 import shutil
 import ssl
 import subprocess
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,8 +107,9 @@ ServerMode = Literal["plain", "starttls", "tls"]
 class StartServer:
     """`start_server(...)` → the Inbox of a fresh server; all are stopped after the test."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: list[bool]) -> None:
         self.controllers: list[Controller] = []
+        self.tls = tls  # set when a TLS server starts: `sockets_closed` waits then
 
     def __call__(
         self,
@@ -121,6 +123,7 @@ class StartServer:
         inbox = Inbox(port=free_port())
         options: dict[str, Any] = {}
         if mode != "plain":
+            self.tls.append(True)
             assert certificate is not None
             key = "ssl_context" if mode == "tls" else "tls_context"
             options[key] = certificate.server_context()
@@ -147,18 +150,24 @@ def _authenticator(inbox: Inbox, expected: tuple[str, str]) -> Callable[..., Aut
 
 
 @pytest.fixture
-async def sockets_closed() -> AsyncIterator[None]:
+async def sockets_closed() -> AsyncIterator[list[bool]]:
     """Waits (up to 2 s) after the test, and after its servers stop, until every socket is closed.
 
     aiosmtplib closes a TLS connection without waiting for TLS's close_notify exchange, which
     finishes a few loop turns later; pytest-asyncio closes the test's loop as soon as the test
     returns, and the socket caught mid-shutdown then fails the run with a ResourceWarning. A
-    long-lived server loop finishes the shutdown on its own."""
-    yield
-    for _ in range(200):
+    long-lived server loop finishes the shutdown on its own. Only after a TLS server ran (the
+    yielded flag), and for 2 s of wall time at most: a scan of every object is slow in a long
+    session, and other sockets (a PostgreSQL pool's) stay open by design."""
+    tls: list[bool] = []
+    yield tls
+    if not tls:
+        return
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
         if not any(_open_socket(thing) for thing in gc.get_objects()):
             return
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
 
 
 def _open_socket(thing: object) -> bool:
@@ -173,8 +182,8 @@ def _open_socket(thing: object) -> bool:
 
 
 @pytest.fixture
-def start_server(sockets_closed: None) -> Iterator[StartServer]:
-    starter = StartServer()
+def start_server(sockets_closed: list[bool]) -> Iterator[StartServer]:
+    starter = StartServer(sockets_closed)
     yield starter
     for controller in starter.controllers:
         controller.stop()
