@@ -1,9 +1,12 @@
 """`GET /api/v1/admin/feedback`: what customers answered — the reasons given with declines,
 dismisses and downgrades, and survey answers — newest first, for one offer, one customer or
-all; JSON, or CSV with `Accept: text/csv` (free text is a cell like any other: a leading
-`= + - @` is neutralised there, as in every CSV Uplift writes)."""
+all; JSON a page at a time, or with `Accept: text/csv` every answer the filters match (from
+`starting_after` on; `limit` is a page's, not an export's) as CSV. Free text is a cell like any
+other: a leading `= + - @` is neutralised there, as in every CSV Uplift writes."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +20,7 @@ from plugin.offers.model import Offer
 from plugin.services import offer_snapshot, services
 from plugin.storage import feedback as store
 
+EXPORT_BATCH = 1000  # rows per read of a CSV export
 KINDS = ("decline", "dismiss", "survey", "downgrade")
 CSV_HEADER = ("id", "at", "customer_id", "offer_id", "variant", "kind", "answer", "label",
               "score", "text")  # fmt: skip
@@ -42,18 +46,27 @@ async def list_feedback(request: Request) -> Response:
         ):
             raise ValidationFailed("starting_after must be a feedback id.", field="starting_after")
         before = int(digits)
-    rows = await store.page(
-        ctx.db,
-        offer_id=(params.get("offer") or None),
-        customer_id=(params.get("customer") or None),
-        kind=kind,
-        before_seq=before,
-        limit=limit + 1,
-    )
+
+    def read(before_seq: int | None, size: int) -> Awaitable[list[store.FeedbackRecord]]:
+        return store.page(
+            ctx.db,
+            offer_id=(params.get("offer") or None),
+            customer_id=(params.get("customer") or None),
+            kind=kind,
+            before_seq=before_seq,
+            limit=size,
+        )
+
     snapshot = await offer_snapshot(request).get()
+    if wants_csv(request):  # an export: every answer the filters match, not one page
+        rows = []
+        while batch := await read(before, EXPORT_BATCH):
+            rows.extend(batch)
+            before = batch[-1].seq
+        documents = [feedback_document(r, _label(snapshot.offer(r.offer_id), r)) for r in rows]
+        return csv_response(CSV_HEADER, _rows(documents), "feedback")
+    rows = await read(before, limit + 1)
     documents = [feedback_document(r, _label(snapshot.offer(r.offer_id), r)) for r in rows]
-    if wants_csv(request):
-        return csv_response(CSV_HEADER, _rows(documents[:limit]), "feedback")
     return list_response(FeedbackListOut, documents, limit=limit)
 
 

@@ -118,16 +118,18 @@ async def get_endpoint(request: Request) -> JSONResponse:
 
 
 async def update_endpoint(request: Request) -> JSONResponse:
-    """Change what is sent (a JSON merge patch of url, events, description, enabled).
-    Enabling an endpoint Uplift disabled clears the reason and the failure streak."""
+    """Change what is sent (a JSON merge patch of url, events, description, enabled: a null
+    description removes it; url, events and enabled cannot be removed). Enabling an endpoint
+    Uplift disabled clears the reason and the failure streak."""
     admin = await require_admin(request)
     ctx = services(request)
     body = await read_model(request, WebhookEndpointPatch)
-    changes: dict[str, Any] = {
-        name: value
-        for name, value in body.model_dump(exclude_unset=True).items()
-        if value is not None
-    }
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    for name in ("url", "events", "enabled"):
+        if name in changes and changes[name] is None:  # merge patch: null removes, and these stay
+            raise ValidationFailed(f"{name} cannot be removed.", field=name)
+    if "description" in changes and changes["description"] is None:
+        changes["description"] = ""
     if "url" in changes:
         changes["url"] = await _checked_url(request, changes["url"])
     if "events" in changes:

@@ -201,7 +201,7 @@ class EmailWorker:
             await self._mailer.send(message)
         except MailTemporarilyFailed as exc:
             retry = backoff.next_attempt(
-                send.attempts, key=send.id, created_at=send.created_at, now=now
+                send.attempts, key=send.id, window_start=send.created_at, now=now
             )
             status: store.SendStatus = "pending" if retry is not None else "failed"
             await store.finish(

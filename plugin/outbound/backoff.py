@@ -25,9 +25,10 @@ def delay(attempts: int, *, key: str) -> int:
     return base + base * spread // (10 * 65_536)
 
 
-def next_attempt(attempts: int, *, key: str, created_at: int, now: int) -> int | None:
-    """When to try again after a failure at `now`, or None: give up."""
-    deadline = created_at + GIVE_UP_AFTER
+def next_attempt(attempts: int, *, key: str, window_start: int, now: int) -> int | None:
+    """When to try again after a failure at `now`, or None: give up (3 days after the
+    delivery's window started)."""
+    deadline = window_start + GIVE_UP_AFTER
     if now >= deadline:
         return None
     return min(now + delay(attempts, key=key), deadline)  # the last try is at the deadline

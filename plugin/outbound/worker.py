@@ -132,7 +132,7 @@ class OutboundWorker:
         retry_at = None
         if result.error is not None:
             retry_at = backoff.next_attempt(
-                claimed.attempts, key=claimed.id, created_at=claimed.created_at, now=done
+                claimed.attempts, key=claimed.id, window_start=claimed.window_start, now=done
             )
         outcome = store.Outcome(result.status_code, result.latency_ms, result.error, retry_at)
         disabled = await store.record(

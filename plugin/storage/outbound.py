@@ -253,7 +253,7 @@ class Claimed:
     event_id: str
     event_type: str
     body: str
-    created_at: int  # the delivery's: its 3-day budget runs from here
+    window_start: int  # its 3-day budget runs from here: creation, or an admin's retry
     attempts: int  # including this one
     endpoint_id: str
     url: str
@@ -278,7 +278,8 @@ async def claim(db: Database, *, now: int, lease: int, limit: int) -> list[Claim
             UPDATE webhook_deliveries SET attempts = attempts + 1,
                 next_attempt_at = :until, updated_at = :now
             WHERE id IN ({_DUE}{lock})
-            RETURNING id, event_id, endpoint_id, attempts, created_at
+            RETURNING id, event_id, endpoint_id, attempts,
+                COALESCE(window_start, created_at) AS window_start
             """,  # noqa: S608 -- our own fragments
             {"now": now, "until": now + lease, "limit": limit},
         )
@@ -326,7 +327,7 @@ async def claim(db: Database, *, now: int, lease: int, limit: int) -> list[Claim
                 event_id=row["event_id"],
                 event_type=event["type"],
                 body=event["payload"],
-                created_at=row["created_at"],
+                window_start=row["window_start"],
                 attempts=row["attempts"],
                 endpoint_id=endpoint.id,
                 url=endpoint.url,
@@ -529,11 +530,12 @@ async def delivery_seq(conn: Connection, *, endpoint_id: str, delivery_id: str) 
 
 
 async def retry(conn: Connection, *, endpoint_id: str, delivery_id: str, now: int) -> bool:
-    """Due now, whatever it was (a failed one gets a fresh 3 days: the admin asked)."""
+    """Due now, whatever it was (a failed one gets a fresh 3 days: the admin asked; when it
+    was created stays as it was)."""
     changed = await conn.execute(
         """
         UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = :now,
-            created_at = CASE WHEN status = 'failed' THEN :now ELSE created_at END,
+            window_start = CASE WHEN status = 'failed' THEN :now ELSE window_start END,
             updated_at = :now
         WHERE id = :id AND endpoint_id = :endpoint
         """,

@@ -27,6 +27,11 @@ def _survey(**survey: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
+STAY = {
+    "id": "offer_stay", "name": "Stay", "kind": "retention", "status": "active",
+    "placements": ["downgrade"], "reasons": [{"key": "price", "label": "Too expensive"}],
+    "variants": [{"key": "a", "copy": {"title": "Before you go"}}],
+}  # fmt: skip
 CHOICES = [{"key": "video", "label": "Video"}, {"key": "backups", "label": "Backups"}]
 
 
@@ -133,12 +138,7 @@ async def test_an_offer_that_cannot_ask_is_refused(
 
 
 async def test_a_declines_reason_is_kept_with_its_label(client: httpx.AsyncClient) -> None:
-    offer = {
-        "id": "offer_stay", "name": "Stay", "kind": "retention", "status": "active",
-        "placements": ["downgrade"], "reasons": [{"key": "price", "label": "Too expensive"}],
-        "variants": [{"key": "a", "copy": {"title": "Before you go"}}],
-    }  # fmt: skip
-    assert (await _make(client, offer)).status_code == 201
+    assert (await _make(client, STAY)).status_code == 201
     event = {"offer_id": "offer_stay", "variant": "a", "type": "dismiss",
              "reason": {"key": "price", "text": "  "}}  # fmt: skip
     posted = await client.post(EVENTS, json=event, headers=customer_headers("bo"))
@@ -188,3 +188,26 @@ async def test_an_answer_targets_the_offer_that_follows_it(client: httpx.AsyncCl
     gates = {g["gate"]: g for g in explained.json()["gates"]}
     assert gates["feedback"]["passed"] is False
     assert "'backups' to 'offer_survey' never" in gates["feedback"]["detail"]
+
+
+async def test_the_csv_export_is_every_answer_not_one_page(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (await _make(client, STAY)).status_code == 201
+    event = {
+        "offer_id": "offer_stay",
+        "variant": "a",
+        "type": "decline",
+        "reason": {"key": "price"},
+    }
+    for n in range(23):
+        posted = await client.post(EVENTS, json=event, headers=customer_headers(f"c{n}"))
+        assert posted.status_code == 201, posted.text
+    monkeypatch.setattr("plugin.api.feedback.EXPORT_BATCH", 5)  # several reads of the export
+    as_csv = await client.get(
+        "/api/v1/admin/feedback?limit=10", headers={**ADMIN, "Accept": "text/csv"}
+    )
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["customer_id"] for r in rows] == [f"c{n}" for n in reversed(range(23))]
+    page = await client.get("/api/v1/admin/feedback?limit=10", headers=ADMIN)
+    assert (len(page.json()["data"]), page.json()["has_more"]) == (10, True)

@@ -531,6 +531,11 @@ async def _endpoint(w: World) -> str:
     assert (await http.patch(endpoint, json=patch, headers=ADMIN)).status_code == 200
     bad = await http.patch(endpoint, json={"url": "http://user:pw@example.com/"}, headers=ADMIN)
     assert bad.status_code == 422
+    removed = await http.patch(endpoint, json={"description": None}, headers=ADMIN)
+    assert removed.json()["description"] == ""
+    for name in ("url", "events", "enabled"):
+        kept = await http.patch(endpoint, json={name: None}, headers=ADMIN)
+        assert (kept.status_code, kept.json()["error"]["field"]) == (422, name)
     assert (await http.post(f"{endpoint}/rotate-secret", headers=ADMIN)).status_code == 200
     return endpoint
 

@@ -13,7 +13,7 @@ CREATED = 1_800_000_000
 
 def test_first_retry_is_within_a_minute() -> None:
     assert 30 <= backoff.delay(1, key="wd_a") <= 33
-    at = backoff.next_attempt(1, key="wd_a", created_at=CREATED, now=CREATED)
+    at = backoff.next_attempt(1, key="wd_a", window_start=CREATED, now=CREATED)
     assert at is not None
     assert at <= CREATED + 60
 
@@ -27,7 +27,7 @@ def test_delays_grow_then_stay_at_twelve_hours() -> None:
 def test_a_delivery_is_tried_until_three_days_then_given_up() -> None:
     now, attempts, tries = CREATED, 1, [CREATED]
     while (
-        at := backoff.next_attempt(attempts, key="wd_c", created_at=CREATED, now=now)
+        at := backoff.next_attempt(attempts, key="wd_c", window_start=CREATED, now=now)
     ) is not None:
         tries.append(at)
         now, attempts = at, attempts + 1

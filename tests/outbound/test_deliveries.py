@@ -135,24 +135,43 @@ async def test_a_receiver_that_never_answers_times_out(db: Database) -> None:
     assert d.attempts[0].status_code is None
 
 
+async def _run_until_nothing_is_due(
+    worker: OutboundWorker, db: Database, clock: FixedClock
+) -> None:
+    for _ in range(40):
+        await worker.run_once()
+        due = await store.next_due_at(db)
+        if due is None:
+            return
+        clock.set(due)
+
+
+async def _failed_to_the_deadline(
+    db: Database, url: str, clock: FixedClock
+) -> tuple[store.EndpointRecord, OutboundWorker, store.DeliveryRecord]:
+    """An endpoint, one event for it, and every retry to the delivery's deadline (the caller
+    stops the worker)."""
+    endpoint = await _endpoint(db, url, clock.now())
+    await _declined(db, clock.now())
+    worker = await _worker(db, clock)
+    try:
+        await _run_until_nothing_is_due(worker, db, clock)
+    except BaseException:
+        await worker.stop()
+        raise
+    [delivery] = await store.deliveries(
+        db, endpoint_id=endpoint.id, status=None, before_seq=None, limit=1
+    )
+    return endpoint, worker, delivery
+
+
 async def test_given_up_after_three_days_and_disabled_after_five(db: Database) -> None:
     start = SystemClock().now()
     clock = FixedClock(start)
     with receiver() as hooks:
         hooks.statuses.extend([503] * 100)
-        endpoint = await _endpoint(db, hooks.url, start)
-        await _declined(db, start)
-        worker = await _worker(db, clock)
+        _, worker, first = await _failed_to_the_deadline(db, hooks.url, clock)
         try:
-            for _ in range(40):  # every retry of the first event, to its deadline
-                await worker.run_once()
-                due = await store.next_due_at(db)
-                if due is None:
-                    break
-                clock.set(due)
-            [first] = await store.deliveries(
-                db, endpoint_id=endpoint.id, status=None, before_seq=None, limit=1
-            )
             assert first.status == "failed"
             assert first.attempts[-1].at == start + backoff.GIVE_UP_AFTER
             assert (await store.list_endpoints(db))[0].enabled
@@ -165,6 +184,35 @@ async def test_given_up_after_three_days_and_disabled_after_five(db: Database) -
     assert not record.enabled
     assert record.disabled_reason is not None
     assert "every delivery failed for 5 days" in record.disabled_reason
+
+
+async def test_retry_of_a_failed_delivery_gets_three_more_days_and_keeps_when_it_was_created(
+    db: Database,
+) -> None:
+    start = SystemClock().now()
+    clock = FixedClock(start)
+    with receiver() as hooks:
+        hooks.statuses.extend([503] * 100)
+        endpoint, worker, failed = await _failed_to_the_deadline(db, hooks.url, clock)
+        try:
+            retried_at = start + backoff.GIVE_UP_AFTER + 3600
+            clock.set(retried_at)
+            async with db.transaction() as conn:
+                assert await store.retry(
+                    conn, endpoint_id=endpoint.id, delivery_id=failed.id, now=retried_at
+                )
+            await worker.run_once()  # fails again, past the first 3 days
+        finally:
+            await worker.stop()
+    [again] = await store.deliveries(
+        db, endpoint_id=endpoint.id, status=None, before_seq=None, limit=1
+    )
+    assert failed.status == "failed"
+    assert again.status == "pending"
+    assert again.next_attempt_at is not None
+    assert retried_at < again.next_attempt_at <= retried_at + backoff.GIVE_UP_AFTER
+    assert again.attempts[-1].at == retried_at
+    assert again.created_at == failed.created_at == start
 
 
 async def test_endpoints_get_only_the_types_they_asked_for(db: Database) -> None:
