@@ -1,10 +1,13 @@
 """`python3 -m bench`: every benchmark against its baseline, in one run, on 127.0.0.1.
 
-    python3 -m bench [--quick] [--only offers,webhooks,widget,micro,metrics] [--out DIR]
-                     [--seconds 8] [--repeat 3] [--workers 1]
+    python3 -m bench [--quick] [--only mixed,offers,webhooks,widget,micro,metrics] [--out DIR]
+                     [--seconds 8] [--repeat 3] [--workers 1] [--customers 20000]
 
 HTTP (each server started here, driven by wrk with 2 threads; baseline and Uplift runs are
 interleaved, A U A U A U, so drift on this shared machine hits both alike; medians):
+- mixed: baseline M (bare Starlette, the same shapes) vs Uplift on the mix a site sends (70 %
+  GET offers, 20 % impressions, 5 % usage, 5 % signed webhooks) for `--customers` customers,
+  64 connections, then each kind alone; any 429 misses the target (bench/mixed.py);
 - offers: baseline A (bare Starlette, ~300-byte JSON) vs Uplift `GET /api/v1/widget/offers`
   for 2,000 distinct customers (valid tokens, 50 active offers, usage, feature hits and offer
   history), 64 connections;
@@ -29,6 +32,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -41,8 +45,9 @@ from typing import Any
 
 import httpx
 
-from bench import report, wrk
+from bench import mixed, report, wrk
 from bench import webhooks as webhook_bench
+from bench.eligibility import make_offers
 from bench.offers_endpoint import LUA as OFFERS_LUA
 from bench.offers_endpoint import SECRET as WIDGET_SECRET
 from bench.offers_endpoint import seed
@@ -53,7 +58,7 @@ UVICORN = [
     "--no-server-header", "--no-proxy-headers", "--host", "127.0.0.1",
 ]  # fmt: skip
 UPLIFT = [sys.executable, "-m", "plugin", "serve", "--host", "127.0.0.1"]
-SCENARIOS = ("offers", "webhooks", "widget", "micro", "metrics")
+SCENARIOS = ("mixed", "offers", "webhooks", "widget", "micro", "metrics")
 OFFERS_WARMUP_LIMIT = 20  # seconds of warm-up load at most before the measured run
 
 WIDGET_LUA = (
@@ -313,6 +318,81 @@ def sent_ids(events: Path, wrk_out: str) -> tuple[set[str], int]:
     return sent, unanswered
 
 
+# Mixed -----------------------------------------------------------------------------------------
+
+
+def bench_mixed(args: argparse.Namespace, wrk_bin: str, tmp: Path) -> dict[str, Any]:
+    """bench/mixed.py's stream against baseline M: the mix, then each kind alone."""
+    now = int(time.time())  # noqa: TID251 -- tokens and signatures must verify against the server
+    seeded = tmp / "mixed.db"
+    tokens = asyncio.run(seed(seeded, now, customers=args.customers))
+    offers = make_offers(50)
+    script = tmp / "mixed.lua"
+    script.write_text(mixed.LUA)
+    warm = tmp / "warm.tsv"  # GETs only: a warm-up must not spend the measured run's events
+    mixed.write_stream(warm, count=2 * len(tokens), tokens=tokens, offers=offers, now=now,
+                       mix=mixed.ALONE["offers"])  # fmt: skip
+    workloads = {"mix": mixed.MIX} | {f"{kind} only": mix for kind, mix in mixed.ALONE.items()}
+    if args.quick:
+        workloads = {"mix": mixed.MIX}
+    commands = {
+        "baseline M: bare Starlette, same shapes": [
+            *UVICORN, "--workers", str(args.workers), "bench.baseline_app:app"
+        ],
+        "Uplift": [*UPLIFT, "--workers", str(args.workers)],
+    }  # fmt: skip
+    stream = tmp / "stream.tsv"
+    count = mixed.RATE_CEILING * args.seconds
+    found: dict[str, Any] = {}
+    for workload, mix in workloads.items():
+        print(f"  {workload}", file=sys.stderr, flush=True)
+
+        def one(name: str, rep: int, mix: tuple[tuple[str, int], ...] = mix) -> dict[str, float]:
+            db = tmp / f"mixed-run-{rep}.db"
+            shutil.copyfile(seeded, db)
+            made_at = int(time.time())  # noqa: TID251 -- signed just before the run
+            made = mixed.write_stream(
+                stream, count=count, tokens=tokens, offers=offers, now=made_at, mix=mix
+            )
+            env = base_env() | {
+                "UPLIFT_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+                "UPLIFT_STRIPE_API_KEY": "sk_test_bench",
+                "UPLIFT_STRIPE_API_BASE": "http://127.0.0.1:9",  # never called here
+                "UPLIFT_WIDGET_SECRET": WIDGET_SECRET,
+                "UPLIFT_ADMIN_KEY": mixed.ADMIN_KEY,
+                "UPLIFT_STRIPE_WEBHOOK_SECRETS": webhook_bench.SECRET,
+            }
+            path = "/api/v1/widget/offers"
+            with server(commands[name], env, path) as (url, pid):
+                wrk.run(wrk_bin, url + path, script, seconds=2, connections=args.connections,
+                        script_args=(str(warm),))  # fmt: skip
+                before = cpu_of_tree(pid)
+                out = subprocess.run(
+                    [wrk_bin, "-t2", f"-c{args.connections}", f"-d{args.seconds}s",
+                     "-s", str(script), url + path, "--", str(stream)],
+                    capture_output=True, text=True, check=True, timeout=args.seconds + 60,
+                ).stdout  # fmt: skip
+                cpu = cpu_of_tree(pid) - before
+                result = wrk.parse(out, args.seconds) | mixed.parse(out)
+                result["cpu_us_per_request"] = 1e6 * cpu / max(1, result["requests"])
+                result["peak_rss_mib"] = rss_of_tree(pid)
+            if result["generated_max"] > count // 2:
+                print(f"  warning: {name} replayed its stream", file=sys.stderr)
+            result["share_offers"] = made.get("offers", 0) / count
+            return result
+
+        found[workload] = {"servers": interleaved(list(commands), args.repeat, one)}
+    return {
+        "what": "70 % GET offers, 20 % impressions, 5 % usage, 5 % signed webhooks;"
+        f" {len(tokens):,} customers, 50 active offers; then each kind alone",
+        "connections": args.connections,
+        "seconds": args.seconds,
+        "workers": args.workers,
+        "customers": len(tokens),
+        "workloads": found,
+    }
+
+
 # Widget ----------------------------------------------------------------------------------------
 
 
@@ -419,6 +499,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--webhook-connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn processes, both sides")
+    parser.add_argument("--customers", type=int, default=20_000, help="customers of the mix")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.repeat = 2, 1
@@ -443,6 +524,9 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="uplift-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
+        if "mixed" in only:
+            print("the mix a site sends", file=sys.stderr, flush=True)
+            results["mixed"] = bench_mixed(args, wrk_bin, tmp)
         if "offers" in only:
             print("offers endpoint", file=sys.stderr, flush=True)
             results["offers"] = bench_offers(args, wrk_bin, tmp)

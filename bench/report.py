@@ -34,6 +34,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                              round(uplift["p99_ms"], 1), uplift["p99_ms"] <= 15))  # fmt: skip
         clean = all(r["errors"] == 0 and r["non2xx"] == 0 for r in uplift["runs"])
         found.append(_target("offers: no errors, every answer 2xx", "0", clean and 0, clean))
+    found += _mixed_targets(results.get("mixed"))
     hooks = _servers(results, "webhooks")
     if len(hooks) == 3:
         (_, base), (_, stripe), (_, uplift) = hooks
@@ -77,6 +78,52 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             ms = float(cohorts["median_ms"])
             found.append(_target("cohorts over 100,000 upgrades", "< 500 ms", ms, ms < 500))
     return found
+
+
+def _mixed_targets(section: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Issue 24's headline: the mix at 64 connections, with no answer rate-limited."""
+    if not section or "mix" not in section["workloads"]:
+        return []
+    (_, base), (_, uplift) = section["workloads"]["mix"]["servers"].items()
+    ratio = uplift["rps"] / base["rps"]
+    limited = sum(r["status_429"] for r in uplift["runs"])
+    clean = all(r["errors"] == 0 and r["non2xx"] == 0 for r in uplift["runs"])
+    customers = f"{section['customers']:,} customers"
+    return [
+        _target(f"mix ({customers}): throughput vs baseline M", f"≥ 0.50{X}", round(ratio, 3),
+                ratio >= 0.5),
+        _target(f"mix: p99 at {section['connections']} connections", "≤ 15 ms",
+                round(uplift["p99_ms"], 1), uplift["p99_ms"] <= 15),
+        _target("mix: no answer rate-limited (429)", "0", limited, limited == 0),
+        _target("mix: no errors, every answer 2xx", "0", clean and 0, clean),
+    ]  # fmt: skip
+
+
+def _mixed_lines(section: dict[str, Any]) -> list[str]:
+    lines = [
+        f"**The mix a site sends** — {section['what']}, {section['connections']} connections",
+        "",
+        "| workload | server | req/s | p50 ms | p99 ms | errors | non-2xx | 429 | peak RSS |"
+        " server CPU per request | req/s vs baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for workload, found in section["workloads"].items():
+        servers = list(found["servers"].items())
+        base = servers[0][1]
+        for name, r in servers:
+            row = _row(name, r, base).removeprefix("| ")
+            cells = row.split(" | ")
+            cells.insert(6, f"{r.get('status_429', 0):.0f}")
+            lines.append(f"| {workload} | " + " | ".join(cells))
+    uplift = list(section["workloads"]["mix"]["servers"].values())[-1]
+    asked = uplift["requests"] * uplift.get("share_offers", 0.7)
+    lines += [
+        "",
+        f"In the mix, {uplift.get('offered', 0) / max(1, asked):.0%} of Uplift's offers answers"
+        " carried at least one offer (the rest: nothing eligible, or the day's cap reached).",
+        "",
+    ]
+    return lines
 
 
 def _metrics_ms(metrics: dict[str, Any]) -> float | None:
@@ -126,6 +173,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"{s['workers']} uvicorn process(es) per server.",
         "",
     ]
+    if results.get("mixed"):
+        lines += _mixed_lines(results["mixed"])
     for key, title in HTTP:
         servers = _servers(results, key)
         if not servers:

@@ -139,30 +139,18 @@ def stripe_app() -> object:
 # and how many were answered (THREAD tid generated answered), so the caller can tell which
 # events were sent and check that every answered one is stored.
 
-LUA = """
-counter = 0
+LUA = (
+    wrk.THREADS_LUA
+    + """
 answered = 0
 non2xx = 0
-local threads = {}
-function setup(thread)
-  thread:set("tid", #threads)
-  table.insert(threads, thread)
-end
 function init(args)
   reqs = {}
-  local n = 0
-  for line in io.lines(args[1]) do
-    if n % 2 == tid then
-      local sig, body = line:match("^([^\\t]*)\\t(.*)$")
-      table.insert(reqs, wrk.format("POST", "/webhooks/stripe",
-        {["Stripe-Signature"] = sig, ["Content-Type"] = "application/json"}, body))
-    end
-    n = n + 1
+  for _, line in ipairs(thread_lines(args[1])) do
+    local sig, body = line:match("^([^\\t]*)\\t(.*)$")
+    table.insert(reqs, wrk.format("POST", "/webhooks/stripe",
+      {["Stripe-Signature"] = sig, ["Content-Type"] = "application/json"}, body))
   end
-end
-request = function()
-  counter = counter + 1
-  return reqs[((counter - 1) % #reqs) + 1]
 end
 response = function(status, headers, body)
   answered = answered + 1
@@ -181,6 +169,59 @@ done = function(summary, latency, requests)
              + summary.errors.timeout + summary.errors.status, bad))
 end
 """
+)
+
+
+def subscription_event(
+    event_id: str, sub: str, customer: str, now: int, *, type: str, plan: str = "pro",
+    amount: int = 9900,
+) -> dict[str, object]:  # fmt: skip
+    """A Stripe event about a one-item monthly subscription, as the API version Uplift pins
+    sends it."""
+    price = {
+        "id": f"price_{plan}_monthly",
+        "object": "price",
+        "product": f"prod_{plan}",
+        "currency": "usd",
+        "unit_amount": amount,
+        "recurring": {"interval": "month", "interval_count": 1},
+        "active": True,
+    }
+    item = {
+        "id": "si_" + sub.removeprefix("sub_"),
+        "price": price,
+        "quantity": 1,
+        "current_period_start": now,
+        "current_period_end": now + 30 * 86400,
+    }
+    return {
+        "id": event_id,
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "type": type,
+        "created": now,
+        "livemode": False,
+        "data": {
+            "object": {
+                "id": sub,
+                "object": "subscription",
+                "customer": customer,
+                "status": "active",
+                "currency": "usd",
+                "items": {"object": "list", "data": [item]},
+                "cancel_at_period_end": False,
+                "trial_end": None,
+                "canceled_at": None,
+            }
+        },
+    }  # fmt: skip
+
+
+def signed(event: dict[str, object], now: int) -> tuple[str, str]:
+    """(Stripe-Signature, body) as Stripe signs a delivery at `now`."""
+    body = json.dumps(event, separators=(",", ":"))
+    digest = hmac.new(SECRET.encode(), f"{now}.{body}".encode(), hashlib.sha256)
+    return f"t={now},v1={digest.hexdigest()}", body
 
 
 def write_events(path: Path, count: int, now: int, *, kind: str, duplicate_every: int = 0) -> None:
@@ -194,53 +235,12 @@ def write_events(path: Path, count: int, now: int, *, kind: str, duplicate_every
             n = line
             if duplicate_every and line % duplicate_every == duplicate_every - 1:
                 n = line - (duplicate_every - 1)
-            sub = f"sub_bench_{n:07d}"
-            price = {
-                "id": "price_pro_monthly",
-                "object": "price",
-                "product": "prod_pro",
-                "currency": "usd",
-                "unit_amount": 9900,
-                "recurring": {"interval": "month", "interval_count": 1},
-                "active": True,
-            }
-            event = {
-                "id": f"evt_bench_{n:07d}",
-                "object": "event",
-                "api_version": "2026-10-28.endive",
-                "type": (
-                    "customer.subscription.created" if kind == "subscription" else "payout.paid"
-                ),
-                "created": now,
-                "livemode": False,
-                "data": {
-                    "object": {
-                        "id": sub,
-                        "object": "subscription",
-                        "customer": f"cus_bench_{n:07d}",
-                        "status": "active",
-                        "currency": "usd",
-                        "items": {
-                            "object": "list",
-                            "data": [
-                                {
-                                    "id": f"si_bench_{n:07d}",
-                                    "price": price,
-                                    "quantity": 1,
-                                    "current_period_start": now,
-                                    "current_period_end": now + 30 * 86400,
-                                }
-                            ],
-                        },
-                        "cancel_at_period_end": False,
-                        "trial_end": None,
-                        "canceled_at": None,
-                    }
-                },
-            }
-            body = json.dumps(event, separators=(",", ":")).encode()
-            digest = hmac.new(SECRET.encode(), f"{now}.".encode() + body, hashlib.sha256)
-            out.write(f"t={now},v1={digest.hexdigest()}\t{body.decode()}\n")
+            event = subscription_event(
+                f"evt_bench_{n:07d}", f"sub_bench_{n:07d}", f"cus_bench_{n:07d}", now,
+                type="customer.subscription.created" if kind == "subscription" else "payout.paid",
+            )  # fmt: skip
+            signature, body = signed(event, now)
+            out.write(f"{signature}\t{body}\n")
 
 
 def ids(path: Path, table: str) -> set[str]:

@@ -30,6 +30,32 @@ end
 """
 
 
+# Prepended to scripts that replay a file of requests split between wrk's two threads: `setup`
+# numbers the threads (`tid`), `thread_lines(path)` is this thread's share of the file's lines
+# (every other one), `threads` lists them for `done`, and `request` sends the script's `reqs`
+# in turn (`counter` of them so far), starting over at the end.
+THREADS_LUA = """
+counter = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+function thread_lines(path)
+  local mine, n = {}, 0
+  for line in io.lines(path) do
+    if n % 2 == tid then table.insert(mine, line) end
+    n = n + 1
+  end
+  return mine
+end
+request = function()
+  counter = counter + 1
+  return reqs[((counter - 1) % #reqs) + 1]
+end
+"""
+
+
 def ensure_wrk() -> str:
     """Debian's wrk, installed here (never by the test suite) when missing."""
     found = shutil.which("wrk")
