@@ -461,14 +461,16 @@ async def _announce_event(
     now: int,
 ) -> None:
     """A decline or dismiss, its reason kept (`feedback`) and announced, in the event's own
-    transaction; a decline on the retention screen is also a `downgrade.requested`."""
+    transaction; a decline on the retention screen is also a `downgrade.requested`, and its
+    reason is kept as a downgrade's."""
+    downgrade = body.type == "decline" and offer.kind == "retention"
     if reason is not None:
         await feedback_store.record(
             conn,
             customer_id=customer_id,
             offer_id=offer.id,
             variant=arm,
-            kind=body.type,
+            kind="downgrade" if downgrade else body.type,
             answer=reason["key"],
             score=None,
             text=reason["text"],
@@ -477,7 +479,7 @@ async def _announce_event(
     part = events.offer_part(offer.id, arm, offer.kind)
     data = {"customer_id": customer_id, "offer": part, "reason": reason}
     await announce(conn, ANNOUNCED_EVENTS[body.type], data, now=now)
-    if body.type == "decline" and offer.kind == "retention":
+    if downgrade:
         await announce(conn, "downgrade.requested", {**data, "to_plan": body.to_plan}, now=now)
 
 

@@ -209,5 +209,6 @@ async def test_the_csv_export_is_every_answer_not_one_page(
     )
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert [r["customer_id"] for r in rows] == [f"c{n}" for n in reversed(range(23))]
+    assert {r["kind"] for r in rows} == {"downgrade"}  # a retention offer's decline
     page = await client.get("/api/v1/admin/feedback?limit=10", headers=ADMIN)
     assert (len(page.json()["data"]), page.json()["has_more"]) == (10, True)
