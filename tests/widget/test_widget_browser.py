@@ -6,25 +6,16 @@ widget makes is cross-origin and goes through CORS, and every page carries a str
 'unsafe-inline', Trusted Types required): each test ends by asserting zero CSP violations,
 no page errors, and that the only global the widget added is `window.Uplift`.
 
-Time: `uplift serve` reads the system clock and the emulator's periods use wall-clock time, so
-the tests pick nothing from tests.support.NOW; tokens are issued at the emulator
-subscription's own period start.
+The shop and the host pages' server are tests/widget/conftest.py's fixtures (tests/widget/shop.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import threading
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from io import BytesIO
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import (
     Browser,
@@ -35,204 +26,24 @@ from playwright.async_api import (
 
 from plugin import storage
 from plugin.auth import issue_customer_token
-from plugin.billing.catalog import Product
-from plugin.billing.mirror import MirrorItem, MirrorSubscription
 from plugin.billing.stripe_gateway import StripeGateway
 from plugin.storage import catalog as catalog_store
-from plugin.storage import subscriptions as subscription_store
 from tests.browser import Watched
-from tests.conftest import Served
-from tests.factories import ADMIN
-from tests.support import (
-    ADMIN_KEY,
-    WIDGET_SECRET,
-    Subscribed,
-    subscribed_customer,
-)
+from tests.support import WIDGET_SECRET, Subscribed
 from tests.widget.accessibility import wcag_violations
+from tests.widget.shop import (
+    XSS,
+    ShopFactory,
+    retention_offer,
+    starter_below_basic,
+    upgrade_offer,
+)
 
 # dev.py test runs these in its PostgreSQL half (the widget against a server on PostgreSQL),
 # which would otherwise end minutes before the SQLite half; `pytest` alone runs them here.
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.postgres_half]
 
-PAGES = Path(__file__).parent / "pages"
-
 DECLINE_CARD = "pm_card_chargeCustomerFail"
-XSS = "<img src=x onerror=alert(1)>"
-
-expect.set_options(timeout=15_000)
-
-
-class PagesServer:
-    """A static server for the host pages on its own port, another origin than Uplift's.
-    It is bound before Uplift starts (whose UPLIFT_ALLOWED_ORIGINS must name it); `__UPLIFT__`
-    in a page becomes `uplift_origin`, set once Uplift is up."""
-
-    def __init__(self) -> None:
-        self.uplift_origin = ""
-        pages = self
-
-        class Handler(SimpleHTTPRequestHandler):
-            def send_head(self) -> Any:
-                if self.path == "/favicon.ico":  # asked for by the browser, not by the page
-                    self.send_response(204)
-                    self.end_headers()
-                    return None
-                path = Path(self.translate_path(self.path))
-                if path.suffix != ".html" or not path.is_file():
-                    return super().send_head()
-                page = path.read_text(encoding="utf-8")
-                body = page.replace("__UPLIFT__", pages.uplift_origin).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                return BytesIO(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # quiet: the test output is about the widget
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(PAGES)))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        # A short poll keeps shutdown() (each test's teardown) from waiting half a second.
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@dataclass
-class Shop:
-    """A running Uplift with Acme on Basic near its storage limit, and the host pages."""
-
-    uplift: str
-    pages: str
-    world: Subscribed
-    token: str
-    artifacts: Path
-
-    def page_url(self, name: str, *, token: str | None = None) -> str:
-        return f"{self.pages}/{name}?token={token or self.token}"
-
-    def admin(
-        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        return httpx.request(
-            method, self.uplift + path, headers={**ADMIN, **(headers or {})}, timeout=30, **kwargs
-        )
-
-    def upgrades(self) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = self.admin("GET", "/api/v1/admin/upgrades").json()["data"]
-        return data
-
-
-@pytest.fixture
-def pages_server() -> Iterator[PagesServer]:
-    pages = PagesServer()
-    yield pages
-    pages.stop()
-
-
-ShopFactory = Callable[..., Awaitable[Shop]]
-
-
-@pytest.fixture
-async def shop(
-    gateway: StripeGateway,
-    emulator_url: str,
-    serve: Callable[..., Served],
-    pages_server: PagesServer,
-    tmp_path: Path,
-    artifacts: Path,
-    request: pytest.FixtureRequest,
-) -> ShopFactory:
-    """Seeds like tests/api/test_purchase_api.py (emulator customer and subscription, the
-    catalog and the mirror in the database), starts `uplift serve` on it, then plans, Acme,
-    its usage and the offers through the admin API."""
-
-    async def open_shop(
-        *,
-        card: str = "pm_card_visa",
-        offers: Callable[[Subscribed], list[dict[str, Any]]] | None = None,
-    ) -> Shop:
-        name = "browser-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]
-        world = await subscribed_customer(gateway, name=name, card=card)
-        now = world.period_start
-        database_url = f"sqlite+aiosqlite:///{tmp_path / 'browser.db'}"
-        db = await storage.connect(database_url)
-        try:
-            await storage.migrations.apply(db, now=now)
-            async with db.transaction() as conn:
-                for price_id in (world.basic, world.pro, world.pro_annual):
-                    price = await gateway.retrieve_price(price_id)
-                    await catalog_store.upsert_product(
-                        conn, product=Product(price.product_id, "Plan"), now=now
-                    )
-                    await catalog_store.upsert_price(conn, price=price, now=now)
-                await subscription_store.upsert(
-                    conn,
-                    subscription=MirrorSubscription(
-                        id=world.subscription_id, customer_id=world.customer_id,
-                        status="active", currency="usd",
-                        items=(MirrorItem(world.item_id, world.basic, "prod_basic", 1, 2900,
-                                          "usd", "month"),),
-                        current_period_start=world.period_start,
-                        current_period_end=world.period_end,
-                        trial_end=None, cancel_at_period_end=False, canceled_at=None,
-                    ),
-                    now=now,
-                )  # fmt: skip
-        finally:
-            await db.close()
-        served = serve(
-            database_url=database_url,
-            stripe_api_base=emulator_url,
-            widget_secret=WIDGET_SECRET,
-            admin_key=ADMIN_KEY,
-            allowed_origins=pages_server.url,
-        )
-        pages_server.uplift_origin = served.url
-        shop = Shop(
-            uplift=served.url,
-            pages=pages_server.url,
-            world=world,
-            token=issue_customer_token(secret=WIDGET_SECRET, customer_id="acme", now=now),
-            artifacts=artifacts,
-        )
-        plans = {
-            "plans": [
-                {"id": "basic", "name": "Basic", "tier": 1, "prices": [world.basic],
-                 "limits": {"storage_gb": 10}},
-                {"id": "pro", "name": "Pro", "tier": 2, "prices": [world.pro, world.pro_annual],
-                 "limits": {"storage_gb": 100}},
-            ]
-        }  # fmt: skip
-        assert shop.admin("PUT", "/api/v1/admin/plans", json=plans).status_code == 200
-        acme = {"stripe_customer": world.customer_id}
-        assert shop.admin("PUT", "/api/v1/customers/acme", json=acme).status_code in (200, 201)
-        usage = {"customer": "acme", "metric": "storage_gb", "value": 9}
-        seeded = shop.admin(
-            "POST", "/api/v1/usage", json=usage, headers={"Idempotency-Key": "seed"}
-        )
-        assert seeded.status_code < 300, seeded.text
-        for offer in (offers or (lambda w: [upgrade_offer(w)]))(world):
-            created = shop.admin("POST", "/api/v1/admin/offers", json=offer)
-            assert created.status_code == 201, created.text
-        return shop
-
-    return open_shop
-
-
-def upgrade_offer(world: Subscribed, **copy: str) -> dict[str, Any]:
-    return {
-        "id": "offer_basic_to_pro", "name": "Basic to Pro", "kind": "upgrade",
-        "status": "active", "placements": ["storage_banner"], "target_prices": [world.pro],
-        "targeting": {"all": [{"plan": {"in": ["basic"]}},
-                              {"usage": {"metric": "storage_gb", "at_least_percent": 80}}]},
-        "variants": [{"key": "control", "copy": {"title": "Running out of space?",
-                                                  "body": "Pro has 100 GB.", **copy}}],
-    }  # fmt: skip
 
 
 def _dollars(cents: int) -> str:
@@ -526,37 +337,6 @@ async def test_post_order_popup_answers(
     await watched.assert_clean()
 
 
-def _retention_offer(world: Subscribed) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": "offer_stay", "name": "Stay on your plan", "kind": "retention",
-            "status": "active", "placements": ["downgrade"], "target_prices": [],
-            "variants": [{"key": "control", "copy": {"title": "Before you go",
-                                                      "body": "Keep Basic at 30% off.",
-                                                      "cta": "Keep Basic at 30% off"}}],
-        }
-    ]  # fmt: skip
-
-
-def _starter_below_basic(acme: Shop) -> None:
-    """A Starter plan below Acme's Basic, with less storage than Acme uses (9 GB) and without
-    Basic's audit log (which Acme has used) and exports (which it has not): what
-    downgrade.html's "Downgrade to Starter" would take away."""
-    world = acme.world
-    plans = {
-        "plans": [
-            {"id": "starter", "name": "Starter", "tier": 0, "limits": {"storage_gb": 5}},
-            {"id": "basic", "name": "Basic", "tier": 1, "prices": [world.basic],
-             "limits": {"storage_gb": 10}, "features": ["audit_log", "exports"]},
-            {"id": "pro", "name": "Pro", "tier": 2, "prices": [world.pro, world.pro_annual],
-             "limits": {"storage_gb": 100}, "features": ["audit_log", "exports"]},
-        ]
-    }  # fmt: skip
-    assert acme.admin("PUT", "/api/v1/admin/plans", json=plans).status_code == 200
-    hit = {"customer": "acme", "feature": "audit_log"}
-    assert acme.admin("POST", "/api/v1/feature-events", json=hit).status_code < 300
-
-
 @pytest.mark.parametrize(
     ("button", "choice"),
     [("Keep Basic at 30% off", "offer"), ("Downgrade to Starter", "downgrade"),
@@ -569,8 +349,8 @@ async def test_downgrade_confirmation_resolves_the_choice(
     """`Uplift.confirmDowngrade({toPlan})` shows what the lower plan would take away (usage
     over its limit, features used and unused) above the retention offer, and resolves with
     what the customer picked; focus goes back to the host's button."""
-    acme = await shop(offers=_retention_offer)
-    _starter_below_basic(acme)
+    acme = await shop(offers=retention_offer)
+    starter_below_basic(acme)
     watched = await open_page(acme.page_url("downgrade.html"))
     page = watched.page
     opener = page.get_by_role("button", name="Downgrade to Starter")
@@ -604,11 +384,11 @@ async def test_a_retention_discount_is_confirmed_at_its_price_and_applied(
     axe-core's WCAG A/AA checks."""
 
     def offers(world: Subscribed) -> list[dict[str, Any]]:
-        [offer] = _retention_offer(world)
+        [offer] = retention_offer(world)
         return [{**offer, "discount": {"percent_off": 20, "duration_months": 3}}]
 
     acme = await shop(offers=offers)
-    _starter_below_basic(acme)
+    starter_below_basic(acme)
     watched = await open_page(acme.page_url("downgrade.html"))
     page = watched.page
     await page.wait_for_function("window.Uplift && window.Uplift.version")
@@ -638,7 +418,7 @@ async def test_downgrade_to_a_plan_the_server_does_not_know_still_offers_to_stay
 ) -> None:
     """A `toPlan` that names no plan (the server answers 422) is reported as `uplift:error`,
     and the retention offer is shown all the same, without a list."""
-    acme = await shop(offers=_retention_offer)
+    acme = await shop(offers=retention_offer)
     watched = await open_page(acme.page_url("downgrade.html") + "&to=Gold")
     page = watched.page
     await page.wait_for_function("window.Uplift && window.Uplift.version")
@@ -882,7 +662,7 @@ async def test_host_translates_the_widgets_words(
 
 
 def _every_screen(world: Subscribed) -> list[dict[str, Any]]:
-    return [upgrade_offer(world), *_post_order_offer(world), *_retention_offer(world)]
+    return [upgrade_offer(world), *_post_order_offer(world), *retention_offer(world)]
 
 
 async def test_widget_screens_have_no_serious_accessibility_violations(
@@ -911,7 +691,7 @@ async def test_widget_screens_have_no_serious_accessibility_violations(
     await watched.assert_clean()
     assert await wcag_violations(watched.page) == []
 
-    _starter_below_basic(acme)
+    starter_below_basic(acme)
     watched = await open_page(acme.page_url("downgrade.html"))
     page = watched.page
     await page.wait_for_function("window.Uplift && window.Uplift.version")

@@ -88,12 +88,13 @@ export async function request(method, path, { body, headers, retried = false } =
   return json;
 }
 
-// Telemetry (impression, click, dismiss, decline). sendBeacon cannot carry the Authorization
-// header, so events go with fetch and keepalive (see request).
-export function track(offerId, variant, type) {
+// Telemetry (impression, click, dismiss, decline), `extra` being a decline's or dismiss's
+// `reason` and `to_plan`. sendBeacon cannot carry the Authorization header, so events go with
+// fetch and keepalive (see request).
+export function track(offerId, variant, type, extra) {
   if (!offerId || !variant) return;
-  request('POST', '/events', { body: { offer_id: offerId, variant, type } }).catch((error) =>
-    reportError(error, 'event'),
+  request('POST', '/events', { body: { offer_id: offerId, variant, type, ...extra } }).catch(
+    (error) => reportError(error, 'event'),
   );
 }
 

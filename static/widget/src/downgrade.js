@@ -5,6 +5,7 @@ import { request, track } from './api.js';
 import { openDialog, showFailure } from './dialog.js';
 import { element, button } from './dom.js';
 import { emit, reportError } from './events.js';
+import { reasonFields } from './feedback.js';
 import {
   formatDate,
   humanize,
@@ -46,7 +47,11 @@ function retentionScreen(list, toPlan, opener) {
   return new Promise((resolve) => {
     let choice = { choice: 'stay' };
     const dialog = openDialog(opener, () => {
-      if (offer && choice.choice === 'downgrade') track(offer.offer_id, offer.variant, 'decline');
+      if (offer && choice.choice === 'downgrade') {
+        // The plan's id as the server resolved it (`toPlan` may be its name).
+        const extra = { reason: choice.reason, to_plan: downgrade?.to_plan || toPlan };
+        track(offer.offer_id, offer.variant, 'decline', extra);
+      }
       if (offer && choice.choice === 'stay') track(offer.offer_id, offer.variant, 'dismiss');
       emit(EVENT_FOR_CHOICE[choice.choice], { to_plan: toPlan, ...choice });
       resolve(choice);
@@ -56,7 +61,18 @@ function retentionScreen(list, toPlan, opener) {
       dialog.close(chosen.choice);
     };
     const keep = button(phrase('keep'), null, () => choose({ choice: 'stay' }));
-    const go = button(phrase('downgrade', { plan }), null, () => choose({ choice: 'downgrade' }));
+    // With reasons, "Downgrade to X" asks why first (optional, as Stripe's customer portal
+    // asks), then "Confirm downgrade" decides.
+    const go = button(phrase('downgrade', { plan }), null, () => {
+      if (!offer?.reasons?.length) return choose({ choice: 'downgrade' });
+      const fields = reasonFields(offer);
+      const confirm = button(phrase('confirmDowngrade'), 'primary', () =>
+        choose({ choice: 'downgrade', reason: fields.reason() }),
+      );
+      const actions = element('div', { class: 'actions' }, keep, confirm);
+      const heading = phrase('downgradeTitle', { plan });
+      return dialog.show(heading, [...fields.nodes, actions], fields.first);
+    });
 
     if (!offer) {
       const body = lost.length ? lost : [element('p', null, phrase('lose'))];

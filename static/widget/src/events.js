@@ -32,3 +32,14 @@ export const safely =
       reportError(error, where);
     }
   };
+
+// `fn`, run the first time only: a "no" is told to the server once, however the customer
+// leaves (Send, Skip, Escape, the close button).
+export const once = (fn) => {
+  let done = false;
+  return (...args) => {
+    if (done) return undefined;
+    done = true;
+    return fn(...args);
+  };
+};

@@ -9,22 +9,31 @@ import { setPreview, setTokenSource } from './api.js';
 import { configure, settings } from './config.js';
 import { confirmDowngrade } from './downgrade.js';
 import { reportError, safely, widgetError } from './events.js';
+import { openLink, takeLinkToken } from './link.js';
 import { mount } from './mount.js';
 import { postOrder } from './post-order.js';
 import { openQuote } from './quote.js';
 import { replaceStrings } from './strings.js';
 import { applyTheme } from './styles.js';
+import { openSurvey } from './survey.js';
 
 // Captured synchronously: document.currentScript is null once this first run is over.
 const script = document.currentScript;
 const stub = window.Uplift;
 
+let linkToken = null; // an email link's token, opened once the page gives a customer token
+
 function init(options) {
   const { token, locale, strings, theme } = options || {};
-  if (token != null) setTokenSource(token);
   if (locale) settings.locale = locale;
   if (strings) replaceStrings(strings);
   if (theme) applyTheme(theme);
+  if (token != null) {
+    setTokenSource(token);
+    const link = linkToken;
+    linkToken = null;
+    if (link) safely(openLink, 'link')(link);
+  }
 }
 
 // Every method is also a queue command: Uplift('mount', el, opts) = Uplift.mount(el, opts).
@@ -40,9 +49,13 @@ const METHODS = {
   // The admin console's live preview: the real widget drawing a draft offer document
   // (POST /api/v1/admin/offers/preview) as `screen`, with no request to the server.
   preview: (target, { screen, offer, quote } = {}) => {
-    setPreview({ offers: offer ? [offer] : [], quote });
+    // A survey is drawn as `screen` says, whatever its `display`.
+    const survey = offer?.survey;
+    const shown = survey ? { ...offer, survey: { ...survey, display: 'banner' } } : offer;
+    setPreview({ offers: shown ? [shown] : [], quote });
     if (screen === 'post_order') return postOrder();
     if (screen === 'retention') return confirmDowngrade();
+    if (screen === 'modal' && survey) return openSurvey(offer, target);
     if (screen === 'modal') return openQuote(offer.offer_id, target, offer);
     return mount(target, { style: screen === 'button' ? 'button' : 'banner' });
   },
@@ -50,6 +63,7 @@ const METHODS = {
 
 function start() {
   configure(script);
+  linkToken = safely(takeLinkToken, 'link')();
 
   // Declarative buttons: <button data-uplift-offer="OFFER_ID"> opens the upgrade modal.
   document.addEventListener(

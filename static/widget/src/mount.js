@@ -2,12 +2,15 @@
 import { offersFor, track } from './api.js';
 import { scriptData } from './config.js';
 import { element, button, shadowHost } from './dom.js';
-import { emit, widgetError } from './events.js';
+import { widgetError } from './events.js';
+import { askWhy, saidNo } from './feedback.js';
 import { priceLine, usageSentence } from './format.js';
-import { OPENS_QUOTE, openQuote } from './quote.js';
+import { takeOffer } from './quote.js';
 import { phrase } from './strings.js';
+import { openSurvey, surveyForm, thanks } from './survey.js';
 
-// Resolves with the number of offers shown.
+// Resolves with the number of offers shown. A survey is drawn as its `display` says: in a
+// banner here, or in the modal dialog.
 export async function mount(target, options) {
   const node = typeof target === 'string' ? document.querySelector(target) : target;
   if (!node) throw widgetError(`Uplift.mount: no element ${target}`, { code: 'no_element' });
@@ -20,7 +23,8 @@ export async function mount(target, options) {
   const offers = await offersFor(placement);
   const asBanner = options?.style ? options.style === 'banner' : /banner/.test(placement);
   for (const offer of offers) {
-    container.appendChild(asBanner ? banner(offer) : offerButton(offer));
+    if (offer.survey?.display === 'modal') openSurvey(offer, document.activeElement);
+    else container.appendChild(asBanner || offer.survey ? banner(offer) : offerButton(offer));
     track(offer.offer_id, offer.variant, 'impression');
   }
   return offers.length;
@@ -30,11 +34,7 @@ function callToAction(offer) {
   const cta = button(
     offer.copy?.cta || phrase('upgrade'),
     'primary',
-    () => {
-      track(offer.offer_id, offer.variant, 'click');
-      if (OPENS_QUOTE.includes(offer.kind)) openQuote(offer.offer_id, cta, offer);
-      else emit('accepted', { offer_id: offer.offer_id, kind: offer.kind });
-    },
+    () => takeOffer(offer, cta),
     { 'data-uplift-cta': offer.offer_id },
   );
   return cta;
@@ -46,34 +46,71 @@ function offerButton(offer) {
   return cta;
 }
 
-// Title, body, usage with its bar, price, the call to action and a dismiss button.
+// Title, body, then usage with its bar, price and the call to action, or a survey's
+// question; and a dismiss button. With reasons, dismissing first asks why in place (the
+// dismiss button or Escape then skips it); a survey answered says thanks, and its dismiss
+// button then only closes it.
 function banner(offer) {
   const copy = offer.copy || {};
   const usage = usageSentence(offer.usage);
-  const dismiss = () => {
+  const text = element(
+    'div',
+    { class: 'banner-text' },
+    element('p', { class: 'heading' }, copy.title),
+    copy.body ? element('p', null, copy.body) : null,
+  );
+  const said = saidNo('dismiss', offer);
+  let cta = null;
+  let answered = false; // a survey's
+  let asking = false; // on the "why?" step
+  const close = (reason) => {
     region.remove();
-    track(offer.offer_id, offer.variant, 'dismiss');
-    emit('dismissed', { offer_id: offer.offer_id });
+    if (!answered) said(reason);
   };
+  const dismiss = button(
+    '\u00d7',
+    'close',
+    () => {
+      if (asking || !offer.reasons?.length) return close();
+      asking = true;
+      const step = askWhy(offer, close);
+      cta?.remove();
+      text.replaceChildren(...step.nodes);
+      return step.first.focus();
+    },
+    { 'aria-label': phrase('dismiss') },
+  );
+  if (offer.survey) {
+    const form = surveyForm(offer, () => {
+      answered = true;
+      text.replaceChildren(thanks());
+      dismiss.focus();
+    });
+    text.append(...form.nodes);
+  } else {
+    cta = callToAction(offer);
+    text.append(
+      ...[
+        usage && element('p', null, usage),
+        usage &&
+          element('progress', {
+            max: offer.usage.limit,
+            value: offer.usage.used,
+            'aria-hidden': 'true',
+          }),
+        element('p', { class: 'muted' }, priceLine(offer)),
+      ].filter(Boolean),
+    );
+  }
   const region = element(
     'div',
     { class: 'banner', role: 'region', 'aria-label': copy.title },
-    element(
-      'div',
-      { class: 'banner-text' },
-      element('p', { class: 'heading' }, copy.title),
-      copy.body ? element('p', null, copy.body) : null,
-      usage && element('p', null, usage),
-      usage &&
-        element('progress', {
-          max: offer.usage.limit,
-          value: offer.usage.used,
-          'aria-hidden': 'true',
-        }),
-      element('p', { class: 'muted' }, priceLine(offer)),
-    ),
-    callToAction(offer),
-    button('\u00d7', 'close', dismiss, { 'aria-label': phrase('dismiss') }),
+    text,
+    cta,
+    dismiss,
   );
+  region.addEventListener('keydown', (event) => {
+    if (asking && event.key === 'Escape') close();
+  });
   return region;
 }

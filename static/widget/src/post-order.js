@@ -2,9 +2,9 @@
 import { offersFor, track } from './api.js';
 import { openDialog, startCountdown } from './dialog.js';
 import { element, button } from './dom.js';
-import { emit } from './events.js';
+import { noInDialog, saidNo } from './feedback.js';
 import { priceLine } from './format.js';
-import { OPENS_QUOTE, openQuote } from './quote.js';
+import { takeOffer } from './quote.js';
 import { phrase } from './strings.js';
 
 // Resolves true if a popup was shown.
@@ -13,27 +13,25 @@ export async function postOrder(options) {
   const [offer] = await offersFor('post_order');
   if (!offer) return false;
   const copy = offer.copy || {};
-  let answered = false;
+  const detail = { order_id: orderId };
+  const declined = saidNo('decline', offer, detail);
+  const dismissed = saidNo('dismiss', offer, detail);
+  let answer = null; // 'yes' or 'no'
+  // Closed after No (on the "why?" step) is still the No; closed before any answer, a dismiss.
   const dialog = openDialog(document.activeElement, (why) => {
-    if (!answered && why === 'dismiss') {
-      track(offer.offer_id, offer.variant, 'dismiss');
-      emit('dismissed', { offer_id: offer.offer_id, order_id: orderId });
-    }
+    if (answer === 'no') declined();
+    else if (!answer && why === 'dismiss') dismissed();
   });
   track(offer.offer_id, offer.variant, 'impression');
 
   const yes = button(copy.cta || phrase('yes'), 'primary', () => {
-    answered = true;
-    track(offer.offer_id, offer.variant, 'click');
+    answer = 'yes';
     dialog.close('yes');
-    if (OPENS_QUOTE.includes(offer.kind)) openQuote(offer.offer_id, null, offer);
-    else emit('accepted', { offer_id: offer.offer_id, kind: offer.kind, order_id: orderId });
+    takeOffer(offer, null, detail);
   });
   const no = button(copy.decline || phrase('no'), null, () => {
-    answered = true;
-    track(offer.offer_id, offer.variant, 'decline');
-    emit('declined', { offer_id: offer.offer_id, order_id: orderId });
-    dialog.close('no');
+    answer = 'no';
+    noInDialog(dialog, offer, declined, 'no');
   });
   const countdown = offer.countdown_seconds ? element('p', { class: 'muted' }) : null;
   dialog.show(

@@ -5,6 +5,7 @@ import { request, track } from './api.js';
 import { openDialog, showFailure, startCountdown } from './dialog.js';
 import { element, button } from './dom.js';
 import { emit, safely } from './events.js';
+import { noInDialog, saidNo } from './feedback.js';
 import { formatDate, idempotencyKey, money, perInterval } from './format.js';
 import { phrase } from './strings.js';
 
@@ -23,17 +24,25 @@ export const OPENS_QUOTE = [
 const THREE_DS_POLL_MS = 3000;
 const THREE_DS_POLLS = 200; // ten minutes; after that the host hears through webhooks
 
+// The customer took `offer` (a call to action, an email's link): this modal for a kind Uplift
+// quotes, else `uplift:accepted` (with `detail`) for the host to fulfil.
+export function takeOffer(offer, opener, detail) {
+  track(offer.offer_id, offer.variant, 'click');
+  if (OPENS_QUOTE.includes(offer.kind)) openQuote(offer.offer_id, opener, offer);
+  else emit('accepted', { offer_id: offer.offer_id, kind: offer.kind, ...detail });
+}
+
+// `offer` is the offer's document when the opener has it (a banner, an email's link): its
+// copy, and its reasons for Cancel; a declarative button has only the id.
 export function openQuote(offerId, opener, offer) {
   let quote = null;
   let key = null;
   let done = false;
-  let variant = offer?.variant;
+  const shown = { offer_id: offerId, variant: offer?.variant }; // variant: else the quote's
   const copy = offer?.copy;
+  const dismissed = saidNo('dismiss', shown);
   const dialog = openDialog(opener, (why) => {
-    if (!done && why === 'dismiss') {
-      track(offerId, variant, 'dismiss');
-      emit('dismissed', { offer_id: offerId });
-    }
+    if (!done && why === 'dismiss') dismissed();
   });
   dialog.title.textContent = copy?.title || phrase('upgrade');
   dialog.title.focus();
@@ -48,9 +57,9 @@ export function openQuote(offerId, opener, offer) {
     }
     key = idempotencyKey();
     // Opened from a declarative button: the quote says which variant the customer saw.
-    if (!variant) {
-      variant = quote.variant;
-      track(offerId, variant, 'click');
+    if (!shown.variant) {
+      shown.variant = quote.variant;
+      track(offerId, shown.variant, 'click');
     }
     return showQuote(note);
   }
@@ -130,7 +139,7 @@ export function openQuote(offerId, opener, offer) {
         element(
           'div',
           { class: 'actions' },
-          button(phrase('cancel'), null, () => dialog.close('dismiss')),
+          button(phrase('cancel'), null, () => noInDialog(dialog, offer, dismissed, 'dismiss')),
           confirm,
         ),
       ],

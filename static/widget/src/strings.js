@@ -27,7 +27,9 @@ export const STRINGS = {
   waiting: 'Waiting for your bank\u2026',
   bankTitle: 'Confirm with your bank',
   bankBody: 'Your bank asks you to confirm this payment in a new window.',
-  stillWaiting: 'Still waiting for your bank; we will email you when it is done.',
+  stillWaiting:
+    'Your bank has not confirmed yet. The upgrade completes as soon as it does; you may close ' +
+    'this window.',
   again: 'Try again',
   declined: 'Payment declined',
   cardDeclined: 'Your card was declined.',
@@ -62,6 +64,14 @@ export const STRINGS = {
   keepUntil: ' until {date}',
   keepTitle: 'Confirm your discount',
   confirm: 'Confirm',
+  why: 'Mind telling us why?',
+  more: 'Anything to add? (optional)',
+  send: 'Send',
+  skip: 'Skip',
+  confirmDowngrade: 'Confirm downgrade',
+  submit: 'Submit',
+  scaleHint: '1 is the lowest, 5 the highest.',
+  thanks: 'Thank you for your answer!',
 };
 
 // The string `key` with its `{name}` placeholders filled from `values` (a missing one is '').

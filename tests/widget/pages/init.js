@@ -5,7 +5,7 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
 (function () {
   var params = new URLSearchParams(location.search);
   var log = document.getElementById('log');
-  ['accepted', 'declined', 'dismissed', 'error'].forEach(function (name) {
+  ['accepted', 'declined', 'dismissed', 'answered', 'error'].forEach(function (name) {
     document.addEventListener('uplift:' + name, function (event) {
       var item = document.createElement('li');
       item.textContent = name + ' ' + JSON.stringify(event.detail);
@@ -15,12 +15,16 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
   // The first call answers ?token=; later calls (the widget asks again after a 401) answer
   // ?fresh= when the page has one, as a SaaS would after refreshing an expired token.
   var calls = 0;
-  window.Uplift('init', {
-    token: function () {
-      calls += 1;
-      return Promise.resolve((calls > 1 && params.get('fresh')) || params.get('token'));
-    },
-  });
+  var token = function () {
+    calls += 1;
+    return Promise.resolve((calls > 1 && params.get('fresh')) || params.get('token'));
+  };
+  // ?late=1: the page gives the token only once everything has loaded, the widget included.
+  if (params.get('late')) {
+    window.addEventListener('load', function () { window.Uplift.init({ token: token }); });
+  } else {
+    window.Uplift('init', { token: token });
+  }
   // ?accent= themes the widget; the second value tries to break out of its declaration.
   if (params.get('accent')) {
     window.Uplift('init', {
