@@ -388,7 +388,8 @@ OPERATIONS = (
         revalidates=True,
     ),
     Operation(
-        "GET", "/admin/static/{name}", "The dashboard's admin.js and admin.css", "none",
+        "GET", "/admin/static/{name}",
+        "The console's scripts and stylesheet (admin.js, console.js, admin.css)", "none",
         revalidates=True,
     ),
     Operation(

@@ -1,13 +1,18 @@
-/* Uplift admin console: offers (list, an editor for every kind with a rule builder, the real
- * widget previewing the draft, its audience counted as the admin types), customers (search,
- * history, why an offer is not shown) and admin keys. A module: nothing global, DOM by
- * createElement/textContent only (the page requires Trusted Types and has no policy).
+/* Uplift admin console: offers (list, an editor for every kind with a rule builder, reasons,
+ * a survey's question and the lifecycle email, the real widget previewing the draft, its
+ * audience counted as the admin types), customers (search, history, why an offer is not
+ * shown), what customers answered (feedback), outbound webhook endpoints and their
+ * deliveries, the lifecycle emails sent, and admin keys. A module: nothing global, DOM by
+ * createElement/textContent only (the page requires Trusted Types and has no policy), so
+ * whatever a customer typed is only ever a text node.
  *
  * admin.js signs in and keeps the key in sessionStorage (this tab only); this module reads it
  * from there for each call and routes on the URL's fragment (#/offers, #/offers/ID,
- * #/customers/ID, #/keys). Every check of a draft is the server's own: the editor sends the
- * draft to POST /api/v1/admin/offers/audience as it changes, and shows the 422's message
- * beside the field it names.
+ * #/customers/ID, #/feedback?offer=ID, #/webhooks, #/email, #/keys). The key travels in the
+ * Authorization header only, never in a URL (a CSV is fetched, then saved from a Blob).
+ * Every check of a draft is the server's own: the editor sends the draft to
+ * POST /api/v1/admin/offers/audience as it changes, and shows the 422's message beside the
+ * field it names. Secrets the server shows once stay in the page until the admin moves on.
  */
 const KEY = 'uplift.adminKey';
 const KINDS = [
@@ -18,6 +23,7 @@ const KINDS = [
   ['post_order', 'Post-order offer'],
   ['trial', 'Trial of a higher plan'],
   ['retention', 'Retention (downgrade save)'],
+  ['survey', 'Survey (one question)'],
 ];
 // Where each kind is usually placed, and which widget screen previews it first.
 const DEFAULTS = {
@@ -28,6 +34,7 @@ const DEFAULTS = {
   post_order: ['post_order', 'post_order'],
   trial: ['feature_gate', 'banner'],
   retention: ['downgrade', 'retention'],
+  survey: ['survey_banner', 'banner'],
 };
 const SCREENS = [
   ['banner', 'Banner'],
@@ -44,9 +51,29 @@ const CONDITIONS = [
   ['attribute_range', 'Attribute between'],
   ['tenure', 'Customer for at least'],
   ['order', 'Ordered within'],
+  ['feedback', 'Answered an offer'],
   ['group', 'Group of rules'],
 ];
 const DAY = 86400;
+const MAX_REASONS = 10; // plugin/offers/model.py MAX_REASONS: reasons, and a survey's choices
+// What an email's copy may name (plugin/offers/model.py EMAIL_VARIABLES).
+const EMAIL_VARIABLES = [
+  'customer_id', 'name', 'email', 'title', 'body', 'cta', 'plan', 'price', 'metric', 'used',
+  'limit', 'trial_days', 'link', 'unsubscribe_url',
+]; // prettier-ignore
+// The outbound event types, in plugin/outbound/events.py's order (docs/contract.md).
+const EVENT_TYPES = [
+  'upgrade.succeeded', 'upgrade.failed', 'upgrade.requires_action', 'offer.accepted',
+  'offer.declined', 'offer.dismissed', 'cross_sell.accepted', 'trial.started', 'trial.ending',
+  'trial.ended', 'usage.threshold_crossed', 'downgrade.requested', 'retention.saved',
+  'feedback.submitted',
+]; // prettier-ignore
+const FEEDBACK_KINDS = {
+  decline: 'decline',
+  dismiss: 'dismiss',
+  survey: 'survey answer',
+  downgrade: 'downgrade',
+};
 
 const $ = (id) => document.getElementById(id);
 
@@ -90,9 +117,11 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+// One call to the admin API, its answer unread; an error answer is thrown as an ApiError.
+async function send(method, path, { body, accept } = {}) {
   const headers = { Authorization: `Bearer ${sessionStorage.getItem(KEY) || ''}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (accept) headers.Accept = accept;
   const response = await fetch(path, {
     method,
     headers,
@@ -100,22 +129,40 @@ async function api(method, path, body) {
     credentials: 'omit',
     cache: 'no-store',
   });
-  let json = null;
-  try {
-    json = await response.json();
-  } catch {
-    // no JSON body (a 204)
-  }
   if (!response.ok) {
+    const json = await readJson(response);
     const error = new ApiError(response.status, json?.error || {});
     // A key revoked meanwhile: admin.js signs out (its own check answers 401 too).
     if (response.status === 401) $('logout').click();
     throw error;
   }
-  return json;
+  return response;
+}
+
+async function readJson(response) {
+  try {
+    return await response.json();
+  } catch {
+    return null; // no JSON body (a 204)
+  }
+}
+
+async function api(method, path, body) {
+  return readJson(await send(method, path, { body }));
 }
 
 const q = encodeURIComponent;
+
+// Query parameters from the filters given, the empty ones left out.
+const queryOf = (filters) => new URLSearchParams(Object.entries(filters).filter(([, v]) => v));
+
+// A list's query: the filters, a page size and the cursor.
+function pageQuery(filters, after, limit) {
+  const params = queryOf(filters);
+  params.set('limit', String(limit));
+  if (after) params.set('starting_after', after);
+  return params;
+}
 
 function say(text) {
   $('console-status').textContent = text;
@@ -124,6 +171,9 @@ function say(text) {
 function failed(error) {
   say(error instanceof ApiError ? error.message : `Could not reach the server: ${error.message}`);
 }
+
+const none = (text) => el('p', { className: 'empty', text });
+const customerLink = (id) => el('a', { href: `#/customers/${q(id)}` }, id);
 
 function table(caption, headers, rows) {
   return el(
@@ -143,9 +193,116 @@ function table(caption, headers, rows) {
   );
 }
 
+// A list the API pages (newest first, `starting_after`) as a table in `host` (replacing what
+// it held), and under it a "Load more" button while the API has more. `fetchPage(after)`
+// answers one page; `more` null: the API does not page this list, so the newest page is all
+// it shows. A load overtaken by a newer one fills a box no longer in the page.
+async function pagedTable(host, options) {
+  const { headers, fetchPage, row, empty, more = 'Load more' } = options;
+  const cursor = options.cursor || ((item) => item.id);
+  const body = clear(host).appendChild(el('div'));
+  let rows = null;
+  let next = null;
+  const button = el('button', { type: 'button', className: 'secondary more' }, more || '');
+  const load = async (after) => {
+    let page;
+    try {
+      page = await fetchPage(after);
+    } catch (error) {
+      return failed(error);
+    }
+    if (!rows) {
+      if (!page.data.length) return body.appendChild(none(empty));
+      const shown = table(null, headers, []);
+      shown.setAttribute('tabindex', '-1');
+      rows = shown.querySelector('tbody');
+      body.appendChild(shown);
+    }
+    rows.append(...page.data.map(row));
+    next = page.has_more ? cursor(page.data[page.data.length - 1]) : null;
+    if (next && more) return body.appendChild(button);
+    // The last page: keyboard focus, if it was on the button, goes to the table it filled.
+    if (document.activeElement === button) rows.closest('table').focus();
+    button.remove();
+    if (page.has_more) body.appendChild(none(`The newest ${page.data.length} only.`));
+  };
+  button.addEventListener('click', () => load(next));
+  return load(null);
+}
+
+// A file made from an answer of the API (fetched with the key in its header), saved by the
+// browser from a Blob: the key never goes in a URL.
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = el('a', { href: url, download: name, hidden: true });
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// A secret the server shows once (an admin key, an endpoint's signing secret): in the page
+// until the admin moves on, with a button to copy it, kept nowhere else.
+function showSecret(out, note, secret, copyLabel) {
+  const copied = el('span', { className: 'hint', role: 'status' });
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(secret);
+      copied.textContent = 'Copied.';
+    } catch {
+      copied.textContent = 'Could not copy: select the text and copy it.';
+    }
+  };
+  out.replaceChildren(
+    el('p', { className: 'once', text: note }),
+    el('code', { className: 'secret', text: secret }),
+    el(
+      'p',
+      null,
+      el('button', { type: 'button', className: 'small', onclick: copy }, copyLabel),
+      ' ',
+      copied,
+    ),
+  );
+}
+
+// The server's message beside what it names: a control is marked invalid (its
+// aria-errormessage the message), a group of fields gets the message under its legend.
+function showFieldError(target, message) {
+  const note = el('p', { id: fresh('e'), className: 'error field-error', text: message });
+  if (target.matches('input, select, textarea')) {
+    target.setAttribute('aria-invalid', 'true');
+    target.setAttribute('aria-errormessage', note.id);
+    const box = target.closest('.field');
+    if (box) box.appendChild(note);
+    else target.after(note);
+  } else {
+    const legend = target.querySelector(':scope > legend');
+    if (legend) legend.after(note);
+    else target.prepend(note);
+  }
+}
+
+function clearFieldErrors(scope) {
+  for (const node of scope.querySelectorAll('[aria-invalid]')) {
+    node.removeAttribute('aria-invalid');
+    node.removeAttribute('aria-errormessage');
+  }
+  for (const node of scope.querySelectorAll('.field-error')) node.remove();
+}
+
 // Routing -----------------------------------------------------------------------------------
 
-const VIEWS = ['dashboard', 'offers-view', 'editor-view', 'customers-view', 'keys-view'];
+const VIEWS = [
+  'dashboard',
+  'offers-view',
+  'editor-view',
+  'customers-view',
+  'feedback-view',
+  'webhooks-view',
+  'email-view',
+  'keys-view',
+];
 
 function show(view, title) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -163,11 +320,15 @@ function route() {
   if (!sessionStorage.getItem(KEY)) return;
   $('nav').hidden = false;
   say('');
-  const [top, id, extra] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  const [where, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  const [top, id, extra] = where.split('/').map(decodeURIComponent);
   if (top === 'offers' && id === 'new') return newOffer(extra);
   if (top === 'offers' && id) return editOffer(id);
   if (top === 'offers') return offerList();
   if (top === 'customers') return customers(id);
+  if (top === 'feedback') return feedback(new URLSearchParams(query));
+  if (top === 'webhooks') return webhooks();
+  if (top === 'email') return emails();
   if (top === 'keys') return keys();
   show('dashboard', 'Dashboard');
 }
@@ -312,10 +473,29 @@ function blankDraft(kind) {
     },
     holdout: '0',
     variants: [
-      { key: 'a', weight: '1', title: '', body: '', cta: 'Upgrade', decline: 'No thanks' },
+      kind === 'survey'
+        ? { key: 'a', weight: '1', title: '', body: '', cta: 'Send', decline: 'Not now' }
+        : { key: 'a', weight: '1', title: '', body: '', cta: 'Upgrade', decline: 'No thanks' },
     ],
+    reasons: [],
+    survey: blankSurvey(),
+    email: blankEmail(),
   };
 }
+
+// Kept in every draft, sent only for a survey offer: switching kinds loses nothing typed.
+const blankSurvey = () => ({
+  question: '',
+  type: 'choice',
+  choices: [
+    { key: '', label: '' },
+    { key: '', label: '' },
+  ],
+  comment: false,
+  display: 'banner',
+});
+const blankEmail = () => ({ enabled: false, subject: '', text: '', html: '', link_url: '' });
+const pair = ({ key, label }) => ({ key, label });
 
 const text = (v) => (v === null || v === undefined ? '' : String(v));
 
@@ -354,6 +534,11 @@ function fromOffer(offer) {
       cta: v.copy.cta,
       decline: v.copy.decline,
     })),
+    reasons: (offer.reasons || []).map(pair),
+    survey: offer.survey
+      ? { ...offer.survey, choices: offer.survey.choices.map(pair) }
+      : blankSurvey(),
+    email: offer.email ? { enabled: true, ...offer.email } : blankEmail(),
   };
 }
 
@@ -382,6 +567,10 @@ function fromRule(doc) {
     return { type: 'feature_hit', feature: value.feature, days: text(value.within_days) };
   if (kind === 'tenure') return { type: 'tenure', days: text(value.min_days) };
   if (kind === 'order') return { type: 'order', minutes: text(value.within_minutes) };
+  if (kind === 'feedback') {
+    const { offer, answer, within_days: days } = value;
+    return { type: 'feedback', offer, answer: answer || '', days: text(days) };
+  }
   if (kind === 'attribute' && 'in' in value) {
     return { type: 'attribute_in', name: value.name, values: value.in.join(', ') };
   }
@@ -396,6 +585,7 @@ function blankRule(type) {
   if (type === 'attribute_in') return { type, name: '', values: '' };
   if (type === 'attribute_range') return { type, name: '', gte: '', lte: '' };
   if (type === 'tenure') return { type, days: '14' };
+  if (type === 'feedback') return { type, offer: '', answer: '', days: '30' };
   return { type: 'order', minutes: '30' };
 }
 
@@ -427,6 +617,11 @@ function ruleDocument(rule) {
     return { feature_hit: { feature: rule.feature.trim(), within_days: number(rule.days) } };
   if (rule.type === 'tenure') return { tenure: { min_days: number(rule.days) } };
   if (rule.type === 'order') return { order: { within_minutes: number(rule.minutes) } };
+  if (rule.type === 'feedback') {
+    const answered = { offer: rule.offer.trim(), within_days: number(rule.days) };
+    if (rule.answer.trim()) answered.answer = rule.answer.trim();
+    return { feedback: answered };
+  }
   if (rule.type === 'attribute_in')
     return { attribute: { name: rule.name.trim(), in: list(rule.values) } };
   const range = { name: rule.name.trim() };
@@ -467,7 +662,12 @@ function offerDocument() {
       weight: number(v.weight || '1'),
       copy: { title: v.title, body: v.body, cta: v.cta, decline: v.decline },
     })),
+    reasons: d.reasons.map(pair),
+    // null, not left out: PATCH keeps a top-level field it is not given.
+    survey: d.kind === 'survey' ? surveyDocument(d.survey) : null,
+    email: d.email.enabled ? emailDocument(d.email) : null,
   };
+  if (d.kind === 'survey') doc.target_prices = []; // a survey sells nothing (no price field)
   if (d.id) doc.id = d.id;
   for (const [key, value] of Object.entries(d.frequency)) {
     const given = optional(value);
@@ -479,10 +679,25 @@ function offerDocument() {
     const given = optional(value);
     if (given !== null) discount[key] = given;
   }
-  if (Object.keys(discount).length) doc.discount = discount;
+  if (Object.keys(discount).length && d.kind !== 'survey') doc.discount = discount;
   if (String(d.trial_days).trim() !== '') doc.trial_days = number(d.trial_days);
   if (Number.isNaN(doc.holdout_bp)) doc.holdout_bp = d.holdout;
   return doc;
+}
+
+function surveyDocument(survey) {
+  return {
+    question: survey.question,
+    type: survey.type,
+    choices: survey.type === 'choice' ? survey.choices.map(pair) : [],
+    comment: survey.comment,
+    display: survey.display,
+  };
+}
+
+function emailDocument(email) {
+  const { subject, text, html, link_url: linkUrl } = email;
+  return { subject, text, html, link_url: linkUrl.trim() };
 }
 
 // Form controls bound to the draft: each sets its value and schedules a check.
@@ -521,9 +736,26 @@ function field(label, path, value, set, options = {}) {
   );
 }
 
+function checkbox(label, path, checked, set, options = {}) {
+  const id = fresh('f');
+  const input = el('input', { id, type: 'checkbox', 'data-field': path, checked });
+  input.addEventListener('change', () => {
+    set(input.checked);
+    if (options.rebuild) renderEditor();
+    changed();
+  });
+  return el('div', { className: 'field check' }, input, el('label', { for: id, text: label }));
+}
+
 function changed() {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(refresh, 250);
+}
+
+// A change of the draft's shape (an item added or removed): the form again, then a check.
+function rebuilt() {
+  renderEditor();
+  changed();
 }
 
 function renderEditor() {
@@ -673,8 +905,144 @@ function renderEditor() {
       'Add a variant',
     ),
   );
-  form.append(basics, pricing, who, when, test);
+  form.append(
+    basics,
+    d.kind === 'survey' ? surveyFields(d.survey) : pricing,
+    who,
+    when,
+    test,
+    reasonFields(d.reasons),
+    emailFields(d.email),
+  );
   syncPreviewChoices();
+}
+
+// {key, label} pairs (an offer's reasons, a survey's choices): each pair a group of its own,
+// removable; adding stops at the server's limit. `path` is the list's JSON path.
+function pairList(items, path, { legend, noun, hint }) {
+  const name = noun[0].toUpperCase() + noun.slice(1);
+  return el(
+    'fieldset',
+    { 'data-field': path },
+    el('legend', { text: legend }),
+    hint ? el('p', { className: 'hint', text: hint }) : null,
+    items.map((item, i) =>
+      el(
+        'div',
+        { className: 'pair', role: 'group', 'aria-label': `${name} ${i + 1}` },
+        field(`${name} key`, `${path}[${i}].key`, item.key, (v) => (item.key = v), {
+          placeholder: 'a_key',
+        }),
+        field(`${name} label`, `${path}[${i}].label`, item.label, (v) => (item.label = v)),
+        el(
+          'button',
+          {
+            type: 'button',
+            className: 'small secondary',
+            onclick: () => {
+              items.splice(i, 1);
+              rebuilt();
+            },
+          },
+          `Remove ${noun} ${i + 1}`,
+        ),
+      ),
+    ),
+    el(
+      'button',
+      {
+        type: 'button',
+        className: 'small secondary',
+        disabled: items.length >= MAX_REASONS,
+        onclick: () => {
+          items.push({ key: '', label: '' });
+          rebuilt();
+        },
+      },
+      `Add a ${noun}`,
+    ),
+    items.length >= MAX_REASONS ? none(`At most ${MAX_REASONS}.`) : null,
+  );
+}
+
+function reasonFields(reasons) {
+  return pairList(reasons, 'reasons', {
+    legend: 'Reasons a customer can give',
+    noun: 'reason',
+    hint:
+      'Asked when a customer declines or dismisses the offer (and before a downgrade on the ' +
+      'retention screen), with room for a comment. None: the widget asks nothing.',
+  });
+}
+
+function surveyFields(survey) {
+  return el(
+    'fieldset',
+    { 'data-field': 'survey' },
+    el('legend', { text: 'The question' }),
+    field('Question', 'survey.question', survey.question, (v) => (survey.question = v), {
+      multiline: true,
+    }),
+    field('Answered with', 'survey.type', survey.type, (v) => (survey.type = v), {
+      choices: [
+        ['choice', 'one of the choices'],
+        ['scale', 'a score from 1 to 5'],
+      ],
+      rebuild: true,
+    }),
+    survey.type === 'choice'
+      ? pairList(survey.choices, 'survey.choices', { legend: 'Choices', noun: 'choice' })
+      : null,
+    checkbox('Ask for a comment', 'survey.comment', survey.comment, (v) => (survey.comment = v)),
+    field(
+      'Shown as',
+      'survey.display',
+      survey.display,
+      (v) => {
+        survey.display = v;
+        syncScreens(v);
+      },
+      {
+        choices: [
+          ['banner', 'a banner'],
+          ['modal', 'a dialog (modal)'],
+        ],
+      },
+    ),
+  );
+}
+
+function emailFields(email) {
+  const set = (key) => (v) => (email[key] = v);
+  return el(
+    'fieldset',
+    { 'data-field': 'email' },
+    el('legend', { text: 'Lifecycle email' }),
+    checkbox('Send an email', 'email.enabled', email.enabled, set('enabled'), { rebuild: true }),
+    email.enabled
+      ? [
+          el('p', {
+            className: 'hint',
+            text:
+              'Sent once to each customer with an email attribute, when the rules first ' +
+              `hold for them. Jinja2 copy: ${EMAIL_VARIABLES.map((v) => `{{ ${v} }}`).join(', ')}.`,
+          }),
+          field('Email subject', 'email.subject', email.subject, set('subject')),
+          field('Email text', 'email.text', email.text, set('text'), {
+            multiline: true,
+            hint: 'The plain-text body.',
+          }),
+          field('Email HTML', 'email.html', email.html, set('html'), {
+            multiline: true,
+            hint: 'Optional; the variables are escaped in it.',
+          }),
+          field('Email link URL', 'email.link_url', email.link_url, set('link_url'), {
+            type: 'url',
+            hint: 'The page the email links to: the widget there opens this offer.',
+          }),
+        ]
+      : null,
+  );
 }
 
 function priceHint(kind) {
@@ -868,6 +1236,18 @@ function condition(rule, path, remove) {
       field('At least', `${path}.attribute.gte`, rule.gte, set('gte'), { numeric: true }),
       field('At most', `${path}.attribute.lte`, rule.lte, set('lte'), { numeric: true }),
     ];
+  } else if (rule.type === 'feedback') {
+    fields = [
+      field('Answered offer', `${path}.feedback.offer`, rule.offer, set('offer'), {
+        placeholder: 'offer_…',
+      }),
+      field('With the answer', `${path}.feedback.answer`, rule.answer, set('answer'), {
+        hint: 'A reason’s or a choice’s key; empty: any answer.',
+      }),
+      field('Within days', `${path}.feedback.within_days`, rule.days, set('days'), {
+        numeric: true,
+      }),
+    ];
   } else if (rule.type === 'tenure') {
     fields = [
       field('Days since signup', `${path}.tenure.min_days`, rule.days, set('days'), {
@@ -917,7 +1297,7 @@ async function refresh() {
     audienceOut.removeAttribute('data-eligible');
     if (error instanceof ApiError && error.status === 422) {
       errors.textContent = problem(error);
-      markInvalid(error.field);
+      markInvalid(error);
       clear($('audience-body')).appendChild(
         el('p', { className: 'empty', text: 'Fix the error to count the audience.' }),
       );
@@ -936,23 +1316,29 @@ function problem(error) {
   return path && !error.message.includes(path) ? `${path}: ${error.message}` : error.message;
 }
 
-function markInvalid(path) {
-  for (const node of $('editor-form').querySelectorAll('[aria-invalid]')) {
-    node.removeAttribute('aria-invalid');
-    node.removeAttribute('aria-errormessage');
-  }
+function markInvalid(error) {
+  const form = $('editor-form');
+  clearFieldErrors(form);
+  const path = (error?.field || '').replace(/^offer\.?/, '');
   if (!path) return;
-  const inDraft = path.replace(/^offer\./, '');
-  const exact = $('editor-form').querySelector(`[data-field="${CSS.escape(inDraft)}"]`);
-  const near =
-    exact ||
-    [...$('editor-form').querySelectorAll('[data-field]')].find((node) =>
-      inDraft.startsWith(node.getAttribute('data-field')),
-    );
-  if (near) {
-    near.setAttribute('aria-invalid', 'true');
-    near.setAttribute('aria-errormessage', 'editor-errors');
-  }
+  const target = fieldAt(form, path);
+  if (target) showFieldError(target, ownWords(error, path));
+}
+
+// The message without the path it may lead with ("name: …"), for beside that field.
+function ownWords(error, path) {
+  const lead = [error.field, path].find((p) => p && error.message.startsWith(`${p}: `));
+  return lead ? error.message.slice(lead.length + 2) : error.message;
+}
+
+// The control for a JSON path, else the nearest one: the deepest that the path lies inside
+// (`targeting.all[0].usage` for its percent), else the list or group the path names.
+function fieldAt(form, path) {
+  const nodes = [...form.querySelectorAll('[data-field]')];
+  const name = (node) => node.getAttribute('data-field');
+  const inside = nodes.filter((node) => path.startsWith(name(node)));
+  inside.sort((a, b) => name(b).length - name(a).length);
+  return inside[0] || nodes.find((node) => name(node).startsWith(path)) || null;
 }
 
 function showAudience(found) {
@@ -1095,7 +1481,30 @@ function gateTable(gates) {
   );
 }
 
+// A survey previews as it will show: a banner, or the dialog when its display is "modal".
+// A survey is shown in a banner or in the modal (its question, not a price).
+const SURVEY_SCREENS = [
+  ['banner', 'Banner'],
+  ['modal', 'Modal'],
+];
+const screensOf = (kind) => (kind === 'survey' ? SURVEY_SCREENS : SCREENS);
+const firstScreen = (d) =>
+  d.kind === 'survey' ? d.survey.display : (DEFAULTS[d.kind] || DEFAULTS.upgrade)[1];
+
+// The screens the draft's kind can be previewed on, `wanted` (else the one chosen) selected.
+function syncScreens(wanted) {
+  const select = $('preview-screen');
+  const screens = screensOf(draft.kind);
+  const keep = wanted || select.value;
+  const chosen = screens.some(([s]) => s === keep) ? keep : firstScreen(draft);
+  clear(select).append(
+    ...screens.map(([value, name]) => el('option', { value, selected: value === chosen }, name)),
+  );
+  select.value = chosen;
+}
+
 function syncPreviewChoices() {
+  syncScreens();
   const placements = $('preview-placement');
   const keep = placements.value;
   clear(placements).appendChild(el('option', { value: '' }, 'its first placement'));
@@ -1119,7 +1528,8 @@ function openEditor(title) {
   clear($('preview-host'));
   $('preview-host').removeAttribute('data-rendered');
   $('audience').removeAttribute('data-eligible');
-  $('preview-screen').value = (DEFAULTS[draft.kind] || DEFAULTS.upgrade)[1];
+  syncScreens(firstScreen(draft));
+  linkFeedback();
   renderEditor();
   refresh();
 }
@@ -1144,6 +1554,13 @@ async function editOffer(id) {
   openEditor(`Edit ${offer.name}`);
 }
 
+// A saved offer's page links to what customers answered it.
+function linkFeedback() {
+  const link = $('editor-feedback');
+  link.hidden = !saved;
+  if (saved) link.setAttribute('href', `#/feedback?${queryOf({ offer: saved })}`);
+}
+
 async function save(event) {
   event.preventDefault();
   const doc = offerDocument();
@@ -1157,11 +1574,12 @@ async function save(event) {
     if (location.hash !== `#/offers/${q(offer.id)}`)
       history.replaceState(null, '', `#/offers/${q(offer.id)}`);
     $('editor-title').textContent = `Edit ${offer.name}`;
+    linkFeedback();
     renderEditor();
   } catch (error) {
     if (error instanceof ApiError && error.status === 422) {
       $('editor-errors').textContent = problem(error);
-      markInvalid(error.field);
+      markInvalid(error);
       say('Not saved: fix the error shown.');
       return;
     }
@@ -1178,40 +1596,17 @@ async function customers(id) {
   if (id) return customerDetail(id);
   clear($('customer-detail'));
   $('customer-search').hidden = false;
-  await search(lastSearch, null);
+  await search(lastSearch);
 }
 
-async function search(query, after) {
+async function search(query) {
   lastSearch = query;
   $('customer-q').value = query;
-  const body = $('customer-results');
-  if (!after) clear(body);
-  let page;
-  try {
-    const params = new URLSearchParams({ limit: '20' });
-    if (query) params.set('q', query);
-    if (after) params.set('starting_after', after);
-    page = await api('GET', `/api/v1/admin/customers?${params}`);
-  } catch (error) {
-    return failed(error);
-  }
-  body.querySelector('.more')?.remove();
-  let rows = body.querySelector('tbody');
-  if (!rows) {
-    if (!page.data.length) {
-      body.appendChild(
-        el('p', {
-          className: 'empty',
-          text: query ? `No customer matches “${query}”.` : 'No customers yet.',
-        }),
-      );
-      return;
-    }
-    body.appendChild(table(null, ['Customer', 'Stripe customer', 'Email', 'Signed up'], []));
-    rows = body.querySelector('tbody');
-  }
-  for (const c of page.data) {
-    rows.appendChild(
+  await pagedTable($('customer-results'), {
+    headers: ['Customer', 'Stripe customer', 'Email', 'Signed up'],
+    fetchPage: (after) =>
+      api('GET', `/api/v1/admin/customers?${pageQuery({ q: query }, after, 20)}`),
+    row: (c) =>
       el(
         'tr',
         { 'data-customer': c.id },
@@ -1220,18 +1615,9 @@ async function search(query, after) {
         el('td', { text: String(c.attrs.email || '—') }),
         el('td', { text: when(c.signup_at) }),
       ),
-    );
-  }
-  if (page.has_more) {
-    const last = page.data[page.data.length - 1].id;
-    body.appendChild(
-      el(
-        'button',
-        { type: 'button', className: 'secondary more', onclick: () => search(query, last) },
-        'More customers',
-      ),
-    );
-  }
+    empty: query ? `No customer matches “${query}”.` : 'No customers yet.',
+    more: 'More customers',
+  });
 }
 
 async function customerDetail(id) {
@@ -1259,7 +1645,16 @@ async function customerDetail(id) {
     ...Object.entries(c.attrs).map(([k, v]) => [k, String(v)]),
   ];
   body.append(
-    el('p', null, el('a', { href: '#/customers' }, 'All customers')),
+    el(
+      'p',
+      { className: 'inline' },
+      el('a', { href: '#/customers' }, 'All customers'),
+      el(
+        'a',
+        { href: `#/feedback?${queryOf({ customer: c.id })}` },
+        'Feedback from this customer',
+      ),
+    ),
     el('h2', { id: 'customer-title', text: c.id }),
     el(
       'dl',
@@ -1392,6 +1787,419 @@ function whyNot(customerId, offerList) {
   );
 }
 
+// Feedback: what customers answered ----------------------------------------------------------
+
+let feedbackListed = {}; // the filters of the answers listed, which Download CSV saves
+
+async function feedback(params) {
+  show('feedback-view', 'Feedback');
+  const filters = {
+    offer: params.get('offer') || '',
+    customer: params.get('customer') || '',
+    kind: params.get('kind') || '',
+  };
+  feedbackListed = filters;
+  $('feedback-customer').value = filters.customer;
+  $('feedback-kind').value = filters.kind;
+  await Promise.all([
+    offerChoices($('feedback-offer'), filters.offer),
+    pagedTable($('feedback-body'), {
+      headers: ['When', 'Customer', 'Offer', 'Kind', 'Answer', 'What they wrote'],
+      fetchPage: (after) => api('GET', `/api/v1/admin/feedback?${pageQuery(filters, after, 50)}`),
+      row: feedbackRow,
+      empty: 'No answers for these filters.',
+    }),
+  ]);
+}
+
+// Every offer, for a filter; the one chosen stays chosen even when the list leaves it out.
+async function offerChoices(select, chosen) {
+  let offers = [];
+  try {
+    offers = (await api('GET', '/api/v1/admin/offers?limit=100')).data;
+  } catch (error) {
+    failed(error);
+  }
+  const options = offers.map((o) => [o.id, `${o.name} (${o.id})`]);
+  if (chosen && !offers.some((o) => o.id === chosen)) options.push([chosen, chosen]);
+  clear(select).append(
+    el('option', { value: '' }, 'every offer'),
+    ...options.map(([value, name]) => el('option', { value, selected: value === chosen }, name)),
+  );
+  select.value = chosen;
+}
+
+// The customer's own text is only ever a text node (el's `text`), never markup.
+function feedbackRow(f) {
+  return el(
+    'tr',
+    { 'data-feedback': f.id, 'data-kind': f.kind },
+    el('th', { scope: 'row', text: when(f.at) }),
+    el('td', null, customerLink(f.customer_id)),
+    el('td', null, el('a', { href: `#/offers/${q(f.offer_id)}` }, f.offer_id)),
+    el('td', { text: FEEDBACK_KINDS[f.kind] || f.kind }),
+    el('td', { 'data-answer': f.answer || '', text: answerText(f) }),
+    el('td', { className: 'typed', 'data-text': '', text: f.text || '—' }),
+  );
+}
+
+// A score, else the label the offer gives the key now (else the key as it was answered).
+function answerText(f) {
+  if (f.score !== null && f.score !== undefined) return `${f.score} of 5`;
+  return f.label || f.answer || '—';
+}
+
+function feedbackFilters() {
+  return {
+    offer: $('feedback-offer').value,
+    customer: $('feedback-customer').value.trim(),
+    kind: $('feedback-kind').value,
+  };
+}
+
+function filterFeedback(event) {
+  event.preventDefault();
+  const wanted = `#/feedback?${queryOf(feedbackFilters())}`;
+  if (location.hash === wanted) route();
+  else location.hash = wanted;
+}
+
+// Every answer the filters match (all of it, not only the pages loaded): the API's CSV is an
+// export, one answer for the whole list.
+async function downloadFeedback() {
+  let csv;
+  try {
+    const path = `/api/v1/admin/feedback?${queryOf(feedbackListed)}`;
+    csv = await (await send('GET', path, { accept: 'text/csv' })).text();
+  } catch (error) {
+    return failed(error);
+  }
+  saveBlob(new Blob([csv], { type: 'text/csv' }), 'feedback.csv');
+  say('Feedback downloaded as feedback.csv.');
+}
+
+// Outbound webhooks: the SaaS's endpoints, their deliveries ----------------------------------
+
+let deliveriesOf = null; // the endpoint whose deliveries are shown
+
+async function webhooks() {
+  show('webhooks-view', 'Outbound webhooks');
+  clear($('endpoint-secret'));
+  $('deliveries').hidden = true;
+  deliveriesOf = null;
+  await endpointList();
+}
+
+async function endpointList() {
+  let page;
+  try {
+    page = await api('GET', '/api/v1/admin/webhook-endpoints');
+  } catch (error) {
+    return failed(error);
+  }
+  const body = clear($('endpoints-body'));
+  if (!page.data.length) return body.appendChild(none('No endpoints yet.'));
+  body.appendChild(
+    table(null, ['URL', 'Events', 'Enabled', 'Actions'], page.data.map(endpointRow)),
+  );
+}
+
+function endpointRow(endpoint) {
+  const named = fresh('endpoint');
+  const actions = el('td', { className: 'actions' });
+  endpointActions(endpoint, actions, named);
+  const enabled = endpoint.enabled ? 'yes' : `no${endpoint.disabled_reason ? ': ' : ''}`;
+  const failing = endpoint.failing_since ? `, failing since ${when(endpoint.failing_since)}` : '';
+  return el(
+    'tr',
+    { 'data-endpoint': endpoint.id },
+    el(
+      'th',
+      { scope: 'row', id: named },
+      el('code', { text: endpoint.url }),
+      endpoint.description
+        ? el('span', { className: 'hint', text: ` ${endpoint.description}` })
+        : null,
+    ),
+    el('td', { text: endpoint.events.includes('*') ? 'every event' : endpoint.events.join(', ') }),
+    el(
+      'td',
+      { 'data-enabled': String(endpoint.enabled) },
+      enabled,
+      endpoint.disabled_reason || '',
+      failing,
+    ),
+    actions,
+  );
+}
+
+// Each button is described by its row's URL: "Disable", then which endpoint.
+function endpointActions(endpoint, cell, named) {
+  const button = (label, action, className = 'small secondary') =>
+    el('button', { type: 'button', className, onclick: action, 'aria-describedby': named }, label);
+  cell.replaceChildren(
+    button(endpoint.enabled ? 'Disable' : 'Enable', () => setEnabled(endpoint, !endpoint.enabled)),
+    ' ',
+    button('Rotate secret', () => rotate(endpoint)),
+    ' ',
+    button('Deliveries', () => openDeliveries(endpoint)),
+    ' ',
+    button('Delete', () => confirmDelete(endpoint, cell, named), 'small danger'),
+  );
+}
+
+// Asked in the page, not with confirm(): the row's actions give way to the question.
+function confirmDelete(endpoint, cell, named) {
+  const yes = el(
+    'button',
+    { type: 'button', className: 'small danger', onclick: () => deleteEndpoint(endpoint) },
+    'Yes, delete it',
+  );
+  cell.replaceChildren(
+    el('span', {
+      text: 'Delete this endpoint? Its pending deliveries fail; its history is kept. ',
+    }),
+    yes,
+    ' ',
+    el(
+      'button',
+      {
+        type: 'button',
+        className: 'small secondary',
+        onclick: () => {
+          endpointActions(endpoint, cell, named);
+          cell.querySelector('button.danger').focus();
+        },
+      },
+      'Cancel',
+    ),
+  );
+  yes.focus();
+}
+
+async function deleteEndpoint(endpoint) {
+  try {
+    await api('DELETE', `/api/v1/admin/webhook-endpoints/${q(endpoint.id)}`);
+  } catch (error) {
+    return failed(error);
+  }
+  if (deliveriesOf?.id === endpoint.id) $('deliveries').hidden = true;
+  await endpointList();
+  say(`Deleted the endpoint ${endpoint.url}.`);
+  $('endpoints-title').focus();
+}
+
+async function setEnabled(endpoint, enabled) {
+  try {
+    await api('PATCH', `/api/v1/admin/webhook-endpoints/${q(endpoint.id)}`, { enabled });
+  } catch (error) {
+    return failed(error);
+  }
+  await endpointList();
+  say(`${endpoint.url} is now ${enabled ? 'enabled' : 'disabled'}.`);
+  // Focus stays on the toggle, now the other way round.
+  const row = `tr[data-endpoint="${CSS.escape(endpoint.id)}"]`;
+  $('endpoints-body').querySelector(`${row} button`)?.focus();
+}
+
+async function rotate(endpoint) {
+  let made;
+  try {
+    made = await api('POST', `/api/v1/admin/webhook-endpoints/${q(endpoint.id)}/rotate-secret`);
+  } catch (error) {
+    return failed(error);
+  }
+  showSecret(
+    $('endpoint-secret'),
+    `The new signing secret of ${made.url}. Copy it now: you won't see it again. ` +
+      'The old secret keeps signing beside it for 24 hours.',
+    made.secret,
+    'Copy secret',
+  );
+  say(`Rotated the secret of ${made.url}.`);
+}
+
+function chosenEvents() {
+  const boxes = [...$('endpoint-events').querySelectorAll('input[type="checkbox"]')];
+  return boxes.filter((box) => box.checked).map((box) => box.value);
+}
+
+async function addEndpoint(event) {
+  event.preventDefault();
+  const form = $('endpoint-form');
+  const url = $('endpoint-url');
+  clearFieldErrors(form);
+  $('endpoint-error').textContent = '';
+  let made;
+  try {
+    made = await api('POST', '/api/v1/admin/webhook-endpoints', {
+      url: url.value.trim(),
+      description: $('endpoint-description').value.trim(),
+      events: chosenEvents(),
+    });
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 422) return failed(error);
+    $('endpoint-error').textContent = problem(error);
+    const at = error.field === 'url' ? url : error.field === 'events' ? $('endpoint-events') : null;
+    if (at) showFieldError(at, error.message);
+    return;
+  }
+  url.value = '';
+  $('endpoint-description').value = '';
+  await endpointList();
+  showSecret(
+    $('endpoint-secret'),
+    `The signing secret of ${made.url}. Copy it now: you won't see it again.`,
+    made.secret,
+    'Copy secret',
+  );
+  say(`Added the endpoint ${made.url}.`);
+}
+
+// "Every event" (including types added later) or a choice of types: one excludes the other.
+function eventBoxes() {
+  const out = $('endpoint-events');
+  const box = (value, label, checked) => {
+    const id = fresh('ev');
+    return el(
+      'div',
+      { className: 'check' },
+      el('input', { id, type: 'checkbox', value, checked }),
+      el('label', { for: id }, label),
+    );
+  };
+  out.append(
+    box('*', 'Every event, including types added later', true),
+    ...EVENT_TYPES.map((type) => box(type, el('code', { text: type }), false)),
+  );
+  out.addEventListener('change', (event) => {
+    if (!event.target.checked) return;
+    const every = event.target.value === '*';
+    for (const other of out.querySelectorAll('input[type="checkbox"]')) {
+      if (other !== event.target && (every || other.value === '*')) other.checked = false;
+    }
+  });
+}
+
+async function openDeliveries(endpoint) {
+  deliveriesOf = endpoint;
+  $('deliveries').hidden = false;
+  $('deliveries-title').textContent = `Deliveries to ${endpoint.url}`;
+  await deliveries();
+  $('deliveries-title').focus();
+}
+
+async function deliveries() {
+  const endpoint = deliveriesOf;
+  const path = `/api/v1/admin/webhook-endpoints/${q(endpoint.id)}/deliveries`;
+  $('deliveries').setAttribute('data-endpoint', endpoint.id);
+  await pagedTable($('deliveries-body'), {
+    headers: ['Event', 'Status', 'Attempts', 'Next attempt', ''],
+    fetchPage: (after) => api('GET', `${path}?${pageQuery({}, after, 25)}`),
+    row: (d) => deliveryRow(endpoint, d),
+    empty: 'Nothing sent to this endpoint yet.',
+  });
+}
+
+function deliveryRow(endpoint, d) {
+  const retryable = d.status === 'failed' || (d.status === 'pending' && d.attempts.length > 0);
+  return el(
+    'tr',
+    { 'data-delivery': d.id, 'data-status': d.status },
+    el('th', { scope: 'row' }, d.event_type, ' ', el('code', { text: d.event_id })),
+    el('td', { text: d.status }),
+    el('td', null, d.attempts.length ? attemptList(d.attempts) : 'none yet'),
+    el('td', { text: d.next_attempt_at ? when(d.next_attempt_at) : '—' }),
+    el(
+      'td',
+      null,
+      retryable
+        ? el(
+            'button',
+            { type: 'button', className: 'small', onclick: () => retryDelivery(endpoint, d) },
+            'Retry now',
+          )
+        : null,
+    ),
+  );
+}
+
+function attemptList(attempts) {
+  return el(
+    'ol',
+    { className: 'attempts' },
+    attempts.map((a) =>
+      el(
+        'li',
+        { 'data-status-code': a.status_code === null ? 'none' : String(a.status_code) },
+        `${when(a.at)}: ${a.status_code === null ? 'no answer' : `HTTP ${a.status_code}`}, ` +
+          `${count(a.latency_ms)} ms${a.error ? `, ${a.error}` : ''}`,
+      ),
+    ),
+  );
+}
+
+async function retryDelivery(endpoint, delivery) {
+  try {
+    await api(
+      'POST',
+      `/api/v1/admin/webhook-endpoints/${q(endpoint.id)}/deliveries/${q(delivery.id)}/retry`,
+    );
+  } catch (error) {
+    return failed(error);
+  }
+  say(`Delivery of ${delivery.event_type} ${delivery.event_id} is due again now.`);
+  await deliveries();
+  $('deliveries-title').focus();
+}
+
+// Lifecycle email: what was sent, who gets none (read only) ---------------------------------
+
+async function emails() {
+  show('email-view', 'Lifecycle email');
+  await Promise.all([
+    pagedTable($('sends-body'), {
+      headers: ['Email', 'Offer', 'Customer', 'Status', 'Attempts', 'Decided', 'Sent'],
+      fetchPage: () => api('GET', '/api/v1/admin/email/sends?limit=100'),
+      row: sendRow,
+      empty: 'No email decided yet.',
+      more: null, // the API gives the newest sends only
+    }),
+    pagedTable($('suppressions-body'), {
+      headers: ['Customer', 'Why', 'Since'],
+      fetchPage: (after) =>
+        api('GET', `/api/v1/admin/email/suppressions?${pageQuery({}, after, 100)}`),
+      row: suppressionRow,
+      empty: 'Nobody is suppressed.',
+      cursor: (s) => s.customer_id,
+    }),
+  ]);
+}
+
+function suppressionRow(s) {
+  return el(
+    'tr',
+    { 'data-suppressed': s.customer_id },
+    el('th', { scope: 'row' }, customerLink(s.customer_id)),
+    el('td', { text: s.reason === 'admin' ? 'an admin' : 'unsubscribed' }),
+    el('td', { text: when(s.at) }),
+  );
+}
+
+function sendRow(e) {
+  return el(
+    'tr',
+    { 'data-send': e.id },
+    el('th', { scope: 'row' }, el('code', { text: e.id })),
+    el('td', null, el('a', { href: `#/offers/${q(e.offer_id)}` }, `${e.offer_id} / ${e.variant}`)),
+    el('td', null, customerLink(e.customer_id)),
+    el('td', { text: e.status + (e.last_error ? `: ${e.last_error}` : '') }),
+    el('td', { className: 'num', text: count(e.attempts) }),
+    el('td', { text: when(e.created) }),
+    el('td', { text: when(e.sent_at) }),
+  );
+}
+
 // Admin keys --------------------------------------------------------------------------------
 
 async function keys() {
@@ -1463,7 +2271,7 @@ async function revoke(key) {
 
 async function createKey(event) {
   event.preventDefault();
-  let out = clear($('new-key'));
+  const out = clear($('new-key'));
   try {
     const made = await api('POST', '/api/v1/admin/keys', {
       name: $('key-name').value,
@@ -1471,10 +2279,11 @@ async function createKey(event) {
     });
     $('key-name').value = '';
     await keys();
-    out = $('new-key');
-    out.append(
-      el('p', { text: `The new key for ${made.name}. Copy it now: it is not shown again.` }),
-      el('code', { className: 'secret', text: made.key }),
+    showSecret(
+      $('new-key'),
+      `The new key for ${made.name}. Copy it now: it is not shown again.`,
+      made.key,
+      'Copy key',
     );
   } catch (error) {
     out.appendChild(el('p', { className: 'error', text: error.message }));
@@ -1498,17 +2307,20 @@ function start() {
   $('preview-variant').addEventListener('change', () => preview(false));
   $('customer-search').addEventListener('submit', (event) => {
     event.preventDefault();
-    search($('customer-q').value.trim(), null);
+    search($('customer-q').value.trim());
   });
   $('key-form').addEventListener('submit', createKey);
+  $('feedback-filters').addEventListener('submit', filterFeedback);
+  $('feedback-csv').addEventListener('click', downloadFeedback);
+  $('endpoint-form').addEventListener('submit', addEndpoint);
+  $('deliveries-refresh').addEventListener('click', deliveries);
+  eventBoxes();
   const picker = $('new-kind');
   for (const [kind, name] of KINDS) picker.appendChild(el('option', { value: kind }, name));
   $('new-offer').addEventListener('submit', (event) => {
     event.preventDefault();
     location.hash = `#/offers/new/${q(picker.value)}`;
   });
-  for (const [value, name] of SCREENS)
-    $('preview-screen').appendChild(el('option', { value }, name));
   if (sessionStorage.getItem(KEY)) route();
 }
 

@@ -5,7 +5,9 @@ event that failed, for the dashboard's list of failures.
 
 Module-scoped because the simulation takes seconds; the tests only read what it made. The shop
 has an emulator of its own: its webhook endpoint receives every event of that emulator, and the
-session's emulator carries every other test's objects.
+session's emulator carries every other test's objects. A module that needs other settings for
+its server overrides the `shop_settings` fixture (e.g. outbound webhooks to a receiver on
+loopback need `outbound_allow_private_networks`).
 """
 
 from __future__ import annotations
@@ -97,18 +99,28 @@ async def _seed(database_url: str, stripe_url: str, *, port: int) -> tuple[dict[
 
 
 @pytest.fixture(scope="module")
+def shop_settings() -> dict[str, str]:
+    """Settings of the module's server beyond the shop's own, as `uplift_env` takes them
+    (`{"outbound_allow_private_networks": "true"}` is UPLIFT_OUTBOUND_ALLOW_PRIVATE_NETWORKS);
+    none unless a module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def shop(
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
+    shop_settings: dict[str, str],
 ) -> Iterator[Shop]:
     with EmulatorProcess() as emulator:
-        yield from _shop(emulator, tmp_path_factory, request)
+        yield from _shop(emulator, tmp_path_factory, request, shop_settings)
 
 
 def _shop(
     emulator: EmulatorProcess,
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
+    settings: dict[str, str],
 ) -> Iterator[Shop]:
     workdir = tmp_path_factory.mktemp("admin")
     database_url = f"sqlite+aiosqlite:///{workdir / 'admin.db'}"
@@ -121,7 +133,7 @@ def _shop(
             env=uplift_env(
                 database_url=database_url, stripe_api_key=STRIPE_TEST_KEY,
                 stripe_api_base=emulator.url, widget_secret=WIDGET_SECRET,
-                admin_key=ADMIN_KEY, stripe_webhook_secrets=webhook_secret,
+                admin_key=ADMIN_KEY, stripe_webhook_secrets=webhook_secret, **settings,
             ),
             stdout=sink, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
