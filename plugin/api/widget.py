@@ -41,11 +41,12 @@ from plugin.offers.model import Offer, survey_document
 from plugin.offers.snapshot import Snapshot
 from plugin.offers.targeting import CustomerContext
 from plugin.outbound import events
-from plugin.outbound.outbox import announce
+from plugin.outbound.outbox import announce, announce_steps
 from plugin.services import exposure_recorder, offer_snapshot, services
 from plugin.storage import Connection
 from plugin.storage import feedback as feedback_store
 from plugin.storage import offers as offer_store
+from plugin.storage.steps import Steps, run
 
 MAX_PER_DAY = eligibility.MAX_PER_DAY
 MAX_PLACEMENT = 64
@@ -323,32 +324,19 @@ async def post_event(request: Request) -> JSONResponse:
     reason = _reason(offer, body)
     answer = _answer(offer, body)
     now = ctx.clock.now()
-    async with ctx.db.transaction() as conn:
-        arm = await offer_store.assign(
-            conn,
-            offer_id=offer.id,
-            customer_id=identity.customer_id,
-            arm=body.variant,
-            now=now,
-        )
-        if arm != body.variant:
-            raise ValidationFailed(
-                f"This customer sees variant {arm!r} of the offer, not {body.variant!r}.",
-                field="variant",
-            )
-        if answer is not None:
-            await _answered(conn, identity.customer_id, offer, arm, answer, now=now)
-        else:
-            await offer_store.record_event(
-                conn,
-                offer_id=offer.id,
-                customer_id=identity.customer_id,
-                arm=arm,
-                event_type=body.type,
+    if answer is not None:
+        async with ctx.db.transaction() as conn:
+            arm = await offer_store.assign(
+                conn, offer_id=offer.id, customer_id=identity.customer_id, arm=body.variant,
                 now=now,
-            )
-        if body.type in ANNOUNCED_EVENTS:
-            await _announce_event(conn, identity.customer_id, offer, arm, body, reason, now=now)
+            )  # fmt: skip
+            _check_arm(arm, body)
+            await _answered(conn, identity.customer_id, offer, arm, answer, now=now)
+    else:
+        # The widget's most frequent write (an impression per offer shown): one shared
+        # transaction with the writes queued beside it (Database.write).
+        arm = await ctx.db.write(_event_steps(identity.customer_id, offer, body, reason, now))
+        _check_arm(arm, body)
     return JSONResponse(
         {
             "object": "widget_event",
@@ -363,6 +351,32 @@ async def post_event(request: Request) -> JSONResponse:
 
 # Widget events the SaaS's systems hear of (plugin/outbound/), by the event type they are.
 ANNOUNCED_EVENTS = {"decline": "offer.declined", "dismiss": "offer.dismissed"}
+
+
+def _check_arm(arm: str, body: WidgetEventIn) -> None:
+    if arm != body.variant:
+        raise ValidationFailed(
+            f"This customer sees variant {arm!r} of the offer, not {body.variant!r}.",
+            field="variant",
+        )
+
+
+def _event_steps(
+    customer_id: str, offer: Offer, body: WidgetEventIn, reason: dict[str, Any] | None, now: int
+) -> Steps[str]:
+    """An impression, click, dismiss or decline, with its first exposure; nothing is written
+    but the exposure (the first recorded arm) when the customer sees another variant."""
+    arm = yield from offer_store.assign_steps(
+        offer_id=offer.id, customer_id=customer_id, arm=body.variant, now=now
+    )
+    if arm != body.variant:
+        return arm
+    yield from offer_store.record_event_steps(
+        offer_id=offer.id, customer_id=customer_id, arm=arm, event_type=body.type, now=now
+    )
+    if body.type in ANNOUNCED_EVENTS:
+        yield from _announce_event(customer_id, offer, arm, body, reason, now=now)
+    return arm
 
 
 def _reason(offer: Offer, body: WidgetEventIn) -> dict[str, Any] | None:
@@ -430,17 +444,13 @@ async def _answered(
         conn, offer_id=offer.id, customer_id=customer_id, arm=arm, event_type="accept", now=now
     ):
         raise Conflict("This customer has answered this survey.", code="already_answered")
-    kept = await feedback_store.record(
+    kept = await run(
         conn,
-        customer_id=customer_id,
-        offer_id=offer.id,
-        variant=arm,
-        kind="survey",
-        answer=answer["choice"],
-        score=answer["score"],
-        text=answer["text"],
-        now=now,
-    )
+        feedback_store.record_steps(
+            customer_id=customer_id, offer_id=offer.id, variant=arm, kind="survey",
+            answer=answer["choice"], score=answer["score"], text=answer["text"], now=now,
+        ),
+    )  # fmt: skip
     feedback = {"id": kept.id, "kind": "survey", **answer}
     data = {
         "customer_id": customer_id,
@@ -450,8 +460,7 @@ async def _answered(
     await announce(conn, "feedback.submitted", data, now=now)
 
 
-async def _announce_event(
-    conn: Connection,
+def _announce_event(
     customer_id: str,
     offer: Offer,
     arm: str,
@@ -459,14 +468,13 @@ async def _announce_event(
     reason: dict[str, Any] | None,
     *,
     now: int,
-) -> None:
+) -> Steps[None]:
     """A decline or dismiss, its reason kept (`feedback`) and announced, in the event's own
     transaction; a decline on the retention screen is also a `downgrade.requested`, and its
     reason is kept as a downgrade's."""
     downgrade = body.type == "decline" and offer.kind == "retention"
     if reason is not None:
-        await feedback_store.record(
-            conn,
+        yield from feedback_store.record_steps(
             customer_id=customer_id,
             offer_id=offer.id,
             variant=arm,
@@ -478,9 +486,9 @@ async def _announce_event(
         )
     part = events.offer_part(offer.id, arm, offer.kind)
     data = {"customer_id": customer_id, "offer": part, "reason": reason}
-    await announce(conn, ANNOUNCED_EVENTS[body.type], data, now=now)
+    yield from announce_steps(ANNOUNCED_EVENTS[body.type], data, now=now)
     if downgrade:
-        await announce(conn, "downgrade.requested", {**data, "to_plan": body.to_plan}, now=now)
+        yield from announce_steps("downgrade.requested", {**data, "to_plan": body.to_plan}, now=now)
 
 
 async def offers_fast(scope: Scope, receive: Receive, send: Send, rest: ASGIApp) -> None:

@@ -25,7 +25,7 @@ import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from plugin.auth import CustomerIdentity
 from plugin.billing.catalog import Plan
@@ -36,12 +36,14 @@ from plugin.storage import Connection, Database, Params, Row
 from plugin.storage import customers as customer_store
 from plugin.storage import offers as offer_store
 from plugin.storage.dialect import Dialect
+from plugin.storage.steps import Steps
 from plugin.timespan import DAY
 
 MAX_ENTRIES = 100_000  # customers whose facts a process keeps (a few KiB each at most)
 MAX_AGE = 60.0  # seconds: a bound on staleness should a write ever slip past the tracking
 CHECK_EVERY = 0.1  # seconds between looks for other processes' commits, when alone on the file
 _Key = tuple[str, str | None]  # (customer id, the token's Stripe customer)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +303,20 @@ class _TrackingConnection:
         return getattr(self._conn, name)
 
 
+def _noting(steps: Steps[T], names: set[str]) -> Steps[T]:
+    """`steps`, noting every string parameter of their statements in `names` (on whichever
+    thread runs them; `names` is read after they have finished)."""
+    answer: Any = None
+    try:
+        while True:
+            step = steps.send(answer)
+            names.update(v for v in step.params.values() if type(v) is str)
+            answer = yield step
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
 _EVERYTHING = "\x00everything"
 EVERYTHING = _EVERYTHING  # among the names a read was told of: everything may have changed
 
@@ -312,9 +328,34 @@ class TrackedDatabase:
     def __init__(self, db: Database, cache: FactsCache) -> None:
         self._db = db
         self.facts = cache
+        before_write = getattr(db, "before_write", None)
+        if before_write is not None and cache.enabled:
+            # A shared write transaction notices other processes' commits as `transaction`
+            # does, with the write lock held.
+            before_write(cache.notice_other_writers)
 
     def read(self) -> Any:
         return self._db.read()
+
+    async def write(self, steps: Steps[T]) -> T:
+        """`Database.write`, dropping the customers its statements named once it committed
+        (as `transaction` does)."""
+        names: set[str] = set()
+        self.facts.opened()
+        try:
+            return await self._db.write(_noting(steps, names))
+        finally:
+            self.facts.closed()
+            self._ended(names)
+
+    def _ended(self, names: set[str]) -> None:
+        """A write transaction ended (committed or not: a failed COMMIT may still have
+        landed): forget the customers it named."""
+        if _EVERYTHING in names:
+            self.facts.clear()
+        elif names:
+            self.facts.drop(names)
+        self.facts.after_own_commit()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
@@ -332,12 +373,7 @@ class TrackedDatabase:
         finally:
             if began:
                 self.facts.closed()
-            # Committed or not (a failed COMMIT may still have landed): drop after it ended.
-            if _EVERYTHING in names:
-                self.facts.clear()
-            elif names:
-                self.facts.drop(names)
-            self.facts.after_own_commit()
+            self._ended(names)
 
     async def close(self) -> None:
         await self._db.close()

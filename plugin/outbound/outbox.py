@@ -12,11 +12,18 @@ from typing import Any
 from plugin.outbound import events
 from plugin.storage import Connection
 from plugin.storage import outbound as store
+from plugin.storage.steps import Steps, run
+
+
+def announce_steps(
+    event_type: str, data: dict[str, Any], *, now: int
+) -> Steps[events.OutboundEvent]:
+    event = events.make(event_type, data, now=now, event_id=store.new_event_id())
+    yield from store.emit_steps(event)
+    return event
 
 
 async def announce(
     conn: Connection, event_type: str, data: dict[str, Any], *, now: int
 ) -> events.OutboundEvent:
-    event = events.make(event_type, data, now=now, event_id=store.new_event_id())
-    await store.emit(conn, event)
-    return event
+    return await run(conn, announce_steps(event_type, data, now=now))

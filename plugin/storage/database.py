@@ -6,10 +6,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from plugin.errors import UpliftError
 from plugin.storage.dialect import Dialect
+
+if TYPE_CHECKING:
+    from plugin.storage.steps import Steps
+
+T = TypeVar("T")
 
 Row = dict[str, Any]
 Params = Mapping[str, Any]
@@ -49,6 +54,12 @@ class Database(Protocol):
     def read(self) -> AbstractAsyncContextManager[Connection]: ...
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    async def write(self, steps: Steps[T]) -> T:
+        """Run `steps` (plugin/storage/steps.py) as a write transaction of their own and
+        return their result once it has committed. SQLite shares one transaction among the
+        writes queued at the same moment; a write that raises is rolled back alone."""
+        ...
 
     def session(self) -> AbstractAsyncContextManager[Connection]:
         """A connection of the caller's own outside any transaction, for state that lives

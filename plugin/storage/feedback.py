@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from plugin.storage.database import Connection, Database, Row
+from plugin.storage.database import Database, Row
+from plugin.storage.steps import FetchAll, Steps
 
 Kind = Literal["decline", "dismiss", "survey", "downgrade"]
 
@@ -32,8 +33,7 @@ def _record(row: Row) -> FeedbackRecord:
     return FeedbackRecord(**{k: row[k] for k in FeedbackRecord.__dataclass_fields__})
 
 
-async def record(
-    conn: Connection,
+def record_steps(
     *,
     customer_id: str,
     offer_id: str,
@@ -43,8 +43,8 @@ async def record(
     score: int | None,
     text: str | None,
     now: int,
-) -> FeedbackRecord:
-    row = await conn.fetch_one(
+) -> Steps[FeedbackRecord]:
+    [row] = yield FetchAll(
         """
         INSERT INTO feedback (customer_id, offer_id, variant, kind, answer, score, text, at)
         VALUES (:customer, :offer, :variant, :kind, :answer, :score, :text, :now)
@@ -61,7 +61,6 @@ async def record(
             "now": now,
         },
     )
-    assert row is not None  # noqa: S101 -- INSERT … RETURNING always returns the row
     return _record(row)
 
 

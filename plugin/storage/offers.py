@@ -16,6 +16,7 @@ from plugin.offers import model as domain
 from plugin.offers.model import Offer
 from plugin.offers.schedule import OfferHistory
 from plugin.storage.database import ROWS_PER_STATEMENT, Connection, Row, values_clause
+from plugin.storage.steps import Execute, FetchAll, Steps, run
 
 EventType = str  # exposure | impression | click | dismiss | decline | accept
 HISTORY_DAYS = 90  # impressions older than this never matter to a cap
@@ -117,9 +118,9 @@ async def active(conn: Connection) -> list[Offer]:
 # Assignments and events ------------------------------------------------------------------------
 
 
-async def assign(conn: Connection, *, offer_id: str, customer_id: str, arm: str, now: int) -> str:
+def assign_steps(*, offer_id: str, customer_id: str, arm: str, now: int) -> Steps[str]:
     """Record the arm on first exposure; the first recorded arm wins and is returned."""
-    await conn.execute(
+    yield Execute(
         """
         INSERT INTO offer_assignments (offer_id, customer_id, arm, assigned_at)
         VALUES (:offer, :customer, :arm, :now)
@@ -127,11 +128,18 @@ async def assign(conn: Connection, *, offer_id: str, customer_id: str, arm: str,
         """,
         {"offer": offer_id, "customer": customer_id, "arm": arm, "now": now},
     )
-    found = await conn.fetch_value(
+    [row] = yield FetchAll(
         "SELECT arm FROM offer_assignments WHERE customer_id = :customer AND offer_id = :offer",
         {"offer": offer_id, "customer": customer_id},
     )
-    return str(found)
+    return str(row["arm"])
+
+
+async def assign(conn: Connection, *, offer_id: str, customer_id: str, arm: str, now: int) -> str:
+    """`assign_steps` on the caller's transaction."""
+    return await run(
+        conn, assign_steps(offer_id=offer_id, customer_id=customer_id, arm=arm, now=now)
+    )
 
 
 async def record_assignments(
@@ -151,15 +159,26 @@ async def record_assignments(
         )
 
 
-async def record_event(
-    conn: Connection, *, offer_id: str, customer_id: str, arm: str, event_type: EventType, now: int
-) -> None:
-    await conn.execute(
+def record_event_steps(
+    *, offer_id: str, customer_id: str, arm: str, event_type: EventType, now: int
+) -> Steps[None]:
+    yield Execute(
         """
         INSERT INTO offer_events (offer_id, customer_id, arm, type, at)
         VALUES (:offer, :customer, :arm, :type, :now)
         """,
         {"offer": offer_id, "customer": customer_id, "arm": arm, "type": event_type, "now": now},
+    )
+
+
+async def record_event(
+    conn: Connection, *, offer_id: str, customer_id: str, arm: str, event_type: EventType, now: int
+) -> None:
+    await run(
+        conn,
+        record_event_steps(
+            offer_id=offer_id, customer_id=customer_id, arm=arm, event_type=event_type, now=now
+        ),
     )
 
 

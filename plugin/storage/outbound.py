@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from plugin.outbound.events import OutboundEvent, wants
 from plugin.storage.database import Connection, Database, Row, in_clause
+from plugin.storage.steps import Execute, Steps, run
 
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
 FAN_OUT_BATCH = 200
@@ -178,13 +179,17 @@ def new_event_id() -> str:
     return "msg_" + secrets.token_hex(12)
 
 
-async def emit(conn: Connection, event: OutboundEvent) -> None:
+def emit_steps(event: OutboundEvent) -> Steps[None]:
     """Announce `event` inside the caller's transaction: it exists iff the transaction commits."""
-    await conn.execute(
+    yield Execute(
         "INSERT INTO outbound_events (id, type, occurred_at, payload)"
         " VALUES (:id, :type, :at, :payload)",
         {"id": event.id, "type": event.type, "at": event.occurred_at, "payload": event.body},
     )
+
+
+async def emit(conn: Connection, event: OutboundEvent) -> None:
+    await run(conn, emit_steps(event))
 
 
 async def events_of(db: Database, *, event_type: str | None = None) -> list[OutboundEvent]:

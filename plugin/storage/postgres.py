@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]  # noqa: TID251 -- storage is where SQL lives
@@ -26,6 +26,9 @@ import asyncpg  # type: ignore[import-untyped]  # noqa: TID251 -- storage is whe
 from plugin.errors import UnstorableText
 from plugin.storage.database import DatabaseError, Params, Row
 from plugin.storage.dialect import Dialect, positional, postgres_ddl
+from plugin.storage.steps import Steps, run
+
+T = TypeVar("T")
 
 _NAMED = 0x55504E  # advisory-lock space for `lock(name)`; webhook claims use others
 
@@ -142,6 +145,12 @@ class PostgresDatabase:
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
         async with self._pool.acquire() as raw, raw.transaction():
             yield PostgresConnection(raw)
+
+    async def write(self, steps: Steps[T]) -> T:
+        """Run `steps` in a transaction of their own (PostgreSQL commits concurrent
+        transactions together by itself)."""
+        async with self.transaction() as conn:
+            return await run(conn, steps)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[PostgresConnection]:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import math
 
+from plugin.background import Mailbox
 from plugin.storage import Database
 from plugin.storage import stripe_events as store
 
@@ -33,11 +34,7 @@ _Item = tuple[store.NewEvent, "asyncio.Future[bool]"]
 class IntakeQueue:
     def __init__(self, *, db: Database) -> None:
         self._db = db
-        # A list and one wake-up future rather than an asyncio.Queue: the task takes all of
-        # it at once, and the queue's per-item bookkeeping showed in intake's profile.
-        self._queued: list[_Item] = []
-        self._wakeup: asyncio.Future[None] | None = None
-        self._stopping = False
+        self._queued: Mailbox[_Item] = Mailbox()
         self._task: asyncio.Task[None] | None = None
         self._last_arrival = -math.inf  # event loop time of the latest delivery
 
@@ -48,8 +45,7 @@ class IntakeQueue:
         """Commit what is queued, then stop (no new requests arrive during shutdown)."""
         if self._task is None:
             return
-        self._stopping = True
-        self._wake()
+        self._queued.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
@@ -61,13 +57,8 @@ class IntakeQueue:
         if self._task is None or self._task.done():
             return await store.insert(self._db, event=event)
         future: asyncio.Future[bool] = loop.create_future()
-        self._queued.append((event, future))
-        self._wake()
+        self._queued.put((event, future))
         return await future
-
-    def _wake(self) -> None:
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
 
     async def wait_quiet(self, *, quiet: float, at_most: float) -> None:
         """Return once no delivery has arrived for `quiet` seconds, or after `at_most`
@@ -82,16 +73,7 @@ class IntakeQueue:
             await asyncio.sleep(min(calm, give_up) - now)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self._queued:
-                if self._stopping:
-                    return
-                self._wakeup = loop.create_future()
-                await self._wakeup
-                continue
-            batch = self._queued[:MAX_BATCH]
-            del self._queued[:MAX_BATCH]
+        while batch := await self._queued.take(MAX_BATCH):
             try:
                 stored = await store.insert_many(self._db, events=[event for event, _ in batch])
             except Exception:
