@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -25,11 +26,11 @@ from plugin.customers import thresholds
 from plugin.customers import view as customers
 from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from plugin.offers.snapshot import Snapshot
-from plugin.outbound.outbox import announce
-from plugin.services import Services, offer_snapshot, services
-from plugin.storage import Connection
+from plugin.outbound.outbox import announce_steps
+from plugin.services import offer_snapshot, services
 from plugin.storage import customers as customer_store
 from plugin.storage import trials as trial_store
+from plugin.storage.steps import Steps
 
 MAX_KEY = 255
 
@@ -157,23 +158,12 @@ async def post_usage(request: Request) -> JSONResponse:
     body = await read_model(request, UsageIn)
     fingerprint = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
     snapshot = await offer_snapshot(request).get()
+    now = ctx.clock.now()
     try:
-        async with ctx.db.transaction() as conn:
-            now = ctx.clock.now()
-            outcome = await customer_store.apply_usage(
-                conn,
-                customer_id=body.customer,
-                metric=body.metric,
-                value=body.value,
-                mode=body.mode,
-                idempotency_key=key,
-                fingerprint=fingerprint,
-                now=now,
-            )
-            if not outcome.replayed:
-                await _thresholds(
-                    conn, ctx, snapshot, body.customer, body.metric, outcome.value, now
-                )
+        # One shared transaction with the writes queued beside it (Database.write).
+        outcome = await ctx.db.write(
+            _usage_steps(body, key, fingerprint, snapshot, ctx.settings.usage_thresholds, now)
+        )
     except customer_store.UsageKeyReused:
         raise ValidationFailed(
             "This Idempotency-Key was used with a different body.",
@@ -192,24 +182,43 @@ async def post_usage(request: Request) -> JSONResponse:
     )
 
 
-async def _thresholds(
-    conn: Connection,
-    ctx: Services,
+def _usage_steps(
+    body: UsageIn,
+    key: str,
+    fingerprint: str,
     snapshot: Snapshot,
+    percents: Sequence[int],
+    now: int,
+) -> Steps[customer_store.UsageOutcome]:
+    """The report applied once per key and, if it is new, each of `percents` (of the plan's
+    limit) it took the metric to or past announced, once per crossing."""
+    outcome = yield from customer_store.apply_usage_steps(
+        customer_id=body.customer, metric=body.metric, value=body.value, mode=body.mode,
+        idempotency_key=key, fingerprint=fingerprint, now=now,
+    )  # fmt: skip
+    if not outcome.replayed:
+        yield from _threshold_steps(
+            snapshot, percents, body.customer, body.metric, outcome.value, now
+        )
+    return outcome
+
+
+def _threshold_steps(
+    snapshot: Snapshot,
+    percents: Sequence[int],
     customer_id: str,
     metric: str,
     used: int,
     now: int,
-) -> None:
-    """Announce each `UPLIFT_USAGE_THRESHOLDS` percent of the plan's limit this report took the
-    metric to or past, in the report's transaction (once per crossing)."""
-    plan = customers.current_plan(await customer_store.plan_items(conn, customer_id), snapshot)
+) -> Steps[None]:
+    items = yield from customer_store.plan_items_steps(customer_id)
+    plan = customers.current_plan(items, snapshot)
     limit = plan.plan.limits.get(metric) if plan.plan is not None else None
-    previous = await customer_store.usage_level(conn, customer_id=customer_id, metric=metric)
-    found = thresholds.crossing(used, limit, ctx.settings.usage_thresholds, previous)
+    previous = yield from customer_store.usage_level_steps(customer_id=customer_id, metric=metric)
+    found = thresholds.crossing(used, limit, percents, previous)
     if found.level != previous:
-        await customer_store.set_usage_level(
-            conn, customer_id=customer_id, metric=metric, level=found.level
+        yield from customer_store.set_usage_level_steps(
+            customer_id=customer_id, metric=metric, level=found.level
         )
     for percent in found.crossed:
         data = {
@@ -220,7 +229,7 @@ async def _thresholds(
             "threshold": percent,
             "plan": plan.plan.id if plan.plan is not None else None,
         }
-        await announce(conn, "usage.threshold_crossed", data, now=now)
+        yield from announce_steps("usage.threshold_crossed", data, now=now)
 
 
 async def post_feature_event(request: Request) -> JSONResponse:
@@ -228,10 +237,11 @@ async def post_feature_event(request: Request) -> JSONResponse:
     ctx = services(request)
     body = await read_model(request, FeatureEventIn)
     now = ctx.clock.now()
-    async with ctx.db.transaction() as conn:
-        await customer_store.record_feature_hit(
-            conn, customer_id=body.customer, feature=body.feature, now=now
+    await ctx.db.write(
+        customer_store.record_feature_hit_steps(
+            customer_id=body.customer, feature=body.feature, now=now
         )
+    )
     answer = FeatureEventOut(
         object="feature_event", customer=body.customer, feature=body.feature, at=now
     )

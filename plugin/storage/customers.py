@@ -10,6 +10,7 @@ from typing import Any, Literal
 from plugin.errors import ValidationFailed
 from plugin.offers.targeting import feedback_key
 from plugin.storage.database import Connection, ReadWouldWait, Row
+from plugin.storage.steps import Execute, FetchAll, Steps, run
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +108,7 @@ class UsageKeyReused(ValidationFailed):
     """The same idempotency key came with a different request body."""
 
 
-async def apply_usage(
-    conn: Connection,
+def apply_usage_steps(
     *,
     customer_id: str,
     metric: str,
@@ -117,13 +117,13 @@ async def apply_usage(
     idempotency_key: str,
     fingerprint: str,
     now: int,
-) -> UsageOutcome:
-    """Set or increment one metric, once per idempotency key (call inside a transaction).
+) -> Steps[UsageOutcome]:
+    """Set or increment one metric, once per idempotency key.
 
     The key is claimed first (insert, not look up): a second request with the same key waits
     for the first one's transaction on PostgreSQL and then replays its outcome, rather than
     both reading "not seen" and the loser failing on the primary key."""
-    claimed = await conn.execute(
+    claimed = yield Execute(
         """
         INSERT INTO usage_requests (customer_id, idempotency_key, fingerprint, value, created_at)
         VALUES (:customer, :key, :fingerprint, 0, :now)
@@ -132,19 +132,17 @@ async def apply_usage(
         {"customer": customer_id, "key": idempotency_key, "fingerprint": fingerprint, "now": now},
     )
     if claimed == 0:
-        seen = await conn.fetch_one(
+        [seen] = yield FetchAll(  # the conflict means the row exists
             """
             SELECT fingerprint, value FROM usage_requests
             WHERE customer_id = :customer AND idempotency_key = :key
             """,
             {"customer": customer_id, "key": idempotency_key},
         )
-        if seen is None:  # pragma: no cover -- the conflict means the row exists
-            raise RuntimeError(f"usage request {idempotency_key!r} conflicted with nothing")
         if seen["fingerprint"] != fingerprint:
             raise UsageKeyReused(idempotency_key)
         return UsageOutcome(seen["value"], replayed=True)
-    new_value = await conn.fetch_value(
+    [row] = yield FetchAll(
         """
         INSERT INTO usage (customer_id, metric, value, updated_at)
         VALUES (:customer, :metric, :value, :now)
@@ -160,14 +158,33 @@ async def apply_usage(
         """,
         {"customer": customer_id, "metric": metric, "value": value, "mode": mode, "now": now},
     )
-    await conn.execute(
+    yield Execute(
         """
         UPDATE usage_requests SET value = :value
         WHERE customer_id = :customer AND idempotency_key = :key
         """,
-        {"customer": customer_id, "key": idempotency_key, "value": new_value},
+        {"customer": customer_id, "key": idempotency_key, "value": row["value"]},
     )
-    return UsageOutcome(int(new_value), replayed=False)
+    return UsageOutcome(int(row["value"]), replayed=False)
+
+
+async def apply_usage(
+    conn: Connection,
+    *,
+    customer_id: str,
+    metric: str,
+    value: int,
+    mode: Literal["set", "increment"],
+    idempotency_key: str,
+    fingerprint: str,
+    now: int,
+) -> UsageOutcome:
+    """`apply_usage_steps` inside the caller's transaction."""
+    steps = apply_usage_steps(
+        customer_id=customer_id, metric=metric, value=value, mode=mode,
+        idempotency_key=idempotency_key, fingerprint=fingerprint, now=now,
+    )  # fmt: skip
+    return await run(conn, steps)
 
 
 async def usage(conn: Connection, customer_id: str) -> dict[str, int]:
@@ -177,8 +194,8 @@ async def usage(conn: Connection, customer_id: str) -> dict[str, int]:
     return {row["metric"]: row["value"] for row in rows}
 
 
-async def record_feature_hit(conn: Connection, *, customer_id: str, feature: str, now: int) -> None:
-    await conn.execute(
+def record_feature_hit_steps(*, customer_id: str, feature: str, now: int) -> Steps[None]:
+    yield Execute(
         """
         INSERT INTO feature_hits (customer_id, feature, hits, first_at, last_at)
         VALUES (:customer, :feature, 1, :now, :now)
@@ -189,6 +206,10 @@ async def record_feature_hit(conn: Connection, *, customer_id: str, feature: str
         """,
         {"customer": customer_id, "feature": feature, "now": now},
     )
+
+
+async def record_feature_hit(conn: Connection, *, customer_id: str, feature: str, now: int) -> None:
+    await run(conn, record_feature_hit_steps(customer_id=customer_id, feature=feature, now=now))
 
 
 async def feature_hits(conn: Connection, customer_id: str) -> dict[str, int]:
@@ -452,17 +473,17 @@ async def search(
     return [_record(row) for row in rows]
 
 
-async def usage_level(conn: Connection, *, customer_id: str, metric: str) -> int:
+def usage_level_steps(*, customer_id: str, metric: str) -> Steps[int]:
     """The percent of the plan limit last announced as reached (plugin/customers/thresholds.py)."""
-    found = await conn.fetch_value(
+    rows = yield FetchAll(
         "SELECT percent FROM usage_thresholds WHERE customer_id = :customer AND metric = :metric",
         {"customer": customer_id, "metric": metric},
     )
-    return int(found) if found is not None else 0
+    return int(rows[0]["percent"]) if rows else 0
 
 
-async def set_usage_level(conn: Connection, *, customer_id: str, metric: str, level: int) -> None:
-    await conn.execute(
+def set_usage_level_steps(*, customer_id: str, metric: str, level: int) -> Steps[None]:
+    yield Execute(
         """
         INSERT INTO usage_thresholds (customer_id, metric, percent)
         VALUES (:customer, :metric, :level)
@@ -472,10 +493,10 @@ async def set_usage_level(conn: Connection, *, customer_id: str, metric: str, le
     )
 
 
-async def plan_items(conn: Connection, customer_id: str) -> list[tuple[str, str, str, str | None]]:
+def plan_items_steps(customer_id: str) -> Steps[list[tuple[str, str, str, str | None]]]:
     """The customer's subscription items as `view.current_plan` reads them: (subscription,
     status, price, interval), through their Stripe customer id."""
-    rows = await conn.fetch_all(
+    rows = yield FetchAll(
         """
         SELECT s.id, s.status, i.price_id, i.interval
         FROM customers c
