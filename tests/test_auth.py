@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import json
+from collections.abc import Callable
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plugin import auth, storage
 from plugin.api.errors import headers_of, status_of
@@ -161,3 +165,103 @@ def test_token_cache_still_checks_expiry_and_signature() -> None:
     other = CustomerTokens("another-secret-" + "x" * 40)
     with pytest.raises(Unauthorized):
         other.verify(token, now=NOW)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _signed(header: object, claims: object, secret: str) -> str:
+    """A JWT built by hand, so any header and any claim values can be tried."""
+    signing = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    signature = hmac.digest(secret.encode(), signing.encode(), "sha256")
+    return f"{signing}.{_b64(signature)}"
+
+
+def _outcome(verify: Callable[[], auth.CustomerIdentity]) -> tuple[str, object]:
+    try:
+        return ("ok", verify())
+    except Unauthorized as refused:
+        return ("refused", refused.code)
+
+
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(NOW - 5, NOW + auth.MAX_TOKEN_TTL + 5),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=4),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.lists(st.integers(), max_size=2),
+)  # fmt: skip
+_CLAIMS = st.dictionaries(
+    st.sampled_from(["sub", "exp", "iat", "stripe_customer", "attrs", "nbf", "aud", "jti"]),
+    _VALUES,
+)
+_HEADERS = st.sampled_from([
+    {"alg": "HS256", "typ": "JWT"}, {"typ": "JWT", "alg": "HS256"}, {"alg": "HS256"},
+    {"alg": "HS256", "typ": "JWT", "kid": "k1"}, {"alg": "none", "typ": "JWT"},
+    {"alg": "HS512", "typ": "JWT"}, {"alg": "HS256", "typ": "JWT", "crit": ["exp"]}, ["HS256"],
+])  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    header=_HEADERS,
+    claims=_CLAIMS,
+    plain=st.booleans(),  # the usual claims, valid (the rest is mostly refused)
+    secret=st.sampled_from([WIDGET_SECRET, "another-secret-" + "x" * 40]),
+    tamper=st.one_of(st.none(), st.none(), st.sampled_from([0, 20, -1, -3])),
+)
+def test_the_plain_token_fast_path_agrees_with_pyjwt(
+    header: object, claims: dict[str, object], plain: bool, secret: str, tamper: int | None
+) -> None:
+    """`verify_plain_token` (and the cache's verify, which falls back to PyJWT) answer as
+    `verify_customer_token` (PyJWT) does, for any header, any claims, either secret, and any
+    one character of the token changed."""
+    if plain:
+        claims = {"sub": "c1", "iat": NOW, "exp": NOW + 60, **claims}
+    token = _signed(header, claims, secret)
+    if tamper is not None:
+        at = tamper % len(token)
+        token = token[:at] + ("B" if token[at] != "B" else "C") + token[at + 1 :]
+    reference = _outcome(lambda: auth.verify_customer_token(token, secret=WIDGET_SECRET, now=NOW))
+    cached = _outcome(lambda: auth.CustomerTokens(WIDGET_SECRET).verify(token, now=NOW))
+    assert cached == reference
+    fast = _outcome(lambda: _plain_or_none(token))
+    if fast != ("ok", None):  # the plain shape: it decided, as the reference does
+        assert fast == reference
+
+
+def _plain_or_none(token: str) -> auth.CustomerIdentity:
+    return auth.verify_plain_token(token, secret=WIDGET_SECRET.encode(), now=NOW)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "c1", "exp": NOW + 60}, {"sub": "c1", "exp": NOW - 1},
+        {"sub": "c1", "exp": NOW + auth.MAX_TOKEN_TTL + 1}, {"sub": 7, "exp": NOW + 60},
+        {"sub": "", "exp": NOW + 60}, {"sub": "c1", "exp": float(NOW + 60)},
+        {"sub": "c1", "exp": True}, {"sub": "c1", "exp": NOW + 60, "attrs": [1]},
+        {"sub": "c1", "exp": NOW + 60, "stripe_customer": 5}, {"sub": "c1"}, {"exp": NOW + 60},
+        {"sub": "c1", "exp": NOW + 60, "iat": "yesterday"},
+    ],
+)  # fmt: skip
+def test_plain_tokens_are_judged_by_the_fast_path_as_by_pyjwt(claims: dict[str, object]) -> None:
+    token = _signed({"alg": "HS256", "typ": "JWT"}, claims, WIDGET_SECRET)
+    reference = _outcome(lambda: auth.verify_customer_token(token, secret=WIDGET_SECRET, now=NOW))
+    fast = _outcome(lambda: _plain_or_none(token))
+    if "sub" in claims and "exp" in claims:
+        assert fast == reference
+    else:  # a claim missing: the fast path leaves it to the reference, which refuses it
+        assert fast == ("ok", None)
+        assert reference[0] == "refused"
+
+
+def test_issued_tokens_take_the_fast_path() -> None:
+    token = auth.issue_customer_token(
+        secret=WIDGET_SECRET, customer_id="c1", now=NOW, stripe_customer="cus_1",
+        attrs={"plan": "pro"},
+    )  # fmt: skip
+    found = auth.verify_plain_token(token, secret=WIDGET_SECRET.encode(), now=NOW)
+    assert found == auth.verify_customer_token(token, secret=WIDGET_SECRET, now=NOW)
+    assert found is not None
+    assert found.attrs == {"plan": "pro"}

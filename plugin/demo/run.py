@@ -39,6 +39,7 @@ from plugin.storage import customers as customer_store
 from plugin.storage import offers as offer_store
 from plugin.storage import plans as plan_store
 from plugin.storage import subscriptions as subscription_store
+from plugin.storage.steps import run
 
 # localstripe accepts any well-formed key; this one only ever reaches the loopback emulator.
 DEMO_STRIPE_KEY = "sk_test_uplift_demo"
@@ -331,15 +332,17 @@ async def _seed_customer(
         signup_at=now - 90 * 86_400,
         now=now,
     )
-    await customer_store.apply_usage(
+    await run(
         conn,
-        customer_id=demo.id,
-        metric="storage_gb",
-        value=demo.storage_gb,
-        mode="set",
-        idempotency_key=f"demo-seed:{demo.id}",
-        fingerprint=f"demo-seed:{demo.id}",
-        now=now,
+        customer_store.apply_usage_steps(
+            customer_id=demo.id,
+            metric="storage_gb",
+            value=demo.storage_gb,
+            mode="set",
+            idempotency_key=f"demo-seed:{demo.id}",
+            fingerprint=f"demo-seed:{demo.id}",
+            now=now,
+        ),
     )
     for feature in demo.feature_hits:
         await customer_store.record_feature_hit(conn, customer_id=demo.id, feature=feature, now=now)

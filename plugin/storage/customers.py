@@ -168,25 +168,6 @@ def apply_usage_steps(
     return UsageOutcome(int(row["value"]), replayed=False)
 
 
-async def apply_usage(
-    conn: Connection,
-    *,
-    customer_id: str,
-    metric: str,
-    value: int,
-    mode: Literal["set", "increment"],
-    idempotency_key: str,
-    fingerprint: str,
-    now: int,
-) -> UsageOutcome:
-    """`apply_usage_steps` inside the caller's transaction."""
-    steps = apply_usage_steps(
-        customer_id=customer_id, metric=metric, value=value, mode=mode,
-        idempotency_key=idempotency_key, fingerprint=fingerprint, now=now,
-    )  # fmt: skip
-    return await run(conn, steps)
-
-
 async def usage(conn: Connection, customer_id: str) -> dict[str, int]:
     rows = await conn.fetch_all(
         "SELECT metric, value FROM usage WHERE customer_id = :id", {"id": customer_id}

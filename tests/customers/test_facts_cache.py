@@ -26,6 +26,7 @@ from plugin.storage import Database
 from plugin.storage import customers as customer_store
 from plugin.storage import offers as offer_store
 from plugin.storage import plans as plan_store
+from plugin.storage.steps import run
 from tests.factories import seed_catalog, subscribe
 from tests.support import NOW
 
@@ -66,10 +67,10 @@ async def _setup(db: Database) -> None:
 
 
 async def _set_usage(conn: storage.Connection, customer: str, value: int) -> None:
-    await customer_store.apply_usage(
-        conn, customer_id=customer, metric="storage_gb", value=value, mode="set",
+    await run(conn, customer_store.apply_usage_steps(
+        customer_id=customer, metric="storage_gb", value=value, mode="set",
         idempotency_key=f"k-{customer}-{value}", fingerprint=str(value), now=NOW,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 async def _open(url: str, *, shared: bool) -> Database:

@@ -15,6 +15,7 @@ from plugin.storage import audit as audit_store
 from plugin.storage import customers as customer_store
 from plugin.storage import offers as offer_store
 from plugin.storage import plans as plan_store
+from plugin.storage.steps import run
 from plugin.timespan import DAY
 from tests.support import NOW
 
@@ -132,15 +133,17 @@ async def test_usage_is_idempotent_by_key(db: Database) -> None:
 
     async def report(key: str, value: int, mode: str, fingerprint: str) -> int:
         async with db.transaction() as conn:
-            outcome = await customer_store.apply_usage(
+            outcome = await run(
                 conn,
-                customer_id="cust_1",
-                metric="storage_gb",
-                value=value,
-                mode=mode,  # type: ignore[arg-type]
-                idempotency_key=key,
-                fingerprint=fingerprint,
-                now=NOW,
+                customer_store.apply_usage_steps(
+                    customer_id="cust_1",
+                    metric="storage_gb",
+                    value=value,
+                    mode=mode,  # type: ignore[arg-type]
+                    idempotency_key=key,
+                    fingerprint=fingerprint,
+                    now=NOW,
+                ),
             )
         return outcome.value
 
