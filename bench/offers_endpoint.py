@@ -39,6 +39,7 @@ from plugin.storage import customers as customer_store  # noqa: E402
 from plugin.storage import offers as offer_store  # noqa: E402
 from plugin.storage import plans as plan_store  # noqa: E402
 from plugin.storage import subscriptions as subscription_store  # noqa: E402
+from plugin.storage.steps import run  # noqa: E402
 
 SECRET = "bench-widget-secret-" + "0123456789abcdef" * 3
 CUSTOMERS = 2000
@@ -97,10 +98,10 @@ async def seed(path: Path, now: int, customers: int = CUSTOMERS) -> list[str]:
                 now=now,
             )  # fmt: skip
             for metric, value in (("storage_gb", n % 31), ("users", n % 17)):
-                await customer_store.apply_usage(
-                    conn, customer_id=customer, metric=metric, value=value, mode="set",
+                await run(conn, customer_store.apply_usage_steps(
+                    customer_id=customer, metric=metric, value=value, mode="set",
                     idempotency_key=f"seed-{metric}", fingerprint="seed", now=now,
-                )  # fmt: skip
+                ))  # fmt: skip
             await customer_store.record_feature_hit(
                 conn, customer_id=customer, feature="sso", now=now - (n % 20) * 86_400
             )
