@@ -62,6 +62,11 @@ class Mailbox(Generic[T]):
         del self._items[:limit]
         return taken
 
+    def take_all(self) -> list[T]:
+        """Everything put and not taken, at once, without waiting."""
+        taken, self._items = self._items, []
+        return taken
+
     def _wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)

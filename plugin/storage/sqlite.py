@@ -195,6 +195,12 @@ class _Batches:
                     outcomes = await _finished(
                         loop.run_in_executor(self._thread, self._transaction, batch)
                     )
+            except asyncio.CancelledError:
+                # The task itself cancelled (the loop closing without `stop`): no caller is
+                # left waiting for ever, whether its write committed or never ran.
+                for _, future in [*taken, *self._queued.take_all()]:
+                    future.cancel()
+                raise
             except Exception as exc:
                 outcomes = [(False, exc)] * len(batch)
             for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
