@@ -29,10 +29,10 @@ from typing import Any, TypeVar
 
 import aiosqlite  # noqa: TID251 -- storage is where SQL lives
 
-from plugin.background import Mailbox
 from plugin.storage.database import DatabaseError, Params, ReadWouldWait, Row
 from plugin.storage.dialect import Dialect
-from plugin.storage.steps import Steps, run_now
+from plugin.storage.mailbox import Mailbox
+from plugin.storage.steps import Execute, Steps
 
 T = TypeVar("T")
 
@@ -127,6 +127,31 @@ async def _open(path: str, *, read_only: bool) -> aiosqlite.Connection:
     except sqlite3.Error as exc:
         raise DatabaseError(f"cannot open SQLite database {path!r}: {exc}") from None
     return raw
+
+
+def run_now(conn: sqlite3.Connection, steps: Steps[T]) -> T:
+    """Run `steps` on `conn` on this thread (the one that owns `conn`), inside its transaction."""
+    answer: Any = None
+    try:
+        while True:
+            step = steps.send(answer)
+            cursor = conn.execute(step.sql, step.params)
+            try:
+                if type(step) is Execute:
+                    answer = cursor.rowcount
+                else:
+                    answer = [_row(cursor, r) for r in cursor.fetchall()]
+            finally:
+                cursor.close()
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+def _row(cursor: sqlite3.Cursor, values: Any) -> Row:
+    if isinstance(values, sqlite3.Row):
+        return dict(values)
+    return {column[0]: value for column, value in zip(cursor.description, values, strict=True)}
 
 
 MAX_BATCH = 128  # writes one shared transaction takes at most

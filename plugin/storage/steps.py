@@ -7,9 +7,9 @@ two ways:
 
 - `run(conn, steps)`: each statement awaited on a `Connection`, inside any transaction (the
   PostgreSQL backend, and every caller that has a transaction of its own);
-- `run_now(conn, steps)`: every statement at once on a `sqlite3.Connection`, on the thread
-  that owns it: SQLite's writer runs a batch of writes as one transaction in one hop from the
-  event loop (`SqliteDatabase.write`, plugin/storage/sqlite.py).
+- `run_now(conn, steps)` (plugin/storage/sqlite.py): every statement at once on a
+  `sqlite3.Connection`, on the thread that owns it: SQLite's writer runs a batch of writes as
+  one transaction in one hop from the event loop (`SqliteDatabase.write`).
 
 So a generator must be pure apart from its statements: no awaiting, no event loop, nothing
 shared that another thread could see half-done. It may raise (its writes are rolled back).
@@ -17,12 +17,11 @@ shared that another thread could see half-done. It may raise (its writes are rol
 
 from __future__ import annotations
 
-import sqlite3  # noqa: TID251 -- storage is where SQL lives
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from plugin.storage.database import Connection, Params, Row
+from plugin.storage.database import Connection, Params
 
 T = TypeVar("T")
 
@@ -56,28 +55,3 @@ async def run(conn: Connection, steps: Steps[T]) -> T:
     except StopIteration as done:
         result: T = done.value
         return result
-
-
-def run_now(conn: sqlite3.Connection, steps: Steps[T]) -> T:
-    """Run `steps` on `conn` on this thread (the one that owns `conn`), inside its transaction."""
-    answer: Any = None
-    try:
-        while True:
-            step = steps.send(answer)
-            cursor = conn.execute(step.sql, step.params)
-            try:
-                if type(step) is Execute:
-                    answer = cursor.rowcount
-                else:
-                    answer = [_row(cursor, r) for r in cursor.fetchall()]
-            finally:
-                cursor.close()
-    except StopIteration as done:
-        result: T = done.value
-        return result
-
-
-def _row(cursor: sqlite3.Cursor, values: Any) -> Row:
-    if isinstance(values, sqlite3.Row):
-        return dict(values)
-    return {column[0]: value for column, value in zip(cursor.description, values, strict=True)}

@@ -22,9 +22,9 @@ import asyncio
 import contextlib
 import math
 
-from plugin.background import Mailbox
 from plugin.storage import Database
 from plugin.storage import stripe_events as store
+from plugin.storage.mailbox import Mailbox
 
 MAX_BATCH = 256
 
