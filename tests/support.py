@@ -215,6 +215,15 @@ async def mirrored_customer(
     """`subscribed_customer`, with its prices in Uplift's catalog and its subscription in
     Uplift's mirror, as the webhooks would have written them."""
     world = await subscribed_customer(gateway, name=name, card=card)
+    await mirror_world(gateway, db, world, now=now)
+    return world
+
+
+async def mirror_world(
+    gateway: StripeGateway, db: Database, world: Subscribed, *, now: int
+) -> None:
+    """`world`'s prices in Uplift's catalog and its subscription in Uplift's mirror, as the
+    webhooks would have written them."""
     async with db.transaction() as conn:
         for price_id in (world.basic, world.pro, world.pro_annual):
             price = await gateway.retrieve_price(price_id)
@@ -227,7 +236,6 @@ async def mirrored_customer(
         item_id=world.item_id, price=world.basic, period_start=world.period_start,
         period_end=world.period_end, now=now,
     )  # fmt: skip
-    return world
 
 
 async def pay_with_3ds(stripe_http: httpx.AsyncClient, invoice_id: str) -> None:

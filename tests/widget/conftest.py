@@ -13,13 +13,15 @@ from playwright.async_api import expect
 
 from plugin import storage
 from plugin.auth import issue_customer_token
-from plugin.billing.catalog import Product
-from plugin.billing.mirror import MirrorItem, MirrorSubscription
 from plugin.billing.stripe_gateway import StripeGateway
-from plugin.storage import catalog as catalog_store
-from plugin.storage import subscriptions as subscription_store
 from tests.conftest import Served
-from tests.support import ADMIN_KEY, WIDGET_SECRET, Subscribed, subscribed_customer
+from tests.support import (
+    ADMIN_KEY,
+    WIDGET_SECRET,
+    Subscribed,
+    mirror_world,
+    subscribed_customer,
+)
 from tests.widget.shop import PagesServer, Shop, ShopFactory, upgrade_offer
 
 expect.set_options(timeout=15_000)
@@ -58,26 +60,7 @@ async def shop(
         db = await storage.connect(database_url)
         try:
             await storage.migrations.apply(db, now=now)
-            async with db.transaction() as conn:
-                for price_id in (world.basic, world.pro, world.pro_annual):
-                    price = await gateway.retrieve_price(price_id)
-                    await catalog_store.upsert_product(
-                        conn, product=Product(price.product_id, "Plan"), now=now
-                    )
-                    await catalog_store.upsert_price(conn, price=price, now=now)
-                await subscription_store.upsert(
-                    conn,
-                    subscription=MirrorSubscription(
-                        id=world.subscription_id, customer_id=world.customer_id,
-                        status="active", currency="usd",
-                        items=(MirrorItem(world.item_id, world.basic, "prod_basic", 1, 2900,
-                                          "usd", "month"),),
-                        current_period_start=world.period_start,
-                        current_period_end=world.period_end,
-                        trial_end=None, cancel_at_period_end=False, canceled_at=None,
-                    ),
-                    now=now,
-                )  # fmt: skip
+            await mirror_world(gateway, db, world, now=now)
         finally:
             await db.close()
         served = serve(
