@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ from plugin.storage import Connection, Database, Params, Row
 from plugin.storage import customers as customer_store
 from plugin.storage import offers as offer_store
 from plugin.storage.dialect import Dialect
+from plugin.storage.shared import Job, Shared
 from plugin.storage.steps import Steps
 from plugin.timespan import DAY
 
@@ -317,6 +318,52 @@ def _noting(steps: Steps[T], names: set[str]) -> Steps[T]:
         return result
 
 
+def _tracking(job: Job[T], names: set[str]) -> Job[T]:
+    """`job`, given a database whose connections note every string parameter in `names`."""
+
+    async def tracked(db: Database) -> T:
+        return await job(_TrackingView(db, names))
+
+    return tracked
+
+
+class _TrackingView:
+    """A batch's database (`Database.shared`) whose connections note what they touch."""
+
+    def __init__(self, db: Database, names: set[str]) -> None:
+        self._db = db
+        self._names = names
+        self.dialect: Dialect = db.dialect
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Any]:
+        async with self._db.read() as conn:
+            yield _TrackingConnection(conn, self._names)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        async with self._db.transaction() as conn:
+            yield _TrackingConnection(conn, self._names)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Any]:
+        async with self._db.session() as conn:
+            yield _TrackingConnection(conn, self._names)
+
+    async def write(self, steps: Steps[T]) -> T:
+        return await self._db.write(_noting(steps, self._names))
+
+    async def shared(
+        self, jobs: Sequence[Job[T]], *, yield_to: Callable[[], bool] | None = None
+    ) -> Shared[T]:
+        return await self._db.shared(
+            [_tracking(job, self._names) for job in jobs], yield_to=yield_to
+        )
+
+    async def close(self) -> None:
+        await self._db.close()
+
+
 _EVERYTHING = "\x00everything"
 EVERYTHING = _EVERYTHING  # among the names a read was told of: everything may have changed
 
@@ -344,6 +391,19 @@ class TrackedDatabase:
         self.facts.opened()
         try:
             return await self._db.write(_noting(steps, names))
+        finally:
+            self.facts.closed()
+            self._ended(names)
+
+    async def shared(
+        self, jobs: Sequence[Job[T]], *, yield_to: Callable[[], bool] | None = None
+    ) -> Shared[T]:
+        """`Database.shared`, dropping the customers the jobs' statements named once the
+        batch committed (as `write` does)."""
+        names: set[str] = set()
+        self.facts.opened()
+        try:
+            return await self._db.shared([_tracking(job, names) for job in jobs], yield_to=yield_to)
         finally:
             self.facts.closed()
             self._ended(names)

@@ -4,7 +4,7 @@ that build portable SQL fragments. The package's `__init__` re-exports all of it
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -12,6 +12,7 @@ from plugin.errors import UpliftError
 from plugin.storage.dialect import Dialect
 
 if TYPE_CHECKING:
+    from plugin.storage.shared import Job, Shared
     from plugin.storage.steps import Steps
 
 T = TypeVar("T")
@@ -59,6 +60,14 @@ class Database(Protocol):
         """Run `steps` (plugin/storage/steps.py) as a write transaction of their own and
         return their result once it has committed. SQLite shares one transaction among the
         writes queued at the same moment; a write that raises is rolled back alone."""
+        ...
+
+    async def shared(
+        self, jobs: Sequence[Job[T]], *, yield_to: Callable[[], bool] | None = None
+    ) -> Shared[T]:
+        """Run `jobs` in order in one write transaction, each in a SAVEPOINT, until one
+        raises or `yield_to()` asks for the write lock; commit the ones done
+        (plugin/storage/shared.py)."""
         ...
 
     def session(self) -> AbstractAsyncContextManager[Connection]:

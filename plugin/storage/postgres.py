@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ import asyncpg  # type: ignore[import-untyped]  # noqa: TID251 -- storage is whe
 from plugin.errors import UnstorableText
 from plugin.storage.database import DatabaseError, Params, Row
 from plugin.storage.dialect import Dialect, positional, postgres_ddl
+from plugin.storage.shared import Job, Shared, run_jobs
 from plugin.storage.steps import Steps, run
 
 T = TypeVar("T")
@@ -151,6 +152,13 @@ class PostgresDatabase:
         transactions together by itself)."""
         async with self.transaction() as conn:
             return await run(conn, steps)
+
+    async def shared(
+        self, jobs: Sequence[Job[T]], *, yield_to: Callable[[], bool] | None = None
+    ) -> Shared[T]:
+        """Run `jobs` in order in one transaction (plugin/storage/shared.py)."""
+        async with self.transaction() as conn:
+            return await run_jobs(conn, jobs, yield_to=yield_to)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[PostgresConnection]:

@@ -20,8 +20,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3  # noqa: TID251 -- storage is where SQL lives
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ import aiosqlite  # noqa: TID251 -- storage is where SQL lives
 from plugin.storage.database import DatabaseError, Params, ReadWouldWait, Row
 from plugin.storage.dialect import Dialect
 from plugin.storage.mailbox import Mailbox
+from plugin.storage.shared import Job, Shared, drive, run_jobs
 from plugin.storage.steps import Execute, Steps
 
 T = TypeVar("T")
@@ -100,6 +102,53 @@ class SqliteConnection:
 
     async def lock(self, name: str) -> None:
         """Nothing to do: a write transaction holds SQLite's one write lock already."""
+
+
+class _NowConnection:
+    """A `Connection` over a `sqlite3.Connection`, on the thread that owns it: each method is
+    a coroutine that makes its SQLite call and returns, never waiting, so a job of
+    `SqliteDatabase.shared` runs to its end without the event loop (`shared.drive`)."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self._raw = raw
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        cursor = self._raw.execute(sql, params or {})
+        count = cursor.rowcount
+        cursor.close()
+        return count
+
+    async def execute_script(self, sql: str) -> None:
+        raise DatabaseError("scripts (migrations) run in a transaction of their own")
+
+    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
+        row = self._raw.execute(sql, params or {}).fetchone()
+        return dict(row) if row is not None else None
+
+    async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
+        return [dict(row) for row in self._raw.execute(sql, params or {}).fetchall()]
+
+    async def fetch_value(self, sql: str, params: Params | None = None) -> Any:
+        row = self._raw.execute(sql, params or {}).fetchone()
+        return row[0] if row is not None else None
+
+    async def table_exists(self, name: str) -> bool:
+        found = await self.fetch_value(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :name",
+            {"name": name},
+        )
+        return bool(found)
+
+    async def lock(self, name: str) -> None:
+        """Nothing to do: a write transaction holds SQLite's one write lock already."""
+
+
+async def _at_once(job: Job[T], db: Any) -> T:
+    """`job`, driven to its end here and now (`shared.drive`): one that would wait for
+    anything but SQLite raises `WouldWait`, an error like any other to the batch."""
+    return drive(job(db))  # type: ignore[arg-type]  # a Job's awaitable is a coroutine
 
 
 def _check_directory(path: str) -> None:
@@ -263,6 +312,34 @@ class _Batches:
             raise
         return outcomes
 
+    async def jobs(self, jobs: Sequence[Job[T]], yield_to: Callable[[], bool] | None) -> Shared[T]:
+        """`SqliteDatabase.shared`: the jobs, in order, in one transaction on this thread."""
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            if self.before is not None:
+                self.before()
+            return await _finished(loop.run_in_executor(self._thread, self._jobs, jobs, yield_to))
+
+    def _jobs(self, jobs: Sequence[Job[T]], yield_to: Callable[[], bool] | None) -> Shared[T]:
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = _open_now(self._path)
+        at_once: list[Job[T]] = [functools.partial(_at_once, job) for job in jobs]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # `yield_to` is called on this thread: it may only read what the loop sets.
+            outcome = drive(run_jobs(_NowConnection(conn), at_once, yield_to=yield_to))
+            if outcome.stopped_by is not None and not conn.in_transaction:
+                # SQLite rolled the whole transaction back (a full disk, say): nothing of
+                # the batch committed, and the job that stopped it says why.
+                return Shared([], outcome.stopped_by)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return outcome
+
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -321,6 +398,14 @@ class SqliteDatabase:
         """Run `steps` as a write transaction, shared with the writes queued at the same
         moment (`_Batches`); returns their result after the COMMIT."""
         return await self._batches.submit(steps)
+
+    async def shared(
+        self, jobs: Sequence[Job[T]], *, yield_to: Callable[[], bool] | None = None
+    ) -> Shared[T]:
+        """Run `jobs` in order in one write transaction (plugin/storage/shared.py), on the
+        shared writes' thread and connection, off the event loop (where `yield_to` is
+        called too: it must only read state the loop sets)."""
+        return await self._batches.jobs(jobs, yield_to)
 
     @classmethod
     async def open(cls, path: str, *, readers: int = 4) -> SqliteDatabase:
