@@ -34,6 +34,7 @@ from plugin.storage.database import (
     in_clause,
     values_clause,
 )
+from plugin.storage.steps import FetchAll, Steps
 
 Status = Literal["pending", "processed", "ignored", "failed"]
 STATUSES: tuple[Status, ...] = ("pending", "processed", "ignored", "failed")
@@ -104,21 +105,25 @@ async def insert_many(db: Database, *, events: list[NewEvent]) -> list[bool]:
 
     The unique id decides, not a lookup first: two deliveries racing each other both get past
     an existence check (dj-stripe #1239). One statement for the whole batch (`RETURNING` the
-    ids it inserted): each statement is a hop to the database's thread, and with a busy event
-    loop a hop per event, not SQLite, was what bounded intake."""
+    ids it inserted), written as steps (`Database.write`): on SQLite the whole transaction is
+    one hop to the writer's thread. With a busy event loop each hop, not SQLite, was what
+    bounded intake; with one delivery at a time, the hops were most of its latency."""
     if not events:
         return []
+    return await db.write(_insert_steps(events))
+
+
+def _insert_steps(events: list[NewEvent]) -> Steps[list[bool]]:
     inserted: set[str] = set()
-    async with db.transaction() as conn:
-        for start in range(0, len(events), ROWS_PER_STATEMENT):
-            chunk = events[start : start + ROWS_PER_STATEMENT]
-            values, params = values_clause(_COLUMNS, [_row(e) for e in chunk])
-            rows = await conn.fetch_all(
-                "INSERT INTO webhook_events (id, type, object_id, created, livemode, payload,"
-                f" next_attempt_at, received_at) {values} ON CONFLICT (id) DO NOTHING RETURNING id",
-                params,
-            )
-            inserted.update(row["id"] for row in rows)
+    for start in range(0, len(events), ROWS_PER_STATEMENT):
+        chunk = events[start : start + ROWS_PER_STATEMENT]
+        values, params = values_clause(_COLUMNS, [_row(e) for e in chunk])
+        rows = yield FetchAll(
+            "INSERT INTO webhook_events (id, type, object_id, created, livemode, payload,"
+            f" next_attempt_at, received_at) {values} ON CONFLICT (id) DO NOTHING RETURNING id",
+            params,
+        )
+        inserted.update(row["id"] for row in rows)
     answers = []
     for event in events:
         answers.append(event.id in inserted)

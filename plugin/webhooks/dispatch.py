@@ -53,6 +53,10 @@ IN_HISTORY = frozenset(
     name for name, handler in HANDLERS.items() if handler is handlers.subscription_changed
 )
 
+# Handlers that touch nothing but `ctx.db` and `ctx.gateway`, so the worker may run them in a
+# shared batch (plugin/webhooks/worker.py): a handler of its own table runs alone.
+SHAREABLE = frozenset(HANDLERS.values())
+
 MAX_ATTEMPTS = 5
 BACKOFF = (10, 60, 300, 1800)  # seconds before attempts 2, 3, 4 and 5
 LEASE = 300  # a claimed event is left alone this long by other worker processes
@@ -69,43 +73,58 @@ def describe(exc: BaseException) -> str:
     return text[:MAX_ERROR_CHARS]
 
 
-async def process(
+async def attempt(
     ctx: Context, stored: store.StoredEvent, *, table: Mapping[str, Handler] = HANDLERS
 ) -> store.Status:
-    """Run one claimed event to its next state; returns that state."""
+    """Run one claimed event's handler and mark it done; raises what the handler raised (the
+    caller records it: `process`). Its writes are transactions of `ctx.db`, so inside a
+    shared batch (plugin/storage/shared.py) they commit with the batch or not at all."""
     handler = table.get(stored.type)
     if handler is None:
         async with ctx.db.transaction() as conn:
             await store.finish(conn, event_id=stored.id, status="ignored", now=ctx.now)
         return "ignored"
-    try:
-        event = parse_event(stored.payload.encode("utf-8"))
-        stale = False
-        if stored.object_id is not None and stored.type not in IN_HISTORY:
-            async with ctx.db.read() as conn:
-                seen = await store.object_version(conn, stored.object_id)
-            stale = seen is not None and seen.event_created > event.created
-        if not stale:
-            await handler(ctx, event)
-        async with ctx.db.transaction() as conn:
-            if stored.object_id is not None and not stale:
-                await store.advance_version(
-                    conn, object_id=stored.object_id, created=event.created, event_id=event.id
-                )
-            await store.finish(conn, event_id=stored.id, status="processed", now=ctx.now)
-    except EventError as exc:
-        # The payload can never be read as this type's object: retrying cannot help.
-        await store.fail(ctx.db, event_id=stored.id, error=describe(exc), now=ctx.now)
-        return "failed"
-    except Exception as exc:
-        # Any other failure, ours or Stripe's, is recorded on the event and retried; it never
-        # reaches Stripe (which got its 200 long ago) and never stops the worker.
-        error = describe(exc)
-        if stored.attempts >= MAX_ATTEMPTS:
-            await store.fail(ctx.db, event_id=stored.id, error=error, now=ctx.now)
-            return "failed"
-        await store.retry_later(
-            ctx.db, event_id=stored.id, error=error, at=ctx.now + backoff(stored.attempts)
-        )
-        return "pending"
+    event = parse_event(stored.payload.encode("utf-8"))
+    stale = False
+    if stored.object_id is not None and stored.type not in IN_HISTORY:
+        async with ctx.db.read() as conn:
+            seen = await store.object_version(conn, stored.object_id)
+        stale = seen is not None and seen.event_created > event.created
+    if not stale:
+        await handler(ctx, event)
+    async with ctx.db.transaction() as conn:
+        if stored.object_id is not None and not stale:
+            await store.advance_version(
+                conn, object_id=stored.object_id, created=event.created, event_id=event.id
+            )
+        await store.finish(conn, event_id=stored.id, status="processed", now=ctx.now)
     return "processed"
+
+
+async def process(
+    ctx: Context, stored: store.StoredEvent, *, table: Mapping[str, Handler] = HANDLERS
+) -> store.Status:
+    """Run one claimed event to its next state, on its own; returns that state."""
+    try:
+        return await attempt(ctx, stored, table=table)
+    except Exception as exc:
+        return await record_failure(ctx, stored, exc)
+
+
+async def record_failure(ctx: Context, stored: store.StoredEvent, exc: Exception) -> store.Status:
+    """An attempt at `stored` raised `exc`: keep the error on the event and retry it later, or
+    fail it; returns the event's state."""
+    error = describe(exc)
+    if isinstance(exc, EventError):
+        # The payload can never be read as this type's object: retrying cannot help.
+        await store.fail(ctx.db, event_id=stored.id, error=error, now=ctx.now)
+        return "failed"
+    # Any other failure, ours or Stripe's, is recorded on the event and retried; it never
+    # reaches Stripe (which got its 200 long ago) and never stops the worker.
+    if stored.attempts >= MAX_ATTEMPTS:
+        await store.fail(ctx.db, event_id=stored.id, error=error, now=ctx.now)
+        return "failed"
+    await store.retry_later(
+        ctx.db, event_id=stored.id, error=error, at=ctx.now + backoff(stored.attempts)
+    )
+    return "pending"

@@ -4,16 +4,19 @@ Every delivery must be committed before its 200 (docs/reliability.md rule 2), an
 writer, so a transaction per request makes the writer's round trips (BEGIN IMMEDIATE, INSERT,
 COMMIT, each a hop to the database thread, plus an fsync) the ceiling on intake. Here each
 request queues its event and waits; one task takes everything queued, inserts it in a single
-transaction and answers every waiter after the COMMIT. Under load batches grow by themselves;
-alone, a request waits for nothing but its own transaction. The promise is unchanged: no
-waiter is answered before the transaction holding its row has committed. If the batch fails,
-each event is tried in a transaction of its own, so only a row the database itself refuses
-gets an error (a 500, and Stripe retries).
+statement as one write (`Database.write`: on SQLite, one hop to the writer's thread for the
+whole transaction) and answers every waiter after the COMMIT. Under load batches grow by
+themselves; alone, a request waits for nothing but its own transaction. The promise is
+unchanged: no waiter is answered before the transaction holding its row has committed. If the
+batch fails, each event is tried in a transaction of its own, so only a row the database itself
+refuses gets an error (a 500, and Stripe retries).
 
-The worker processes stored events in the same process and needs the same write lock, so a
-burst would have it queue its transactions between intake's batches and every delivery wait
-behind them. `wait_quiet` lets it wait while deliveries are arriving: Stripe only needs the
-acknowledgement fast (it retries what it does not get), processing can follow the burst.
+The worker processes stored events in the same process and needs the same write lock. Intake
+comes first: the worker asks `saturated()` (deliveries kept intake busy nearly all of the
+last moments: a burst, or a sender that sends the next as soon as one is answered) and then
+holds back (`wait_quiet`), and it cuts its batches short while a delivery waits (`waiting`).
+Stripe only needs the acknowledgement fast (it retries what it does not get); processing can
+follow the burst.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from plugin.storage import stripe_events as store
 from plugin.storage.mailbox import Mailbox
 
 MAX_BATCH = 256
+WINDOW = 0.25  # seconds: `saturated` looks at the last one to two of these
 
 _Item = tuple[store.NewEvent, "asyncio.Future[bool]"]
 
@@ -37,6 +41,12 @@ class IntakeQueue:
         self._queued: Mailbox[_Item] = Mailbox()
         self._task: asyncio.Task[None] | None = None
         self._last_arrival = -math.inf  # event loop time of the latest delivery
+        # Time with no delivery in flight, in this `WINDOW` and the one before.
+        self._in_flight = 0
+        self._idle_since = -math.inf  # when the last delivery in flight was answered
+        self._window_start = -math.inf
+        self._this_idle = 0.0
+        self._last_idle = 0.0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="uplift-webhook-intake")
@@ -53,23 +63,59 @@ class IntakeQueue:
     async def store(self, event: store.NewEvent) -> bool:
         """Store `event`; returns False for a redelivery. Returns only after the COMMIT."""
         loop = asyncio.get_running_loop()
-        self._last_arrival = loop.time()
-        if self._task is None or self._task.done():
-            return await store.insert(self._db, event=event)
-        future: asyncio.Future[bool] = loop.create_future()
-        self._queued.put((event, future))
-        return await future
+        now = self._last_arrival = loop.time()
+        if self._in_flight == 0:
+            self._roll(now)
+            self._this_idle += now - max(self._idle_since, self._window_start)
+        self._in_flight += 1
+        try:
+            if self._task is None or self._task.done():
+                return await store.insert(self._db, event=event)
+            future: asyncio.Future[bool] = loop.create_future()
+            self._queued.put((event, future))
+            return await future
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle_since = loop.time()
 
-    async def wait_quiet(self, *, quiet: float, at_most: float) -> None:
-        """Return once no delivery has arrived for `quiet` seconds, or after `at_most`
-        seconds however busy intake is (so whoever waits still makes progress)."""
+    def _roll(self, now: float) -> None:
+        if now - self._window_start >= WINDOW:
+            fresh = now - self._window_start < 2 * WINDOW
+            self._last_idle = self._this_idle if fresh else WINDOW
+            self._this_idle = 0.0
+            self._window_start = now
+
+    def saturated(self, *, idle_below: float) -> bool:
+        """Was intake idle (no delivery in flight) less than `idle_below` of the time lately
+        (the last one to two `WINDOW`s)? A steady stream well within intake's means leaves it
+        idle most of the time; a burst, or a sender that sends the next delivery as soon as
+        one is answered, leaves it idle only between an answer and the next arrival."""
+        now = asyncio.get_running_loop().time()
+        self._roll(now)
+        elapsed = now - self._window_start
+        idle = self._this_idle
+        if self._in_flight == 0:
+            idle += now - max(self._idle_since, self._window_start)
+        return (self._last_idle + idle) / (WINDOW + elapsed) < idle_below
+
+    def waiting(self) -> bool:
+        """Is a delivery waiting for its commit? (Read from the database's writer thread too:
+        one attribute read.)"""
+        return self._in_flight > 0
+
+    async def wait_quiet(self, *, quiet: float, at_most: float) -> bool:
+        """Return once no delivery has arrived for `quiet` seconds (True), or after `at_most`
+        seconds however busy intake is (False: so whoever waits still makes progress)."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + at_most
         while True:
             now = loop.time()
             calm = self._last_arrival + quiet
-            if calm <= now or give_up <= now:
-                return
+            if calm <= now:
+                return True
+            if give_up <= now:
+                return False
             await asyncio.sleep(min(calm, give_up) - now)
 
     async def _run(self) -> None:

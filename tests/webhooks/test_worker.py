@@ -169,8 +169,12 @@ class _RecordingIntake(IntakeQueue):
         super().__init__(db=db)
         self.waits = 0
 
-    async def wait_quiet(self, *, quiet: float, at_most: float) -> None:
+    def saturated(self, *, idle_below: float) -> bool:
+        return True
+
+    async def wait_quiet(self, *, quiet: float, at_most: float) -> bool:
         self.waits += 1
+        return False
 
 
 async def test_only_fresh_events_are_held_back_for_intake(db: Database, clock: FixedClock) -> None:
