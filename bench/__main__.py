@@ -1,6 +1,7 @@
 """`python3 -m bench`: every benchmark against its baseline, in one run, on 127.0.0.1.
 
-    python3 -m bench [--quick] [--only mixed,offers,webhooks,widget,micro,metrics] [--out DIR]
+    python3 -m bench [--quick] [--only mixed,offers,webhooks,intake,worker,widget,micro,metrics]
+                     [--out DIR]
                      [--seconds 8] [--repeat 3] [--workers 1] [--customers 20000]
 
 HTTP (each server started here, driven by wrk with 2 threads; baseline and Uplift runs are
@@ -16,6 +17,11 @@ interleaved, A U A U A U, so drift on this shared machine hits both alike; media
   32 connections; afterwards every answered event must be in the store. Uplift's worker holds
   back while deliveries arrive, so the report also gives how many events it had processed
   when the load stopped and how long the rest took afterwards (server idle; req/s is intake);
+- intake: baseline B vs Uplift at 1, 4 and 8 connections (the 32-connection point is the
+  webhooks run), 4 s runs: group commit must not cost a delivery that arrives alone;
+- worker (bench/worker.py): stored events applied per second by the worker (batches sharing
+  a transaction) against the same events one at a time, in process; and the lag from a
+  delivery's 200 to its event applied under a steady 500 deliveries a second;
 - widget: baseline S (the script's gzipped bytes in memory) vs Uplift `GET /widget/uplift.js`
   with gzip; and one If-None-Match request that must get 304.
 Micro (a child process pinned to one core): eligibility and quotes; metrics from
@@ -58,7 +64,7 @@ UVICORN = [
     "--no-server-header", "--no-proxy-headers", "--host", "127.0.0.1",
 ]  # fmt: skip
 UPLIFT = [sys.executable, "-m", "plugin", "serve", "--host", "127.0.0.1"]
-SCENARIOS = ("mixed", "offers", "webhooks", "widget", "micro", "metrics")
+SCENARIOS = ("mixed", "offers", "webhooks", "intake", "worker", "widget", "micro", "metrics")
 OFFERS_WARMUP_LIMIT = 20  # seconds of warm-up load at most before the measured run
 
 WIDGET_LUA = (
@@ -218,6 +224,18 @@ def rss_of_tree(pid: int) -> float:
 # Webhooks --------------------------------------------------------------------------------------
 
 
+def webhook_env(db: Path) -> dict[str, str]:
+    """The environment of a webhook receiver (either kind) on the SQLite file `db`."""
+    return base_env() | {
+        "BENCH_DB": str(db),
+        "BENCH_SECRET": webhook_bench.SECRET,
+        "UPLIFT_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+        "UPLIFT_STRIPE_API_KEY": "sk_test_bench",
+        "UPLIFT_STRIPE_API_BASE": "http://127.0.0.1:9",  # never called here
+        "UPLIFT_STRIPE_WEBHOOK_SECRETS": webhook_bench.SECRET,
+    }
+
+
 def bench_webhooks(args: argparse.Namespace, wrk_bin: str, tmp: Path) -> dict[str, Any]:
     script = tmp / "webhooks.lua"
     script.write_text(webhook_bench.LUA)
@@ -240,14 +258,7 @@ def bench_webhooks(args: argparse.Namespace, wrk_bin: str, tmp: Path) -> dict[st
             events, events_per_run, now, kind="subscription", duplicate_every=10
         )
         db = tmp / f"webhooks-{len(name)}-{rep}.db"
-        env = base_env() | {
-            "BENCH_DB": str(db),
-            "BENCH_SECRET": webhook_bench.SECRET,
-            "UPLIFT_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-            "UPLIFT_STRIPE_API_KEY": "sk_test_bench",
-            "UPLIFT_STRIPE_API_BASE": "http://127.0.0.1:9",  # never called here
-            "UPLIFT_STRIPE_WEBHOOK_SECRETS": webhook_bench.SECRET,
-        }
+        env = webhook_env(db)
         with server(commands[name], env, "/webhooks/stripe") as (url, pid):
             cpu_before = cpu_of_tree(pid)
             out = subprocess.run(
@@ -297,6 +308,58 @@ def bench_webhooks(args: argparse.Namespace, wrk_bin: str, tmp: Path) -> dict[st
         "connections": args.webhook_connections,
         "seconds": args.seconds,
         "servers": servers,
+    }
+
+
+INTAKE_CURVE = (1, 4, 8)  # connections; the 32-connection point is the webhooks run above
+
+
+def bench_intake(args: argparse.Namespace, wrk_bin: str, tmp: Path) -> dict[str, Any]:
+    """Intake with few deliveries in flight, as Stripe delivers to one endpoint: baseline B
+    and Uplift, interleaved, at each of `INTAKE_CURVE` connections (4 s runs)."""
+    script = tmp / "intake.lua"
+    script.write_text(webhook_bench.LUA)
+    commands = {
+        "baseline B: HMAC + INSERT": [*UVICORN, "--factory", "bench.webhooks:baseline_app"],
+        "Uplift POST /webhooks/stripe": [*UPLIFT],
+    }
+    seconds = min(args.seconds, 4)
+    points: dict[str, Any] = {}
+    for connections in INTAKE_CURVE:
+
+        def one(name: str, rep: int, connections: int = connections) -> dict[str, float]:
+            now = int(time.time())  # noqa: TID251 -- signatures must verify against the server
+            events = tmp / "intake.tsv"
+            webhook_bench.write_events(
+                events, webhook_bench.RATE_CEILING * seconds, now, kind="subscription"
+            )
+            db = tmp / f"intake-{connections}-{len(name)}-{rep}.db"
+            env = webhook_env(db)
+            with server(commands[name], env, "/webhooks/stripe") as (url, pid):
+                cpu_before = cpu_of_tree(pid)
+                result = wrk.run(
+                    wrk_bin, url + "/webhooks/stripe", script, seconds=seconds,
+                    connections=connections, script_args=(str(events),),
+                )  # fmt: skip
+                cpu = cpu_of_tree(pid) - cpu_before
+            result["cpu_us_per_request"] = 1e6 * cpu / max(1, result["requests"])
+            result["peak_rss_mib"] = 0.0
+            return result
+
+        print(f"  {connections} connection(s)", file=sys.stderr, flush=True)
+        points[str(connections)] = interleaved(list(commands), args.repeat, one)
+    return {"seconds": seconds, "points": points}
+
+
+def bench_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """bench/worker.py: events applied per second (batched vs one at a time), and the lag
+    behind a steady 500 deliveries a second."""
+    from bench import worker
+
+    events = 4_000 if args.quick else 20_000
+    return {
+        "applied": worker.applied(events, args.repeat),
+        "lag": worker.lag(500, 4 if args.quick else 10),
     }
 
 
@@ -533,6 +596,12 @@ def main() -> None:
         if "webhooks" in only:
             print("webhook intake", file=sys.stderr, flush=True)
             results["webhooks"] = bench_webhooks(args, wrk_bin, tmp)
+        if "intake" in only:
+            print("webhook intake at few connections", file=sys.stderr, flush=True)
+            results["intake"] = bench_intake(args, wrk_bin, tmp)
+        if "worker" in only:
+            print("webhook worker", file=sys.stderr, flush=True)
+            results["worker"] = bench_worker(args)
         if "widget" in only:
             print("widget script", file=sys.stderr, flush=True)
             results["widget"] = bench_widget(args, wrk_bin, tmp)

@@ -110,8 +110,17 @@ def run(
     connections: int,
     script_args: tuple[str, ...] = (),
 ) -> dict[str, float]:
-    """One wrk run; requests/s, p50/p99 latency (ms), socket errors and non-2xx answers."""
-    command = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
+    """One wrk run; requests/s, p50/p99 latency (ms), socket errors and non-2xx answers. Two
+    threads, one with a single connection (wrk needs a connection per thread)."""
+    command = [
+        wrk,
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "-s",
+        str(script),
+        url,
+    ]
     if script_args:
         command += ["--", *script_args]
     out = subprocess.run(
