@@ -64,9 +64,8 @@ class IntakeQueue:
         """Store `event`; returns False for a redelivery. Returns only after the COMMIT."""
         loop = asyncio.get_running_loop()
         now = self._last_arrival = loop.time()
-        if self._in_flight == 0:
-            self._roll(now)
-            self._this_idle += now - max(self._idle_since, self._window_start)
+        self._credit(now)
+        self._roll(now)
         self._in_flight += 1
         try:
             if self._task is None or self._task.done():
@@ -78,6 +77,13 @@ class IntakeQueue:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle_since = loop.time()
+
+    def _credit(self, now: float) -> None:
+        """Count the idle time up to `now` (nothing in flight since `_idle_since`) in the
+        current window."""
+        if self._in_flight == 0:
+            self._this_idle += max(0.0, now - max(self._idle_since, self._window_start))
+            self._idle_since = now
 
     def _roll(self, now: float) -> None:
         if now - self._window_start >= WINDOW:
@@ -92,12 +98,10 @@ class IntakeQueue:
         idle most of the time; a burst, or a sender that sends the next delivery as soon as
         one is answered, leaves it idle only between an answer and the next arrival."""
         now = asyncio.get_running_loop().time()
+        self._credit(now)
         self._roll(now)
         elapsed = now - self._window_start
-        idle = self._this_idle
-        if self._in_flight == 0:
-            idle += now - max(self._idle_since, self._window_start)
-        return (self._last_idle + idle) / (WINDOW + elapsed) < idle_below
+        return (self._last_idle + self._this_idle) / (WINDOW + elapsed) < idle_below
 
     def waiting(self) -> bool:
         """Is a delivery waiting for its commit? (Read from the database's writer thread too:
