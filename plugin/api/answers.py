@@ -806,6 +806,19 @@ class WidgetPriceOut(_Out):
     discount_months: int | None = Field(
         default=None, description="with a discount: how many months (null: once)"
     )
+    saving: WidgetSavingOut | Absent = Field(
+        default=None,
+        description="an interval switch to a yearly price: what it saves against twelve"
+        " payments of the same plan's monthly price",
+    )
+
+
+class WidgetSavingOut(_Out):
+    amount: Amount
+    display: Display
+    free_months: int | None = Field(
+        description="the saving as a whole number of monthly payments, if it is one"
+    )
 
 
 class WidgetUsageOut(_Out):

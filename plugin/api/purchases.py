@@ -37,6 +37,7 @@ from plugin.billing.money import Money
 from plugin.billing.quotes import QuoteRecord
 from plugin.customers import view as customers
 from plugin.errors import BadRequest, Conflict, NotFound, StripeError, ValidationFailed
+from plugin.logs import get_logger
 from plugin.offers import experiments, schedule, targeting
 from plugin.offers.model import Offer
 from plugin.offers.snapshot import Snapshot
@@ -49,6 +50,8 @@ from plugin.storage import subscriptions as subscription_store
 from plugin.storage import trials as trial_store
 from plugin.storage import upgrades as upgrade_store
 from plugin.storage.upgrades import UpgradeRecord
+
+log = get_logger("widget")
 
 # Offer kinds that change the price of the subscription's plan item, and those that add their
 # prices to the subscription as new items (add-ons). Trials are quoted apart (nothing charged);
@@ -247,21 +250,31 @@ async def _addon_quote(
     return JSONResponse(answer.document(), status_code=201)
 
 
+UNAVAILABLE = "This offer is no longer available."
+
+
 def _check_eligible(
     offer: Offer, view: customers.CustomerView, snapshot: Snapshot, *, now: int
 ) -> None:
     """The customer must still be someone the offer targets (caps do not apply: they have
-    already seen and clicked it)."""
+    already seen and clicked it). The end customer hears only that the offer is gone: the rule
+    that says why is the admin's (in the log here, and `GET .../explain`), never theirs."""
+    reason = None
     for decision in (
         schedule.in_window(offer.window, now=now),
         targeting.evaluate(offer.targeting, view.context, now=now),
     ):
         if not decision:
-            raise Conflict(
-                f"This offer is no longer available: {decision.reason}.", code="offer_unavailable"
-            )
-    if not relevant(offer, view, snapshot):
-        raise Conflict("The customer already has what this offer sells.", code="offer_unavailable")
+            reason = decision.reason
+            break
+    if reason is None and not relevant(offer, view, snapshot):
+        reason = "the customer already has what this offer sells"
+    if reason is not None:
+        log.info(
+            "quote refused: offer no longer applies",
+            extra={"offer_id": offer.id, "customer_id": view.context.customer_id, "why": reason},
+        )
+        raise Conflict(UNAVAILABLE, code="offer_unavailable")
 
 
 async def accept_quote(request: Request) -> JSONResponse:

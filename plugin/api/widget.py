@@ -22,6 +22,7 @@ from plugin.api.bodies import read_model
 from plugin.api.errors import to_response
 from plugin.api.schemas import WidgetEventIn
 from plugin.auth import CustomerIdentity, CustomerTokens, bearer_token
+from plugin.billing.catalog import Price, YearlySaving, yearly_saving
 from plugin.billing.money import Money
 from plugin.customers import view as customers
 from plugin.customers.answers import KeptAnswer
@@ -117,6 +118,13 @@ def _price_document(offer: Offer, snapshot: Snapshot) -> list[dict[str, Any]]:
             "interval": price.interval,
             "interval_count": price.interval_count,
         }
+        saving = _saving(offer, price, snapshot)
+        if saving is not None:
+            document["saving"] = {
+                "amount": saving.amount,
+                "display": Money(saving.amount, price.currency).format(),
+                "free_months": saving.free_months,
+            }
         if offer.discount is not None:
             discounted = Money(offer.discount.apply(price.unit_amount), price.currency)
             document["discounted_amount"] = discounted.amount
@@ -124,6 +132,21 @@ def _price_document(offer: Offer, snapshot: Snapshot) -> list[dict[str, Any]]:
             document["discount_months"] = offer.discount.duration_months
         documents.append(document)
     return documents
+
+
+def _saving(offer: Offer, price: Price, snapshot: Snapshot) -> YearlySaving | None:
+    """An interval switch to a yearly price: what it saves against the same plan's monthly
+    price in that currency (the widget says "Save $58 a year, 2 months free")."""
+    if offer.kind != "interval_switch":
+        return None
+    plan = snapshot.plan_by_price.get(price.id)
+    for sibling in plan.prices if plan is not None else ():
+        monthly = snapshot.prices.get(sibling)
+        if monthly is not None and monthly.currency == price.currency:
+            found = yearly_saving(price, monthly)
+            if found is not None:
+                return found
+    return None
 
 
 def _discount_document(offer: Offer) -> dict[str, Any] | None:

@@ -329,3 +329,32 @@ class Plan:
     prices: tuple[str, ...] = ()
     limits: dict[str, int | None] = field(default_factory=dict)
     features: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class YearlySaving:
+    """What paying yearly saves against twelve monthly payments, in the prices' minor units;
+    `free_months` when the saving is a whole number of monthly payments ("2 months free")."""
+
+    amount: int
+    free_months: int | None
+
+
+def yearly_saving(yearly: Price, monthly: Price) -> YearlySaving | None:
+    """`yearly` (a price billed every year) against twelve payments of `monthly` (billed every
+    month) in the same currency; None when they are not such prices or it saves nothing."""
+    if (
+        yearly.interval != "year"
+        or yearly.interval_count != 1
+        or monthly.interval != "month"
+        or monthly.interval_count != 1
+        or yearly.currency != monthly.currency
+        or not yearly.unit_amount
+        or not monthly.unit_amount
+    ):
+        return None
+    saved = 12 * monthly.unit_amount - yearly.unit_amount
+    if saved <= 0:
+        return None
+    whole = saved % monthly.unit_amount == 0
+    return YearlySaving(saved, saved // monthly.unit_amount if whole else None)

@@ -224,6 +224,9 @@ async def test_quotes_only_for_offers_the_customer_may_take(
     )
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
+    if code == "offer_unavailable":
+        # The end customer reads this: no rule, no metric, no plan ids (issue 23).
+        assert response.json()["error"]["message"] == "This offer is no longer available."
 
 
 async def test_admin_sees_the_upgrade_and_what_it_earned(
