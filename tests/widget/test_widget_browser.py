@@ -567,7 +567,7 @@ async def test_trial_offer_starts_a_trial_for_nothing_today(
     shop: ShopFactory, open_page: Callable[[str], Awaitable[Watched]]
 ) -> None:
     """A trial offer's button opens the trial screen ($0.00 today) and starting it grants the
-    trial, visible in the customer's entitlements."""
+    trial, visible in the customer's entitlements; the success says until when it runs."""
     acme = await shop(offers=_trial_offer)
     watched = await open_page(acme.page_url("trial.html"))
     page = watched.page
@@ -578,6 +578,10 @@ async def test_trial_offer_starts_a_trial_for_nothing_today(
     await page.screenshot(path=acme.artifacts / "trial.png")
     await dialog.get_by_role("button", name="Start trial").click()
     await expect(dialog.get_by_role("heading")).to_have_text("Your trial has started")
+    # Says until when it runs, not "Paid $0.00" (nothing was paid; issue 23).
+    await expect(dialog.get_by_role("status")).to_have_text(
+        re.compile(r"^Your trial runs until \w{3} \d{1,2}, \d{4}\.$")
+    )
     entitlements = acme.admin("GET", "/api/v1/customers/acme/entitlements").json()
     assert entitlements["trial"]["plan"] == "pro", entitlements
     await watched.assert_clean()

@@ -90,10 +90,10 @@ export async function request(method, path, { body, headers, retried = false } =
 
 // Telemetry (impression, click, dismiss, decline), `extra` being a decline's or dismiss's
 // `reason` and `to_plan`. sendBeacon cannot carry the Authorization header, so events go with
-// fetch and keepalive (see request).
+// fetch and keepalive (see request). Resolves once the server answered (or failed).
 export function track(offerId, variant, type, extra) {
-  if (!offerId || !variant) return;
-  request('POST', '/events', { body: { offer_id: offerId, variant, type, ...extra } }).catch(
+  if (!offerId || !variant) return Promise.resolve();
+  return request('POST', '/events', { body: { offer_id: offerId, variant, type, ...extra } }).catch(
     (error) => reportError(error, 'event'),
   );
 }

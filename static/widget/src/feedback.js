@@ -4,6 +4,7 @@
 import { track } from './api.js';
 import { element, button } from './dom.js';
 import { emit, once, safely } from './events.js';
+import { refreshPlacements } from './placements.js';
 import { phrase } from './strings.js';
 
 // plugin/offers/model.py MAX_REASON_TEXT: the server refuses a longer text.
@@ -62,12 +63,16 @@ export function askWhy(offer, finish) {
 }
 
 // The customer said no to `offer` (`type` 'dismiss' or 'decline'), maybe saying why: told
-// to the server and the page (`uplift:dismissed` / `uplift:declined`), once.
-export const saidNo = (type, offer, detail) =>
+// to the server and the page (`uplift:dismissed` / `uplift:declined`), once; then, the
+// server told, every placement draws again: without the offer for the rest of the page when
+// the customer closed the offer itself (`hide`: a banner's ×, post-order No), as the server
+// says otherwise (a Cancel in the upgrade modal is "not now", not "never here").
+export const saidNo = (type, offer, detail, hide = true) =>
   once((reason) => {
-    track(offer.offer_id, offer.variant, type, { reason });
+    const told = track(offer.offer_id, offer.variant, type, { reason });
     const event = type === 'dismiss' ? 'dismissed' : 'declined';
     emit(event, { offer_id: offer.offer_id, ...detail, reason });
+    told.finally(() => refreshPlacements(hide ? offer.offer_id : null));
   });
 
 // A "no" in `dialog` (Cancel, No): for an offer with reasons it first asks why in place,

@@ -77,16 +77,59 @@ export function usageSentence(usage) {
   return phrase('used', { used: quantity(usage.used, true), limit: quantity(usage.limit) });
 }
 
-// An offer's first price as the server displays it, with its interval and any discount.
-export function priceLine(offer) {
-  const price = offer?.prices?.[0];
-  if (!price) return '';
+// One price as the server displays it, with its interval and any discount.
+function onePrice(price) {
   const interval = perInterval(price);
-  if (price.discounted_display != null) {
-    const months = price.discount_months ? ` for ${price.discount_months} months` : '';
-    return `${price.discounted_display}${interval}${months}, then ${price.display}${interval}`;
+  if (price.discounted_display == null) return price.display + interval;
+  return phrase('discounted', {
+    now: price.discounted_display + interval,
+    months: price.discount_months ? phrase('forMonths', { n: price.discount_months }) : '',
+    later: price.display + interval,
+  });
+}
+
+// What the offer saves: a switch to yearly billing against twelve monthly payments
+// (`saving`, worked out by the server from the plan's prices), or its discount.
+function saving(offer, first) {
+  if (first.saving) {
+    const { display, free_months: free } = first.saving;
+    const months = free > 1 ? phrase('monthsFree', { n: free }) : free === 1 && phrase('monthFree');
+    return phrase('saveYear', { amount: display }) + (months ? `, ${months}` : '');
   }
-  return price.display + interval;
+  const discount = offer.discount;
+  if (discount?.percent_off) {
+    let percent = `${discount.percent_off} %`;
+    try {
+      const format = new Intl.NumberFormat(settings.locale, { style: 'percent' });
+      percent = format.format(discount.percent_off / 100);
+    } catch {
+      // the plain form above
+    }
+    return phrase('savePercent', { percent });
+  }
+  if (discount?.amount_off) {
+    return phrase('saveAmount', { amount: money(discount.amount_off, first.currency) });
+  }
+  return '';
+}
+
+// An offer's prices as one line: each item (a bundle's all), their total when they share a
+// currency and an interval, and what the offer saves.
+export function priceLine(offer) {
+  const prices = offer?.prices || [];
+  if (!prices.length) return '';
+  const [first] = prices;
+  const parts = [prices.map(onePrice).join(' + ')];
+  const alike = prices.every(
+    (p) => p.currency === first.currency && perInterval(p) === perInterval(first),
+  );
+  if (prices.length > 1 && alike) {
+    const sum = prices.reduce((total, p) => total + (p.discounted_amount ?? p.unit_amount), 0);
+    parts.push(phrase('total', { price: money(sum, first.currency) + perInterval(first) }));
+  }
+  const saved = saving(offer, first);
+  if (saved) parts.push(saved);
+  return parts.join(' \u00b7 ');
 }
 
 // An Idempotency-Key: one per quote, so that a retried Confirm never charges twice.

@@ -2,30 +2,38 @@
 import { offersFor, track } from './api.js';
 import { scriptData } from './config.js';
 import { element, button, shadowHost } from './dom.js';
-import { widgetError } from './events.js';
+import { emit, safely, widgetError } from './events.js';
 import { askWhy, saidNo } from './feedback.js';
 import { priceLine, usageSentence } from './format.js';
+import { isHidden, remember } from './placements.js';
 import { takeOffer } from './quote.js';
 import { phrase } from './strings.js';
 import { openSurvey, surveyForm, thanks } from './survey.js';
 
 // Resolves with the number of offers shown. A survey is drawn as its `display` says: in a
-// banner here, or in the modal dialog.
-export async function mount(target, options) {
+// banner here, or in the modal dialog. With nothing to show it draws nothing and tells the
+// page (`uplift:empty`, with the placement). It draws again after any accept, decline or
+// dismiss on the page (placements.js).
+export async function mount(target, options, redraw = false) {
   const node = typeof target === 'string' ? document.querySelector(target) : target;
   if (!node) throw widgetError(`Uplift.mount: no element ${target}`, { code: 'no_element' });
   const placement = options?.placement || scriptData('placement');
+  remember(node, safely(() => mount(node, options, true), 'mount'));
+  const offers = (await offersFor(placement)).filter((offer) => !isHidden(offer.offer_id));
   // Mounting again (a single-page app re-rendering) replaces what the last mount drew.
   for (const old of node.querySelectorAll(':scope > [data-uplift]')) old.remove();
+  if (!offers.length) {
+    emit('empty', { placement: placement || null });
+    return 0;
+  }
   const root = shadowHost(node);
   const container = element('div', { class: 'uplift' });
   root.appendChild(container);
-  const offers = await offersFor(placement);
   const asBanner = options?.style ? options.style === 'banner' : /banner/.test(placement);
   for (const offer of offers) {
     if (offer.survey?.display === 'modal') openSurvey(offer, document.activeElement);
     else container.appendChild(asBanner || offer.survey ? banner(offer) : offerButton(offer));
-    track(offer.offer_id, offer.variant, 'impression');
+    if (!redraw) track(offer.offer_id, offer.variant, 'impression'); // a redraw is no new view
   }
   return offers.length;
 }

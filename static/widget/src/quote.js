@@ -7,11 +7,15 @@ import { element, button } from './dom.js';
 import { emit, safely } from './events.js';
 import { noInDialog, saidNo } from './feedback.js';
 import { formatDate, idempotencyKey, money, perInterval } from './format.js';
+import { refreshPlacements } from './placements.js';
 import { phrase } from './strings.js';
 
 // Offer kinds whose call to action opens this modal: Uplift quotes and charges them, add-ons
 // (cross_sell, bundle, post_order) included. Any other kind goes to the host as
-// `uplift:accepted` for it to fulfil.
+// `uplift:accepted` for it to fulfil. An offer that stopped applying (`offer_unavailable`:
+// the customer upgraded meanwhile, or is no longer targeted) closes the modal quietly and
+// leaves every placement.
+const GONE = ['offer_unavailable', 'offer_already_accepted', 'offer_not_found'];
 export const OPENS_QUOTE = [
   'upgrade',
   'interval_switch',
@@ -28,8 +32,9 @@ const THREE_DS_POLLS = 200; // ten minutes; after that the host hears through we
 // quotes, else `uplift:accepted` (with `detail`) for the host to fulfil.
 export function takeOffer(offer, opener, detail) {
   track(offer.offer_id, offer.variant, 'click');
-  if (OPENS_QUOTE.includes(offer.kind)) openQuote(offer.offer_id, opener, offer);
-  else emit('accepted', { offer_id: offer.offer_id, kind: offer.kind, ...detail });
+  if (OPENS_QUOTE.includes(offer.kind)) return openQuote(offer.offer_id, opener, offer);
+  emit('accepted', { offer_id: offer.offer_id, kind: offer.kind, ...detail });
+  return refreshPlacements(offer.offer_id);
 }
 
 // `offer` is the offer's document when the opener has it (a banner, an email's link): its
@@ -40,7 +45,7 @@ export function openQuote(offerId, opener, offer) {
   let done = false;
   const shown = { offer_id: offerId, variant: offer?.variant }; // variant: else the quote's
   const copy = offer?.copy;
-  const dismissed = saidNo('dismiss', shown);
+  const dismissed = saidNo('dismiss', shown, undefined, false);
   const dialog = openDialog(opener, (why) => {
     if (!done && why === 'dismiss') dismissed();
   });
@@ -53,6 +58,11 @@ export function openQuote(offerId, opener, offer) {
     try {
       quote = await request('POST', '/quotes', { body: { offer_id: offerId } });
     } catch (error) {
+      if (GONE.includes(error.code)) {
+        done = true; // not the customer's "no"
+        dialog.close('unavailable');
+        return refreshPlacements(offerId);
+      }
       return showFailure(dialog, error, { where: 'quote', retry: () => load(note) });
     }
     key = idempotencyKey();
@@ -194,24 +204,33 @@ export function openQuote(offerId, opener, offer) {
     }
   }
 
+  // The heading says what happened (upgraded, switched to yearly billing, added, trial
+  // started); the line under it what was paid, that nothing was, or until when a trial runs.
   function succeeded(upgrade) {
     done = true;
-    const paid =
-      upgrade.amount_paid != null
-        ? money(upgrade.amount_paid, upgrade.currency || quote.currency)
-        : quote.amount_due_now_display;
+    const trial = upgrade.object === 'trial';
+    const amount = upgrade.amount_paid ?? quote.amount_due_now;
+    const currency = upgrade.currency || quote.currency;
     let heading = 'upgraded';
-    if (upgrade.object === 'trial') heading = 'trialStarted';
+    if (trial) heading = 'trialStarted';
     else if (quote.kind === 'add') heading = 'added';
+    else if (offer?.kind === 'interval_switch') {
+      const interval = offer.prices?.[0]?.interval;
+      if (interval === 'year' || interval === 'month') {
+        heading = interval === 'year' ? 'switchedYear' : 'switchedMonth';
+      }
+    }
+    let said = phrase('paid', { amount: money(amount, currency) });
+    if (upgrade.status === 'pending') said = phrase('applying');
+    else if (trial) {
+      said = upgrade.ends_at ? phrase('trialEnds', { date: formatDate(upgrade.ends_at) }) : '';
+    }
+    else if (!(amount > 0)) said = phrase('nothingDue');
     const doneButton = button(phrase('done'), 'primary', () => dialog.close('done'));
     dialog.show(
       phrase(heading),
       [
-        element(
-          'p',
-          { class: 'success', role: 'status' },
-          upgrade.status === 'pending' ? phrase('applying') : phrase('paid', { amount: paid }),
-        ),
+        said && element('p', { class: 'success', role: 'status' }, said),
         element('div', { class: 'actions' }, doneButton),
       ],
       doneButton,
@@ -222,6 +241,7 @@ export function openQuote(offerId, opener, offer) {
       status: upgrade.status,
       amount_paid: upgrade.amount_paid,
     });
+    refreshPlacements(offerId);
   }
 
   // 3-D Secure: the invoice's hosted page in a new window, then poll until the bank answers.

@@ -5,7 +5,7 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
 (function () {
   var params = new URLSearchParams(location.search);
   var log = document.getElementById('log');
-  ['accepted', 'declined', 'dismissed', 'answered', 'error'].forEach(function (name) {
+  ['accepted', 'declined', 'dismissed', 'answered', 'empty', 'error'].forEach(function (name) {
     document.addEventListener('uplift:' + name, function (event) {
       var item = document.createElement('li');
       item.textContent = name + ' ' + JSON.stringify(event.detail);
@@ -38,8 +38,10 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
       strings: { pay: 'Kostenpflichtig bestellen', due: 'Heute f\u00e4llig', then: 'Danach {price}', used: '{used} von {limit} belegt' },
     });
   }
-  var banner = document.getElementById('banner');
-  if (banner) window.Uplift('mount', banner, { placement: banner.getAttribute('data-placement') });
+  // Every element with a data-placement gets its offers (a page may have several).
+  document.querySelectorAll('[data-placement]').forEach(function (spot) {
+    window.Uplift('mount', spot, { placement: spot.getAttribute('data-placement') });
+  });
   var order = document.getElementById('order');
   if (order) window.Uplift('postOrder', { orderId: order.getAttribute('data-order') });
   var downgrade = document.getElementById('downgrade');
