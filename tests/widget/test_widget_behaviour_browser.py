@@ -186,3 +186,28 @@ async def test_a_bundle_shows_every_item_its_total_and_its_discount(
         "$19.00 / month + $9.00 / month \u00b7 Total $28.00 / month \u00b7 Save 30%"
     )
     await watched.assert_clean()
+
+
+async def test_a_failed_request_says_the_widgets_own_words_and_retries(
+    shop: ShopFactory, open_page: OpenPage
+) -> None:
+    """With the browser offline, taking the offer shows the widget's own sentence (never the
+    browser's or the server's message, which go to `uplift:error`); back online, Retry gets
+    the quote."""
+    acme = await shop()
+    watched = await open_page(acme.page_url("upgrade.html"))
+    page = watched.page
+    banner = page.get_by_role("region", name=TITLE)
+    await expect(banner).to_be_visible()
+    await page.context.set_offline(True)
+    await banner.get_by_role("button", name="Upgrade").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_role("alert")).to_have_text(
+        "We could not reach the server. Check your connection and try again."
+    )
+    await expect(page.get_by_role("list", name="Widget events")).to_contain_text("error")
+    await page.context.set_offline(False)
+    await dialog.get_by_role("button", name="Retry").click()
+    await expect(dialog.locator("[data-uplift-due]")).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
+    watched.errors.clear()  # Chromium logs the failed fetch itself
+    await watched.assert_clean()

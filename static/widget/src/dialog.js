@@ -3,7 +3,7 @@
 import { element, button, shadowHost } from './dom.js';
 import { reportError, safely } from './events.js';
 import { formatDuration } from './format.js';
-import { phrase } from './strings.js';
+import { customerMessage, phrase } from './strings.js';
 
 const FOCUSABLE = 'button:not([disabled]),a[href],[tabindex]:not([tabindex="-1"])';
 
@@ -106,16 +106,16 @@ export function openDialog(opener, onClose) {
   return dialog;
 }
 
-// The error screen: reported as `uplift:error` (`where`), the message shown as an alert, and
-// a Retry button that calls `retry`; `alongside` are buttons shown before it (e.g. "Keep my
-// plan" on the retention screen).
-export function showFailure(dialog, error, { where, retry, alongside = [] }) {
+// The error screen: reported as `uplift:error` (`where`), the customer's words for it
+// (`said`, else `customerMessage`) shown as an alert, and a Retry button that calls `retry`;
+// `alongside` are buttons shown before it (e.g. "Keep my plan" on the retention screen).
+export function showFailure(dialog, error, { where, retry, alongside = [], said }) {
   reportError(error, where);
   const retryButton = button(phrase('retry'), 'primary', retry);
   dialog.show(
     phrase('wrong'),
     [
-      element('p', { class: 'danger', role: 'alert' }, error.message || phrase('tryLater')),
+      element('p', { class: 'danger', role: 'alert' }, said || customerMessage(error)),
       element('div', { class: 'actions' }, ...alongside, retryButton),
     ],
     retryButton,

@@ -254,8 +254,10 @@ export function openQuote(offerId, opener, offer) {
         polls += 1;
         if (polls > THREE_DS_POLLS) {
           dialog.stopTimers();
-          const error = new Error(phrase('stillWaiting'));
-          return showFailure(dialog, error, { where: 'quote', retry: () => outcome(upgrade) });
+          const error = new Error('3-D Secure: the bank has not confirmed within ten minutes');
+          const said = phrase('stillWaiting');
+          const retry = () => outcome(upgrade);
+          return showFailure(dialog, error, { where: 'quote', retry, said });
         }
         const now = await request('GET', `/upgrades/${encodeURIComponent(upgrade.id)}`);
         if (now.status !== 'requires_action') {

@@ -51,6 +51,11 @@ export const STRINGS = {
   retry: 'Retry',
   wrong: 'Something went wrong',
   tryLater: 'Please try again.',
+  offline: 'We could not reach the server. Check your connection and try again.',
+  tooMany: 'That was a lot of tries. Please wait a moment and try again.',
+  noSubscription: 'This needs an active subscription.',
+  alreadyHave: 'You already have this on your subscription.',
+  discountRunning: 'A discount is already running on your subscription.',
   yes: 'Yes, add it',
   no: 'No thanks',
   oneMore: 'One more thing',
@@ -85,6 +90,19 @@ export const STRINGS = {
   scaleHint: '1 is the lowest, 5 the highest.',
   thanks: 'Thank you for your answer!',
 };
+
+// What the customer reads about a failed request: the widget's own words for what they can
+// act on, else "Please try again." Never the server's message, which is for the developer
+// (it goes to `uplift:error`) and may name ids or rules.
+const SAID_FOR = {
+  rate_limited: 'tooMany',
+  no_subscription: 'noSubscription',
+  addon_already_subscribed: 'alreadyHave',
+  retention_discount_active: 'discountRunning',
+};
+
+export const customerMessage = (error) =>
+  phrase(error?.status ? SAID_FOR[error.code] || 'tryLater' : 'offline');
 
 // The string `key` with its `{name}` placeholders filled from `values` (a missing one is '').
 export const phrase = (key, values) =>

@@ -7,7 +7,7 @@ import { openDialog } from './dialog.js';
 import { element, button } from './dom.js';
 import { emit, reportError } from './events.js';
 import { commentField, radioGroup, saidNo } from './feedback.js';
-import { phrase } from './strings.js';
+import { customerMessage, phrase } from './strings.js';
 
 const SCALE = ['1', '2', '3', '4', '5'].map((n) => ({ key: n, label: n }));
 
@@ -41,7 +41,7 @@ export function surveyForm(offer, answered) {
     } catch (error) {
       if (error.code !== 'already_answered') {
         reportError(error, 'survey');
-        problem.textContent = error.message || phrase('tryLater');
+        problem.textContent = customerMessage(error);
         submit.disabled = false;
         return;
       }
