@@ -81,6 +81,8 @@ CONTRACT = {
     ("GET", "/email/unsubscribe/{token}"),
     ("POST", "/email/unsubscribe/{token}"),
     ("GET", "/api/v1/widget/link"),
+    # Issue 23: the widget's catalogues of words, fetched on first use of a language.
+    ("GET", "/api/v1/widget/locales/{locale}"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/admin"),
     # Added to the contract (docs/contract.md) on purpose: the dashboard's script and stylesheet

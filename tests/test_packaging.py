@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 
 SHIPPED = [
     "static/widget/uplift.js",
+    "static/widget/locales/ko.json",
     "static/demo/dashboard.html",
     "static/demo/order.html",
     "static/demo/billing.html",

@@ -123,6 +123,7 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/email/unsubscribe/{token}", email.unsubscribe_page),
     Row("POST", "/email/unsubscribe/{token}", email.unsubscribe),
     Row("GET", "/api/v1/widget/link", email.widget_link),
+    Row("GET", "/api/v1/widget/locales/{locale}", static.widget_locale),
     Row("GET", "/api/v1/admin/metrics", revenue.get_metrics),
     Row("GET", "/api/v1/admin/metrics/timeseries", revenue.get_timeseries),
     Row("GET", "/api/v1/admin/metrics/cohorts", cohorts.get_cohorts),

@@ -813,6 +813,10 @@ class WidgetPriceOut(_Out):
     )
 
 
+class WidgetWordsOut(RootModel[dict[str, str]]):
+    """A catalogue of the widget's words: a string per key of its `STRINGS`."""
+
+
 class WidgetSavingOut(_Out):
     amount: Amount
     display: Display
@@ -907,9 +911,14 @@ class PeriodOut(_Out):
 
 
 class QuoteLineOut(_Out):
+    type: Literal["credit", "debit", "subscription"] = Field(
+        description="credit: unused time on the old item; debit: remaining time on the new;"
+        " subscription: a new period billed in full (for a widget that words the line itself)"
+    )
+    product: str | None = Field(description="the line's product name, when known")
     amount: Amount
     display: Display
-    description: str
+    description: str = Field(description="Stripe's wording, in English")
     period: PeriodOut
     proration: bool
     price: str

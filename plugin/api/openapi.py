@@ -68,6 +68,7 @@ from plugin.api.answers import (
     WidgetEventOut,
     WidgetOfferListOut,
     WidgetOfferOut,
+    WidgetWordsOut,
 )
 from plugin.api.schemas import (
     AcceptIn,
@@ -341,6 +342,11 @@ OPERATIONS = (
     Operation(
         "POST", "/email/unsubscribe/{token}",
         "One-click unsubscribe (RFC 8058): List-Unsubscribe=One-Click", "none", errors=(404,),
+    ),
+    Operation(
+        "GET", "/api/v1/widget/locales/{locale}",
+        "The widget's words in a language it ships (fr, ja, ko, ro; English is built in)",
+        "none", answer=WidgetWordsOut, errors=(404,), revalidates=True,
     ),
     Operation(
         "GET", "/api/v1/widget/link", "The offer an email's link opens", "customer",

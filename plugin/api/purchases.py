@@ -100,6 +100,8 @@ def quote_document(quote: QuoteRecord, *, amounts: list[int] | None) -> QuoteOut
         currency=quote.currency,
         lines=[
             QuoteLineOut(
+                type=line.type,
+                product=line.product or None,
                 amount=line.amount,
                 display=Money(line.amount, quote.currency).format(),
                 description=line.description,

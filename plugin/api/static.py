@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import plugin
+from plugin.errors import NotFound
 
 REPO_STATIC = Path(plugin.__file__).resolve().parent.parent / "static"
 
@@ -91,7 +92,39 @@ def _matches(if_none_match: str, asset: Asset) -> bool:
 
 
 async def widget_script(request: Request) -> Response:
-    asset = _asset(request)
+    return _serve(request, _asset(request), CONTENT_TYPE)
+
+
+LOCALES_PATH = static_dir("widget") / "locales"
+LOCALE_TYPE = "application/json"
+
+
+def _locales(request: Request) -> dict[str, Asset]:
+    """The widget's catalogues (static/widget/locales/<language>.json), read once per app."""
+    found: dict[str, Asset] | None = getattr(request.app.state, "widget_locales", None)
+    if found is None:
+        paths = sorted(LOCALES_PATH.glob("*.json")) if LOCALES_PATH.is_dir() else []
+        found = {path.stem: Asset.load(path) for path in paths}
+        request.app.state.widget_locales = found
+    return found
+
+
+async def widget_locale(request: Request) -> Response:
+    """`GET /api/v1/widget/locales/{locale}`: the widget's words in a language it ships
+    (English is built in), fetched by the widget when the page or `init({locale})` asks for
+    that language. Public (no token), under the widget API for its CORS."""
+    locales = _locales(request)
+    asset = locales.get(request.path_params["locale"])
+    if asset is None:
+        raise NotFound(
+            f"No widget catalogue for {request.path_params['locale'][:20]!r}; the widget ships"
+            f" en (built in) and {', '.join(sorted(locales))}.",
+            code="unknown_locale",
+        )
+    return _serve(request, asset, LOCALE_TYPE)
+
+
+def _serve(request: Request, asset: Asset, content_type: str) -> Response:
     versioned = request.query_params.get("v") == asset.version
     gzipped = _accepts_gzip(request.headers.get("accept-encoding", ""))
     headers = {
@@ -104,7 +137,7 @@ async def widget_script(request: Request) -> Response:
     if gzipped:
         headers["Content-Encoding"] = "gzip"
     body = asset.gzipped if gzipped else asset.body
-    return Response(body, headers=headers, media_type=CONTENT_TYPE)
+    return Response(body, headers=headers, media_type=content_type)
 
 
 class ScriptReplay:

@@ -111,6 +111,7 @@ class Line:
     price: str
     quantity: int
     discount_amount: int = 0  # included in `amount` (a coupon applied with the change)
+    product: str = ""  # the item's product name, for a caller that words the line itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +242,7 @@ def prorate(change: Change) -> Quote:
                 True,
                 old.price,
                 old.quantity,
+                product=old.product,
             )
         )
         if not resets:
@@ -256,6 +258,7 @@ def prorate(change: Change) -> Quote:
                     new.price,
                     new.quantity,
                     discount,
+                    product=new.product,
                 )
             )
     net = sum(line.amount for line in lines)
@@ -275,6 +278,7 @@ def prorate(change: Change) -> Quote:
                 new.price,
                 new.quantity,
                 full_discount,
+                product=new.product,
             )
         )
         return _immediate(change, factor, lines, net)
@@ -368,6 +372,7 @@ def prorate_additions(
                 item.price,
                 item.quantity,
                 discount,
+                product=item.product,
             )
         )
     net = sum(line.amount for line in lines)

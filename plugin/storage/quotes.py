@@ -86,6 +86,7 @@ def _line(data: dict[str, Any]) -> Line:
         price=str(data["price"]),
         quantity=int(data["quantity"]),
         discount_amount=int(data.get("discount_amount", 0)),
+        product=str(data.get("product", "")),
     )
 
 

@@ -263,6 +263,10 @@ async def _operations(w: World) -> None:
         again = {"If-None-Match": served.headers["etag"]}
         assert (await http.get(f"/admin/static/{name}", headers=again)).status_code == 304
     assert (await http.get("/admin/static/nothing.js")).status_code == 404
+    served = await http.get("/api/v1/widget/locales/ko")
+    again = {"If-None-Match": served.headers["etag"]}
+    assert (await http.get("/api/v1/widget/locales/ko", headers=again)).status_code == 304
+    assert (await http.get("/api/v1/widget/locales/xx")).status_code == 404
     assert (await http.get("/no/such/route")).status_code == 404
     assert (await http.post("/healthz")).status_code == 405
 

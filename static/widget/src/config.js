@@ -17,5 +17,7 @@ export function configure(scriptTag) {
   // The widget talks only to the Uplift that served it, unless data-api says otherwise.
   const origin = scriptData('api') || new URL(script.src, location.href).origin;
   settings.api = `${origin.replace(/\/$/, '')}/api/v1/widget`;
-  settings.locale = scriptData('locale') || navigator.language || 'en';
+  // The script tag's data-locale, else the page's own lang, else the browser's language.
+  settings.locale =
+    scriptData('locale') || document.documentElement.lang || navigator.language || 'en';
 }

@@ -19,11 +19,14 @@ export function money(amount, currency) {
   }
 }
 
+const PER = { day: 'perDay', week: 'perWeek', month: 'perMonth', year: 'perYear' };
+const EVERY = { day: 'everyDay', week: 'everyWeek', month: 'everyMonth', year: 'everyYear' };
+
 // A price's billing interval: " / month", " every 3 months", or '' for a one-off price.
 export function perInterval(price) {
-  if (!price?.interval) return '';
+  if (!PER[price?.interval]) return '';
   const count = price.interval_count || 1;
-  return count === 1 ? ` / ${price.interval}` : ` every ${count} ${price.interval}s`;
+  return count === 1 ? phrase(PER[price.interval]) : phrase(EVERY[price.interval], { n: count });
 }
 
 // A Unix time as a medium date, e.g. "Nov 23, 2026".
@@ -77,14 +80,16 @@ export function usageSentence(usage) {
   return phrase('used', { used: quantity(usage.used, true), limit: quantity(usage.limit) });
 }
 
-// One price as the server displays it, with its interval and any discount.
+// One price in the customer's locale (from its minor units), with its interval and any
+// discount.
 function onePrice(price) {
   const interval = perInterval(price);
-  if (price.discounted_display == null) return price.display + interval;
+  const full = money(price.unit_amount, price.currency) + interval;
+  if (price.discounted_amount == null) return full;
   return phrase('discounted', {
-    now: price.discounted_display + interval,
+    now: money(price.discounted_amount, price.currency) + interval,
     months: price.discount_months ? phrase('forMonths', { n: price.discount_months }) : '',
-    later: price.display + interval,
+    later: full,
   });
 }
 
@@ -92,9 +97,10 @@ function onePrice(price) {
 // (`saving`, worked out by the server from the plan's prices), or its discount.
 function saving(offer, first) {
   if (first.saving) {
-    const { display, free_months: free } = first.saving;
+    const { amount, free_months: free } = first.saving;
     const months = free > 1 ? phrase('monthsFree', { n: free }) : free === 1 && phrase('monthFree');
-    return phrase('saveYear', { amount: display }) + (months ? `, ${months}` : '');
+    const saved = phrase('saveYear', { amount: money(amount, first.currency) });
+    return saved + (months ? `, ${months}` : '');
   }
   const discount = offer.discount;
   if (discount?.percent_off) {

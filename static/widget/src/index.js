@@ -13,7 +13,7 @@ import { openLink, takeLinkToken } from './link.js';
 import { mount } from './mount.js';
 import { postOrder } from './post-order.js';
 import { openQuote } from './quote.js';
-import { replaceStrings } from './strings.js';
+import { replaceStrings, useLocale, wordsReady } from './strings.js';
 import { applyTheme } from './styles.js';
 import { openSurvey } from './survey.js';
 
@@ -23,10 +23,31 @@ const stub = window.Uplift;
 
 let linkToken = null; // an email link's token, opened once the page gives a customer token
 
+// The words of settings.locale, fetched if the widget ships that language (strings.js).
+const speak = () => useLocale(settings.locale, settings.api, (error) => reportError(error, 'locale'));
+
+// `method`, run once the words of the locale asked for last are there.
+const worded =
+  (method) =>
+  async (...args) => {
+    let ready;
+    do {
+      ready = wordsReady;
+      await ready;
+    } while (ready !== wordsReady);
+    return method(...args);
+  };
+
+// Settings take effect at once; what draws waits for its words.
+const AT_ONCE = ['init', 'token'];
+
 function init(options) {
   const { token, locale, strings, theme } = options || {};
-  if (locale) settings.locale = locale;
   if (strings) replaceStrings(strings);
+  if (locale) {
+    settings.locale = locale;
+    speak();
+  }
   if (theme) applyTheme(theme);
   if (token != null) {
     setTokenSource(token);
@@ -63,6 +84,7 @@ const METHODS = {
 
 function start() {
   configure(script);
+  speak();
   linkToken = safely(takeLinkToken, 'link')();
 
   // Declarative buttons: <button data-uplift-offer="OFFER_ID"> opens the upgrade modal.
@@ -72,7 +94,7 @@ function start() {
       const declared = event.target?.closest?.('[data-uplift-offer]');
       if (!declared) return;
       event.preventDefault();
-      openQuote(declared.getAttribute('data-uplift-offer'), declared, null);
+      worded(openQuote)(declared.getAttribute('data-uplift-offer'), declared, null);
     }, 'click'),
   );
 
@@ -85,7 +107,8 @@ function start() {
   for (const [name, method] of Object.entries(METHODS)) {
     // confirmDowngrade never rejects (it resolves with the customer's choice); every other
     // method turns its failure into `uplift:error`.
-    Uplift[name] = name === 'confirmDowngrade' ? method : safely(method, name);
+    const run = AT_ONCE.includes(name) ? method : worded(method);
+    Uplift[name] = name === 'confirmDowngrade' ? run : safely(run, name);
   }
   Uplift.version = '1';
   // The only global: it replaces the host's queue stub, then runs what was queued.

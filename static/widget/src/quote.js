@@ -25,6 +25,15 @@ export const OPENS_QUOTE = [
   'post_order',
 ];
 
+// A quote line in the customer's words: what it is for (unused or remaining time, a new
+// period), its product and from when; Stripe's English description if it is none of those.
+const LINE = { credit: 'lineUnused', debit: 'lineRemaining', subscription: 'lineNew' };
+
+function lineText(line) {
+  if (!LINE[line.type] || !line.product) return line.description;
+  return phrase(LINE[line.type], { product: line.product, date: formatDate(line.period.start) });
+}
+
 const THREE_DS_POLL_MS = 3000;
 const THREE_DS_POLLS = 200; // ten minutes; after that the host hears through webhooks
 
@@ -94,9 +103,11 @@ export function openQuote(offerId, opener, offer) {
 
     const lines = element('ul', { id: 'uplift-lines', hidden: '' });
     for (const line of quote.lines) {
-      const description = element('span', null, line.description);
-      lines.appendChild(element('li', null, description, element('span', null, line.display)));
+      const description = element('span', null, lineText(line));
+      const amount = element('span', null, money(line.amount, quote.currency));
+      lines.appendChild(element('li', null, description, amount));
     }
+    const due = money(quote.amount_due_now, quote.currency);
     const toggle = quote.lines.length
       ? button(
           phrase('details'),
@@ -127,7 +138,7 @@ export function openQuote(offerId, opener, offer) {
         element(
           'div',
           { class: 'amount-due', 'data-uplift-due': '' },
-          quote.amount_due_now_display,
+          due,
         ),
         discount?.amount_off_now
           ? element(
@@ -155,7 +166,7 @@ export function openQuote(offerId, opener, offer) {
       ],
       confirm,
     );
-    dialog.live.textContent = `${phrase('due')} ${quote.amount_due_now_display}`;
+    dialog.live.textContent = `${phrase('due')} ${due}`;
     // The hold is counted from when the quote arrived. The page's wall clock may be off from
     // the server's: a clock that is far ahead would otherwise re-quote forever, so the hold
     // shown is at least 30 s (the server still refuses an expired quote with a 410, which

@@ -31,6 +31,17 @@ export const STRINGS = {
   monthFree: '1 month free',
   savePercent: 'Save {percent}',
   saveAmount: 'Save {amount}',
+  perDay: ' / day',
+  perWeek: ' / week',
+  perMonth: ' / month',
+  perYear: ' / year',
+  everyDay: ' every {n} days',
+  everyWeek: ' every {n} weeks',
+  everyMonth: ' every {n} months',
+  everyYear: ' every {n} years',
+  lineUnused: 'Unused time on {product} after {date}',
+  lineRemaining: 'Remaining time on {product} after {date}',
+  lineNew: '{product} from {date}',
   added: 'Added to your subscription',
   trialStarted: 'Your trial has started',
   applying: 'Your change is being applied.',
@@ -108,11 +119,52 @@ export const customerMessage = (error) =>
 export const phrase = (key, values) =>
   String(STRINGS[key]).replace(/\{(\w+)\}/g, (_, name) => values?.[name] ?? '');
 
-// Uplift.init({strings}): only known keys, only strings.
-export function replaceStrings(strings) {
-  for (const [key, value] of Object.entries(strings)) {
+const ENGLISH = { ...STRINGS };
+const hosts = {}; // what the page gave through init({strings}): it wins over any catalogue
+
+// Only known keys, only strings.
+function assign(words) {
+  for (const [key, value] of Object.entries(words || {})) {
     if (Object.prototype.hasOwnProperty.call(STRINGS, key) && typeof value === 'string') {
       STRINGS[key] = value;
     }
   }
+}
+
+// Uplift.init({strings}).
+export function replaceStrings(strings) {
+  Object.assign(hosts, strings);
+  assign(strings);
+}
+
+// The languages the widget ships besides English (static/widget/locales/), fetched from the
+// Uplift that served the script on first use: the core the page loads carries only English.
+const SHIPPED = ['fr', 'ja', 'ko', 'ro'];
+let wanted = 'en';
+
+// Everything the widget draws waits for this: the words of the locale asked for last.
+export let wordsReady = Promise.resolve();
+
+// Use `locale`'s words (its language's catalogue; English if the widget does not ship it,
+// or if it cannot be fetched, which `onError` hears of).
+export function useLocale(locale, api, onError) {
+  const language = String(locale || 'en').toLowerCase().split('-')[0];
+  if (language === wanted) return wordsReady;
+  wanted = language;
+  if (!SHIPPED.includes(language)) {
+    Object.assign(STRINGS, ENGLISH);
+    assign(hosts);
+    wordsReady = Promise.resolve();
+    return wordsReady;
+  }
+  wordsReady = fetch(`${api}/locales/${language}`, { credentials: 'omit' })
+    .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
+    .then((words) => {
+      if (wanted !== language) return; // another locale was asked for meanwhile
+      Object.assign(STRINGS, ENGLISH);
+      assign(words);
+      assign(hosts);
+    })
+    .catch((error) => onError?.(error));
+  return wordsReady;
 }

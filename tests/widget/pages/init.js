@@ -4,6 +4,8 @@
 window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.q || []).push(arguments); };
 (function () {
   var params = new URLSearchParams(location.search);
+  // ?pagelang=ja: the page itself is in that language (read by the widget as it starts).
+  if (params.get('pagelang')) document.documentElement.lang = params.get('pagelang');
   var log = document.getElementById('log');
   ['accepted', 'declined', 'dismissed', 'answered', 'empty', 'error'].forEach(function (name) {
     document.addEventListener('uplift:' + name, function (event) {
@@ -31,6 +33,8 @@ window.Uplift = window.Uplift || function () { (window.Uplift.q = window.Uplift.
       theme: { '--uplift-accent': params.get('accent'), '--uplift-banner-bg': 'red}.uplift{display:none' },
     });
   }
+  // ?locale=ko: one of the languages the widget ships, asked for through init.
+  if (params.get('locale')) window.Uplift('init', { locale: params.get('locale') });
   // ?lang=de: the host translates the widget's own words and picks the number format.
   if (params.get('lang') === 'de') {
     window.Uplift('init', {
