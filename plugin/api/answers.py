@@ -188,11 +188,21 @@ class FrequencyOut(_Out):
     max_declines: int | None
 
 
+class LocalCopyOut(_Out):
+    title: str | Absent = None
+    body: str | Absent = None
+    cta: str | Absent = None
+    decline: str | Absent = None
+
+
 class CopyOut(_Out):
     title: str
     body: str
     cta: str
     decline: str
+    locales: dict[str, LocalCopyOut] | Absent = Field(
+        default=None, description="the same copy in other languages (only those given)"
+    )
 
 
 class ReasonOut(_Out):

@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StringConstraints,
     model_validator,
 )
 from pydantic.config import JsonDict
@@ -191,11 +192,29 @@ class PlansIn(_Strict):
         return self
 
 
+class LocalCopyIn(_Strict):
+    """The copy in one more language; a field left out falls back to the variant's own."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=offers.MAX_TITLE)
+    body: str | None = Field(default=None, max_length=offers.MAX_BODY)
+    cta: str | None = Field(default=None, min_length=1, max_length=offers.MAX_CTA)
+    decline: str | None = Field(default=None, min_length=1, max_length=offers.MAX_CTA)
+
+
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+
+
 class CopyIn(_Strict):
     title: str = Field(min_length=1, max_length=offers.MAX_TITLE)
     body: str = Field(default="", max_length=offers.MAX_BODY)
     cta: str = Field(default="Upgrade", min_length=1, max_length=offers.MAX_CTA)
     decline: str = Field(default="No thanks", min_length=1, max_length=offers.MAX_CTA)
+    locales: dict[Language, LocalCopyIn] = Field(
+        default_factory=dict,
+        max_length=offers.MAX_LOCALES,
+        description="the same copy in other languages, by ISO 639-1 code (`ko`, `fr`): the"
+        " widget shows a customer whose language it is each field given there",
+    )
 
 
 class ReasonIn(_Strict):

@@ -180,6 +180,7 @@ def shown_document(shown: Shown, snapshot: Snapshot, context: CustomerContext) -
             "body": variant.copy.body,
             "cta": variant.copy.cta,
             "decline": variant.copy.decline,
+            **({"locales": variant.copy.locales_document()} if variant.copy.locales else {}),
         },
         "prices": _price_document(offer, snapshot),
         "discount": _discount_document(offer),

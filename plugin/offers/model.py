@@ -20,6 +20,8 @@ Copy is data: titles and bodies are stored and sent as text and rendered with `t
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -78,11 +80,46 @@ class OfferError(InvalidDocument):
 
 
 @dataclass(frozen=True, slots=True)
+class LocalCopy:
+    """A variant's copy in another language (`language`: an ISO 639-1 code, "ko"); a field
+    left None falls back to the variant's own copy."""
+
+    language: str
+    title: str | None = None
+    body: str | None = None
+    cta: str | None = None
+    decline: str | None = None
+
+    def document(self) -> dict[str, str]:
+        fields = {"title": self.title, "body": self.body, "cta": self.cta}
+        fields["decline"] = self.decline
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+MAX_LOCALES = 20
+LANGUAGE = re.compile(r"^[a-z]{2}$")
+
+
+@dataclass(frozen=True, slots=True)
 class Copy:
     title: str
     body: str = ""
     cta: str = "Upgrade"
     decline: str = "No thanks"
+    # The same words in other languages: the widget shows a customer whose language it is
+    # each field given there instead (issue 23).
+    locales: tuple[LocalCopy, ...] = ()
+
+    def locales_document(self) -> dict[str, dict[str, str]]:
+        return {local.language: local.document() for local in self.locales}
+
+
+def load_copy(doc: Mapping[str, Any]) -> Copy:
+    """A variant's `copy` as documented (`locales`: language → the fields given)."""
+    locales = tuple(
+        LocalCopy(language, **fields) for language, fields in (doc.get("locales") or {}).items()
+    )
+    return Copy(**{k: v for k, v in doc.items() if k != "locales"}, locales=locales)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +282,7 @@ class Offer:
             _text(variant.copy.body, f"{here}.copy.body", 0, MAX_BODY)
             _text(variant.copy.cta, f"{here}.copy.cta", 1, MAX_CTA)
             _text(variant.copy.decline, f"{here}.copy.decline", 1, MAX_CTA)
+            _check_locales(variant.copy.locales, f"{here}.copy.locales")
         try:
             design = Design(
                 tuple(Variant(v.key, v.weight) for v in self.variants), holdout_bp=self.holdout_bp
@@ -335,6 +373,25 @@ def _check_email(channel: EmailChannel | None) -> None:
         )
 
 
+def _check_locales(locales: tuple[LocalCopy, ...], here: str) -> None:
+    if len(locales) > MAX_LOCALES:
+        raise OfferError(f"at most {MAX_LOCALES} languages", field=here)
+    if len({local.language for local in locales}) != len(locales):
+        raise OfferError("each language once", field=here)
+    for local in locales:
+        at = f"{here}.{local.language}"
+        if not LANGUAGE.match(local.language):
+            raise OfferError("a language is a two-letter ISO 639-1 code (ko, fr)", field=here)
+        for name, text, least, most in (
+            ("title", local.title, 1, MAX_TITLE),
+            ("body", local.body, 0, MAX_BODY),
+            ("cta", local.cta, 1, MAX_CTA),
+            ("decline", local.decline, 1, MAX_CTA),
+        ):
+            if text is not None:
+                _text(text, f"{at}.{name}", least, most)
+
+
 def _text(value: str, path: str, minimum: int, maximum: int) -> None:
     if not isinstance(value, str) or not minimum <= len(value) <= maximum:
         raise OfferError(f"must be {minimum} to {maximum} characters", field=path)
@@ -394,6 +451,7 @@ def dump(offer: Offer) -> dict[str, Any]:
                     "body": v.copy.body,
                     "cta": v.copy.cta,
                     "decline": v.copy.decline,
+                    **({"locales": v.copy.locales_document()} if v.copy.locales else {}),
                 },
             }
             for v in offer.variants
@@ -456,7 +514,7 @@ def load(doc: dict[str, Any]) -> Offer:
         survey=_load_survey(doc.get("survey")),
         email=None if doc.get("email") is None else EmailChannel(**doc["email"]),
         variants=tuple(
-            OfferVariant(key=v["key"], weight=v.get("weight", 1), copy=Copy(**v["copy"]))
+            OfferVariant(key=v["key"], weight=v.get("weight", 1), copy=load_copy(v["copy"]))
             for v in doc["variants"]
         ),
     )

@@ -533,6 +533,7 @@ function fromOffer(offer) {
       body: v.copy.body,
       cta: v.copy.cta,
       decline: v.copy.decline,
+      locales: v.copy.locales, // not edited here: kept as the API has them
     })),
     reasons: (offer.reasons || []).map(pair),
     survey: offer.survey
@@ -660,7 +661,7 @@ function offerDocument() {
     variants: d.variants.map((v) => ({
       key: v.key,
       weight: number(v.weight || '1'),
-      copy: { title: v.title, body: v.body, cta: v.cta, decline: v.decline },
+      copy: { title: v.title, body: v.body, cta: v.cta, decline: v.decline, locales: v.locales },
     })),
     reasons: d.reasons.map(pair),
     // null, not left out: PATCH keeps a top-level field it is not given.

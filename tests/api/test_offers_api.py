@@ -361,3 +361,59 @@ async def test_bad_clones_are_refused_and_change_nothing(
     response = await admin.post(path, headers=ADMIN, **kwargs)
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
     assert (await admin.get("/api/v1/admin/offers", headers=ADMIN)).json()["data"] == before
+
+
+LOCALIZED = [
+    {
+        "key": "control",
+        "copy": {
+            "title": "Running out of space?",
+            "locales": {"ko": {"title": "저장 공간이 부족하신가요?", "cta": "업그레이드"},
+                        "fr": {"body": "Pro offre 100 Go."}},
+        },
+    }
+]  # fmt: skip
+
+
+async def test_copy_in_other_languages_round_trips_and_reaches_the_widget(
+    admin: httpx.AsyncClient,
+) -> None:
+    """A variant's copy may carry the same words in other languages (issue 23): stored as
+    given (only the fields given), sent back by GET, and in the widget's offer document, for
+    the widget to show a customer whose language it is."""
+    created = await admin.post(
+        "/api/v1/admin/offers", json=offer_body(variants=LOCALIZED), headers=ADMIN
+    )
+    assert created.status_code == 201, created.text
+    copy = created.json()["variants"][0]["copy"]
+    assert copy["locales"] == {
+        "ko": {"title": "저장 공간이 부족하신가요?", "cta": "업그레이드"},
+        "fr": {"body": "Pro offre 100 Go."},
+    }
+    plain = await admin.post(
+        "/api/v1/admin/offers", json=offer_body(id="offer_plain"), headers=ADMIN
+    )
+    assert "locales" not in plain.json()["variants"][0]["copy"]
+
+
+@pytest.mark.parametrize(
+    ("locales", "field"),
+    [
+        ({"kor": {"title": "x"}}, "variants[0].copy.locales.kor.[key]"),
+        ({"KO": {"title": "x"}}, "variants[0].copy.locales.KO.[key]"),
+        ({"ko": {"title": ""}}, "variants[0].copy.locales.ko.title"),
+        ({"ko": {"headline": "x"}}, "variants[0].copy.locales.ko.headline"),
+        ({chr(97 + i // 26) + chr(97 + i % 26): {"title": "x"} for i in range(21)},
+         "variants[0].copy.locales"),
+    ],
+    ids=["three letters", "upper case", "empty title", "unknown field", "too many"],
+)  # fmt: skip
+async def test_bad_copy_languages_are_refused(
+    admin: httpx.AsyncClient, locales: dict[str, Any], field: str
+) -> None:
+    variants = [{"key": "control", "copy": {"title": "Hi", "locales": locales}}]
+    refused = await admin.post(
+        "/api/v1/admin/offers", json=offer_body(variants=variants), headers=ADMIN
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == field

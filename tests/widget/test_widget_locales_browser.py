@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from playwright.async_api import expect
 
 from tests.browser import Watched
+from tests.support import Subscribed
 from tests.widget.accessibility import wcag_violations
 from tests.widget.paths import WIDGET
-from tests.widget.shop import ShopFactory
+from tests.widget.shop import ShopFactory, upgrade_offer
 from tests.widget.test_widget_locales import english
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.postgres_half]
@@ -82,4 +84,36 @@ async def test_the_pages_own_lang_chooses_the_language(
     await expect(banner).to_contain_text(said["perMonth"])
     await banner.get_by_role("button", name="Upgrade").click()
     await expect(page.get_by_role("dialog")).to_contain_text(said["due"])
+    await watched.assert_clean()
+
+
+def _localized(world: Subscribed) -> list[dict[str, Any]]:
+    offer = upgrade_offer(world)
+    copy = offer["variants"][0]["copy"]
+    copy["locales"] = {
+        "ko": {"title": "저장 공간이 부족하신가요?", "cta": "Pro로 업그레이드"},
+        "fr": {"body": "Pro offre 100 Go."},
+    }
+    return [offer]
+
+
+@pytest.mark.parametrize(
+    ("locale", "title", "body", "cta"),
+    [
+        ("ko", "저장 공간이 부족하신가요?", "Pro has 100 GB.", "Pro로 업그레이드"),
+        ("fr", "Running out of space?", "Pro offre 100 Go.", "Upgrade"),
+        ("en", "Running out of space?", "Pro has 100 GB.", "Upgrade"),
+    ],
+)
+async def test_offer_copy_given_per_language_falls_back_field_by_field(
+    shop: ShopFactory, open_page: OpenPage, locale: str, title: str, body: str, cta: str
+) -> None:
+    """The admin wrote the title and the button in Korean and the body in French: each
+    customer sees what exists in their language and the admin's own words for the rest."""
+    acme = await shop(offers=_localized)
+    watched = await open_page(acme.page_url("upgrade.html") + f"&locale={locale}")
+    page = watched.page
+    banner = page.get_by_role("region", name=title)
+    await expect(banner).to_contain_text(body)
+    await expect(banner.get_by_role("button", name=cta)).to_be_visible()
     await watched.assert_clean()

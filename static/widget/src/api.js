@@ -98,8 +98,16 @@ export function track(offerId, variant, type, extra) {
   );
 }
 
+// An offer in the customer's language: each field of its copy that `copy.locales` gives for
+// that language, the rest as the admin wrote it.
+export function localized(offer) {
+  const language = String(settings.locale).toLowerCase().split('-')[0];
+  const local = offer?.copy?.locales?.[language];
+  return local ? { ...offer, copy: { ...offer.copy, ...local } } : offer;
+}
+
 export async function offersFor(placement) {
   const query = placement ? `?placement=${encodeURIComponent(placement)}` : '';
   const list = await request('GET', `/offers${query}`);
-  return list?.data || [];
+  return (list?.data || []).map(localized);
 }

@@ -1,6 +1,6 @@
 // Lifecycle email links: an offer's email links to the SaaS's page with
 // `uplift_offer=<signed token>` added, and the widget on that page opens the offer.
-import { request, track } from './api.js';
+import { localized, request, track } from './api.js';
 import { takeOffer } from './quote.js';
 import { openSurvey } from './survey.js';
 
@@ -29,7 +29,7 @@ export function takeLinkToken() {
 // the survey's modal for a survey. A link that is not this customer's, or gone or expired
 // (404, 410), rejects: the caller's `uplift:error`, and nothing is shown.
 export async function openLink(token) {
-  const offer = await request('GET', `/link?token=${encodeURIComponent(token)}`);
+  const offer = localized(await request('GET', `/link?token=${encodeURIComponent(token)}`));
   if (offer.kind !== 'survey') return takeOffer(offer, null);
   track(offer.offer_id, offer.variant, 'impression');
   return openSurvey(offer, null);
