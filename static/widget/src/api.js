@@ -51,6 +51,7 @@ function previewAnswer(method, path) {
   throw widgetError('This is a preview: nothing is quoted or charged.', {
     status: 409,
     code: 'preview',
+    own: true, // the widget's own words, for the admin looking at the preview
   });
 }
 

@@ -24,7 +24,8 @@ const stub = window.Uplift;
 let linkToken = null; // an email link's token, opened once the page gives a customer token
 
 // The words of settings.locale, fetched if the widget ships that language (strings.js).
-const speak = () => useLocale(settings.locale, settings.api, (error) => reportError(error, 'locale'));
+const speak = () =>
+  useLocale(settings.locale, settings.api, (error) => reportError(error, 'locale'));
 
 // `method`, run once the words of the locale asked for last are there.
 const worded =

@@ -104,7 +104,8 @@ export const STRINGS = {
 
 // What the customer reads about a failed request: the widget's own words for what they can
 // act on, else "Please try again." Never the server's message, which is for the developer
-// (it goes to `uplift:error`) and may name ids or rules.
+// (it goes to `uplift:error`) and may name ids or rules; an error the widget made to be read
+// (`own`: the admin's preview refusing to charge) says its own message.
 const SAID_FOR = {
   rate_limited: 'tooMany',
   no_subscription: 'noSubscription',
@@ -113,7 +114,9 @@ const SAID_FOR = {
 };
 
 export const customerMessage = (error) =>
-  phrase(error?.status ? SAID_FOR[error.code] || 'tryLater' : 'offline');
+  error?.own
+    ? error.message
+    : phrase(error?.status ? SAID_FOR[error.code] || 'tryLater' : 'offline');
 
 // The string `key` with its `{name}` placeholders filled from `values` (a missing one is '').
 export const phrase = (key, values) =>
