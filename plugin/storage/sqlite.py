@@ -46,9 +46,26 @@ BUSY_TIMEOUT_MS = 5000
 MMAP_BYTES = 1 << 30
 
 
-class SqliteConnection:
+class _SqliteCommon:
+    """What both SQLite connections answer the same way, through their own `fetch_value`."""
+
     dialect: Dialect = "sqlite"
 
+    async def fetch_value(self, sql: str, params: Params | None = None) -> Any:
+        raise NotImplementedError
+
+    async def table_exists(self, name: str) -> bool:
+        found = await self.fetch_value(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :name",
+            {"name": name},
+        )
+        return bool(found)
+
+    async def lock(self, name: str) -> None:
+        """Nothing to do: a write transaction holds SQLite's one write lock already."""
+
+
+class SqliteConnection(_SqliteCommon):
     def __init__(self, raw: aiosqlite.Connection) -> None:
         self._raw = raw
 
@@ -93,23 +110,11 @@ class SqliteConnection:
             return row[0]
         return None
 
-    async def table_exists(self, name: str) -> bool:
-        found = await self.fetch_value(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :name",
-            {"name": name},
-        )
-        return bool(found)
 
-    async def lock(self, name: str) -> None:
-        """Nothing to do: a write transaction holds SQLite's one write lock already."""
-
-
-class _NowConnection:
+class _NowConnection(_SqliteCommon):
     """A `Connection` over a `sqlite3.Connection`, on the thread that owns it: each method is
     a coroutine that makes its SQLite call and returns, never waiting, so a job of
     `SqliteDatabase.shared` runs to its end without the event loop (`shared.drive`)."""
-
-    dialect: Dialect = "sqlite"
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         self._raw = raw
@@ -133,16 +138,6 @@ class _NowConnection:
     async def fetch_value(self, sql: str, params: Params | None = None) -> Any:
         row = self._raw.execute(sql, params or {}).fetchone()
         return row[0] if row is not None else None
-
-    async def table_exists(self, name: str) -> bool:
-        found = await self.fetch_value(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :name",
-            {"name": name},
-        )
-        return bool(found)
-
-    async def lock(self, name: str) -> None:
-        """Nothing to do: a write transaction holds SQLite's one write lock already."""
 
 
 async def _at_once(job: Job[T], db: Any) -> T:
