@@ -3,6 +3,7 @@ docs/contract.md (fixed ids, no random strings), plans, offers and customers."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -102,13 +103,19 @@ def customer_headers(customer_id: str, *, now: int = NOW, **claims: Any) -> dict
 
 
 async def subscribe(
-    db: Database, *, stripe_customer: str, price_id: str, subscription_id: str | None = None
+    db: Database,
+    *,
+    stripe_customer: str,
+    price_id: str,
+    subscription_id: str | None = None,
+    prices: Sequence[Price] = PRICES,
 ) -> None:
-    """Put a live subscription for `price_id` in the mirror, as Stripe's webhooks would."""
+    """Put a live subscription for `price_id` (one of `prices`) in the mirror, as Stripe's
+    webhooks would."""
     from plugin.billing.mirror import MirrorItem, MirrorSubscription
     from plugin.storage import subscriptions as subscription_store
 
-    price = next(p for p in PRICES if p.id == price_id)
+    price = next(p for p in prices if p.id == price_id)
     sub_id = subscription_id or f"sub_{stripe_customer.removeprefix('cus_')}"
     subscription = MirrorSubscription(
         id=sub_id,

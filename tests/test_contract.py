@@ -21,6 +21,7 @@ CONTRACT = {
     ("GET", "/readyz"),
     ("POST", "/webhooks/stripe"),
     ("GET", "/widget/uplift.js"),
+    ("GET", "/widget/uplift-{part}.js"),
     ("GET", "/api/v1/widget/offers"),
     ("POST", "/api/v1/widget/quotes"),
     ("POST", "/api/v1/widget/accept"),
@@ -83,6 +84,8 @@ CONTRACT = {
     ("GET", "/api/v1/widget/link"),
     # Issue 23: the widget's catalogues of words, fetched on first use of a language.
     ("GET", "/api/v1/widget/locales/{locale}"),
+    # The widget's pricing table: the plan ladder with the customer's place on it.
+    ("GET", "/api/v1/widget/plans"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/admin"),
     # Added to the contract (docs/contract.md) on purpose: the dashboard's script and stylesheet

@@ -62,6 +62,7 @@ TABLE: tuple[Row, ...] = (
     # script on every page, Stripe's deliveries.
     Row("GET", "/api/v1/widget/offers", widget.list_offers, lambda _: widget.offers_fast),
     Row("GET", "/widget/uplift.js", static.widget_script, lambda _: static.ScriptReplay()),
+    Row("GET", "/widget/uplift-{part}.js", static.widget_part),
     Row(
         "POST",
         "/webhooks/stripe",
@@ -136,6 +137,7 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/api/v1/customers/{customer_id}/entitlements", ingest.get_entitlements),
     Row("POST", "/api/v1/usage", ingest.post_usage),
     Row("POST", "/api/v1/feature-events", ingest.post_feature_event),
+    Row("GET", "/api/v1/widget/plans", widget.plan_ladder),
     Row("POST", "/api/v1/widget/events", widget.post_event),
     Row("POST", "/api/v1/widget/quotes", purchases.create_quote),
     Row("POST", "/api/v1/widget/accept", purchases.accept_quote),

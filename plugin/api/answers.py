@@ -915,6 +915,54 @@ class WidgetEventOut(_Out):
     at: Time
 
 
+class WidgetPlanPriceOut(_Out):
+    price: str
+    currency: Currency
+    unit_amount: Amount
+    interval: Interval
+    interval_count: int
+    current: bool = Field(
+        description="the customer's plan billed at this interval (every 1 `interval`)"
+    )
+
+
+class WidgetYearlySavingOut(_Out):
+    amount: Amount
+    free_months: int | None = Field(
+        description="the saving as a whole number of monthly payments, if it is one"
+    )
+
+
+class WidgetPlanOut(_Out):
+    object: Literal["widget_plan"]
+    id: str
+    name: str
+    tier: int
+    features: list[str]
+    limits: dict[str, int | None] = Field(description="metric → cap; null: unlimited")
+    current: bool = Field(description="the customer's plan")
+    prices: list[WidgetPlanPriceOut] = Field(
+        description="its active recurring per-unit prices, in the customer's currency when"
+        " they have a live subscription (every currency otherwise); empty: none to show"
+    )
+    yearly_saving: WidgetYearlySavingOut | None = Field(
+        description="its first yearly price against twelve payments of its first monthly"
+        " price in the same currency, listed above; null without both, or no saving"
+    )
+
+
+class PlanLadderOut(_Out):
+    """The plan ladder for the widget's pricing table, by tier, with the customer's place."""
+
+    object: Literal["plan_ladder"]
+    currency: Currency | None = Field(
+        description="what the customer's live subscription bills in; null: none"
+    )
+    current_plan: str | None
+    current_interval: Interval | None
+    plans: list[WidgetPlanOut]
+
+
 class PeriodOut(_Out):
     start: Time
     end: Time

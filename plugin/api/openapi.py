@@ -49,6 +49,7 @@ from plugin.api.answers import (
     OfferPreviewOut,
     OfferResultsOut,
     OpenAPIOut,
+    PlanLadderOut,
     PlanListOut,
     QuoteAnswerOut,
     ReadyOut,
@@ -149,6 +150,12 @@ OPERATIONS = (
         "GET", "/widget/uplift.js", "The widget script (gzip, ETag; immutable when ?v= matches)",
         "none", params=(Param("v", "query", {"type": "string", "maxLength": 64}),),
         revalidates=True,
+    ),
+    Operation(
+        "GET", "/widget/uplift-{part}.js",
+        "A part of the widget its script loads on first use (dialog, modal, retention, pricing)",
+        "none", params=(Param("v", "query", {"type": "string", "maxLength": 64}),),
+        errors=(404,), revalidates=True,
     ),
     Operation(
         "POST", "/webhooks/stripe", "Stripe webhook intake (signed events)", "stripe",
@@ -428,6 +435,12 @@ OPERATIONS = (
         answer=WidgetOfferListOut, errors=(422,),
     ),
     Operation(
+        "GET", "/api/v1/widget/plans",
+        "The plan ladder for the pricing table: features, limits and prices in the customer's "
+        "currency, the yearly saving, the customer's plan and interval marked",
+        "customer", answer=PlanLadderOut,
+    ),
+    Operation(
         "POST", "/api/v1/widget/events", "Impression, click, dismiss or decline", "customer",
         body=WidgetEventIn, status=201, answer=WidgetEventOut, errors=(404,),
     ),
@@ -500,6 +513,7 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
 # CSV the metrics routes answer with `Accept: text/csv`.
 _CONTENT: dict[str, Any] = {
     "/widget/uplift.js": {"text/javascript": {"schema": {"type": "string"}}},
+    "/widget/uplift-{part}.js": {"text/javascript": {"schema": {"type": "string"}}},
     "/admin": {"text/html": {"schema": {"type": "string"}}},
     "/email/unsubscribe/{token}": {"text/html": {"schema": {"type": "string"}}},
     "/admin/static/{name}": {

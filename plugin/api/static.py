@@ -95,25 +95,49 @@ async def widget_script(request: Request) -> Response:
     return _serve(request, _asset(request), CONTENT_TYPE)
 
 
+PARTS_DIR = static_dir("widget")
+
+
+def _assets(request: Request, kept: str, folder: Path, pattern: str) -> dict[str, Asset]:
+    """The files matching `pattern` in `folder` by name (what `*` matched), read once per app
+    and kept in `app.state.<kept>`."""
+    found: dict[str, Asset] | None = getattr(request.app.state, kept, None)
+    if found is None:
+        paths = sorted(folder.glob(pattern)) if folder.is_dir() else []
+        prefix, _, suffix = pattern.partition("*")
+        found = {p.name.removeprefix(prefix).removesuffix(suffix): Asset.load(p) for p in paths}
+        setattr(request.app.state, kept, found)
+    return found
+
+
+async def widget_part(request: Request) -> Response:
+    """`GET /widget/uplift-{part}.js`: a part of the widget the script loads on first use (the
+    dialog, the upgrade modal, the retention screen, the pricing table) with `import()`, at
+    `?v=<hash>` (immutable). A module script from another origin is read only with CORS, so it
+    is readable from any origin: it is the same public file as uplift.js, sent without
+    credentials."""
+    parts = _assets(request, "widget_parts", PARTS_DIR, "uplift-*.js")
+    asset = parts.get(request.path_params["part"])
+    if asset is None:
+        raise NotFound(
+            f"No widget part {request.path_params['part'][:20]!r}; there are"
+            f" {', '.join(sorted(parts))}.",
+            code="unknown_part",
+        )
+    response = _serve(request, asset, CONTENT_TYPE)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 LOCALES_PATH = static_dir("widget") / "locales"
 LOCALE_TYPE = "application/json"
-
-
-def _locales(request: Request) -> dict[str, Asset]:
-    """The widget's catalogues (static/widget/locales/<language>.json), read once per app."""
-    found: dict[str, Asset] | None = getattr(request.app.state, "widget_locales", None)
-    if found is None:
-        paths = sorted(LOCALES_PATH.glob("*.json")) if LOCALES_PATH.is_dir() else []
-        found = {path.stem: Asset.load(path) for path in paths}
-        request.app.state.widget_locales = found
-    return found
 
 
 async def widget_locale(request: Request) -> Response:
     """`GET /api/v1/widget/locales/{locale}`: the widget's words in a language it ships
     (English is built in), fetched by the widget when the page or `init({locale})` asks for
     that language. Public (no token), under the widget API for its CORS."""
-    locales = _locales(request)
+    locales = _assets(request, "widget_locales", LOCALES_PATH, "*.json")
     asset = locales.get(request.path_params["locale"])
     if asset is None:
         raise NotFound(

@@ -6,6 +6,9 @@ writes only when a customer meets an offer for the first time (the sticky experi
 The answer is then kept with the customer's cached facts, per placement, until the first
 second it could change (`eligibility.stable_until`) or the facts, the offers or the token do;
 countdowns in it are recounted per request. A repeat request is answered from it.
+
+`GET /api/v1/widget/plans` is the pricing table's: the ladder from the same snapshot with the
+customer's place on it, worked out once per snapshot for each plan, interval and currency.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from plugin.api.answers import PlanLadderOut
 from plugin.api.bodies import read_model
 from plugin.api.errors import to_response
 from plugin.api.schemas import WidgetEventIn
 from plugin.auth import CustomerIdentity, CustomerTokens, bearer_token
-from plugin.billing.catalog import Price, YearlySaving, yearly_saving
+from plugin.billing.catalog import Interval, Plan, Price, YearlySaving, yearly_saving
 from plugin.billing.money import Money
 from plugin.customers import view as customers
 from plugin.customers.answers import KeptAnswer
@@ -331,6 +335,122 @@ async def list_offers(request: Request) -> JSONResponse:
 
 def _render(document: dict[str, Any]) -> bytes:
     return bytes(OffersAnswer(document).body)
+
+
+async def plan_ladder(request: Request) -> JSONResponse:
+    """The plan ladder for the widget's pricing table, the customer's plan and interval marked.
+    Memory and the customer's cached facts only: no Stripe call, no write. The document
+    depends on nothing but the snapshot and the customer's plan, interval and currency, so it
+    is made once per snapshot for each (`Snapshot.memo`)."""
+    identity = require_customer(request)
+    ctx = services(request)
+    snapshot = await offer_snapshot(request).get()
+    view = await customers.view(ctx.db, identity=identity, snapshot=snapshot, now=ctx.clock.now())
+    plan, interval, currency = view.plan, view.context.plan.interval, view.currency
+    key = ("plan_ladder", plan.id if plan is not None else None, interval, currency)
+    document = cast("dict[str, Any] | None", snapshot.memo.get(key))
+    if document is None:
+        document = PlanLadderOut.model_validate(
+            _ladder_document(snapshot, plan=plan, interval=interval, currency=currency)
+        ).document()
+        if len(snapshot.memo) < MEMO_LIMIT:
+            snapshot.memo[key] = document
+    return JSONResponse(document)
+
+
+def _ladder_document(
+    snapshot: Snapshot, *, plan: Plan | None, interval: Interval | None, currency: str | None
+) -> dict[str, Any]:
+    return {
+        "object": "plan_ladder",
+        "currency": currency,
+        "current_plan": plan.id if plan is not None else None,
+        "current_interval": interval,
+        "plans": [
+            _ladder_plan(
+                rung,
+                snapshot,
+                current=plan is not None and rung.id == plan.id,
+                interval=interval,
+                currency=currency,
+            )
+            for rung in sorted(snapshot.plans, key=lambda p: p.tier)
+        ],
+    }
+
+
+def _ladder_plan(
+    plan: Plan,
+    snapshot: Snapshot,
+    *,
+    current: bool,
+    interval: Interval | None,
+    currency: str | None,
+) -> dict[str, Any]:
+    """One rung: the view names the customer's plan and interval, not their price, so the
+    current prices are the plan's prices billed every one of that interval."""
+    prices = _ladder_prices(plan, snapshot, currency)
+    saving = _ladder_saving(prices)
+    return {
+        "object": "widget_plan",
+        "id": plan.id,
+        "name": plan.name,
+        "tier": plan.tier,
+        "features": list(plan.features),
+        "limits": dict(plan.limits),
+        "current": current,
+        "prices": [
+            {
+                "price": price.id,
+                "currency": price.currency,
+                "unit_amount": price.unit_amount,
+                "interval": price.interval,
+                "interval_count": price.interval_count,
+                "current": current and price.interval == interval and price.interval_count == 1,
+            }
+            for price in prices
+        ],
+        "yearly_saving": (
+            None if saving is None else {"amount": saving.amount, "free_months": saving.free_months}
+        ),
+    }
+
+
+def _ladder_prices(plan: Plan, snapshot: Snapshot, currency: str | None) -> list[Price]:
+    """The plan's prices a pricing table can show, in the plan's order: active, recurring, one
+    whole amount per unit (not tiered, metered or packaged), in `currency` when it is known
+    (the customer can only move within their subscription's currency); every currency when
+    it is not."""
+    listed = []
+    for price_id in plan.prices:
+        price = snapshot.prices.get(price_id)
+        if (
+            price is not None
+            and price.active
+            and price.recurring
+            and price.per_unit
+            and price.unit_amount is not None
+            and (currency is None or price.currency == currency)
+        ):
+            listed.append(price)
+    return listed
+
+
+def _ladder_saving(prices: list[Price]) -> YearlySaving | None:
+    """The first yearly price against twelve payments of the first monthly price in its
+    currency (the annual toggle's "Save $58 a year, 2 months free")."""
+    yearly = next((p for p in prices if p.interval == "year" and p.interval_count == 1), None)
+    if yearly is None:
+        return None
+    monthly = next(
+        (
+            p
+            for p in prices
+            if p.interval == "month" and p.interval_count == 1 and p.currency == yearly.currency
+        ),
+        None,
+    )
+    return None if monthly is None else yearly_saving(yearly, monthly)
 
 
 async def post_event(request: Request) -> JSONResponse:

@@ -183,7 +183,8 @@ def demo_offers(seed: DemoSeed) -> list[Offer]:
             "kind": "upgrade",
             "status": "active",
             "priority": 10,
-            "placements": ["storage_banner", "billing"],
+            # "plans": the pricing table (GET /api/v1/widget/plans) opens the plan changes there.
+            "placements": ["storage_banner", "billing", "plans"],
             "target_prices": [p["pro_monthly"]],
             "targeting": {
                 "all": [
@@ -217,7 +218,7 @@ def demo_offers(seed: DemoSeed) -> list[Offer]:
                 "name": f"{plan.title()} monthly to annual: 2 months free",
                 "kind": "interval_switch",
                 "status": "active",
-                "placements": ["billing"],
+                "placements": ["billing", "plans"],
                 "target_prices": [p[f"{plan}_annual"]],
                 "targeting": {"plan": {"in": [plan], "interval": "month"}},
                 "variants": [

@@ -16,13 +16,20 @@ log = get_logger("http")
 NO_STORE = (b"cache-control", b"no-store")
 
 
+PUBLIC_LOCALES = "/api/v1/widget/locales/"
+
+
 def private_path(path: str) -> bool:
     """Whether `path`'s answers are for one caller only: everything under `/api/` (the admin
     API and the ingest routes behind the admin key, the widget API behind a customer token,
-    and any unknown path there) but the public OpenAPI document. Their answers, errors
-    included, are `Cache-Control: no-store`: an offer list, an upgrade, a 401 or a 429 is
-    about one key or one customer, and no browser or shared cache on the way may keep it."""
-    return path.startswith("/api/") and path != "/api/v1/openapi.json"
+    and any unknown path there) but the public OpenAPI document and the widget's language
+    catalogues (the same file for everyone, cached immutably at its versioned URL). Their
+    answers, errors included, are `Cache-Control: no-store`: an offer list, an upgrade, a 401 or
+    a 429 is about one key or one customer, and no browser or shared cache on the way may keep
+    it."""
+    if not path.startswith("/api/") or path == "/api/v1/openapi.json":
+        return False
+    return not (path.startswith(PUBLIC_LOCALES) and "/" not in path[len(PUBLIC_LOCALES) :])
 
 
 class AccessLogMiddleware:

@@ -85,6 +85,8 @@ WIDGET_CASES: dict[str, tuple[Case, int]] = {
     "offers-bad-token": (_get("/api/v1/widget/offers", {"Authorization": "Bearer nope"}), 401),
     "offers-no-token-from-a-browser": (_get("/api/v1/widget/offers", BROWSER), 401),
     "offers-bad-placement": (_get("/api/v1/widget/offers?placement=", ACME), 422),
+    "plans": (_get("/api/v1/widget/plans", ACME), 200),
+    "plans-no-token": (_get("/api/v1/widget/plans"), 401),
     "throttled": (_widget_throttled, 429),
     "event-no-token": (_post("/api/v1/widget/events", {}, json={}), 401),
     "event-unknown-offer": (
@@ -157,6 +159,8 @@ async def test_a_server_error_on_the_api_is_never_stored(app: Starlette) -> None
         ("/readyz", []),
         ("/api/v1/openapi.json", []),
         ("/widget/uplift.js", ["public, max-age=300"]),
+        ("/widget/uplift-modal.js", ["public, max-age=300"]),
+        ("/api/v1/widget/locales/fr", ["public, max-age=300"]),
         ("/admin", ["no-cache"]),
         ("/nope", []),
     ],

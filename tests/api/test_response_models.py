@@ -256,7 +256,8 @@ def _as(world: World, customer: str, **headers: str) -> dict[str, str]:
 
 async def _operations(w: World) -> None:
     http = w.http
-    for path in ("/healthz", "/readyz", "/api/v1/openapi.json", "/widget/uplift.js", "/admin"):
+    public = ("/healthz", "/readyz", "/api/v1/openapi.json", "/widget/uplift.js", "/admin")
+    for path in (*public, "/widget/uplift-modal.js"):
         assert (await http.get(path)).status_code == 200
     for name in ("admin.js", "admin.css"):
         served = await http.get(f"/admin/static/{name}")
@@ -374,8 +375,8 @@ async def _catalog(w: World) -> None:
 
 
 async def _widget(w: World) -> None:
-    """Offers (with prices, discounts, usage, a countdown; the downgrade screen), events, and
-    the trial."""
+    """Offers (with prices, discounts, usage, a countdown; the downgrade screen), the plan
+    ladder, events, and the trial."""
     http = w.http
     shown = await http.get("/api/v1/widget/offers?placement=billing", headers=_as(w, "acme"))
     offers = {o["offer_id"]: o for o in shown.json()["data"]}
@@ -392,6 +393,9 @@ async def _widget(w: World) -> None:
     unknown = await http.get("/api/v1/widget/offers?to_plan=nope", headers=_as(w, "pat"))
     assert unknown.status_code == 422
     assert (await http.get("/api/v1/widget/offers", headers=ADMIN)).status_code == 401
+    for who in ("acme", "pat", "nobody"):  # Basic, Pro, no subscription
+        ladder = await http.get("/api/v1/widget/plans", headers=_as(w, who))
+        assert ladder.json()["object"] == "plan_ladder", ladder.text
 
     for kind in ("impression", "click"):
         seen = {"offer_id": "offer_answers_pro", "variant": "control", "type": kind}

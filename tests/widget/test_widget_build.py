@@ -1,7 +1,8 @@
-"""The committed `static/widget/uplift.js` is exactly what the pinned esbuild builds from
-static/widget/src/ (static/widget/build.mjs, run through package.json's `build:widget`), so the
-file served is the source reviewed. Without node_modules/ (`npm ci`, which `python3 dev.py test`
-runs) the rebuild is skipped on a developer's machine and fails under CI."""
+"""The committed `static/widget/uplift.js` (and each `uplift-<part>.js`) is exactly what the
+pinned esbuild builds from static/widget/src/ (static/widget/build.mjs, run through
+package.json's `build:widget`), so the files served are the source reviewed. Without
+node_modules/ (`npm ci`, which `python3 dev.py test` runs) the rebuild is skipped on a
+developer's machine and fails under CI."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.widget.paths import BUILT, ESBUILD, REPO
+from tests.widget.paths import BUILT, ESBUILD, REPO, WIDGET
 
 
 def _json(name: str) -> Any:
@@ -60,14 +61,18 @@ def test_esbuild_is_pinned_to_one_exact_version() -> None:
 
 def test_committed_widget_is_the_build_of_its_source(npm: str, tmp_path: Path) -> None:
     """Rebuilt with the pinned esbuild and the options in build.mjs, the source gives the
-    committed uplift.js byte for byte (after an edit to src/: `python3 dev.py widget`)."""
-    rebuilt = tmp_path / "uplift.js"
+    committed uplift.js and each of its parts byte for byte, and no other file (after an edit to
+    src/: `python3 dev.py widget`)."""
     subprocess.run(
-        [npm, "run", "--silent", "build:widget", "--", f"--outfile={rebuilt}"],
+        [npm, "run", "--silent", "build:widget", "--", f"--outdir={tmp_path}"],
         cwd=REPO,
         check=True,
         timeout=120,
     )
-    assert rebuilt.read_bytes() == BUILT.read_bytes(), (
-        "static/widget/uplift.js is not the build of static/widget/src/: python3 dev.py widget"
-    )
+    rebuilt = sorted(p.name for p in tmp_path.glob("*.js"))
+    assert rebuilt == sorted(p.name for p in WIDGET.glob("uplift*.js"))
+    assert BUILT.name in rebuilt
+    for name in rebuilt:
+        assert (tmp_path / name).read_bytes() == (WIDGET / name).read_bytes(), (
+            f"static/widget/{name} is not the build of static/widget/src/: python3 dev.py widget"
+        )

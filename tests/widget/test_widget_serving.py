@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -134,3 +135,48 @@ async def test_openapi_describes_the_script_as_the_javascript_it_serves(
     content = document["paths"]["/widget/uplift.js"]["get"]["responses"]["200"]["content"]
     assert list(content) == [served.headers["content-type"].partition(";")[0]]
     assert content["text/javascript"]["schema"] == {"type": "string"}
+
+
+PARTS = sorted(WIDGET_PATH.parent.glob("uplift-*.js"))
+
+
+@pytest.mark.parametrize("path", PARTS, ids=lambda p: p.name)
+async def test_core_names_each_part_by_an_immutable_url(
+    http: httpx.AsyncClient, path: Path
+) -> None:
+    """The core knows each part by the hash of its bytes; at that `?v=` the part is served as
+    JavaScript, cached immutably, readable from any origin (a module script from another origin
+    is read only with CORS), gzipped when accepted."""
+    part = path.stem.removeprefix("uplift-")
+    body = path.read_bytes()  # noqa: ASYNC240 -- a small file, read once
+    version = hashlib.sha256(body).hexdigest()[:12]
+    assert f'{part}:"{version}"' in SOURCE.decode()
+    answer = await http.get(
+        f"/widget/uplift-{part}.js?v={version}",
+        headers={"Accept-Encoding": "gzip", "Origin": "https://elsewhere.example"},
+    )
+    assert answer.status_code == 200
+    assert answer.content == body
+    assert answer.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert answer.headers["access-control-allow-origin"] == "*"
+    assert answer.headers["content-encoding"] == "gzip"
+    stale = await http.get(f"/widget/uplift-{part}.js?v=000000000000")
+    assert stale.headers["cache-control"] == "public, max-age=300"
+
+
+async def test_an_unknown_part_is_a_json_404(http: httpx.AsyncClient) -> None:
+    answer = await http.get("/widget/uplift-nothing.js")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "unknown_part"
+
+
+async def test_core_names_each_catalogue_by_an_immutable_url(http: httpx.AsyncClient) -> None:
+    """Each language's catalogue is fetched at `?v=<hash of its bytes>`, cached immutably."""
+    catalogues = sorted((WIDGET_PATH.parent / "locales").glob("*.json"))
+    assert catalogues
+    for path in catalogues:
+        version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        assert f'{path.stem}:"{version}"' in SOURCE.decode()
+        answer = await http.get(f"/api/v1/widget/locales/{path.stem}?v={version}")
+        assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"

@@ -1,6 +1,7 @@
 """The widget's source rules (docs/style.md, widget recipe): readable modules in
 static/widget/src/ with no HTML or code from strings and no inline handlers or styles, built into
-one strict IIFE whose only global is `window.Uplift`. The API rules hold of the built file too:
+one strict IIFE whose only global is `window.Uplift` (and parts it loads on first use, modules
+that export one function). The API rules hold of the built file too:
 esbuild must not bring back what the source leaves out."""
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _name(path: Path) -> str:
     return path.relative_to(SOURCE.parent).as_posix()
 
 
-CHECKED = [*source_files(), BUILT]
+PARTS = sorted(BUILT.parent.glob("uplift-*.js"))  # what the core loads on first use
+CHECKED = [*source_files(), BUILT, *PARTS]
 
 
 def test_the_source_is_there() -> None:
@@ -67,6 +69,20 @@ def test_built_file_is_one_strict_iife() -> None:
     assert "source: static/widget/src/" in banner
     assert code.startswith('"use strict";(()=>{')
     assert code.endswith("})();\n")
+
+
+@pytest.mark.parametrize("path", PARTS, ids=_name)
+def test_each_part_is_one_module_exporting_one_function(path: Path) -> None:
+    """A part is its banner comment, then an ES module whose one statement exports the function
+    the core calls with its kit (`uplift`); no import of its own: it reads the core's modules
+    from the kit, so it never loads another copy of them."""
+    built = path.read_text(encoding="utf-8")
+    banner, _, code = built.partition("*/\n")
+    assert banner.startswith("/*! Uplift widget")
+    assert code.startswith("export default function (uplift) {(()=>{")
+    assert code.endswith("})();}\n")
+    assert re.search(r"\bimport\b", code) is None
+    assert code.count("export ") == 1
 
 
 def test_entry_point_is_strict_and_captures_the_script_first() -> None:

@@ -4,6 +4,7 @@
 
 export const settings = {
   api: '',
+  base: '', // the script's own URL: its parts and catalogues are found beside it
   locale: 'en',
 };
 
@@ -14,6 +15,7 @@ export const scriptData = (name) => script.getAttribute(`data-${name}`);
 
 export function configure(scriptTag) {
   script = scriptTag;
+  settings.base = script.src;
   // The widget talks only to the Uplift that served it, unless data-api says otherwise.
   const origin = scriptData('api') || new URL(script.src, location.href).origin;
   settings.api = `${origin.replace(/\/$/, '')}/api/v1/widget`;

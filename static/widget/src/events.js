@@ -2,9 +2,12 @@
 // every entry point runs through safely(), which turns a throw or a rejection into an
 // `uplift:error` event on document.
 
-export function emit(name, detail) {
+// On `document`; or on `target` (a placement's element, for a framework listening there),
+// bubbling out of any shadow root up to the document.
+export function emit(name, detail, target) {
+  const at = target?.isConnected ? target : document;
   try {
-    document.dispatchEvent(new CustomEvent(`uplift:${name}`, { detail }));
+    at.dispatchEvent(new CustomEvent(`uplift:${name}`, { detail, bubbles: true, composed: true }));
   } catch {
     // A listener's own exception is the host's; the widget carries on.
   }

@@ -93,15 +93,18 @@ function onePrice(price) {
   });
 }
 
+// What a yearly price saves against twelve monthly payments ({amount, free_months}, worked
+// out by the server from the plan's prices): "Save $58.00 a year, 2 months free".
+export function yearlySaving({ amount, free_months: free }, currency) {
+  const months = free > 1 ? phrase('monthsFree', { n: free }) : free === 1 && phrase('monthFree');
+  const saved = phrase('saveYear', { amount: money(amount, currency) });
+  return saved + (months ? `, ${months}` : '');
+}
+
 // What the offer saves: a switch to yearly billing against twelve monthly payments
 // (`saving`, worked out by the server from the plan's prices), or its discount.
 function saving(offer, first) {
-  if (first.saving) {
-    const { amount, free_months: free } = first.saving;
-    const months = free > 1 ? phrase('monthsFree', { n: free }) : free === 1 && phrase('monthFree');
-    const saved = phrase('saveYear', { amount: money(amount, first.currency) });
-    return saved + (months ? `, ${months}` : '');
-  }
+  if (first.saving) return yearlySaving(first.saving, first.currency);
   const discount = offer.discount;
   if (discount?.percent_off) {
     let percent = `${discount.percent_off} %`;

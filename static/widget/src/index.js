@@ -8,14 +8,16 @@
 import { setPreview, setTokenSource } from './api.js';
 import { configure, settings } from './config.js';
 import { confirmDowngrade } from './downgrade.js';
+import { defineElements } from './elements.js';
 import { reportError, safely, widgetError } from './events.js';
 import { openLink, takeLinkToken } from './link.js';
+import { prefetch } from './parts.js';
 import { mount } from './mount.js';
 import { postOrder } from './post-order.js';
 import { openQuote } from './quote.js';
-import { replaceStrings, useLocale, wordsReady } from './strings.js';
+import { phrase, replaceStrings, useLocale, worded } from './strings.js';
 import { applyTheme } from './styles.js';
-import { openSurvey } from './survey.js';
+import { openSurvey } from './survey-dialog.js';
 
 // Captured synchronously: document.currentScript is null once this first run is over.
 const script = document.currentScript;
@@ -26,18 +28,6 @@ let linkToken = null; // an email link's token, opened once the page gives a cus
 // The words of settings.locale, fetched if the widget ships that language (strings.js).
 const speak = () =>
   useLocale(settings.locale, settings.api, (error) => reportError(error, 'locale'));
-
-// `method`, run once the words of the locale asked for last are there.
-const worded =
-  (method) =>
-  async (...args) => {
-    let ready;
-    do {
-      ready = wordsReady;
-      await ready;
-    } while (ready !== wordsReady);
-    return method(...args);
-  };
 
 // Settings take effect at once; what draws waits for its words.
 const AT_ONCE = ['init', 'token'];
@@ -67,7 +57,12 @@ const METHODS = {
     openQuote(offerId, opener || document.activeElement, null);
   },
   postOrder,
-  confirmDowngrade,
+  // Never rejects: if the retention screen cannot be loaded, the browser's own confirmation.
+  confirmDowngrade: (options) =>
+    confirmDowngrade(options).catch((error) => {
+      reportError(error, 'downgrade');
+      return { choice: window.confirm(phrase('confirmDowngrade')) ? 'downgrade' : 'stay' };
+    }),
   // The admin console's live preview: the real widget drawing a draft offer document
   // (POST /api/v1/admin/offers/preview) as `screen`, with no request to the server.
   preview: (target, { screen, offer, quote } = {}) => {
@@ -88,7 +83,9 @@ function start() {
   speak();
   linkToken = safely(takeLinkToken, 'link')();
 
-  // Declarative buttons: <button data-uplift-offer="OFFER_ID"> opens the upgrade modal.
+  // Declarative buttons: <button data-uplift-offer="OFFER_ID"> opens the upgrade modal (which
+  // starts loading now if the page has one).
+  if (document.querySelector('[data-uplift-offer]')) prefetch('modal');
   document.addEventListener(
     'click',
     safely((event) => {
@@ -115,6 +112,8 @@ function start() {
   // The only global: it replaces the host's queue stub, then runs what was queued.
   window.Uplift = Uplift;
   for (const queued of stub?.q || []) Uplift(...queued);
+  // After the queue, so that an element already in the page meets the token it set.
+  defineElements({ mount: Uplift.mount, open: Uplift.open });
 }
 
 // Last, once everything above is defined. Loaded twice, the first copy stays in charge;

@@ -1,8 +1,8 @@
 // Lifecycle email links: an offer's email links to the SaaS's page with
 // `uplift_offer=<signed token>` added, and the widget on that page opens the offer.
 import { localized, request, track } from './api.js';
-import { takeOffer } from './quote.js';
-import { openSurvey } from './survey.js';
+import { takeOffer } from './take.js';
+import { openSurvey } from './survey-dialog.js';
 
 const PARAMETER = 'uplift_offer';
 

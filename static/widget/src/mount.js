@@ -6,24 +6,30 @@ import { emit, safely, widgetError } from './events.js';
 import { askWhy, saidNo } from './feedback.js';
 import { priceLine, usageSentence } from './format.js';
 import { isHidden, remember } from './placements.js';
-import { takeOffer } from './quote.js';
+import { drawPricing } from './pricing.js';
+import { takeOffer, willTake } from './take.js';
 import { phrase } from './strings.js';
-import { openSurvey, surveyForm, thanks } from './survey.js';
+import { openSurvey } from './survey-dialog.js';
+import { surveyForm, thanks } from './survey.js';
 
 // Resolves with the number of offers shown. A survey is drawn as its `display` says: in a
 // banner here, or in the modal dialog. With nothing to show it draws nothing and tells the
 // page (`uplift:empty`, with the placement). It draws again after any accept, decline or
-// dismiss on the page (placements.js).
+// dismiss on the page (placements.js). The `plans` placement (or `style: 'pricing'`) is the
+// pricing table (pricing.js).
 export async function mount(target, options, redraw = false) {
   const node = typeof target === 'string' ? document.querySelector(target) : target;
   if (!node) throw widgetError(`Uplift.mount: no element ${target}`, { code: 'no_element' });
   const placement = options?.placement || scriptData('placement');
   remember(node, safely(() => mount(node, options, true), 'mount'));
+  if (placement === 'plans' || options?.style === 'pricing') {
+    return drawPricing(node, placement || 'plans', redraw);
+  }
   const offers = (await offersFor(placement)).filter((offer) => !isHidden(offer.offer_id));
   // Mounting again (a single-page app re-rendering) replaces what the last mount drew.
   for (const old of node.querySelectorAll(':scope > [data-uplift]')) old.remove();
   if (!offers.length) {
-    emit('empty', { placement: placement || null });
+    emit('empty', { placement: placement || null }, node);
     return 0;
   }
   const root = shadowHost(node);
@@ -39,6 +45,7 @@ export async function mount(target, options, redraw = false) {
 }
 
 function callToAction(offer) {
+  willTake(offer);
   const cta = button(
     offer.copy?.cta || phrase('upgrade'),
     'primary',

@@ -4,7 +4,7 @@ import { openDialog, startCountdown } from './dialog.js';
 import { element, button } from './dom.js';
 import { noInDialog, saidNo } from './feedback.js';
 import { priceLine } from './format.js';
-import { takeOffer } from './quote.js';
+import { takeOffer } from './take.js';
 import { phrase } from './strings.js';
 
 // Resolves true if a popup was shown.

@@ -10,20 +10,9 @@ import { formatDate, idempotencyKey, money, perInterval } from './format.js';
 import { refreshPlacements } from './placements.js';
 import { phrase } from './strings.js';
 
-// Offer kinds whose call to action opens this modal: Uplift quotes and charges them, add-ons
-// (cross_sell, bundle, post_order) included. Any other kind goes to the host as
-// `uplift:accepted` for it to fulfil. An offer that stopped applying (`offer_unavailable`:
-// the customer upgraded meanwhile, or is no longer targeted) closes the modal quietly and
-// leaves every placement.
+// An offer that stopped applying (`offer_unavailable`: the customer upgraded meanwhile, or is
+// no longer targeted) closes the modal quietly and leaves every placement.
 const GONE = ['offer_unavailable', 'offer_already_accepted', 'offer_not_found'];
-export const OPENS_QUOTE = [
-  'upgrade',
-  'interval_switch',
-  'trial',
-  'cross_sell',
-  'bundle',
-  'post_order',
-];
 
 // A quote line in the customer's words: what it is for (unused or remaining time, a new
 // period), its product and from when; Stripe's English description if it is none of those.
@@ -36,15 +25,6 @@ function lineText(line) {
 
 const THREE_DS_POLL_MS = 3000;
 const THREE_DS_POLLS = 200; // ten minutes; after that the host hears through webhooks
-
-// The customer took `offer` (a call to action, an email's link): this modal for a kind Uplift
-// quotes, else `uplift:accepted` (with `detail`) for the host to fulfil.
-export function takeOffer(offer, opener, detail) {
-  track(offer.offer_id, offer.variant, 'click');
-  if (OPENS_QUOTE.includes(offer.kind)) return openQuote(offer.offer_id, opener, offer);
-  emit('accepted', { offer_id: offer.offer_id, kind: offer.kind, ...detail });
-  return refreshPlacements(offer.offer_id);
-}
 
 // `offer` is the offer's document when the opener has it (a banner, an email's link): its
 // copy, and its reasons for Cancel; a declarative button has only the id.

@@ -1,5 +1,7 @@
 // Every word the widget itself says, replaceable through Uplift.init({strings}); offer copy
 // comes from the server. `{name}` is filled in by phrase().
+import { LOCALES } from 'uplift:build';
+
 export const STRINGS = {
   upgrade: 'Upgrade',
   preparing: 'Preparing your price\u2026',
@@ -100,6 +102,13 @@ export const STRINGS = {
   submit: 'Submit',
   scaleHint: '1 is the lowest, 5 the highest.',
   thanks: 'Thank you for your answer!',
+  plans: 'Plans',
+  billing: 'Billing period',
+  monthly: 'Monthly',
+  yearly: 'Yearly',
+  currentPlan: 'Current plan',
+  limit: '{metric}: {limit}',
+  unlimited: '{metric}: unlimited',
 };
 
 // What the customer reads about a failed request: the widget's own words for what they can
@@ -140,13 +149,25 @@ export function replaceStrings(strings) {
   assign(strings);
 }
 
-// The languages the widget ships besides English (static/widget/locales/), fetched from the
-// Uplift that served the script on first use: the core the page loads carries only English.
-const SHIPPED = ['fr', 'ja', 'ko', 'ro'];
+// The languages the widget ships besides English (static/widget/locales/), each by the hash of
+// its catalogue, fetched from the Uplift that served the script on first use at that immutable
+// URL: the core the page loads carries only English.
 let wanted = 'en';
 
 // Everything the widget draws waits for this: the words of the locale asked for last.
-export let wordsReady = Promise.resolve();
+let wordsReady = Promise.resolve();
+
+// `method`, run once the words of the locale asked for last are there.
+export const worded =
+  (method) =>
+  async (...args) => {
+    let ready;
+    do {
+      ready = wordsReady;
+      await ready;
+    } while (ready !== wordsReady);
+    return method(...args);
+  };
 
 // Use `locale`'s words (its language's catalogue; English if the widget does not ship it,
 // or if it cannot be fetched, which `onError` hears of).
@@ -154,13 +175,14 @@ export function useLocale(locale, api, onError) {
   const language = String(locale || 'en').toLowerCase().split('-')[0];
   if (language === wanted) return wordsReady;
   wanted = language;
-  if (!SHIPPED.includes(language)) {
+  if (!Object.prototype.hasOwnProperty.call(LOCALES, language)) {
     Object.assign(STRINGS, ENGLISH);
     assign(hosts);
     wordsReady = Promise.resolve();
     return wordsReady;
   }
-  wordsReady = fetch(`${api}/locales/${language}`, { credentials: 'omit' })
+  const url = `${api}/locales/${language}?v=${LOCALES[language]}`;
+  wordsReady = fetch(url, { credentials: 'omit' })
     .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
     .then((words) => {
       if (wanted !== language) return; // another locale was asked for meanwhile

@@ -3,10 +3,9 @@
 // (1-5); `comment` adds an optional text. Submit sends one `answer` event, then thanks; a 409
 // `already_answered` (answered in another tab, another render) is the same thanks.
 import { request } from './api.js';
-import { openDialog } from './dialog.js';
 import { element, button } from './dom.js';
 import { emit, reportError } from './events.js';
-import { commentField, radioGroup, saidNo } from './feedback.js';
+import { commentField, radioGroup } from './feedback.js';
 import { customerMessage, phrase } from './strings.js';
 
 const SCALE = ['1', '2', '3', '4', '5'].map((n) => ({ key: n, label: n }));
@@ -52,22 +51,4 @@ export function surveyForm(offer, answered) {
   const actions = element('div', { class: 'actions' }, submit);
   const nodes = [group.fieldset, comment?.node, problem, actions].filter(Boolean);
   return { nodes, first: group.first };
-}
-
-// The survey in the modal dialog (its focus trap, Escape, the close button: a dismiss unless
-// answered). The caller counts the impression.
-export function openSurvey(offer, opener) {
-  const copy = offer.copy || {};
-  const dismissed = saidNo('dismiss', offer);
-  let done = false;
-  const dialog = openDialog(opener, (why) => {
-    if (!done && why === 'dismiss') dismissed();
-  });
-  const form = surveyForm(offer, () => {
-    done = true;
-    const close = button(phrase('done'), 'primary', () => dialog.close('done'));
-    dialog.show(copy.title, [thanks(), element('div', { class: 'actions' }, close)], close);
-  });
-  dialog.show(copy.title, [copy.body && element('p', null, copy.body), ...form.nodes], form.first);
-  return dialog;
 }
