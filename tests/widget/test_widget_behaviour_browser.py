@@ -51,6 +51,9 @@ async def test_an_accept_redraws_every_placement_and_a_stale_offer_leaves_quietl
     await expect(top).to_have_count(0)
     await expect(side).to_have_count(0)
     await dialog.get_by_role("button", name="Done").click()
+    # The empty placement was drawn again (with the others) but stayed empty: no second event.
+    empties = log.get_by_role("listitem").filter(has_text='empty {"placement":"reports_gate"}')
+    await expect(empties).to_have_count(1)
 
     async with page.expect_response(re.compile(r"/api/v1/widget/quotes$")) as refused:
         await page.get_by_role("button", name="Upgrade now").click()

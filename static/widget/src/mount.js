@@ -17,6 +17,8 @@ import { surveyForm, thanks } from './survey.js';
 // page (`uplift:empty`, with the placement). It draws again after any accept, decline or
 // dismiss on the page (placements.js). The `plans` placement (or `style: 'pricing'`) is the
 // pricing table (pricing.js).
+const empty = new WeakSet(); // the placements whose last drawing was empty
+
 export async function mount(target, options, redraw = false) {
   const node = typeof target === 'string' ? document.querySelector(target) : target;
   if (!node) throw widgetError(`Uplift.mount: no element ${target}`, { code: 'no_element' });
@@ -29,9 +31,12 @@ export async function mount(target, options, redraw = false) {
   // Mounting again (a single-page app re-rendering) replaces what the last mount drew.
   for (const old of node.querySelectorAll(':scope > [data-uplift]')) old.remove();
   if (!offers.length) {
-    emit('empty', { placement: placement || null }, node);
+    // Once per placement that becomes empty: a redraw of one already empty says nothing new.
+    if (!(redraw && empty.has(node))) emit('empty', { placement: placement || null }, node);
+    empty.add(node);
     return 0;
   }
+  empty.delete(node);
   const root = shadowHost(node);
   const container = element('div', { class: 'uplift' });
   root.appendChild(container);
