@@ -398,7 +398,12 @@ class ArmResultOut(_Out):
     revenue: dict[str, int] = Field(description="currency → expansion MRR in minor units")
     conversion_rate: float | None
     interval_95: Annotated[list[float], Field(min_length=2, max_length=2)] | None
-    p_value_vs_control: float | None
+    p_value_vs_control: float | None = Field(
+        description="two-proportion z-test: valid at one look, at a sample size fixed in advance"
+    )
+    always_valid_p_value: float | None = Field(
+        description="mSPRT (tau 0.02) against the control: valid however often it is read"
+    )
     probability_beats_control: float | None
     lift_vs_holdout: float | None
 

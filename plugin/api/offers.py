@@ -325,7 +325,7 @@ def _changed(request: Request) -> None:
 RESULTS_CSV = (
     "offer_id", "arm", "control", "exposed", "clicked", "accepted", "paid", "currency",
     "revenue", "conversion_rate", "interval_95_low", "interval_95_high", "p_value_vs_control",
-    "probability_beats_control", "lift_vs_holdout",
+    "probability_beats_control", "lift_vs_holdout", "always_valid_p_value",
 )  # fmt: skip
 
 
@@ -336,7 +336,8 @@ def _results_rows(answer: OfferResultsOut) -> list[list[object]]:
     for arm in answer.arms:
         low, high = arm.interval_95 if arm.interval_95 else (None, None)
         stats = [arm.conversion_rate, low, high, arm.p_value_vs_control,
-                 arm.probability_beats_control, arm.lift_vs_holdout]  # fmt: skip
+                 arm.probability_beats_control, arm.lift_vs_holdout,
+                 arm.always_valid_p_value]  # fmt: skip
         for currency, revenue in sorted(arm.revenue.items()) or [("", 0)]:
             rows.append([answer.offer_id, arm.arm, arm.control, arm.exposed, arm.clicked,
                          arm.accepted, arm.paid, currency, revenue, *stats])  # fmt: skip
@@ -380,6 +381,7 @@ async def offer_results(request: Request) -> Response:
                 conversion_rate=s.rate,
                 interval_95=list(s.interval) if s.interval else None,
                 p_value_vs_control=s.p_value,
+                always_valid_p_value=s.always_valid_p_value,
                 probability_beats_control=s.probability_beats_control,
                 lift_vs_holdout=lift,
             )

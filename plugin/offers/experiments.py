@@ -9,7 +9,10 @@ share therefore never reshuffles who sees which variant, only who sees nothing a
 
 Statistics (floats are fine here: these are rates and probabilities, never money):
 - a conversion rate with its 95 % Wilson score interval (good at small counts and at 0 or 1);
-- a two-sided two-proportion z-test p-value against the control arm;
+- a two-sided two-proportion z-test p-value against the control arm (valid at one look, at a
+  sample size fixed in advance);
+- an always-valid p-value against the control arm (plugin/offers/sequential.py, mSPRT), valid
+  however often the results are read;
 - the probability that a variant's true rate beats the control's, with uniform Beta(1, 1)
   priors: Evan Miller's exact sum for small counts, a normal approximation past that;
 - a warning when either arm has fewer exposures than a minimum sample.
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from plugin.errors import InvalidDocument
+from plugin.offers.sequential import always_valid_p_value
 
 HOLDOUT = "holdout"
 BASIS_POINTS = 10_000
@@ -116,6 +120,7 @@ class ArmResult:
     interval: tuple[float, float] | None
     p_value: float | None  # vs control; None for the control itself or without data
     probability_beats_control: float | None
+    always_valid_p_value: float | None = None  # vs control, valid under repeated looks
 
 
 def wilson_interval(conversions: int, exposures: int, z: float = Z_95) -> tuple[float, float]:
@@ -188,6 +193,13 @@ def compare(arms: Sequence[Arm], *, control: str) -> list[ArmResult]:
                 p_value=two_proportion_p_value(base, arm) if versus and base else None,
                 probability_beats_control=(
                     probability_beats(base, arm) if versus and base and arm.exposures else None
+                ),
+                always_valid_p_value=(
+                    always_valid_p_value(
+                        base.conversions, base.exposures, arm.conversions, arm.exposures
+                    )
+                    if versus and base
+                    else None
                 ),
             )
         )

@@ -651,11 +651,12 @@
           cell(percent(a.conversion_rate), { className: 'num', 'data-value': a.conversion_rate === null ? '' : String(a.conversion_rate) }),
           cell(interval95(a.interval_95), { className: 'num' }),
           cell(a.p_value_vs_control === null ? '—' : a.p_value_vs_control.toFixed(3), { className: 'num' }),
+          cell(a.always_valid_p_value === null ? '—' : a.always_valid_p_value.toFixed(3), { className: 'num' }),
           cell(a.lift_vs_holdout === null ? '—' : (a.lift_vs_holdout * 100).toFixed(1) + ' pts', { className: 'num' }));
       });
       body.appendChild(table(o.offer.name || o.offer.id,
-        ['Arm', 'Exposed', 'Paid', 'Conversion', '95 % interval', 'p vs control', 'Lift vs holdout'],
-        rows, [false, true, true, true, true, true, true]));
+        ['Arm', 'Exposed', 'Paid', 'Conversion', '95 % interval', 'p vs control', 'Always-valid p', 'Lift vs holdout'],
+        rows, [false, true, true, true, true, true, true, true]));
       if (o.results.warning) body.appendChild(el('p', { className: 'warning', text: o.results.warning }));
     });
   }

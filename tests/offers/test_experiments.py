@@ -166,6 +166,10 @@ def test_compare_reports_each_arm_against_the_control() -> None:
     assert by_key["control"].p_value is None
     assert by_key["bold"].p_value == pytest.approx(0.1529, abs=1e-4)
     assert by_key["bold"].probability_beats_control == pytest.approx(0.9232, abs=1e-3)
+    # mSPRT, tau 0.02: pooled 0.11, V = 0.11 * 0.89 * 2/1000, difference 0.02 (worked by hand)
+    assert by_key["bold"].always_valid_p_value == pytest.approx(0.8787, abs=1e-3)
+    assert by_key["control"].always_valid_p_value is None
+    assert by_key[HOLDOUT].always_valid_p_value is None
     assert by_key[HOLDOUT].p_value is None
     assert by_key[HOLDOUT].rate == 0.03
     assert by_key["new"].rate is None
