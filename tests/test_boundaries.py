@@ -31,6 +31,7 @@ PURE = [
     "plugin/offers/targeting.py",
     "plugin/offers/schedule.py",
     "plugin/offers/experiments.py",
+    "plugin/offers/sequential.py",
     "plugin/offers/eligibility.py",
     "plugin/offers/downgrades.py",
     "plugin/offers/explain.py",

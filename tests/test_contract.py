@@ -35,6 +35,8 @@ CONTRACT = {
     ("PATCH", "/api/v1/customers/{customer_id}"),
     ("POST", "/api/v1/usage"),
     ("POST", "/api/v1/feature-events"),
+    # Added to the contract (docs/contract.md) by issue 22: product events, for `event` rules.
+    ("POST", "/api/v1/events"),
     ("GET", "/api/v1/admin/plans"),
     ("PUT", "/api/v1/admin/plans"),
     ("GET", "/api/v1/admin/offers"),

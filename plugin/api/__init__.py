@@ -137,6 +137,7 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/api/v1/customers/{customer_id}/entitlements", ingest.get_entitlements),
     Row("POST", "/api/v1/usage", ingest.post_usage),
     Row("POST", "/api/v1/feature-events", ingest.post_feature_event),
+    Row("POST", "/api/v1/events", ingest.post_event),
     Row("GET", "/api/v1/widget/plans", widget.plan_ladder),
     Row("POST", "/api/v1/widget/events", widget.post_event),
     Row("POST", "/api/v1/widget/quotes", purchases.create_quote),

@@ -781,6 +781,15 @@ class FeatureEventOut(_Out):
     at: Time
 
 
+class EventOut(_Out):
+    object: Literal["event"]
+    customer: str
+    event: str
+    count: int = Field(description="occurrences added to the event's count for its day")
+    occurred_at: Time
+    replayed: bool = Field(description="answered from an earlier request with the same key")
+
+
 class EntitledPlanOut(_Out):
     id: str
     name: str

@@ -1,5 +1,6 @@
-"""What the SaaS backend tells Uplift (admin key): customers, usage, gated feature hits; and
-what it asks: a customer's entitlements, so features are gated from one source."""
+"""What the SaaS backend tells Uplift (admin key): customers, usage, gated feature hits,
+product events; and what it asks: a customer's entitlements, so features are gated from one
+source."""
 
 from __future__ import annotations
 
@@ -16,23 +17,28 @@ from plugin.api.answers import (
     EntitledPlanOut,
     EntitledTrialOut,
     EntitlementsOut,
+    EventOut,
     FeatureEventOut,
     UsageOut,
 )
 from plugin.api.bodies import read_model
-from plugin.api.schemas import CustomerIn, CustomerPatchIn, FeatureEventIn, UsageIn
+from plugin.api.schemas import CustomerIn, CustomerPatchIn, EventIn, FeatureEventIn, UsageIn
 from plugin.auth import CustomerIdentity
 from plugin.customers import thresholds
 from plugin.customers import view as customers
 from plugin.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from plugin.offers.snapshot import Snapshot
+from plugin.offers.targeting import RETENTION_DAYS
 from plugin.outbound.outbox import announce_steps
 from plugin.services import offer_snapshot, services
 from plugin.storage import customers as customer_store
+from plugin.storage import engagement as engagement_store
 from plugin.storage import trials as trial_store
 from plugin.storage.steps import Steps
+from plugin.timespan import DAY
 
 MAX_KEY = 255
+EVENT_SKEW = 300  # seconds an event's `occurred_at` may be ahead of this server's clock
 
 
 def _customer_id(request: Request) -> str:
@@ -145,18 +151,28 @@ async def patch_customer(request: Request) -> JSONResponse:
     return JSONResponse(customer_document(record).document())
 
 
+def _idempotency_key(request: Request, what: str) -> str:
+    key = request.headers.get("idempotency-key", "").strip()
+    if not key or len(key) > MAX_KEY:
+        raise BadRequest(
+            f"Send an Idempotency-Key header (1 to {MAX_KEY} characters) with {what}.",
+            code="idempotency_key_required",
+        )
+    return key
+
+
+def _fingerprint(body: UsageIn | EventIn) -> str:
+    """What a retry with the same key must repeat: the body as sent (defaults unresolved)."""
+    return hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+
+
 async def post_usage(request: Request) -> JSONResponse:
     """Set or increment a usage metric, once per `Idempotency-Key` (a retried report is a no-op)."""
     await require_admin(request)
     ctx = services(request)
-    key = request.headers.get("idempotency-key", "").strip()
-    if not key or len(key) > MAX_KEY:
-        raise BadRequest(
-            f"Send an Idempotency-Key header (1 to {MAX_KEY} characters) with usage reports.",
-            code="idempotency_key_required",
-        )
+    key = _idempotency_key(request, "usage reports")
     body = await read_model(request, UsageIn)
-    fingerprint = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+    fingerprint = _fingerprint(body)
     snapshot = await offer_snapshot(request).get()
     now = ctx.clock.now()
     try:
@@ -246,6 +262,47 @@ async def post_feature_event(request: Request) -> JSONResponse:
         object="feature_event", customer=body.customer, feature=body.feature, at=now
     )
     return JSONResponse(answer.document(), status_code=201)
+
+
+async def post_event(request: Request) -> JSONResponse:
+    """Count a product event for a customer, once per `Idempotency-Key`: the `event`
+    targeting rule's facts (plugin/storage/engagement.py keeps them, bounded)."""
+    await require_admin(request)
+    ctx = services(request)
+    key = _idempotency_key(request, "events")
+    body = await read_model(request, EventIn)
+    now = ctx.clock.now()
+    occurred_at = now if body.occurred_at is None else body.occurred_at
+    if occurred_at > now + EVENT_SKEW:
+        raise ValidationFailed(
+            f"occurred_at {occurred_at} is {occurred_at - now} s ahead of this server's clock "
+            f"(at most {EVENT_SKEW} s).",
+            code="event_in_future",
+            field="occurred_at",
+        )
+    if occurred_at // DAY < engagement_store.first_kept_day(now):
+        raise ValidationFailed(
+            f"occurred_at {occurred_at} is older than the {RETENTION_DAYS} days events are kept.",
+            code="event_too_old",
+            field="occurred_at",
+        )
+    steps = engagement_store.record_event_steps(
+        customer_id=body.customer, name=body.event, count=body.count,
+        occurred_at=occurred_at, idempotency_key=key, fingerprint=_fingerprint(body), now=now,
+    )  # fmt: skip
+    outcome = await ctx.db.write(steps)
+    answer = EventOut(
+        object="event",
+        customer=body.customer,
+        event=body.event,
+        count=body.count,
+        occurred_at=outcome.occurred_at,
+        replayed=outcome.replayed,
+    )
+    return JSONResponse(
+        answer.document(),
+        headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
+    )
 
 
 async def get_entitlements(request: Request) -> JSONResponse:

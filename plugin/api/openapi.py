@@ -38,6 +38,7 @@ from plugin.api.answers import (
     EmailSendListOut,
     EntitlementsOut,
     ErrorOut,
+    EventOut,
     FeatureEventOut,
     FeedbackListOut,
     HealthOut,
@@ -76,6 +77,7 @@ from plugin.api.schemas import (
     AdminKeyIn,
     CustomerIn,
     CustomerPatchIn,
+    EventIn,
     FeatureEventIn,
     OfferCloneIn,
     OfferDraftIn,
@@ -89,6 +91,7 @@ from plugin.api.schemas import (
     WidgetEventIn,
 )
 from plugin.metrics.revenue import SERIES
+from plugin.offers.targeting import MAX_AT_LEAST, RETENTION_DAYS
 
 Auth = Literal["none", "admin", "customer", "stripe"]
 
@@ -427,6 +430,11 @@ OPERATIONS = (
         body=FeatureEventIn, status=201, answer=FeatureEventOut,
     ),
     Operation(
+        "POST", "/api/v1/events",
+        "Count a product event for a customer (idempotent by key; daily counts kept 90 days)",
+        "admin", body=EventIn, params=(IDEMPOTENCY_KEY,), answer=EventOut,
+    ),
+    Operation(
         "GET", "/api/v1/widget/offers",
         "Offers eligible now for the token's customer (`to_plan`: and what moving down to that "
         "plan would take away)",
@@ -657,6 +665,16 @@ RULE = {
                 ["feature", "within_days"],
                 feature=_NAME,
                 within_days={"type": "integer", "minimum": 1},
+                at_least={"type": "integer", "minimum": 1, "maximum": MAX_AT_LEAST},
+            ),
+        ),
+        _rule(
+            "event",
+            _fields(
+                ["name", "at_least", "within_days"],
+                name=_NAME,
+                at_least={"type": "integer", "minimum": 1, "maximum": MAX_AT_LEAST},
+                within_days={"type": "integer", "minimum": 1, "maximum": RETENTION_DAYS},
             ),
         ),
         _rule("tenure", _fields(["min_days"], min_days={"type": "integer", "minimum": 0})),

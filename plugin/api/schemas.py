@@ -403,6 +403,17 @@ class FeatureEventIn(_Strict):
     feature: Key
 
 
+class EventIn(_Strict):
+    """A product event the SaaS already has (`login`, `project_created`, any name), counted
+    per customer and UTC day for `event` targeting rules. `occurred_at` defaults to now; the
+    handler bounds it by the clock (not ahead of it, not older than the retention)."""
+
+    customer: Key
+    event: Key
+    count: Int = Field(default=1, ge=1, le=10_000)
+    occurred_at: Int | None = Field(default=None, ge=0)
+
+
 WidgetEventType = Literal["impression", "click", "dismiss", "decline", "answer"]
 
 

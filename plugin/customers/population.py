@@ -18,6 +18,7 @@ answers for a later `now`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from plugin.auth import CustomerIdentity
@@ -56,11 +57,7 @@ def _trimmed(
     if not facts.events or facts.events[0][2] >= since:
         return None
     events = [e for e in facts.events if e[2] >= since or e[1] in ("decline", "accept")]
-    return customer_store.TargetingFacts(
-        facts.record, facts.stripe_customer, facts.usage, facts.feature_hits,
-        facts.feature_uses, events, facts.assignments, facts.items, facts.last_order_at,
-        facts.answered,
-    )  # fmt: skip
+    return dataclasses.replace(facts, events=events)
 
 
 @dataclass(slots=True)

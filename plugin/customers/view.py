@@ -2,9 +2,9 @@
 
 Sources, in order of trust: the customer record (`PUT /api/v1/customers/{id}`), then the
 token's claims (the SaaS backend signed them seconds ago) for what the record lacks; the plan
-from the mirrored Stripe subscription, mapped through the admin's plan ladder; usage and
-feature hits as reported; the last order from Stripe's webhooks. All of it is one statement
-(`storage.customers.targeting_facts`), read through the process's facts cache
+from the mirrored Stripe subscription, mapped through the admin's plan ladder; usage, feature
+hits and engagement counts as reported; the last order from Stripe's webhooks. All of it is
+one statement (`storage.customers.targeting_facts`), read through the process's facts cache
 (plugin/customers/facts.py): this runs on every offers request.
 """
 
@@ -159,6 +159,8 @@ def _context(
         attrs=attrs,
         usage=facts.usage,
         feature_hits=facts.feature_hits,
+        events=facts.event_counts,
+        feature_counts=facts.feature_counts,
         signup_at=signup_at,
         last_order_at=max(orders) if orders else None,
         answered=facts.answered,

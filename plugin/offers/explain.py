@@ -10,8 +10,9 @@ The gates are the widget's, in its order: whether the offer sells the customer a
 
 `explain` evaluates every gate, even after one failed, and words the fact each one read, so
 an admin sees everything that stands between the customer and the offer at once. A targeting
-rule is one gate per leaf rule (plan, attribute, usage, feature, tenure, order), named by its
-JSON path; `all`/`any`/`not` combine them, and the `targeting` gate says what they add up to.
+rule is one gate per leaf rule (plan, attribute, usage, feature, event, tenure, order,
+feedback), named by its JSON path; `all`/`any`/`not` combine them, and the `targeting` gate
+says what they add up to.
 
 `exclusion` is the cheap form for a whole population: the name of the first gate that fails,
 or None; it agrees with `explain` (tests/offers/test_explain.py holds them to each other).
@@ -36,6 +37,7 @@ from plugin.offers.targeting import (
     AttributeIn,
     AttributeRange,
     CustomerContext,
+    EventCount,
     FeatureHit,
     Not,
     OrderWithin,
@@ -59,6 +61,7 @@ EXCLUSIONS = (
     "attribute",
     "usage",
     "feature",
+    "event",
     "tenure",
     "order",
     "feedback",
@@ -160,6 +163,25 @@ def _leaf(rule: Rule, ctx: CustomerContext, now: int) -> tuple[str, bool, str]:
             share = _percent(used, limit) if limit else "-"
             sign = ">=" if ok else "<"
             return "usage", ok, f"usage {metric} {used} of {limit} = {share} {sign} {percent} %"
+        case FeatureHit(feature, within_days, at_least) if at_least > 1:
+            counts = ctx.feature_counts.get(feature, ())
+            hits = targeting.counted(counts, within_days=within_days, now=now)
+            ok = hits >= at_least
+            return (
+                "feature",
+                ok,
+                f"feature {feature!r} hit {hits} times in the last {within_days} days; "
+                f"wanted at least {at_least}",
+            )
+        case EventCount(name, at_least, within_days):
+            seen = targeting.counted(ctx.events.get(name, ()), within_days=within_days, now=now)
+            ok = seen >= at_least
+            return (
+                "event",
+                ok,
+                f"event {name!r} {seen} times in the last {within_days} days; "
+                f"wanted at least {at_least}",
+            )
         case FeatureHit(feature, within_days):
             hit = ctx.feature_hits.get(feature)
             ok = bool(targeting.evaluate(rule, ctx, now=now))
@@ -264,6 +286,7 @@ _LEAF_GATES: dict[type, str] = {
     AttributeRange: "attribute",
     UsageAtLeast: "usage",
     FeatureHit: "feature",
+    EventCount: "event",
     Tenure: "tenure",
     OrderWithin: "order",
     Answered: "feedback",

@@ -9,6 +9,8 @@ one to one onto it; `parse` and `dump` convert, and `parse` names the offending 
         {"attribute": {"name": "industry", "in": ["fintech", "saas"]}},  AttributeIn
         {"attribute": {"name": "company_size", "gte": 10, "lte": 200}},  AttributeRange
         {"feature_hit": {"feature": "sso", "within_days": 7}},  FeatureHit
+        {"feature_hit": {"feature": "sso", "within_days": 7, "at_least": 3}},  FeatureHit
+        {"event": {"name": "login", "at_least": 20, "within_days": 30}},  EventCount
         {"tenure": {"min_days": 14}},                      Tenure
         {"order": {"within_minutes": 30}},                 OrderWithin
         {"feedback": {"offer": "offer_nps", "answer": "price", "within_days": 30}},  Answered
@@ -20,13 +22,18 @@ API can say why a customer did not see an offer. Unknown facts fail closed: a us
 with no recorded usage or an unlimited plan, a tenure rule without a signup date, an order
 rule without an order are all "not eligible". An offer shown to the wrong customer is worse
 than one not shown.
+
+Counted facts (`event`, and `feature_hit` with `at_least` above 1) are daily counts per UTC
+day (`DailyCounts`); "within D days" is the last D UTC days, today included, and D is at
+most `RETENTION_DAYS`, as long as the counts are kept. A count in a day after today's is
+ignored, as a hit in the future is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from plugin.billing.catalog import Interval
 from plugin.errors import InvalidDocument
@@ -34,6 +41,8 @@ from plugin.timespan import DAY
 
 MAX_RULE_DEPTH = 8  # deeper trees are a mistake, and recursion on stored input must be bounded
 MAX_RULES = 64
+RETENTION_DAYS = 90  # daily counts are kept this long, so a counted rule looks back at most this
+MAX_AT_LEAST = 1_000_000
 AttributeValue = str | int | float | bool
 
 
@@ -56,6 +65,16 @@ class PlanState:
     currency: str | None = None  # what the live subscription bills in
 
 
+DailyCounts = tuple[tuple[int, int], ...]  # (unix day: unix seconds // DAY, count), by day
+
+
+def counted(days: DailyCounts, *, within_days: int, now: int) -> int:
+    """The sum of `days` over the last `within_days` UTC days, today (`now`'s) included."""
+    today = now // DAY
+    first = today - within_days + 1
+    return sum(count for day, count in days if first <= day <= today)
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerContext:
     customer_id: str
@@ -63,6 +82,9 @@ class CustomerContext:
     attrs: Mapping[str, AttributeValue] = field(default_factory=dict)
     usage: Mapping[str, int] = field(default_factory=dict)
     feature_hits: Mapping[str, int] = field(default_factory=dict)  # feature -> last hit (unix)
+    # Per-day counts, kept `RETENTION_DAYS`: product events by name, feature hits by feature.
+    events: Mapping[str, DailyCounts] = field(default_factory=dict)
+    feature_counts: Mapping[str, DailyCounts] = field(default_factory=dict)
     signup_at: int | None = None
     last_order_at: int | None = None
     # When the customer last answered an offer (a reason or a survey answer): by offer id, and
@@ -113,7 +135,22 @@ class UsageAtLeast:
 
 @dataclass(frozen=True, slots=True)
 class FeatureHit:
+    """The feature was hit within `within_days` days: with `at_least` 1 (the default), the
+    last hit is at most `within_days` * 24 h old; above 1, the feature's daily counts over
+    the last `within_days` UTC days add up to `at_least` (as `EventCount` counts)."""
+
     feature: str
+    within_days: int
+    at_least: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EventCount:
+    """The product event `name` happened at least `at_least` times in the last `within_days`
+    UTC days, today included (`POST /api/v1/events`)."""
+
+    name: str
+    at_least: int
     within_days: int
 
 
@@ -158,6 +195,7 @@ Rule = (
     | AttributeRange
     | UsageAtLeast
     | FeatureHit
+    | EventCount
     | Tenure
     | OrderWithin
     | Answered
@@ -210,12 +248,24 @@ def evaluate(rule: Rule, ctx: CustomerContext, *, now: int) -> Decision:
             return YES
         case UsageAtLeast(metric, percent):
             return _usage(ctx, metric, percent)
+        case FeatureHit(feature, within_days, at_least) if at_least > 1:
+            hits = counted(ctx.feature_counts.get(feature, ()), within_days=within_days, now=now)
+            if hits < at_least:
+                return Decision(
+                    False, f"feature {feature}: {hits} hits in {within_days} days, needs {at_least}"
+                )
+            return YES
         case FeatureHit(feature, within_days):
             hit = ctx.feature_hits.get(feature)
             if hit is None or hit > now or now - hit > within_days * DAY:
                 return Decision(
                     False, f"feature {feature!r} not hit in the last {within_days} days"
                 )
+            return YES
+        case EventCount(name, at_least, within_days):
+            seen = counted(ctx.events.get(name, ()), within_days=within_days, now=now)
+            if seen < at_least:
+                return Decision(False, f"{name}: {seen} in {within_days} days, needs {at_least}")
             return YES
         case Tenure(min_days):
             if ctx.signup_at is None:
@@ -260,7 +310,9 @@ def spans(rule: Rule) -> Iterator[int]:
     customer can change only at one of their `instants`, or an instant plus one of these (or
     one second after that, for `<=`): what `eligibility.stable_until` needs to know."""
     match rule:
-        case FeatureHit(_, within_days):
+        case FeatureHit(_, within_days) | EventCount(_, _, within_days):
+            # A daily count starts counting at its day's start (an instant, plus 0) and
+            # leaves the window `within_days` days later.
             yield within_days * DAY
         case Tenure(min_days):
             yield min_days * DAY
@@ -278,6 +330,10 @@ def spans(rule: Rule) -> Iterator[int]:
 def instants(ctx: CustomerContext) -> Iterator[int]:
     """The moments in a customer's facts that rules measure time from."""
     yield from ctx.feature_hits.values()
+    for counts in (ctx.events, ctx.feature_counts):
+        for days in counts.values():
+            for day, _ in days:
+                yield day * DAY
     if ctx.signup_at is not None:
         yield ctx.signup_at
     if ctx.last_order_at is not None:
@@ -313,6 +369,10 @@ def compile_rule(rule: Rule) -> Predicate:
             return _attribute_range(name, gte, lte)
         case UsageAtLeast(metric, percent):
             return _usage_at_least(metric, percent)
+        case FeatureHit(feature, within_days, at_least) if at_least > 1:
+            return _counted_at_least("feature_counts", feature, at_least, within_days)
+        case EventCount(name, at_least, within_days):
+            return _counted_at_least("events", name, at_least, within_days)
         case FeatureHit(feature, within_days):
             seconds = within_days * DAY
 
@@ -358,6 +418,29 @@ def _joined(rules: tuple[Rule, ...], *, every: bool) -> Predicate:
     if every:
         return lambda ctx, now: all(p(ctx, now) for p in parts)
     return lambda ctx, now: any(p(ctx, now) for p in parts)
+
+
+def _counted_at_least(
+    facts: Literal["events", "feature_counts"], name: str, at_least: int, within_days: int
+) -> Predicate:
+    """`EventCount`, or a counted `FeatureHit`: the daily counts of `name` in `facts`."""
+    events = facts == "events"
+
+    def counted_at_least(ctx: CustomerContext, now: int) -> bool:
+        days = (ctx.events if events else ctx.feature_counts).get(name)
+        if not days:
+            return False
+        today = now // DAY
+        first = today - within_days + 1
+        total = 0
+        for day, count in days:
+            if first <= day <= today:
+                total += count
+                if total >= at_least:
+                    return True
+        return False
+
+    return counted_at_least
 
 
 def _always(ctx: CustomerContext, now: int) -> bool:
@@ -453,8 +536,11 @@ def dump(rule: Rule) -> dict[str, Any]:
             return {"attribute": {"name": name, **bounds}}
         case UsageAtLeast(metric, percent):
             return {"usage": {"metric": metric, "at_least_percent": percent}}
-        case FeatureHit(feature, within_days):
-            return {"feature_hit": {"feature": feature, "within_days": within_days}}
+        case FeatureHit(feature, within_days, at_least):
+            more = {"at_least": at_least} if at_least != 1 else {}
+            return {"feature_hit": {"feature": feature, "within_days": within_days, **more}}
+        case EventCount(name, at_least, within_days):
+            return {"event": {"name": name, "at_least": at_least, "within_days": within_days}}
         case Tenure(min_days):
             return {"tenure": {"min_days": min_days}}
         case OrderWithin(minutes):
@@ -523,9 +609,23 @@ def _parse(doc: object, path: str, depth: int, counter: list[int]) -> Rule:
             )
         return UsageAtLeast(_string(fields.get("metric"), f"{here}.metric"), percent)
     if kind == "feature_hit":
-        _only(fields, here, {"feature", "within_days"})
-        days = _required_int(fields.get("within_days"), f"{here}.within_days", minimum=1)
-        return FeatureHit(_string(fields.get("feature"), f"{here}.feature"), days)
+        _only(fields, here, {"feature", "within_days", "at_least"})
+        feature = _string(fields.get("feature"), f"{here}.feature")
+        at_least = 1
+        if "at_least" in fields:
+            at_least = _at_least(fields["at_least"], f"{here}.at_least")
+        if at_least == 1:  # the last hit: any window, as before counts
+            days = _required_int(fields.get("within_days"), f"{here}.within_days", minimum=1)
+        else:
+            days = _window(fields.get("within_days"), f"{here}.within_days")
+        return FeatureHit(feature, days, at_least)
+    if kind == "event":
+        _only(fields, here, {"name", "at_least", "within_days"})
+        return EventCount(
+            _string(fields.get("name"), f"{here}.name"),
+            _at_least(fields.get("at_least"), f"{here}.at_least"),
+            _window(fields.get("within_days"), f"{here}.within_days"),
+        )
     if kind == "tenure":
         _only(fields, here, {"min_days"})
         return Tenure(_required_int(fields.get("min_days"), f"{here}.min_days", minimum=0))
@@ -578,6 +678,24 @@ def _int(value: object, path: str, *, optional: bool = False, minimum: int | Non
     if minimum is not None and value < minimum:
         raise TargetingError(f"must be at least {minimum}", field=path)
     return value
+
+
+def _at_least(value: object, path: str) -> int:
+    found = _required_int(value, path, minimum=1)
+    if found > MAX_AT_LEAST:
+        raise TargetingError(f"at_least must be 1..{MAX_AT_LEAST}", field=path)
+    return found
+
+
+def _window(value: object, path: str) -> int:
+    """A counted rule's `within_days`: no longer than the counts are kept."""
+    found = _required_int(value, path, minimum=1)
+    if found > RETENTION_DAYS:
+        raise TargetingError(
+            f"within_days must be 1..{RETENTION_DAYS}: daily counts are kept {RETENTION_DAYS} days",
+            field=path,
+        )
+    return found
 
 
 def _required_int(value: object, path: str, *, minimum: int) -> int:

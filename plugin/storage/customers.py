@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from plugin.errors import ValidationFailed
-from plugin.offers.targeting import feedback_key
-from plugin.storage.database import Connection, ReadWouldWait, Row
+from plugin.offers.targeting import DailyCounts, feedback_key
+from plugin.storage import engagement
+from plugin.storage.database import Connection, Params, ReadWouldWait, Row
 from plugin.storage.steps import Execute, FetchAll, Steps, run
+from plugin.timespan import DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,8 @@ async def usage(conn: Connection, customer_id: str) -> dict[str, int]:
 
 
 def record_feature_hit_steps(*, customer_id: str, feature: str, now: int) -> Steps[None]:
+    """The feature's last hit and number of hits, and its count for today (what a counted
+    `feature_hit` rule reads; plugin/storage/engagement.py bounds those)."""
     yield Execute(
         """
         INSERT INTO feature_hits (customer_id, feature, hits, first_at, last_at)
@@ -186,6 +190,9 @@ def record_feature_hit_steps(*, customer_id: str, feature: str, now: int) -> Ste
                            ELSE feature_hits.last_at END
         """,
         {"customer": customer_id, "feature": feature, "now": now},
+    )
+    yield from engagement.count_steps(
+        customer_id=customer_id, kind="feature", name=feature, at=now, count=1, now=now
     )
 
 
@@ -217,6 +224,10 @@ class TargetingFacts:
     # When the customer last answered each offer, and each offer with each answer key
     # (`targeting.feedback_key`): the `feedback` rule's facts.
     answered: dict[str, int] = field(default_factory=dict)
+    # Daily counts within the retention (plugin/storage/engagement.py): product events by
+    # name, feature hits by feature.
+    event_counts: dict[str, DailyCounts] = field(default_factory=dict)
+    feature_counts: dict[str, DailyCounts] = field(default_factory=dict)
 
 
 # One statement, one hop to the database thread: on the hot path, the number of round trips
@@ -248,7 +259,9 @@ SELECT
      WHERE s.customer_id = (SELECT cus FROM me)) AS items,
     (SELECT max(created_at) FROM orders WHERE customer_id = (SELECT cus FROM me)) AS last_order,
     (SELECT json_group_array(json_array(offer_id, answer, at)) FROM feedback
-     WHERE customer_id = :customer) AS answered
+     WHERE customer_id = :customer) AS answered,
+    (SELECT json_group_array(json_array(kind, name, day, count)) FROM engagement_counts
+     WHERE customer_id = :customer AND day >= :since_day) AS counts
 """
 
 # The same read in PostgreSQL's JSON functions (its aggregates give NULL, not `{}`, over no rows).
@@ -279,7 +292,9 @@ SELECT
      WHERE s.customer_id = (SELECT cus FROM me)) AS items,
     (SELECT max(created_at) FROM orders WHERE customer_id = (SELECT cus FROM me)) AS last_order,
     (SELECT coalesce(json_agg(json_build_array(offer_id, answer, at)), '[]')::text FROM feedback
-     WHERE customer_id = :customer) AS answered
+     WHERE customer_id = :customer) AS answered,
+    (SELECT coalesce(json_agg(json_build_array(kind, name, day, count)), '[]')::text
+     FROM engagement_counts WHERE customer_id = :customer AND day >= :since_day) AS counts
 """
 
 
@@ -288,9 +303,18 @@ async def targeting_facts(
 ) -> TargetingFacts:
     row = await conn.fetch_one(
         _FACTS if conn.dialect == "sqlite" else _FACTS_POSTGRES,
-        {"customer": customer_id, "token_cus": token_stripe_customer, "since": since},
+        _facts_params(customer_id, token_stripe_customer, since),
     )
     return _facts_from(row)
+
+
+def _facts_params(customer_id: str, token_stripe_customer: str | None, since: int) -> Params:
+    return {
+        "customer": customer_id,
+        "token_cus": token_stripe_customer,
+        "since": since,
+        "since_day": since // DAY,
+    }
 
 
 def targeting_facts_now(
@@ -301,7 +325,7 @@ def targeting_facts_now(
     fetch = getattr(db, "fetch_one_now", None)
     if fetch is None:
         return None
-    params = {"customer": customer_id, "token_cus": token_stripe_customer, "since": since}
+    params = _facts_params(customer_id, token_stripe_customer, since)
     try:
         row = fetch(_FACTS, params)
     except ReadWouldWait:
@@ -313,6 +337,7 @@ def _facts_from(row: Row | None) -> TargetingFacts:
     if row is None:  # pragma: no cover -- a SELECT without FROM always returns one row
         raise RuntimeError("targeting facts query returned nothing")
     hits: dict[str, list[int]] = json.loads(row["hits"])
+    event_counts, feature_counts = engagement.daily_counts(json.loads(row["counts"]))
     record = None
     if row["record"] is not None:
         doc = json.loads(row["record"])
@@ -328,6 +353,8 @@ def _facts_from(row: Row | None) -> TargetingFacts:
         items=[(i[0], i[1], i[2], i[3]) for i in json.loads(row["items"])],
         last_order_at=row["last_order"],
         answered=_answered(json.loads(row["answered"])),
+        event_counts=event_counts,
+        feature_counts=feature_counts,
     )
 
 
@@ -365,7 +392,9 @@ SELECT
      WHERE s.customer_id = c.stripe_customer) AS items,
     (SELECT max(created_at) FROM orders WHERE customer_id = c.stripe_customer) AS last_order,
     (SELECT json_group_array(json_array(offer_id, answer, at)) FROM feedback
-     WHERE customer_id = c.id) AS answered
+     WHERE customer_id = c.id) AS answered,
+    (SELECT json_group_array(json_array(kind, name, day, count)) FROM engagement_counts
+     WHERE customer_id = c.id AND day >= :since_day) AS counts
 FROM customers c WHERE :all_customers OR c.id IN (SELECT value FROM json_each(:ids))
 ORDER BY c.id
 """
@@ -392,7 +421,9 @@ SELECT
      WHERE s.customer_id = c.stripe_customer) AS items,
     (SELECT max(created_at) FROM orders WHERE customer_id = c.stripe_customer) AS last_order,
     (SELECT coalesce(json_agg(json_build_array(offer_id, answer, at)), '[]')::text FROM feedback
-     WHERE customer_id = c.id) AS answered
+     WHERE customer_id = c.id) AS answered,
+    (SELECT coalesce(json_agg(json_build_array(kind, name, day, count)), '[]')::text
+     FROM engagement_counts WHERE customer_id = c.id AND day >= :since_day) AS counts
 FROM customers c
 WHERE :all_customers OR c.id IN (SELECT json_array_elements_text(:ids::json))
 ORDER BY c.id
@@ -408,6 +439,7 @@ async def population(
         _POPULATION if conn.dialect == "sqlite" else _POPULATION_POSTGRES,
         {
             "since": since,
+            "since_day": since // DAY,
             "all_customers": only is None,
             "ids": json.dumps(list(only or ())),
         },

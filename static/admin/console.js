@@ -47,6 +47,7 @@ const CONDITIONS = [
   ['plan', 'Plan is'],
   ['usage', 'Usage near a limit'],
   ['feature_hit', 'Hit a gated feature'],
+  ['event', 'Product event count'],
   ['attribute_in', 'Attribute is one of'],
   ['attribute_range', 'Attribute between'],
   ['tenure', 'Customer for at least'],
@@ -564,8 +565,14 @@ function fromRule(doc) {
     return { type: 'plan', plans: (value.in || []).join(', '), interval: value.interval || '' };
   if (kind === 'usage')
     return { type: 'usage', metric: value.metric, percent: text(value.at_least_percent) };
-  if (kind === 'feature_hit')
-    return { type: 'feature_hit', feature: value.feature, days: text(value.within_days) };
+  if (kind === 'feature_hit') {
+    const { feature, within_days: days, at_least: times } = value;
+    return { type: 'feature_hit', feature, days: text(days), times: text(times) };
+  }
+  if (kind === 'event') {
+    const { name, at_least: times, within_days: days } = value;
+    return { type: 'event', name, times: text(times), days: text(days) };
+  }
   if (kind === 'tenure') return { type: 'tenure', days: text(value.min_days) };
   if (kind === 'order') return { type: 'order', minutes: text(value.within_minutes) };
   if (kind === 'feedback') {
@@ -582,7 +589,8 @@ function blankRule(type) {
   if (type === 'group') return { type, op: 'any', negate: false, items: [] };
   if (type === 'plan') return { type, plans: '', interval: '' };
   if (type === 'usage') return { type, metric: '', percent: '80' };
-  if (type === 'feature_hit') return { type, feature: '', days: '7' };
+  if (type === 'feature_hit') return { type, feature: '', days: '7', times: '' };
+  if (type === 'event') return { type, name: '', times: '1', days: '30' };
   if (type === 'attribute_in') return { type, name: '', values: '' };
   if (type === 'attribute_range') return { type, name: '', gte: '', lte: '' };
   if (type === 'tenure') return { type, days: '14' };
@@ -614,8 +622,15 @@ function ruleDocument(rule) {
   }
   if (rule.type === 'usage')
     return { usage: { metric: rule.metric.trim(), at_least_percent: number(rule.percent) } };
-  if (rule.type === 'feature_hit')
-    return { feature_hit: { feature: rule.feature.trim(), within_days: number(rule.days) } };
+  if (rule.type === 'feature_hit') {
+    const hit = { feature: rule.feature.trim(), within_days: number(rule.days) };
+    if (String(rule.times ?? '').trim() !== '') hit.at_least = number(rule.times);
+    return { feature_hit: hit };
+  }
+  if (rule.type === 'event') {
+    const counted = { name: rule.name.trim(), at_least: number(rule.times) };
+    return { event: { ...counted, within_days: number(rule.days) } };
+  }
   if (rule.type === 'tenure') return { tenure: { min_days: number(rule.days) } };
   if (rule.type === 'order') return { order: { within_minutes: number(rule.minutes) } };
   if (rule.type === 'feedback') {
@@ -1222,6 +1237,23 @@ function condition(rule, path, remove) {
       field('Feature', `${path}.feature_hit.feature`, rule.feature, set('feature')),
       field('Within days', `${path}.feature_hit.within_days`, rule.days, set('days'), {
         numeric: true,
+      }),
+      field('At least times', `${path}.feature_hit.at_least`, rule.times, set('times'), {
+        numeric: true,
+        hint: 'Empty: once. More than once: counted per UTC day, within 90 days.',
+      }),
+    ];
+  } else if (rule.type === 'event') {
+    fields = [
+      field('Event', `${path}.event.name`, rule.name, set('name'), {
+        placeholder: 'login',
+      }),
+      field('At least times', `${path}.event.at_least`, rule.times, set('times'), {
+        numeric: true,
+      }),
+      field('Within days', `${path}.event.within_days`, rule.days, set('days'), {
+        numeric: true,
+        hint: 'The last N UTC days, today included; at most 90.',
       }),
     ];
   } else if (rule.type === 'attribute_in') {

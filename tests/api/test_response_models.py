@@ -319,6 +319,13 @@ async def _catalog(w: World) -> None:
     assert (await http.post("/api/v1/usage", json=usage, headers=ADMIN)).status_code == 400
     hit = {"customer": "pat", "feature": "audit_log"}
     assert (await http.post("/api/v1/feature-events", json=hit, headers=ADMIN)).status_code == 201
+    event = {"customer": "acme", "event": "login", "count": 3}
+    key = {**ADMIN, "Idempotency-Key": "event-1"}
+    for _ in range(2):  # the second is a replay
+        assert (await http.post("/api/v1/events", json=event, headers=key)).status_code == 200
+    reused = await http.post("/api/v1/events", json={**event, "count": 1}, headers=key)
+    assert reused.status_code == 422
+    assert (await http.post("/api/v1/events", json=event, headers=ADMIN)).status_code == 400
     for who in ("acme", "nobody"):
         await http.get(f"/api/v1/customers/{who}/entitlements", headers=ADMIN)
 

@@ -24,6 +24,7 @@ from plugin.offers.targeting import UsageAtLeast
 from plugin.settings import SQLITE_PREFIX
 from plugin.storage import Database
 from plugin.storage import customers as customer_store
+from plugin.storage import engagement as engagement_store
 from plugin.storage import offers as offer_store
 from plugin.storage import plans as plan_store
 from plugin.storage.steps import run
@@ -110,6 +111,27 @@ async def test_usage_written_in_this_process_changes_the_offer_at_once(
     view = await _view(tracked)
     assert view.context.usage["storage_gb"] == 2
     assert not _sees_offer(view)
+
+
+async def test_events_and_feature_hits_written_in_this_process_are_counted_at_once(
+    tracked: Database,
+) -> None:
+    """A cached customer's next look carries the event and feature counts just written
+    (`POST /api/v1/events`' and `POST /api/v1/feature-events`' writes)."""
+    first = await _view(tracked)
+    assert (first.context.events, first.context.feature_counts) == ({}, {})
+    assert await _view(tracked) == first  # kept
+    await tracked.write(
+        engagement_store.record_event_steps(
+            customer_id="acme", name="login", count=4, occurred_at=NOW, idempotency_key="e1",
+            fingerprint="f", now=NOW,
+        )
+    )  # fmt: skip
+    assert (await _view(tracked)).context.events == {"login": ((NOW // DAY, 4),)}
+    await tracked.write(
+        customer_store.record_feature_hit_steps(customer_id="acme", feature="sso", now=NOW)
+    )
+    assert (await _view(tracked)).context.feature_counts == {"sso": ((NOW // DAY, 1),)}
 
 
 async def test_a_plan_change_mirrored_from_stripe_is_seen_at_once(tracked: Database) -> None:

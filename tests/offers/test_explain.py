@@ -18,6 +18,7 @@ from plugin.offers.targeting import (
     AnyOf,
     AttributeIn,
     CustomerContext,
+    EventCount,
     FeatureHit,
     Not,
     PlanIs,
@@ -152,6 +153,8 @@ _RULES: list[Rule] = [
     UsageAtLeast("storage_gb", 50),
     AttributeIn("industry", ("saas",)),
     FeatureHit("sso", 7),
+    FeatureHit("sso", 7, at_least=2),
+    EventCount("login", 5, 30),
     Tenure(30),
 ]
 _rules = st.recursive(
@@ -194,6 +197,12 @@ def _cases(draw: st.DrawFn) -> tuple[Any, CustomerState]:
         usage={"storage_gb": draw(st.integers(0, 20))},
         feature_hits=draw(st.sampled_from([{}, {"sso": NOW - DAY}, {"sso": NOW - 30 * DAY}])),
         signup_at=draw(st.sampled_from([None, NOW - 40 * DAY, NOW - DAY])),
+        events=draw(
+            st.sampled_from(
+                [{}, {"login": ((NOW // DAY - 2, 6),)}, {"login": ((NOW // DAY - 40, 6),)}]
+            )
+        ),
+        feature_counts=draw(st.sampled_from([{}, {"sso": ((NOW // DAY, 2),)}])),
     )
     return target, CustomerState(context, histories={"o": history})
 
@@ -210,7 +219,7 @@ def test_explain_exclusion_and_eligibility_agree(case: tuple[Any, CustomerState]
     if gate is not None:
         failed = [g.gate for g in found.gates if not g.passed]
         first = failed[0]
-        if first in {"plan", "attribute", "usage", "feature", "tenure", "order"}:
+        if first in {"plan", "attribute", "usage", "feature", "event", "tenure", "order"}:
             assert gate in {*failed, "targeting"}
         else:
             assert gate == first
@@ -343,3 +352,17 @@ def test_an_offer_the_customer_already_has_is_excluded_as_the_widget_drops_it() 
     assert (counted.eligible, counted.excluded["owned"]) == (1, 1)
     in_euros = _state("in_euros", plan=PlanState(plan="basic", interval="month", currency="eur"))
     assert explain.exclusion(target, in_euros, now=NOW, ladder=LADDER) == "owned"
+
+
+def test_an_event_rule_is_its_own_gate_with_what_was_counted() -> None:
+    """The admin reads the event's count, its window and the bound; the audience counts the
+    customer under `event`."""
+    target = offer("o", targeting=EventCount("login", 20, 30))
+    counted = CustomerState(
+        CustomerContext(customer_id="cust_1", plan=BASIC, events={"login": ((NOW // DAY, 4),)})
+    )
+    found = explain.explain(target, counted, placement=None, now=NOW, ladder=LADDER)
+    leaf = next(g for g in found.gates if g.gate == "event")
+    assert (leaf.passed, leaf.rule) == (False, "targeting")
+    assert leaf.detail == "event 'login' 4 times in the last 30 days; wanted at least 20"
+    assert explain.exclusion(target, counted, now=NOW, ladder=LADDER) == "event"

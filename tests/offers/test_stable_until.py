@@ -17,6 +17,7 @@ from plugin.offers.targeting import (
     Answered,
     AnyOf,
     CustomerContext,
+    EventCount,
     FeatureHit,
     Not,
     OrderWithin,
@@ -35,10 +36,16 @@ _moments = st.builds(
     lambda days, offset: NOW - days * DAY + offset, st.integers(0, 2), st.integers(-150, 150)
 )
 _near = st.integers(NOW - 150, NOW + 150)
+# Daily counts on the days around today's (NOW is a day's start, so their edges fall on it).
+_daily = st.lists(
+    st.tuples(st.integers(NOW // DAY - 4, NOW // DAY + 1), st.integers(1, 2)), max_size=4
+).map(lambda days: tuple(sorted(days)))
 _leaves = st.one_of(
     st.just(EVERYONE),
     st.just(PlanIs(("basic",))),
     st.builds(FeatureHit, st.just("sso"), st.integers(0, 2)),
+    st.builds(FeatureHit, st.just("sso"), st.integers(1, 3), st.integers(2, 3)),
+    st.builds(EventCount, st.just("login"), st.integers(1, 4), st.integers(1, 3)),
     st.builds(Tenure, st.integers(0, 2)),
     st.builds(OrderWithin, st.integers(0, 3)),
     st.builds(Answered, st.just("offer_nps"), st.none() | st.just("price"), st.integers(0, 2)),
@@ -102,6 +109,8 @@ def _states(draw: st.DrawFn, offers: list[Offer]) -> CustomerState:
         signup_at=draw(st.none() | _moments),
         last_order_at=draw(st.none() | _moments),
         answered=draw(st.dictionaries(st.sampled_from(["offer_nps", "offer_nps:price"]), _moments)),
+        events=draw(st.dictionaries(st.just("login"), _daily)),
+        feature_counts=draw(st.dictionaries(st.just("sso"), _daily)),
     )
     histories = {}
     for offer in offers:
@@ -203,6 +212,21 @@ def test_an_answer_that_depends_on_no_time_holds_until_something_else_changes() 
     result = eligibility.evaluate([offer], state, placement="banner", now=NOW)
     assert [s.offer.id for s in result.shown] == ["offer_pro"]
     assert eligibility.stable_until([offer], state, result, now=NOW, max_per_day=None) is None
+
+
+def test_a_counted_rule_holds_until_its_oldest_needed_day_leaves_the_window() -> None:
+    """Three logins yesterday, `at_least` 3 within 2 days: shown until tomorrow's start."""
+    offer = _offer("offer_pro", targeting=EventCount("login", 3, 2))
+    today = (NOW + 3600) // DAY
+    state = CustomerState(
+        CustomerContext(customer_id="cust_1", events={"login": ((today - 1, 3),)})
+    )
+    result = eligibility.evaluate([offer], state, placement="banner", now=NOW + 3600)
+    assert [s.offer.id for s in result.shown] == ["offer_pro"]
+    until = eligibility.stable_until([offer], state, result, now=NOW + 3600, max_per_day=None)
+    assert until == (today + 1) * DAY
+    later = eligibility.evaluate([offer], state, placement="banner", now=(today + 1) * DAY)
+    assert later.shown == ()
 
 
 def test_extra_spans_from_the_caller_count_too() -> None:

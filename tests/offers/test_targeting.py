@@ -16,6 +16,7 @@ from plugin.offers.targeting import (
     AttributeIn,
     AttributeRange,
     CustomerContext,
+    EventCount,
     FeatureHit,
     Not,
     OrderWithin,
@@ -29,6 +30,7 @@ from plugin.offers.targeting import (
 from plugin.timespan import DAY
 from tests.support import NOW
 
+TODAY = NOW // DAY
 BASIC = PlanState(
     plan="basic", interval="month", limits={"storage_gb": 10, "users": 5, "seats": None}
 )
@@ -44,6 +46,9 @@ def ctx(**overrides: Any) -> CustomerContext:
         "signup_at": NOW - 30 * DAY,
         "last_order_at": NOW - 10 * 60,
         "answered": {"offer_nps": NOW - 2 * DAY, "offer_nps:price": NOW - 2 * DAY},
+        # 3 logins today, 5 ten days ago, 10 forty days ago; sso hit 2 + 1 times this week.
+        "events": {"login": ((TODAY - 40, 10), (TODAY - 10, 5), (TODAY, 3))},
+        "feature_counts": {"sso": ((TODAY - 3, 2), (TODAY - 1, 1))},
     }
     values.update(overrides)
     return CustomerContext(**values)
@@ -87,6 +92,23 @@ CASES: list[tuple[str, Rule, CustomerContext, bool]] = [
         ctx(feature_hits={"sso": NOW + 60}),
         False,
     ),
+    ("feature hit often enough", FeatureHit("sso", 7, at_least=3), ctx(), True),
+    ("feature hit too few times", FeatureHit("sso", 7, at_least=4), ctx(), False),
+    ("feature hits outside the window", FeatureHit("sso", 3, at_least=2), ctx(), False),
+    ("feature hits on the window's first day", FeatureHit("sso", 4, at_least=2), ctx(), True),
+    ("uncounted feature fails closed", FeatureHit("audit_log", 30, at_least=2), ctx(), False),
+    ("events today count", EventCount("login", 3, 1), ctx(), True),
+    ("events in the window add up", EventCount("login", 8, 11), ctx(), True),
+    ("events just outside the window", EventCount("login", 8, 10), ctx(), False),
+    ("events over the whole retention", EventCount("login", 18, 90), ctx(), True),
+    ("too few events", EventCount("login", 19, 90), ctx(), False),
+    ("event never reported", EventCount("project_created", 1, 30), ctx(), False),
+    (
+        "events dated after today are ignored",
+        EventCount("login", 1, 30),
+        ctx(events={"login": ((TODAY + 1, 50),)}),
+        False,
+    ),
     ("tenure long enough", Tenure(14), ctx(), True),
     ("too new", Tenure(31), ctx(), False),
     ("tenure exactly N days", Tenure(30), ctx(), True),
@@ -124,6 +146,23 @@ def test_rule_decides_eligibility(rule: Rule, context: CustomerContext, eligible
     assert decision.reason == "eligible" if eligible else decision.reason != "eligible"
 
 
+def test_count_reasons_say_what_was_counted_and_what_is_needed() -> None:
+    """A counted rule's miss names the event, its count, the window and the bound."""
+    decision = targeting.evaluate(EventCount("login", 20, 30), ctx(), now=NOW)
+    assert decision.reason == "login: 8 in 30 days, needs 20"
+    decision = targeting.evaluate(FeatureHit("sso", 7, at_least=5), ctx(), now=NOW)
+    assert decision.reason == "feature sso: 3 hits in 7 days, needs 5"
+
+
+def test_the_window_is_the_last_utc_days_today_included() -> None:
+    """`within_days` D counts D UTC days ending with `now`'s: a day's count leaves the window
+    at the start of the day D days after it, whatever the hour."""
+    rule = EventCount("login", 1, 2)
+    yesterday = ctx(events={"login": ((TODAY - 1, 1),)})
+    assert targeting.evaluate(rule, yesterday, now=NOW + DAY - 1)  # late in today
+    assert not targeting.evaluate(rule, yesterday, now=NOW + DAY)  # tomorrow, at midnight
+
+
 def test_reason_names_the_first_failing_rule() -> None:
     """An admin can read why a customer was not targeted."""
     rule = AllOf((PlanIs(("basic",)), UsageAtLeast("storage_gb", 90), Tenure(60)))
@@ -146,6 +185,8 @@ DOCUMENT = {
         {"not": {"order": {"within_minutes": 1}}},
         {"feedback": {"offer": "offer_nps", "answer": "price", "within_days": 30}},
         {"feedback": {"offer": "offer_nps", "within_days": 7}},
+        {"event": {"name": "login", "at_least": 8, "within_days": 30}},
+        {"feature_hit": {"feature": "sso", "within_days": 7, "at_least": 3}},
     ]
 }
 
@@ -199,9 +240,53 @@ BAD_DOCUMENTS: list[tuple[str, object, str]] = [
         {"feature_hit": {"feature": "x" * 101, "within_days": 1}},
         "targeting.feature_hit.feature",
     ),
+    (
+        "event window beyond the retention",
+        {"event": {"name": "login", "at_least": 1, "within_days": 91}},
+        "targeting.event.within_days",
+    ),
+    (
+        "event count zero",
+        {"event": {"name": "login", "at_least": 0, "within_days": 7}},
+        "targeting.event.at_least",
+    ),
+    (
+        "event count absurd",
+        {"event": {"name": "login", "at_least": 10**7, "within_days": 7}},
+        "targeting.event.at_least",
+    ),
+    (
+        "event without a count",
+        {"event": {"name": "login", "within_days": 7}},
+        "targeting.event.at_least",
+    ),
+    (
+        "event without a name",
+        {"event": {"at_least": 1, "within_days": 7}},
+        "targeting.event.name",
+    ),
+    (
+        "counted feature window beyond the retention",
+        {"feature_hit": {"feature": "sso", "within_days": 120, "at_least": 2}},
+        "targeting.feature_hit.within_days",
+    ),
+    (
+        "feature count as text",
+        {"feature_hit": {"feature": "sso", "within_days": 7, "at_least": "2"}},
+        "targeting.feature_hit.at_least",
+    ),
     ("too deep", _nested({"tenure": {"min_days": 1}}, 9), "targeting" + ".not" * 9),
     ("too many", {"all": [{"tenure": {"min_days": 1}}] * 100}, "targeting.all[63]"),
 ]
+
+
+def test_feature_hit_without_a_count_keeps_its_unbounded_window() -> None:
+    """`at_least` 1 (or none) reads the last hit, as before counts: any `within_days`, and the
+    document is dumped without `at_least`."""
+    plain = targeting.parse({"feature_hit": {"feature": "sso", "within_days": 365}})
+    once = targeting.parse({"feature_hit": {"feature": "sso", "within_days": 365, "at_least": 1}})
+    assert plain == once == FeatureHit("sso", 365)
+    assert targeting.dump(once) == {"feature_hit": {"feature": "sso", "within_days": 365}}
 
 
 @pytest.mark.parametrize(
@@ -251,8 +336,14 @@ _rules = st.recursive(
     ),
     max_leaves=12,
 )
+
+
+def _shifted(counts: Any, days: int) -> dict[str, tuple[tuple[int, int], ...]]:
+    return {name: tuple((day + days, n) for day, n in by_day) for name, by_day in counts.items()}
+
+
 _contexts = st.builds(
-    lambda base, usage, attrs, shift: CustomerContext(
+    lambda base, usage, attrs, shift, counts: CustomerContext(
         customer_id=base.customer_id,
         plan=base.plan,
         attrs={**base.attrs, **attrs},
@@ -261,6 +352,8 @@ _contexts = st.builds(
         signup_at=None if base.signup_at is None else base.signup_at + shift,
         last_order_at=None if base.last_order_at is None else base.last_order_at + shift,
         answered={key: at + shift for key, at in base.answered.items()},
+        events={**_shifted(base.events, shift // DAY), **counts},
+        feature_counts=_shifted(base.feature_counts, shift // DAY),
     ),
     st.sampled_from(_CONTEXTS),
     st.dictionaries(st.sampled_from(["storage_gb", "users", "seats"]), st.integers(0, 50)),
@@ -269,6 +362,12 @@ _contexts = st.builds(
         st.one_of(st.booleans(), st.integers(-5, 300), st.sampled_from(["fintech", "retail"])),
     ),
     st.integers(-40 * DAY, 40 * DAY),
+    st.dictionaries(
+        st.sampled_from(["login", "project_created"]),
+        st.lists(st.tuples(st.integers(TODAY - 95, TODAY + 2), st.integers(1, 10)), max_size=5).map(
+            lambda days: tuple(sorted(days))
+        ),
+    ),
 )
 
 
