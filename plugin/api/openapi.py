@@ -471,7 +471,8 @@ OPERATIONS = (
 
 # What each error status means here (the code says which case; docs/contract.md, "Errors").
 ERROR_STATUSES: dict[int, str] = {
-    400: "Malformed: bad JSON (`invalid_json`), a missing header or signature",
+    400: "Malformed: bad JSON (`invalid_json`), a missing header or signature, or text the"
+    " database cannot store (`invalid_character`: NUL, in a body, a query or a path)",
     401: "No, bad or revoked credentials",
     403: "A read-only admin key sending anything but GET",
     404: "Unknown, or not the caller's",
@@ -500,12 +501,16 @@ _ERROR_HEADERS: dict[int, dict[str, Any]] = {
 
 def error_statuses(op: Operation) -> tuple[int, ...]:
     """Every error status `op` can answer with: 500 for all, what its credentials and body
-    bring, 404 for a path parameter (an unknown id, or one no route matches), and its own."""
+    bring, 404 for a path parameter (an unknown id, or one no route matches), 400 for text
+    from the path or the query a database may refuse (NUL, which PostgreSQL's `text` cannot
+    hold), and its own."""
     found = {500, *_BY_AUTH[op.auth], *op.errors}
     if op.body is not None:
         found.update(_BY_BODY)
     if "{" in op.path:
         found.add(404)
+    if op.params or "{" in op.path:
+        found.add(400)
     return tuple(sorted(found))
 
 
